@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo`, then `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: setup demo test up bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: setup  ## submit the sample task and watch the daemon's sensor run it
+	$(BIN)/orbit demo
+
+test: setup  ## the whole suite, as CI runs it
+	$(BIN)/pytest
+
+up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
+	$(BIN)/orbit up
+
+clean:  ## stop the embedded Postgres and remove local state (keeps the virtualenv)
+	-$(BIN)/orbit db stop
+	rm -rf .orbit storage

@@ -1,0 +1,257 @@
+"""The `orbit` command: run the stack, submit and inspect tasks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from importlib import resources
+
+import click
+
+from orbit_pipelines.environment import Environment, prepare_environment, project_root
+
+DEFAULT_UI_HOST, DEFAULT_UI_PORT = "127.0.0.1", 3000
+
+
+@contextmanager
+def _environment(migrate: bool = True):
+    """Prepare the environment; stop what we started on exit, on Ctrl-C and on SIGTERM."""
+    env = prepare_environment(migrate=migrate)
+
+    def _terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield env
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        env.close()
+
+
+def _ledger(env: Environment):
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.ledger import Ledger
+
+    return Ledger(get_engine(env.pg_url))
+
+
+@click.group()
+def main() -> None:
+    """orbit_pipelines: work pipelines on Dagster."""
+
+
+@main.command("env")
+def env_command() -> None:
+    """Start the embedded Postgres if needed and print `export` lines for the shell.
+
+    eval "$(orbit env)" before running `dagster dev` or `dagster-daemon` yourself. The embedded
+    server keeps running; `orbit db stop` stops it.
+    """
+    env = prepare_environment()
+    if env.embedded:
+        env.embedded.started_here = False  # it must outlive this command
+    for key, value in env.variables.items():
+        click.echo(f"export {key}='{value}'")
+
+
+@main.group()
+def db() -> None:
+    """The ledger database."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending ledger migrations."""
+    with _environment(migrate=False) as env:
+        from orbit_pipelines.db import get_engine
+        from orbit_pipelines.ledger.migrate import apply_migrations
+
+        applied = apply_migrations(get_engine(env.pg_url))
+        click.echo(f"{env.describe_postgres()}: applied {applied or 'nothing (up to date)'}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres under ORBIT_HOME, if it is running."""
+    from orbit_pipelines.environment import orbit_home
+    from orbit_pipelines.local.postgres import stop_embedded_postgres
+
+    data_dir = orbit_home() / "pgdata"
+    if stop_embedded_postgres(data_dir):
+        click.echo(f"stopped embedded Postgres in {data_dir}")
+    else:
+        click.echo(f"no embedded Postgres running in {data_dir}")
+
+
+@main.group()
+def task() -> None:
+    """Submit, list and show ledger tasks."""
+
+
+@task.command("submit")
+@click.option("--kind", default="decomposition", show_default=True, help="Task kind (see `orbit task kinds`).")
+@click.option("--payload", "payload_file", type=click.File("r"), help="JSON payload file, or - for stdin.")
+@click.option("--sample", is_flag=True, help="Submit the built-in sample decomposition task.")
+@click.option("--priority", type=click.IntRange(-100, 100), default=0, show_default=True, help="Higher runs first.")
+@click.option("--lane", type=click.Choice(["sync", "async"]), help="sync: one at a time; async: concurrent.")
+@click.option("--idempotency-key", help="Submitting the same key again returns the existing task.")
+@click.option("--wait", "wait_seconds", type=float, default=0, help="Wait up to N seconds for the task to finish.")
+def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wait_seconds) -> None:
+    """Submit a task to the ledger; the dispatch sensor starts its run."""
+    from orbit_pipelines.intake import PayloadError, submit_task
+    from orbit_pipelines.jobs.registry import UnknownKind
+    from orbit_pipelines.ledger import IdempotencyConflict
+
+    if bool(payload_file) == bool(sample):
+        raise click.UsageError("give exactly one of --payload FILE|- or --sample")
+    if sample:
+        payload = _sample_payload()
+    else:
+        try:
+            payload = json.load(payload_file)
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"{payload_file.name}: not valid JSON ({exc})") from None
+    with _environment() as env:
+        try:
+            task_row, created = submit_task(
+                _ledger(env), kind, payload, priority=priority, lane=lane, idempotency_key=idempotency_key
+            )
+        except (PayloadError, UnknownKind, IdempotencyConflict) as exc:
+            raise click.ClickException(str(exc)) from None
+        verb = "submitted" if created else "already submitted as"
+        click.echo(f"{verb} task {task_row.id} ({task_row.kind}, {task_row.status.value})")
+        if wait_seconds:
+            final = _wait_for_task(_ledger(env), task_row.id, wait_seconds)
+            click.echo(f"task {final.id} is {final.status.value}")
+            if final.status.value != "COMPLETED":
+                sys.exit(1)
+
+
+@task.command("show")
+@click.argument("task_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+def task_show(task_id: int, fmt: str) -> None:
+    """Print a task, its status history and its plan (subtasks and prompts)."""
+    from orbit_pipelines.ledger import TaskNotFound
+    from orbit_pipelines.reports import task_report_json, task_report_markdown
+
+    with _environment() as env:
+        try:
+            text = (task_report_json if fmt == "json" else task_report_markdown)(_ledger(env), task_id)
+        except TaskNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(text)
+
+
+@task.command("list")
+@click.option("--status", type=click.Choice(["PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"]))
+@click.option("--kind")
+@click.option("--limit", type=int, default=20, show_default=True)
+def task_list(status, kind, limit) -> None:
+    """List recent tasks."""
+    with _environment() as env:
+        rows = _ledger(env).list(status=status, kind=kind, limit=limit)
+    for t in rows:
+        error = f"  {t.error_class}: {t.error_message}" if t.error_class else ""
+        click.echo(f"{t.id:>6}  {t.kind:<14} {t.status.value:<9} p={t.priority:<4} {t.lane:<5} "
+                   f"{t.run_id or '-':<36} {t.payload.get('title', '')[:40]}{error}")
+
+
+@task.command("kinds")
+def task_kinds() -> None:
+    """List the task kinds and the job each one runs."""
+    from orbit_pipelines.jobs.registry import all_kinds
+
+    for k in all_kinds().values():
+        click.echo(f"{k.kind:<16} -> job {k.job_name} (default lane {k.default_lane})")
+
+
+@main.command("up")
+@click.option("--host", default=DEFAULT_UI_HOST, show_default=True, help="Webserver bind address (loopback by default).")
+@click.option("--port", default=DEFAULT_UI_PORT, show_default=True, type=int)
+def up(host: str, port: int) -> None:
+    """Run the webserver, the daemon (sensors, schedules, run queue) and a code server until Ctrl-C."""
+    from orbit_pipelines.local.processes import ManagedProcess, venv_bin
+
+    root = project_root()
+    with _environment() as env:
+        click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
+        click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
+        stack = ManagedProcess(
+            [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")], cwd=root
+        )
+        try:
+            stack.proc.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stack.stop()
+
+
+@main.command("demo")
+@click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the run.")
+def demo(timeout: float) -> None:
+    """Submit the sample task, let the daemon's sensor run it, print the plan, stop."""
+    from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.local.processes import ManagedProcess, venv_bin
+    from orbit_pipelines.reports import task_report_markdown
+
+    root = project_root()
+    with _environment() as env:
+        click.echo(f"storage: {env.describe_postgres()}; instance config: {env.dagster_home / 'dagster.yaml'}")
+        log_dir = env.orbit_home / "logs"
+        log_dir.mkdir(exist_ok=True)
+        daemon_log = log_dir / "demo-daemon.log"
+        daemon = ManagedProcess(
+            [venv_bin("dagster-daemon"), "run", "-w", str(root / "workspace.yaml")], cwd=root, log_file=daemon_log
+        )
+        try:
+            ledger = _ledger(env)
+            task_row, _ = submit_task(ledger, "decomposition", _sample_payload())
+            click.echo(f"submitted task {task_row.id}: {task_row.payload['title']!r}; "
+                       "waiting for the dispatch sensor to start its run...")
+            final = _wait_for_task(ledger, task_row.id, timeout, on_change=_echo_status, alive=daemon.alive)
+        finally:
+            daemon.stop()
+        click.echo("")
+        click.echo(task_report_markdown(ledger, task_row.id))
+        if final.status.value != "COMPLETED":
+            raise click.ClickException(
+                f"task {final.id} ended {final.status.value}; daemon log: {daemon_log}"
+            )
+        click.echo(f"\nSee the run in the UI: `make up`, then http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}")
+
+
+def _echo_status(task_row) -> None:
+    run = f" (run {task_row.run_id})" if task_row.run_id else ""
+    click.echo(f"  task {task_row.id}: {task_row.status.value}{run}")
+
+
+def _wait_for_task(ledger, task_id: int, timeout: float, on_change=None, alive=lambda: True):
+    from orbit_pipelines.ledger.states import TERMINAL
+
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        current = ledger.get(task_id)
+        if on_change and (current.status, current.run_id) != last:
+            on_change(current)
+            last = (current.status, current.run_id)
+        if current.status in TERMINAL:
+            return current
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"task {task_id} still {current.status.value} after {timeout:.0f}s")
+        if not alive():
+            raise click.ClickException("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
+        time.sleep(0.3)
+
+
+def _sample_payload() -> dict:
+    return json.loads(resources.files("orbit_pipelines.samples").joinpath("decomposition_task.json").read_text())
+
+
+if __name__ == "__main__":
+    main()

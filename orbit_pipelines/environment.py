@@ -1,0 +1,104 @@
+"""Where the instance lives and which Postgres it uses: resolved once, exported to child processes.
+
+| variable        | default                                   |
+|-----------------|-------------------------------------------|
+| DAGSTER_HOME    | the project root (its dagster.yaml)       |
+| DAGSTER_PG_URL  | an embedded Postgres under ORBIT_HOME     |
+| ORBIT_HOME      | <project root>/.orbit                     |
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from orbit_pipelines.db import get_engine, normalize_pg_url, redact_url
+from orbit_pipelines.ledger.migrate import apply_migrations
+from orbit_pipelines.local.postgres import EmbeddedPostgres, start_embedded_postgres
+
+log = logging.getLogger(__name__)
+
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+def project_root() -> Path:
+    """The checkout holding dagster.yaml and workspace.yaml (the current directory for an installed copy)."""
+    if (_PACKAGE_PARENT / "dagster.yaml").exists():
+        return _PACKAGE_PARENT
+    return Path.cwd()
+
+
+def orbit_home() -> Path:
+    return Path(os.environ.get("ORBIT_HOME") or project_root() / ".orbit").resolve()
+
+
+@dataclass
+class Environment:
+    dagster_home: Path
+    orbit_home: Path
+    pg_url: str
+    embedded: EmbeddedPostgres | None = None
+    applied_migrations: list[str] = field(default_factory=list)
+
+    @property
+    def variables(self) -> dict[str, str]:
+        return {
+            "DAGSTER_HOME": str(self.dagster_home),
+            "DAGSTER_PG_URL": self.pg_url,
+            "ORBIT_HOME": str(self.orbit_home),
+        }
+
+    def describe_postgres(self) -> str:
+        if self.embedded is not None:
+            state = "started" if self.embedded.started_here else "already running"
+            return f"embedded Postgres ({state}, data in {self.embedded.data_dir})"
+        return f"Postgres at {redact_url(self.pg_url)}"
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+def ensure_database(url: str) -> None:
+    """Create the URL's database if the server lacks it (a fresh external server, a test database)."""
+    target = make_url(url)
+    if not target.database or target.database == "postgres":
+        return
+    admin = get_engine(target.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": target.database}).first()
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(target.database)
+                conn.execute(text(f"CREATE DATABASE {quoted}"))
+                log.info("created database %s", target.database)
+    except SQLAlchemyError as exc:
+        # No rights on the maintenance database: the real connection below will say what is wrong.
+        log.debug("could not check/create database %s: %s", target.database, exc)
+
+
+def prepare_environment(*, migrate: bool = True) -> Environment:
+    """Resolve settings, start the embedded Postgres when none is configured, migrate the ledger,
+    and export the result into os.environ so Dagster (and every child process) sees the same."""
+    root = project_root()
+    dagster_home = Path(os.environ.get("DAGSTER_HOME") or root).resolve()
+    home = orbit_home()
+    home.mkdir(parents=True, exist_ok=True)
+    embedded = None
+    configured = os.environ.get("DAGSTER_PG_URL", "").strip()
+    if configured:
+        pg_url = normalize_pg_url(configured)
+        ensure_database(pg_url)
+    else:
+        embedded = start_embedded_postgres(home / "pgdata")
+        pg_url = normalize_pg_url(embedded.url)
+    env = Environment(dagster_home=dagster_home, orbit_home=home, pg_url=pg_url, embedded=embedded)
+    os.environ.update(env.variables)
+    if migrate:
+        env.applied_migrations = apply_migrations(get_engine(pg_url))
+    return env

@@ -1,0 +1,119 @@
+"""Dagster glue every job shares: retry policy, run tags, and keeping the ledger in step with runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import (
+    Backoff,
+    Failure,
+    HookContext,
+    Jitter,
+    OpExecutionContext,
+    RetryPolicy,
+    failure_hook,
+)
+from sqlalchemy.exc import OperationalError
+
+from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
+
+TASK_ID_TAG = "orbit/task_id"
+KIND_TAG = "orbit/kind"
+LANE_TAG = "orbit/lane"
+IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
+PRIORITY_TAG = "dagster/priority"
+
+# Transient errors (database blips, timeouts) back off 1 s, 3 s, 7 s (+/- jitter) before giving up.
+TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+
+def task_tags(task: Task) -> dict[str, str]:
+    return {
+        TASK_ID_TAG: str(task.id),
+        KIND_TAG: task.kind,
+        LANE_TAG: task.lane,
+        PRIORITY_TAG: str(task.priority),
+    }
+
+
+def permanent_failure(message: str, error_class: str, **metadata: Any) -> Failure:
+    """A failure no retry can fix (bad input, a refused transition): fail now, say why."""
+    return Failure(
+        description=message,
+        metadata={"error_class": error_class, **metadata},
+        allow_retries=False,
+    )
+
+
+def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task:
+    """Mark `task` RUNNING under this run. Idempotent for op retries and re-executions.
+
+    Refuses to take a task away from another run that is still alive.
+    """
+    run_id = context.run_id
+    if task.status == TaskStatus.RUNNING and task.run_id not in (None, run_id):
+        other = context.instance.get_run_by_id(task.run_id)
+        if other is not None and not other.is_finished:
+            raise permanent_failure(
+                f"task {task.id} is already RUNNING in run {task.run_id}; not starting it twice",
+                "TaskBusy",
+                other_run_id=task.run_id,
+            )
+        context.log.warning(f"task {task.id} was left RUNNING by finished run {task.run_id}; taking it over")
+        ledger.attach_run(task.id, run_id)
+        return ledger.get(task.id)
+    if task.status == TaskStatus.COMPLETED:
+        raise permanent_failure(
+            f"task {task.id} is already COMPLETED (run {task.run_id}); submit a new task to run it again",
+            "TaskAlreadyCompleted",
+            completed_run_id=task.run_id or "",
+        )
+    started = ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
+                                only_if_current_run=False)
+    _tag_run(context, started)
+    return started
+
+
+def complete_task(context: OpExecutionContext, ledger: Ledger, task_id: int) -> Task | None:
+    """Mark the task COMPLETED by this run (the run-outcome sensor is the catch-all)."""
+    return ledger.move_along(task_id, TaskStatus.COMPLETED, run_id=context.run_id, note="run succeeded",
+                             only_if_current_run=False)
+
+
+def _tag_run(context: OpExecutionContext, task: Task) -> None:
+    # Launchpad/GraphQL launches arrive without ledger tags; add them so the Runs page can filter
+    # by task and the outcome sensors can find the task.
+    missing = {k: v for k, v in task_tags(task).items() if context.run.tags.get(k) != v and k != PRIORITY_TAG}
+    if missing:
+        context.instance.add_run_tags(context.run_id, missing)
+
+
+def error_details(exc: BaseException | None) -> tuple[str, str]:
+    """(error class, message) an operator can act on, looking through Dagster's wrappers."""
+    if exc is None:
+        return "UnknownError", "the step failed without an exception"
+    if isinstance(exc, Failure):
+        cls = exc.metadata.get("error_class")
+        cls_name = getattr(cls, "value", cls) if cls is not None else "Failure"
+        return str(cls_name), exc.description or str(exc)
+    cause = getattr(exc, "user_exception", None) or exc
+    return type(cause).__name__, str(cause) or type(cause).__name__
+
+
+@failure_hook(required_resource_keys={"ledger"})
+def record_task_failure(context: HookContext) -> None:
+    """Mark the task FAILED as soon as a step has failed for good (after its retries)."""
+    run = context.instance.get_run_by_id(context.run_id)
+    task_id = run.tags.get(TASK_ID_TAG) if run else None
+    if not task_id:
+        return
+    error_class, message = error_details(context.op_exception)
+    ledger: Ledger = context.resources.ledger.get()
+    try:
+        ledger.move_along(
+            int(task_id), TaskStatus.FAILED, run_id=context.run_id,
+            error=(error_class, message, context.step_key), note="step failed",
+        )
+    except (InvalidTransition, TaskNotFound, OperationalError) as exc:
+        # The run-failure sensor and the sweep reconcile whatever this could not record.
+        context.log.warning(f"could not record failure of task {task_id} in the ledger: {exc}")

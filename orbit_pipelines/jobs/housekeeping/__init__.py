@@ -1,0 +1,1 @@
+"""housekeeping: keeps the ledger in step with Dagster when sensors could not."""

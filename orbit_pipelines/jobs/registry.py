@@ -1,0 +1,47 @@
+"""Which job runs which kind of task. The dispatch sensor and the CLI only look here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dagster import JobDefinition
+from pydantic import BaseModel
+
+from orbit_pipelines.ledger import Task
+
+
+@dataclass(frozen=True)
+class JobKind:
+    kind: str
+    job: JobDefinition
+    payload_model: type[BaseModel]
+    run_config: Callable[[Task], dict[str, Any]]
+    default_lane: str = "async"
+
+    @property
+    def job_name(self) -> str:
+        return self.job.name
+
+
+class UnknownKind(KeyError):
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"unknown task kind {self.kind!r}; known kinds: {', '.join(sorted(all_kinds()))}"
+
+
+def all_kinds() -> dict[str, JobKind]:
+    # Imported here so importing the registry never drags every job in before it is needed.
+    from orbit_pipelines.jobs.task_decomposition.kind import KIND as decomposition
+
+    return {k.kind: k for k in (decomposition,)}
+
+
+def get_kind(kind: str) -> JobKind:
+    try:
+        return all_kinds()[kind]
+    except KeyError:
+        raise UnknownKind(kind) from None

@@ -1,0 +1,1 @@
+"""task_decomposition: a software task -> subtasks by category -> implementation prompts."""

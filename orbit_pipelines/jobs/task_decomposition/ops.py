@@ -1,0 +1,164 @@
+"""Ops of task_decomposition: thin wrappers that call the pure logic and the ledger."""
+
+
+from collections import Counter
+from typing import Optional
+
+from dagster import Config, MetadataValue, OpExecutionContext, Out, op
+from pydantic import BaseModel, Field, ValidationError
+
+from orbit_pipelines.intake import describe_validation_error
+from orbit_pipelines.jobs.common import (
+    IDEMPOTENCY_KEY_TAG,
+    TRANSIENT_RETRY,
+    complete_task,
+    permanent_failure,
+    start_task,
+)
+from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
+from orbit_pipelines.jobs.task_decomposition.enrich import enrich
+from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Prompt, Subtask
+from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
+from orbit_pipelines.jobs.task_decomposition.store import save_plan
+from orbit_pipelines.ledger import TaskNotFound, TaskStatus
+from orbit_pipelines.resources import LedgerResource
+
+KIND = "decomposition"
+
+
+class InlineTask(Config):
+    """A task typed into the Launchpad. Used only when task_id is empty."""
+
+    title: str = Field(default="Invoice export API", description="One-line summary of the task.")
+    description: str = Field(
+        default=(
+            "Customers need to export their Invoices (number, amount, currency, due date) as CSV. "
+            "Add an endpoint to list invoices by customer and to export one invoice or a date range."
+        ),
+        description="What to build, in plain language.",
+    )
+    tech_stack: list[str] = Field(default=["python", "fastapi", "postgresql"], description="Technologies.")
+    entities: list[str] = Field(default=["Invoice", "Customer"], description="Domain entities; inferred when empty.")
+    acceptance_criteria: list[str] = Field(default=[], description="What must be true when the task is done.")
+    project_rules: list[str] = Field(default=[], description="Rules every prompt must repeat.")
+    exclude_categories: list[str] = Field(default=[], description="Any of DATA_MODEL, SERVICE, HTTP_API, TESTING.")
+
+
+class LoadTaskConfig(Config):
+    task_id: Optional[int] = Field(
+        default=None,
+        description="Ledger task id to run (set by the dispatch sensor). Leave empty to run the inline task.",
+    )
+    task: InlineTask = Field(default=InlineTask(), description="The task to run when task_id is empty.")
+    priority: int = Field(default=0, description="Ledger priority for an inline task (-100..100).")
+
+
+class LoadedTask(BaseModel):
+    task_id: int
+    payload: DecompositionPayload
+
+
+@op(retry_policy=TRANSIENT_RETRY, out=Out(LoadedTask))
+def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: LedgerResource) -> LoadedTask:
+    """Read the task (or record the inline one), validate its payload, mark it RUNNING."""
+    led = ledger.get()
+    if config.task_id is not None:
+        try:
+            task = led.get(config.task_id)
+        except TaskNotFound as exc:
+            raise permanent_failure(str(exc), "TaskNotFound", task_id=config.task_id) from None
+        if task.kind != KIND:
+            raise permanent_failure(
+                f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind", task_id=task.id
+            )
+    else:
+        # Re-executions share the root run id, so relaunching this run never makes a second task.
+        key = context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
+        payload = config.task.model_dump()
+        try:
+            validated = DecompositionPayload.model_validate(payload)
+        except ValidationError as exc:
+            raise permanent_failure(
+                f"invalid {KIND} payload: {describe_validation_error(exc, 'task.')}", "InvalidPayload"
+            ) from None
+        task, created = led.submit(
+            KIND, validated.model_dump(mode="json"), priority=config.priority, idempotency_key=key,
+            status=TaskStatus.QUEUED, run_id=context.run_id,
+        )
+        context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
+
+    task = start_task(context, led, task)
+    try:
+        payload = DecompositionPayload.model_validate(task.payload)
+    except ValidationError as exc:
+        raise permanent_failure(
+            f"task {task.id} has an invalid {KIND} payload: {describe_validation_error(exc)}",
+            "InvalidPayload",
+            task_id=task.id,
+        ) from None
+    context.add_output_metadata({"task_id": task.id, "title": payload.title, "attempt": task.attempts})
+    return LoadedTask(task_id=task.id, payload=payload)
+
+
+class DecomposeResult(BaseModel):
+    task: LoadedTask
+    subtasks: list[Subtask]
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def decompose_task(context: OpExecutionContext, loaded: LoadedTask) -> DecomposeResult:
+    """Break the task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
+    subtasks = decompose(loaded.payload)
+    try:
+        validate_plan(subtasks, loaded.payload.exclude_categories)
+    except PlanError as exc:
+        raise permanent_failure(f"task {loaded.task_id}: {exc}", "InvalidPlan", task_id=loaded.task_id) from None
+    per_category = Counter(s.category.value for s in subtasks)
+    context.add_output_metadata(
+        {"subtasks": len(subtasks), **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())}}
+    )
+    return DecomposeResult(task=loaded, subtasks=subtasks)
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def enrich_subtasks(context: OpExecutionContext, plan: DecomposeResult) -> DecomposeResult:
+    """Add tech-stack requirements, coding standards, project rules and best practices."""
+    enriched = enrich(plan.subtasks, plan.task.payload)
+    context.add_output_metadata(
+        {"tech_requirements": sum(len(s.tech_requirements) for s in enriched),
+         "best_practices": sum(len(s.best_practices) for s in enriched)}
+    )
+    return DecomposeResult(task=plan.task, subtasks=enriched)
+
+
+class PromptedPlan(BaseModel):
+    task: LoadedTask
+    subtasks: list[Subtask]
+    prompts: list[Prompt]
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def generate_prompts(context: OpExecutionContext, plan: DecomposeResult) -> PromptedPlan:
+    """Render one implementation prompt per category from the package's jinja2 templates."""
+    prompts = render_prompts(plan.subtasks, plan.task.payload)
+    context.add_output_metadata({f"prompt_chars_{p.category.value.lower()}": len(p.text) for p in prompts})
+    return PromptedPlan(task=plan.task, subtasks=plan.subtasks, prompts=prompts)
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def store_results(context: OpExecutionContext, plan: PromptedPlan, ledger: LedgerResource) -> None:
+    """Write subtasks and prompts (replacing any earlier attempt's) and complete the task."""
+    led = ledger.get()
+    task_id = plan.task.task_id
+    save_plan(led.engine, task_id, context.run_id, plan.subtasks, plan.prompts)
+    complete_task(context, led, task_id)
+    per_category = Counter(s.category.value for s in plan.subtasks)
+    context.add_output_metadata(
+        {
+            "task_id": task_id,
+            "subtasks": MetadataValue.md(plan_markdown(plan.subtasks)),
+            "subtasks_per_category": MetadataValue.json(dict(sorted(per_category.items()))),
+            "prompt_chars": MetadataValue.json({p.category.value: len(p.text) for p in plan.prompts}),
+            "total_estimated_hours": round(sum(s.estimated_effort_hours for s in plan.subtasks), 1),
+        }
+    )

@@ -1,0 +1,84 @@
+"""The task state machine: the one place that says which status changes are allowed."""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import Enum
+
+
+class TaskStatus(str, Enum):
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+S = TaskStatus
+
+ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.PENDING: frozenset({S.QUEUED, S.CANCELED}),
+    # A queued run can be canceled, or fail before its first op runs (launch error, crash).
+    S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED}),
+    S.COMPLETED: frozenset(),
+    # Retry or re-execution puts a finished-but-unsuccessful task back in the queue.
+    S.FAILED: frozenset({S.QUEUED}),
+    S.CANCELED: frozenset({S.QUEUED}),
+}
+
+TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELED})
+ACTIVE = frozenset({S.QUEUED, S.RUNNING})
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: TaskStatus, target: TaskStatus, task_id: int | None = None):
+        self.current, self.target, self.task_id = TaskStatus(current), TaskStatus(target), task_id
+        who = f"task {task_id}" if task_id is not None else "a task"
+        allowed = ", ".join(sorted(s.value for s in ALLOWED[self.current])) or "nothing (final state)"
+        super().__init__(
+            f"cannot move {who} from {self.current.value} to {self.target.value}; "
+            f"from {self.current.value} it may go to: {allowed}"
+        )
+
+
+def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
+    return TaskStatus(target) in ALLOWED[TaskStatus(current)]
+
+
+def check_transition(current: TaskStatus, target: TaskStatus, task_id: int | None = None) -> None:
+    if not can_transition(current, target):
+        raise InvalidTransition(current, target, task_id)
+
+
+def sources_of(target: TaskStatus) -> frozenset[TaskStatus]:
+    """States from which `target` may be entered in one step."""
+    return frozenset(s for s, targets in ALLOWED.items() if TaskStatus(target) in targets)
+
+
+def path_between(current: TaskStatus, target: TaskStatus) -> list[TaskStatus] | None:
+    """Shortest legal sequence of states after `current` that ends in `target`.
+
+    Used to reconcile a task with what actually happened to its run (e.g. a re-execution of a
+    FAILED task succeeded: FAILED -> QUEUED -> RUNNING -> COMPLETED), so every step stays legal and
+    is recorded. [] when already there, None when unreachable.
+    """
+    current, target = TaskStatus(current), TaskStatus(target)
+    if current == target:
+        return []
+    seen = {current: None}
+    queue = deque([current])
+    while queue:
+        state = queue.popleft()
+        for nxt in sorted(ALLOWED[state], key=lambda s: s.value):
+            if nxt in seen:
+                continue
+            seen[nxt] = state
+            if nxt == target:
+                path = [nxt]
+                while seen[path[-1]] != current:
+                    path.append(seen[path[-1]])
+                return list(reversed(path))
+            queue.append(nxt)
+    return None

@@ -1,0 +1,371 @@
+"""Queries on the ledger. Every status change is one conditional UPDATE, so two workers racing
+for the same task can never both move it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from orbit_pipelines.ledger.states import ACTIVE, InvalidTransition, TaskStatus, path_between, sources_of
+
+LANES = ("sync", "async")
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
+
+class TaskNotFound(LookupError):
+    def __init__(self, task_id: int):
+        super().__init__(f"task {task_id} does not exist")
+        self.task_id = task_id
+
+
+class IdempotencyConflict(ValueError):
+    """The key was used before for different work: returning that task would hide a mistake."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    status: TaskStatus
+    priority: int
+    lane: str
+    idempotency_key: str
+    attempts: int
+    run_id: str | None
+    error_class: str | None
+    error_message: str | None
+    error_step: str | None
+    created_at: datetime
+    updated_at: datetime
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Task":
+        values = dict(row._mapping)
+        values["status"] = TaskStatus(values["status"])
+        return cls(**values)
+
+
+_TIMESTAMP_FOR = {
+    TaskStatus.QUEUED: "queued_at",
+    TaskStatus.RUNNING: "started_at",
+    TaskStatus.COMPLETED: "finished_at",
+    TaskStatus.FAILED: "finished_at",
+    TaskStatus.CANCELED: "finished_at",
+}
+
+
+class Ledger:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- intake --------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        priority: int = 0,
+        lane: str = "async",
+        idempotency_key: str | None = None,
+        status: TaskStatus = TaskStatus.PENDING,
+        run_id: str | None = None,
+    ) -> tuple[Task, bool]:
+        """Insert a task, or return the existing one for the same idempotency key.
+
+        Returns (task, created). The payload must already be validated for its kind.
+        `status=QUEUED` with a run id is for work that arrives inside a run (a Launchpad launch).
+        """
+        if lane not in LANES:
+            raise ValueError(f"lane: must be one of {', '.join(LANES)}, got {lane!r}")
+        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise ValueError(f"priority: must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}")
+        key = idempotency_key or f"auto:{uuid.uuid4()}"
+        stmt = text(
+            """
+            INSERT INTO orbit.tasks (kind, payload, status, priority, lane, idempotency_key, run_id,
+                                     queued_at)
+            VALUES (:kind, :payload, :status, :priority, :lane, :key, :run_id,
+                    CASE WHEN :status = 'QUEUED' THEN now() END)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING *
+            """
+        ).bindparams(bindparam("payload", type_=JSONB))
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                stmt,
+                {"kind": kind, "payload": payload, "status": status.value, "priority": priority,
+                 "lane": lane, "key": key, "run_id": run_id},
+            ).first()
+            if row is not None:
+                task = Task.from_row(row)
+                self._record_event(conn, task.id, None, task.status, run_id, "submitted")
+                if run_id:
+                    self._attach_run(conn, task.id, run_id)
+                return task, True
+            existing = Task.from_row(
+                conn.execute(text("SELECT * FROM orbit.tasks WHERE idempotency_key = :key"), {"key": key}).one()
+            )
+        if existing.kind != kind or existing.payload != json.loads(json.dumps(payload)):
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} already belongs to task {existing.id} ({existing.kind}) "
+                "with a different payload; use a new key for new work"
+            )
+        return existing, False
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, task_id: int) -> Task:
+        with self.engine.connect() as conn:
+            row = conn.execute(text("SELECT * FROM orbit.tasks WHERE id = :id"), {"id": task_id}).first()
+        if row is None:
+            raise TaskNotFound(task_id)
+        return Task.from_row(row)
+
+    def find_by_key(self, idempotency_key: str) -> Task | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT * FROM orbit.tasks WHERE idempotency_key = :key"), {"key": idempotency_key}
+            ).first()
+        return Task.from_row(row) if row else None
+
+    def list(self, *, status: TaskStatus | None = None, kind: str | None = None, limit: int = 50) -> list[Task]:
+        clauses, params = [], {"limit": limit}
+        if status is not None:
+            clauses.append("status = :status")
+            params["status"] = TaskStatus(status).value
+        if kind is not None:
+            clauses.append("kind = :kind")
+            params["kind"] = kind
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT * FROM orbit.tasks {where} ORDER BY id DESC LIMIT :limit"), params)
+            return [Task.from_row(r) for r in rows]
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT status, count(*) FROM orbit.tasks GROUP BY status"))
+            return {status: n for status, n in rows}
+
+    def run_ids(self, task_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("SELECT run_id FROM orbit.task_runs WHERE task_id = :id ORDER BY attached_at, run_id"),
+                    {"id": task_id},
+                ).scalars()
+            )
+
+    def events(self, task_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT from_status, to_status, run_id, note, at FROM orbit.task_events "
+                     "WHERE task_id = :id ORDER BY id"),
+                {"id": task_id},
+            )
+            return [dict(r._mapping) for r in rows]
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def claim_pending(self, limit: int, kinds: Sequence[str] | None = None) -> list[Task]:
+        """Move up to `limit` PENDING tasks to QUEUED and return them, highest priority first.
+
+        SKIP LOCKED lets two dispatchers run at once without claiming the same row twice.
+        """
+        kind_filter = "AND kind = ANY(:kinds)" if kinds is not None else ""
+        stmt = text(
+            f"""
+            WITH picked AS (
+                SELECT id FROM orbit.tasks
+                WHERE status = 'PENDING' {kind_filter}
+                ORDER BY priority DESC, id
+                LIMIT :limit
+                FOR UPDATE SKIP LOCKED
+            ), moved AS (
+                UPDATE orbit.tasks t SET status = 'QUEUED', queued_at = now(), updated_at = now()
+                FROM picked WHERE t.id = picked.id
+                RETURNING t.*
+            ), logged AS (
+                INSERT INTO orbit.task_events (task_id, from_status, to_status, note)
+                SELECT id, 'PENDING', 'QUEUED', 'dispatched' FROM moved
+            )
+            SELECT * FROM moved ORDER BY priority DESC, id
+            """
+        )
+        params: dict[str, Any] = {"limit": limit}
+        if kinds is not None:
+            params["kinds"] = list(kinds)
+        with self.engine.begin() as conn:
+            return [Task.from_row(r) for r in conn.execute(stmt, params)]
+
+    def queued_without_run(self, older_than_seconds: float, limit: int) -> list[Task]:
+        """QUEUED tasks whose run no op has reported yet: a dispatch that may have been lost."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    """
+                    SELECT * FROM orbit.tasks
+                    WHERE status = 'QUEUED' AND run_id IS NULL
+                      AND updated_at < now() - make_interval(secs => :age)
+                    ORDER BY updated_at LIMIT :limit
+                    """
+                ),
+                {"age": older_than_seconds, "limit": limit},
+            )
+            return [Task.from_row(r) for r in rows]
+
+    def active(self, older_than_seconds: float, limit: int) -> list[Task]:
+        """QUEUED or RUNNING tasks not touched for a while: candidates for reconciliation."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    """
+                    SELECT * FROM orbit.tasks
+                    WHERE status IN ('QUEUED', 'RUNNING')
+                      AND updated_at < now() - make_interval(secs => :age)
+                    ORDER BY updated_at LIMIT :limit
+                    """
+                ),
+                {"age": older_than_seconds, "limit": limit},
+            )
+            return [Task.from_row(r) for r in rows]
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def transition(
+        self,
+        task_id: int,
+        target: TaskStatus,
+        *,
+        expected: Iterable[TaskStatus] | None = None,
+        run_id: str | None = None,
+        error: tuple[str | None, str | None, str | None] | None = None,
+        note: str | None = None,
+    ) -> Task:
+        """Move a task to `target` in one atomic step; raise InvalidTransition if it may not go there."""
+        with self.engine.begin() as conn:
+            return self._transition(conn, task_id, TaskStatus(target), expected, run_id, error, note)
+
+    def _transition(self, conn: Connection, task_id, target, expected, run_id, error, note) -> Task:
+        sources = sources_of(target)
+        if expected is not None:
+            sources = sources & frozenset(TaskStatus(s) for s in expected)
+        sets = ["status = :target", "updated_at = now()"]
+        if target in _TIMESTAMP_FOR:
+            sets.append(f"{_TIMESTAMP_FOR[target]} = now()")
+        params: dict[str, Any] = {"id": task_id, "target": target.value, "sources": [s.value for s in sources]}
+        if run_id is not None:
+            sets.append("run_id = :run_id")
+            params["run_id"] = run_id
+        if target == TaskStatus.RUNNING:
+            sets.append("attempts = attempts + 1")
+        if target == TaskStatus.QUEUED:
+            sets.append("finished_at = NULL")
+        if target in (TaskStatus.FAILED,) and error is not None:
+            sets += ["error_class = :error_class", "error_message = :error_message", "error_step = :error_step"]
+            params.update(error_class=error[0], error_message=error[1], error_step=error[2])
+        if target == TaskStatus.COMPLETED:
+            sets += ["error_class = NULL", "error_message = NULL", "error_step = NULL"]
+        # Lock the row first so the status we report as "from" is the one we changed.
+        previous = conn.execute(
+            text("SELECT status FROM orbit.tasks WHERE id = :id FOR UPDATE"), {"id": task_id}
+        ).scalar()
+        if previous is None:
+            raise TaskNotFound(task_id)
+        row = conn.execute(
+            text(f"UPDATE orbit.tasks SET {', '.join(sets)} WHERE id = :id AND status = ANY(:sources) RETURNING *"),
+            params,
+        ).first()
+        if row is None:
+            raise InvalidTransition(TaskStatus(previous), target, task_id)
+        task = Task.from_row(row)
+        self._record_event(conn, task_id, previous, target, run_id, note)
+        if run_id is not None:
+            self._attach_run(conn, task_id, run_id)
+        return task
+
+    def move_along(
+        self,
+        task_id: int,
+        target: TaskStatus,
+        *,
+        run_id: str,
+        error: tuple[str | None, str | None, str | None] | None = None,
+        note: str | None = None,
+        only_if_current_run: bool = True,
+    ) -> Task | None:
+        """Bring a task to `target` through legal steps (reconciling with what its run did).
+
+        With `only_if_current_run`, an outcome from an older run of the task is ignored (returns
+        None): a late report about run A must not overwrite the state of re-execution B.
+        """
+        target = TaskStatus(target)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                text("SELECT status, run_id FROM orbit.tasks WHERE id = :id FOR UPDATE"), {"id": task_id}
+            ).first()
+            if row is None:
+                raise TaskNotFound(task_id)
+            current, current_run = TaskStatus(row.status), row.run_id
+            if only_if_current_run and current_run not in (None, run_id):
+                return None
+            if current == target:
+                if current_run != run_id:
+                    # A re-execution redid work on a task already in the target state (e.g. re-ran
+                    # store_results of a completed task): it is now the task's current run.
+                    conn.execute(text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
+                                 {"id": task_id, "run_id": run_id})
+                    self._attach_run(conn, task_id, run_id)
+                return Task.from_row(conn.execute(text("SELECT * FROM orbit.tasks WHERE id = :id"), {"id": task_id}).one())
+            path = path_between(current, target)
+            if path is None:
+                raise InvalidTransition(current, target, task_id)
+            task = None
+            for step in path:
+                task = self._transition(
+                    conn, task_id, step, [current], run_id, error if step == target else None, note
+                )
+                current = step
+            return task
+
+    def attach_run(self, task_id: int, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
+                         {"id": task_id, "run_id": run_id})
+            self._attach_run(conn, task_id, run_id)
+
+    @staticmethod
+    def _attach_run(conn: Connection, task_id: int, run_id: str) -> None:
+        conn.execute(
+            text("INSERT INTO orbit.task_runs (task_id, run_id) VALUES (:id, :run_id) ON CONFLICT DO NOTHING"),
+            {"id": task_id, "run_id": run_id},
+        )
+
+    @staticmethod
+    def _record_event(conn: Connection, task_id, from_status, to_status, run_id, note) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note) "
+                "VALUES (:id, :from_status, :to_status, :run_id, :note)"
+            ),
+            {
+                "id": task_id,
+                "from_status": TaskStatus(from_status).value if from_status else None,
+                "to_status": TaskStatus(to_status).value,
+                "run_id": run_id,
+                "note": note,
+            },
+        )
+
+
+__all__ = ["ACTIVE", "IdempotencyConflict", "Ledger", "Task", "TaskNotFound"]

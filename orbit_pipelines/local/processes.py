@@ -1,0 +1,47 @@
+"""Child processes (Dagster daemon, webserver) that die with their parent, signals included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+
+class ManagedProcess:
+    def __init__(self, argv: Sequence[str], *, cwd: Path, log_file: Path | None = None, env=None):
+        self.argv = list(argv)
+        self.log_file = log_file
+        out = open(log_file, "ab") if log_file else None
+        # Own process group: stopping it also stops the code servers and run workers it spawned.
+        self.proc = subprocess.Popen(
+            self.argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT if out else None,
+            start_new_session=True, env=env,
+        )
+        if out:
+            out.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15) -> None:
+        """Interrupt (Dagster's CLIs shut down cleanly on Ctrl-C), then terminate, then kill."""
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            if not self.alive():
+                return
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                return
+
+
+def venv_bin(name: str) -> str:
+    """A console script next to the running interpreter (works without an activated venv)."""
+    import sys
+
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name

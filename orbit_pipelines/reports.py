@@ -1,0 +1,54 @@
+"""Human and machine views of a task: `orbit task show`."""
+
+from __future__ import annotations
+
+import json
+
+from orbit_pipelines.ledger import Ledger
+
+
+def _plan(ledger: Ledger, task_id: int):
+    from orbit_pipelines.jobs.task_decomposition.store import load_plan
+
+    return load_plan(ledger.engine, task_id)
+
+
+def task_report_json(ledger: Ledger, task_id: int) -> str:
+    task = ledger.get(task_id)
+    subtasks, prompts = _plan(ledger, task_id)
+    return json.dumps(
+        {
+            "task": {
+                "id": task.id, "kind": task.kind, "status": task.status.value, "priority": task.priority,
+                "lane": task.lane, "idempotency_key": task.idempotency_key, "attempts": task.attempts,
+                "run_id": task.run_id, "run_ids": ledger.run_ids(task_id),
+                "error": {"class": task.error_class, "message": task.error_message, "step": task.error_step}
+                if task.error_class else None,
+                "payload": task.payload,
+                "created_at": task.created_at.isoformat(), "updated_at": task.updated_at.isoformat(),
+            },
+            "subtasks": [s.model_dump(mode="json") for s in subtasks],
+            "prompts": [p.model_dump(mode="json") for p in prompts],
+        },
+        indent=2,
+    )
+
+
+def task_report_markdown(ledger: Ledger, task_id: int) -> str:
+    from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown
+
+    task = ledger.get(task_id)
+    subtasks, prompts = _plan(ledger, task_id)
+    lines = [
+        f"# Task {task.id}: {task.payload.get('title', '')}",
+        "",
+        f"- kind: {task.kind}, status: **{task.status.value}**, priority {task.priority}, lane {task.lane}",
+        f"- runs: {', '.join(ledger.run_ids(task_id)) or 'none yet'}",
+    ]
+    if task.error_class:
+        lines.append(f"- error: {task.error_class} in step {task.error_step or '?'}: {task.error_message}")
+    if subtasks:
+        lines += ["", f"## Subtasks ({len(subtasks)})", "", plan_markdown(subtasks)]
+    for prompt in prompts:
+        lines += ["", f"## Prompt: {prompt.category.value}", "", prompt.text.rstrip()]
+    return "\n".join(lines)

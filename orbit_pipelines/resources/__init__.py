@@ -1,0 +1,3 @@
+from orbit_pipelines.resources.ledger import LedgerResource
+
+__all__ = ["LedgerResource"]

@@ -1,0 +1,85 @@
+"""Real local services for the suite: an embedded Postgres (or ORBIT_TEST_PG_SERVER), one fresh
+database per session, and the project's own dagster.yaml as the instance config."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+
+from orbit_pipelines.db import get_engine, normalize_pg_url
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """URL of a Postgres server to create test databases on (embedded unless ORBIT_TEST_PG_SERVER)."""
+    configured = os.environ.get("ORBIT_TEST_PG_SERVER")
+    if configured:
+        yield normalize_pg_url(configured)
+        return
+    from orbit_pipelines.local.postgres import start_embedded_postgres
+
+    server = start_embedded_postgres(ROOT / ".orbit" / "pgdata")
+    yield normalize_pg_url(server.url)
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server):
+    """A fresh database for this session, exported as DAGSTER_PG_URL with DAGSTER_HOME = repo root."""
+    from orbit_pipelines.ledger.migrate import apply_migrations
+
+    url = create_database(pg_server, "orbit_test")
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_PG_URL", "DAGSTER_HOME")}
+    os.environ.update(DAGSTER_PG_URL=url, DAGSTER_HOME=str(ROOT))
+    apply_migrations(get_engine(url))
+    yield url
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def instance(pg_url):
+    from dagster import DagsterInstance
+
+    inst = DagsterInstance.get()
+    yield inst
+    inst.dispose()
+
+
+@pytest.fixture
+def ledger(pg_url):
+    """The ledger, emptied before each test. Ids keep growing so they never match an older test's run tags."""
+    from orbit_pipelines.ledger import Ledger
+
+    engine = get_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE orbit.tasks CASCADE"))
+    return Ledger(engine)
+
+
+@pytest.fixture
+def ledger_resource(pg_url):
+    from orbit_pipelines.resources import LedgerResource
+
+    return LedgerResource(database_url=pg_url)
+
+
+@pytest.fixture
+def sample_payload() -> dict:
+    import json
+
+    return json.loads((ROOT / "orbit_pipelines" / "samples" / "decomposition_task.json").read_text())
+
+
+def pytest_collection_modifyitems(config, items):
+    # Unit tests first: a broken state machine should not wait behind the daemon tests.
+    items.sort(key=lambda item: item.get_closest_marker("services") is not None)
+
+

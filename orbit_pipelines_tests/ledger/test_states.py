@@ -1,0 +1,58 @@
+import itertools
+
+import pytest
+
+from orbit_pipelines.ledger.states import (
+    ALLOWED,
+    InvalidTransition,
+    check_transition,
+    path_between,
+)
+from orbit_pipelines.ledger.states import (
+    TaskStatus as S,
+)
+
+ALLOWED_PAIRS = [
+    (S.PENDING, S.QUEUED), (S.PENDING, S.CANCELED),
+    (S.QUEUED, S.RUNNING), (S.QUEUED, S.FAILED), (S.QUEUED, S.CANCELED),
+    (S.RUNNING, S.COMPLETED), (S.RUNNING, S.FAILED), (S.RUNNING, S.CANCELED),
+    (S.FAILED, S.QUEUED), (S.CANCELED, S.QUEUED),
+]
+REFUSED_PAIRS = [p for p in itertools.product(S, S) if p not in ALLOWED_PAIRS]
+
+
+def test_the_allowed_table_is_exactly_the_documented_one():
+    assert {(a, b) for a, targets in ALLOWED.items() for b in targets} == set(ALLOWED_PAIRS)
+
+
+@pytest.mark.parametrize("current,target", ALLOWED_PAIRS, ids=lambda s: s.value)
+def test_allowed_transition_passes(current, target):
+    check_transition(current, target)
+
+
+@pytest.mark.parametrize("current,target", REFUSED_PAIRS, ids=lambda s: s.value)
+def test_refused_transition_names_both_states(current, target):
+    with pytest.raises(InvalidTransition) as err:
+        check_transition(current, target, task_id=7)
+    assert f"from {current.value} to {target.value}" in str(err.value)
+    assert "task 7" in str(err.value)
+
+
+def test_completed_is_final():
+    assert "final state" in str(InvalidTransition(S.COMPLETED, S.QUEUED))
+
+
+def test_a_failed_task_reaches_completed_through_a_new_run():
+    assert path_between(S.FAILED, S.COMPLETED) == [S.QUEUED, S.RUNNING, S.COMPLETED]
+
+
+def test_a_pending_task_reaches_running_through_the_queue():
+    assert path_between(S.PENDING, S.RUNNING) == [S.QUEUED, S.RUNNING]
+
+
+def test_no_path_leaves_completed():
+    assert path_between(S.COMPLETED, S.FAILED) is None
+
+
+def test_path_to_the_current_state_is_empty():
+    assert path_between(S.RUNNING, S.RUNNING) == []

@@ -1,0 +1,72 @@
+"""The path a user takes: a task enters the ledger, the daemon's sensor starts its run, the run
+records the outcome. A real dagster-daemon (and the code server it spawns) on a fresh database."""
+
+import os
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from orbit_pipelines.db import get_engine
+from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines.ledger.migrate import apply_migrations
+from orbit_pipelines.ledger.states import TERMINAL
+from orbit_pipelines.local.processes import ManagedProcess, venv_bin
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def live(pg_server, tmp_path_factory):
+    url = create_database(pg_server, "orbit_live")
+    apply_migrations(get_engine(url))
+    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT)}
+    log = tmp_path_factory.mktemp("daemon") / "daemon.log"
+    daemon = ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+                            cwd=ROOT, log_file=log, env=env)
+    instance = instance_for(url)
+    yield SimpleNamespace(url=url, env=env, ledger=Ledger(get_engine(url)), instance=instance, log=log)
+    daemon.stop()
+    instance.dispose()
+    drop_database(url)
+
+
+def wait_until_finished(live, task_id, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = live.ledger.get(task_id)
+        if task.status in TERMINAL:
+            return task
+        time.sleep(0.5)
+    pytest.fail(f"task {task_id} still {task.status.value}; daemon log:\n{live.log.read_text()[-4000:]}")
+
+
+def test_orbit_task_submit_completes_through_the_sensor_and_daemon(live):
+    result = subprocess.run(
+        [sys.executable, "-m", "orbit_pipelines.cli", "task", "submit", "--sample", "--wait", "150"],
+        env=live.env, cwd=ROOT, capture_output=True, text=True, timeout=200,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr + live.log.read_text()[-4000:]
+    assert "is COMPLETED" in result.stdout
+    task = live.ledger.list()[0]
+    run = live.instance.get_run_by_id(task.run_id)
+    assert run.is_success
+    assert run.tags["dagster/sensor_name"] == "task_dispatch_sensor"
+    assert run.tags["dagster/run_key"] == f"task-{task.id}"
+    assert run.tags["orbit/task_id"] == str(task.id)
+
+
+def test_a_task_with_a_bad_payload_ends_failed_with_its_reason(live):
+    task, _ = live.ledger.submit("decomposition", {"title": "x" * 500, "description": "too long a title"})
+    failed = wait_until_finished(live, task.id)
+    assert failed.status == TaskStatus.FAILED
+    assert failed.error_step == "load_task" and failed.error_class == "InvalidPayload"
+    assert "title: String should have at most 200 characters" in failed.error_message
+    # The failure hook records the task before the run itself is marked failed.
+    deadline = time.monotonic() + 30
+    while not live.instance.get_run_by_id(failed.run_id).is_finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live.instance.get_run_by_id(failed.run_id).is_failure

@@ -1,0 +1,87 @@
+"""The dispatch sensor, evaluated with build_sensor_context against the real ledger and instance."""
+
+import json
+
+from dagster import SensorResult, SkipReason, build_sensor_context
+from sqlalchemy import text
+
+from orbit_pipelines.intake import submit_task
+from orbit_pipelines.jobs.task_decomposition.job import task_decomposition
+from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.sensors.dispatch import LOST_DISPATCH_AFTER_SECONDS, task_dispatch_sensor
+
+
+def tick(instance, ledger_resource, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"ledger": ledger_resource})
+    return task_dispatch_sensor(context)
+
+
+def test_each_pending_task_gets_one_run_request_keyed_by_its_id(instance, ledger, ledger_resource, sample_payload):
+    a, _ = submit_task(ledger, "decomposition", sample_payload)
+    b, _ = submit_task(ledger, "decomposition", sample_payload, lane="sync", priority=5)
+    result = tick(instance, ledger_resource)
+    assert isinstance(result, SensorResult)
+    requests = {r.run_key: r for r in result.run_requests}
+    assert set(requests) == {f"task-{a.id}", f"task-{b.id}"}
+    sync = requests[f"task-{b.id}"]
+    assert sync.job_name == "task_decomposition"
+    assert sync.run_config == {"ops": {"load_task": {"config": {"task_id": b.id}}}}
+    assert sync.tags == {"orbit/task_id": str(b.id), "orbit/kind": "decomposition", "orbit/lane": "sync",
+                         "dagster/priority": "5"}
+
+
+def test_dispatched_tasks_are_queued(instance, ledger, ledger_resource, sample_payload):
+    task, _ = submit_task(ledger, "decomposition", sample_payload)
+    tick(instance, ledger_resource)
+    assert ledger.get(task.id).status == TaskStatus.QUEUED
+
+
+def test_higher_priority_is_requested_first(instance, ledger, ledger_resource, sample_payload):
+    low, _ = submit_task(ledger, "decomposition", sample_payload, priority=-1)
+    high, _ = submit_task(ledger, "decomposition", sample_payload, priority=9)
+    result = tick(instance, ledger_resource)
+    assert [r.run_key for r in result.run_requests] == [f"task-{high.id}", f"task-{low.id}"]
+
+
+def test_a_second_tick_dispatches_nothing_again(instance, ledger, ledger_resource, sample_payload):
+    submit_task(ledger, "decomposition", sample_payload)
+    first = tick(instance, ledger_resource)
+    second = tick(instance, ledger_resource, cursor=first.cursor)
+    assert isinstance(second, SkipReason)
+    assert "no pending tasks" in second.skip_message
+
+
+def test_the_cursor_counts_dispatched_tasks_and_the_newest_id(instance, ledger, ledger_resource, sample_payload):
+    first_task, _ = submit_task(ledger, "decomposition", sample_payload)
+    first = tick(instance, ledger_resource)
+    second_task, _ = submit_task(ledger, "decomposition", sample_payload)
+    second = tick(instance, ledger_resource, cursor=first.cursor)
+    assert json.loads(first.cursor) == {"last_task_id": first_task.id, "dispatched": 1}
+    assert json.loads(second.cursor) == {"last_task_id": second_task.id, "dispatched": 2}
+
+
+def _age_queued_task(ledger, task_id):
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE orbit.tasks SET updated_at = now() - make_interval(secs => :s) WHERE id = :id"),
+            {"s": LOST_DISPATCH_AFTER_SECONDS + 5, "id": task_id},
+        )
+
+
+def test_a_claimed_task_whose_run_was_never_created_is_requested_again(instance, ledger, ledger_resource,
+                                                                       sample_payload):
+    task, _ = submit_task(ledger, "decomposition", sample_payload)
+    tick(instance, ledger_resource)  # claimed; pretend the daemon died before creating the run
+    _age_queued_task(ledger, task.id)
+    again = tick(instance, ledger_resource)
+    assert [r.run_key for r in again.run_requests] == [f"task-{task.id}"]
+
+
+def test_a_claimed_task_whose_run_exists_is_linked_to_it_not_requested_again(instance, ledger, ledger_resource,
+                                                                            sample_payload):
+    task, _ = submit_task(ledger, "decomposition", sample_payload)
+    request = tick(instance, ledger_resource).run_requests[0]
+    run = instance.create_run_for_job(job_def=task_decomposition, run_config=request.run_config, tags=request.tags)
+    _age_queued_task(ledger, task.id)
+    assert isinstance(tick(instance, ledger_resource), SkipReason)
+    assert ledger.get(task.id).run_id == run.run_id

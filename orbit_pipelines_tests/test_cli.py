@@ -1,0 +1,56 @@
+"""The `orbit` command as a user types it."""
+
+import json
+
+from click.testing import CliRunner
+
+from orbit_pipelines.cli import main
+
+
+def orbit(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_submitting_a_payload_from_stdin_prints_the_task_id(ledger, sample_payload):
+    result = orbit("task", "submit", "--payload", "-", input=json.dumps(sample_payload))
+    assert result.exit_code == 0, result.output
+    task = ledger.list()[0]
+    assert f"submitted task {task.id} (decomposition, PENDING)" in result.output
+
+
+def test_submitting_twice_with_one_key_says_so(ledger, sample_payload):
+    orbit("task", "submit", "--sample", "--idempotency-key", "abc")
+    again = orbit("task", "submit", "--sample", "--idempotency-key", "abc")
+    assert "already submitted as task" in again.output
+    assert len(ledger.list()) == 1
+
+
+def test_a_bad_payload_is_refused_with_the_field_named(ledger):
+    result = orbit("task", "submit", "--payload", "-", input=json.dumps({"description": "d"}))
+    assert result.exit_code == 1
+    assert "invalid decomposition payload: title: Field required" in result.output
+    assert ledger.list() == []
+
+
+def test_a_payload_that_is_not_json_names_the_file(tmp_path, ledger):
+    bad = tmp_path / "task.json"
+    bad.write_text("{title: oops")
+    result = orbit("task", "submit", "--payload", str(bad))
+    assert result.exit_code == 1 and f"{bad}: not valid JSON" in result.output
+
+
+def test_an_unknown_kind_is_refused(ledger):
+    result = orbit("task", "submit", "--kind", "nope", "--sample")
+    assert result.exit_code == 1 and "unknown task kind 'nope'" in result.output
+
+
+def test_show_prints_a_pending_task_as_json(ledger):
+    orbit("task", "submit", "--sample")
+    task = ledger.list()[0]
+    shown = json.loads(orbit("task", "show", str(task.id), "--format", "json").output)
+    assert shown["task"]["status"] == "PENDING" and shown["subtasks"] == []
+
+
+def test_show_of_a_missing_task_names_it(ledger):
+    result = orbit("task", "show", "424242")
+    assert result.exit_code == 1 and "task 424242 does not exist" in result.output

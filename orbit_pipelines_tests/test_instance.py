@@ -1,0 +1,45 @@
+"""The top-level dagster.yaml is the configuration in force, and the definitions load."""
+
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster_postgres import PostgresRunStorage
+
+from orbit_pipelines_tests.support import ROOT
+
+
+def test_the_instance_reads_the_projects_dagster_yaml(instance):
+    assert instance.root_directory == str(ROOT)
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+
+
+def test_the_run_queue_limits_the_sync_lane_to_one_run(instance):
+    assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": "orbit/lane", "value": "sync", "limit": 1} in limits
+
+
+def test_runs_are_retried_only_when_the_worker_crashed(instance):
+    assert instance.run_retries_enabled
+    assert instance.run_retries_max_retries == 1
+    assert instance.run_retries_retry_on_asset_or_op_failure is False
+
+
+def test_monitoring_and_threads_are_on_and_telemetry_off(instance):
+    assert instance.run_monitoring_enabled
+    assert instance.get_settings("sensors")["use_threads"] is True
+    assert instance.get_settings("telemetry")["enabled"] is False
+
+
+def test_the_storage_url_comes_from_dagster_pg_url(instance, pg_url):
+    assert instance.run_storage.postgres_url == pg_url
+    assert instance.event_log_storage.postgres_url == pg_url
+
+
+def test_the_definitions_load_with_every_job_sensor_and_schedule():
+    from orbit_pipelines.definitions import defs
+
+    repo = defs.get_repository_def()
+    assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "housekeeping"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "task_dispatch_sensor", "task_success_sensor", "task_failure_sensor", "task_canceled_sensor",
+    }
+    assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep"}

@@ -1,0 +1,74 @@
+"""Both storage paths: the embedded server the project manages, and an external server by URL."""
+
+import socket
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from orbit_pipelines.db import get_engine
+from orbit_pipelines.environment import prepare_environment
+from orbit_pipelines.local.postgres import start_embedded_postgres
+from orbit_pipelines_tests.support import ROOT, drop_database, instance_for
+
+pytestmark = pytest.mark.services
+
+
+def test_the_embedded_server_starts_is_reused_and_is_stopped_by_its_starter(tmp_path):
+    first = start_embedded_postgres(tmp_path / "pgdata")
+    try:
+        second = start_embedded_postgres(tmp_path / "pgdata")
+        assert first.started_here and not second.started_here
+        with get_engine(second.url.replace("postgresql://", "postgresql+psycopg2://")).connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        second.stop()  # not its server: must leave it running
+        with get_engine(first.url.replace("postgresql://", "postgresql+psycopg2://")).connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        first.stop()
+    from pgserver.utils import PostmasterInfo
+
+    assert PostmasterInfo.read_from_pgdata(tmp_path / "pgdata") is None or not PostmasterInfo.read_from_pgdata(
+        tmp_path / "pgdata").is_running()
+
+
+def test_without_dagster_pg_url_the_environment_uses_an_embedded_server(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
+    monkeypatch.setenv("ORBIT_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    env = prepare_environment()
+    try:
+        assert env.embedded is not None and env.embedded.data_dir == tmp_path / "pgdata"
+        assert env.pg_url.startswith("postgresql+psycopg2://")
+        assert env.applied_migrations == ["0001_task_ledger"]
+        with get_engine(env.pg_url).connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM orbit.tasks")).scalar() == 0
+    finally:
+        get_engine(env.pg_url).dispose()
+        env.close()
+
+
+def _external_server_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.external_pg
+@pytest.mark.skipif(not _external_server_reachable(), reason="no PostgreSQL server listening on 127.0.0.1:5432")
+def test_a_plain_postgresql_url_to_an_external_server_works_for_ledger_and_dagster(monkeypatch):
+    database = f"orbit_ext_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("DAGSTER_PG_URL", f"postgresql://postgres@127.0.0.1:5432/{database}")
+    monkeypatch.setenv("DAGSTER_HOME", str(ROOT))
+    env = prepare_environment()
+    try:
+        assert env.embedded is None
+        assert env.pg_url == f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
+        assert env.applied_migrations == ["0001_task_ledger"]
+        instance = instance_for(env.pg_url)
+        assert instance.get_runs_count() == 0  # Dagster created its tables on the external server
+        instance.dispose()
+    finally:
+        drop_database(env.pg_url)
