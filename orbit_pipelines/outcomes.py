@@ -84,11 +84,12 @@ def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Rec
     """Settle a QUEUED/RUNNING task whose run has finished or vanished. None when nothing to do."""
     from dagster import RunsFilter
 
-    from orbit_pipelines.jobs.common import TASK_ID_TAG
+    from orbit_pipelines.jobs.common import RUN_KEY_TAG, TASK_ID_TAG
 
     run = instance.get_run_by_id(task.run_id) if task.run_id else None
     if task.run_id is None:
-        runs = instance.get_runs(RunsFilter(tags={TASK_ID_TAG: str(task.id)}), limit=1)
+        by = {RUN_KEY_TAG: task.dispatch_key} if task.dispatch_key else {TASK_ID_TAG: str(task.id)}
+        runs = instance.get_runs(RunsFilter(tags=by), limit=1)
         if not runs:
             return None  # never started: the dispatch sensor re-requests lost dispatches
         run = runs[0]

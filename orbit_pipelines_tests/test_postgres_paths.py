@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine
 from orbit_pipelines.environment import prepare_environment
+from orbit_pipelines.ledger.migrate import available_migrations
 from orbit_pipelines.local.postgres import start_embedded_postgres
 from orbit_pipelines_tests.support import ROOT, drop_database, instance_for
 
@@ -40,7 +41,7 @@ def test_without_dagster_pg_url_the_environment_uses_an_embedded_server(tmp_path
     try:
         assert env.embedded is not None and env.embedded.data_dir == tmp_path / "pgdata"
         assert env.pg_url.startswith("postgresql+psycopg2://")
-        assert env.applied_migrations == ["0001_task_ledger"]
+        assert env.applied_migrations == [version for version, _ in available_migrations()]
         with get_engine(env.pg_url).connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM orbit.tasks")).scalar() == 0
     finally:
@@ -66,7 +67,7 @@ def test_a_plain_postgresql_url_to_an_external_server_works_for_ledger_and_dagst
     try:
         assert env.embedded is None
         assert env.pg_url == f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
-        assert env.applied_migrations == ["0001_task_ledger"]
+        assert env.applied_migrations == [version for version, _ in available_migrations()]
         instance = instance_for(env.pg_url)
         assert instance.get_runs_count() == 0  # Dagster created its tables on the external server
         instance.dispose()

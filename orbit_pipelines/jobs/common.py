@@ -20,8 +20,11 @@ from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound
 TASK_ID_TAG = "orbit/task_id"
 KIND_TAG = "orbit/kind"
 LANE_TAG = "orbit/lane"
+BATCH_TAG = "orbit/batch"
+BATCH_SIZE_TAG = "orbit/batch_size"
 IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
 PRIORITY_TAG = "dagster/priority"
+RUN_KEY_TAG = "dagster/run_key"
 
 # Transient errors (database blips, timeouts) back off 1 s, 3 s, 7 s (+/- jitter) before giving up.
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
@@ -34,6 +37,34 @@ def task_tags(task: Task) -> dict[str, str]:
         LANE_TAG: task.lane,
         PRIORITY_TAG: str(task.priority),
     }
+
+
+def run_tags(tasks: list[Task]) -> dict[str, str]:
+    """Tags for a run over `tasks`: the task's own for one, the batch's for several."""
+    if len(tasks) == 1:
+        return task_tags(tasks[0])
+    return {
+        BATCH_TAG: tasks[0].dispatch_key or f"batch-{tasks[0].id}",
+        BATCH_SIZE_TAG: str(len(tasks)),
+        KIND_TAG: tasks[0].kind,
+        LANE_TAG: tasks[0].lane,
+        PRIORITY_TAG: str(max(t.priority for t in tasks)),
+    }
+
+
+def tasks_of_run(ledger: Ledger, run) -> list[Task]:
+    """Every ledger task a run worked on, or was dispatched for (a run may die before its first op)."""
+    found = {t.id: t for t in ledger.tasks_for_run(run.run_id)}
+    if run.tags.get(TASK_ID_TAG):
+        try:
+            task = ledger.get(int(run.tags[TASK_ID_TAG]))
+            found.setdefault(task.id, task)
+        except TaskNotFound:
+            pass
+    if run.tags.get(RUN_KEY_TAG):
+        for task in ledger.tasks_with_dispatch_key(run.tags[RUN_KEY_TAG]):
+            found.setdefault(task.id, task)
+    return [found[i] for i in sorted(found)]
 
 
 def permanent_failure(message: str, error_class: str, **metadata: Any) -> Failure:
@@ -102,18 +133,19 @@ def error_details(exc: BaseException | None) -> tuple[str, str]:
 
 @failure_hook(required_resource_keys={"ledger"})
 def record_task_failure(context: HookContext) -> None:
-    """Mark the task FAILED as soon as a step has failed for good (after its retries)."""
+    """Mark the run's unfinished tasks FAILED as soon as a step has failed for good (after retries)."""
     run = context.instance.get_run_by_id(context.run_id)
-    task_id = run.tags.get(TASK_ID_TAG) if run else None
-    if not task_id:
+    if run is None:
         return
     error_class, message = error_details(context.op_exception)
     ledger: Ledger = context.resources.ledger.get()
     try:
-        ledger.move_along(
-            int(task_id), TaskStatus.FAILED, run_id=context.run_id,
-            error=(error_class, message, context.step_key), note="step failed",
-        )
+        for task in tasks_of_run(ledger, run):
+            if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+                ledger.move_along(
+                    task.id, TaskStatus.FAILED, run_id=context.run_id,
+                    error=(error_class, message, context.step_key), note="step failed",
+                )
     except (InvalidTransition, TaskNotFound, OperationalError) as exc:
         # The run-failure sensor and the sweep reconcile whatever this could not record.
-        context.log.warning(f"could not record failure of task {task_id} in the ledger: {exc}")
+        context.log.warning(f"could not record the failure in the ledger: {exc}")

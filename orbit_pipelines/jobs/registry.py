@@ -16,8 +16,11 @@ class JobKind:
     kind: str
     job: JobDefinition
     payload_model: type[BaseModel]
-    run_config: Callable[[Task], dict[str, Any]]
+    # Run config for one run over these tasks (one task unless the kind batches).
+    run_config: Callable[[list[Task]], dict[str, Any]]
     default_lane: str = "async"
+    # How many pending tasks of this kind one run may take (read when the sensor ticks).
+    batch_size: Callable[[], int] = lambda: 1
 
     @property
     def job_name(self) -> str:

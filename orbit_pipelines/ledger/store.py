@@ -47,6 +47,7 @@ class Task:
     queued_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    dispatch_key: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> "Task":
@@ -177,8 +178,10 @@ class Ledger:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def claim_pending(self, limit: int, kinds: Sequence[str] | None = None) -> list[Task]:
-        """Move up to `limit` PENDING tasks to QUEUED and return them, highest priority first.
+    def claim_pending(self, limit: int, kinds: Sequence[str] | None = None, batch_size: int = 1) -> list[Task]:
+        """Move up to `limit` PENDING tasks to QUEUED, highest priority first, and give each its
+        dispatch key: `task-<id>` alone, `batch-<first>-<last>` when grouped (per lane, up to
+        `batch_size`). One statement, so a task is never queued without its key.
 
         SKIP LOCKED lets two dispatchers run at once without claiming the same row twice.
         """
@@ -186,27 +189,103 @@ class Ledger:
         stmt = text(
             f"""
             WITH picked AS (
-                SELECT id FROM orbit.tasks
+                SELECT id, lane, priority FROM orbit.tasks
                 WHERE status = 'PENDING' {kind_filter}
                 ORDER BY priority DESC, id
                 LIMIT :limit
                 FOR UPDATE SKIP LOCKED
+            ), numbered AS (
+                SELECT id, lane,
+                       (row_number() OVER (PARTITION BY lane ORDER BY priority DESC, id) - 1) / :batch_size AS chunk
+                FROM picked
+            ), keyed AS (
+                SELECT id, CASE WHEN count(*) OVER w = 1 THEN 'task-' || id
+                                ELSE 'batch-' || min(id) OVER w || '-' || max(id) OVER w END AS dispatch_key
+                FROM numbered WINDOW w AS (PARTITION BY lane, chunk)
             ), moved AS (
-                UPDATE orbit.tasks t SET status = 'QUEUED', queued_at = now(), updated_at = now()
-                FROM picked WHERE t.id = picked.id
+                UPDATE orbit.tasks t
+                SET status = 'QUEUED', queued_at = now(), updated_at = now(), dispatch_key = keyed.dispatch_key
+                FROM keyed WHERE t.id = keyed.id
                 RETURNING t.*
             ), logged AS (
                 INSERT INTO orbit.task_events (task_id, from_status, to_status, note)
-                SELECT id, 'PENDING', 'QUEUED', 'dispatched' FROM moved
+                SELECT id, 'PENDING', 'QUEUED', 'dispatched as ' || dispatch_key FROM moved
             )
             SELECT * FROM moved ORDER BY priority DESC, id
             """
         )
-        params: dict[str, Any] = {"limit": limit}
+        params: dict[str, Any] = {"limit": limit, "batch_size": max(1, batch_size)}
         if kinds is not None:
             params["kinds"] = list(kinds)
         with self.engine.begin() as conn:
             return [Task.from_row(r) for r in conn.execute(stmt, params)]
+
+    def tasks_for_run(self, run_id: str) -> list[Task]:
+        """Tasks whose current run is `run_id`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE run_id = :run_id ORDER BY id"),
+                                {"run_id": run_id})
+            return [Task.from_row(r) for r in rows]
+
+    def tasks_with_dispatch_key(self, key: str) -> list[Task]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE dispatch_key = :key ORDER BY id"), {"key": key})
+            return [Task.from_row(r) for r in rows]
+
+    def get_many(self, task_ids: Sequence[int]) -> list[Task]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE id = ANY(:ids) ORDER BY id"),
+                                {"ids": list(task_ids)})
+            return [Task.from_row(r) for r in rows]
+
+    def transition_many(
+        self, task_ids: Sequence[int], target: TaskStatus, *, run_id: str | None = None, note: str | None = None
+    ) -> list[Task]:
+        """Move every listed task that may go to `target` in one statement; returns those moved.
+
+        Tasks not in an allowed source state are left alone (the caller decides what that means).
+        """
+        target = TaskStatus(target)
+        sets = ["status = :target", "updated_at = now()"]
+        if target in _TIMESTAMP_FOR:
+            sets.append(f"{_TIMESTAMP_FOR[target]} = now()")
+        if target == TaskStatus.RUNNING:
+            sets.append("attempts = t.attempts + 1")
+        if target == TaskStatus.COMPLETED:
+            sets += ["error_class = NULL", "error_message = NULL", "error_step = NULL"]
+        params: dict[str, Any] = {"ids": list(task_ids), "target": target.value,
+                                  "sources": [s.value for s in sources_of(target)], "run_id": run_id, "note": note}
+        if run_id is not None:
+            sets.append("run_id = :run_id")
+        stmt = text(
+            f"""
+            WITH locked AS (
+                SELECT id, status FROM orbit.tasks
+                WHERE id = ANY(:ids) AND status = ANY(:sources) ORDER BY id FOR UPDATE
+            ), moved AS (
+                UPDATE orbit.tasks t SET {', '.join(sets)}
+                FROM locked WHERE t.id = locked.id
+                RETURNING t.*, locked.status AS previous_status
+            ), logged AS (
+                INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note)
+                SELECT id, previous_status, :target, :run_id, :note FROM moved
+            ), attached AS (
+                INSERT INTO orbit.task_runs (task_id, run_id)
+                SELECT id, :run_id FROM moved WHERE :run_id IS NOT NULL
+                ON CONFLICT DO NOTHING
+            )
+            SELECT * FROM moved ORDER BY id
+            """
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(stmt, params)
+            tasks = []
+            for row in rows:
+                values = dict(row._mapping)
+                values.pop("previous_status")
+                values["status"] = TaskStatus(values["status"])
+                tasks.append(Task(**values))
+            return tasks
 
     def queued_without_run(self, older_than_seconds: float, limit: int) -> list[Task]:
         """QUEUED tasks whose run no op has reported yet: a dispatch that may have been lost."""

@@ -1,8 +1,9 @@
-"""The dispatch sensor: every PENDING task becomes exactly one run."""
+"""The dispatch sensor: every PENDING task gets exactly one run (alone, or in a batch of its kind)."""
 
 from __future__ import annotations
 
 import json
+from itertools import groupby
 
 from dagster import (
     DefaultSensorStatus,
@@ -14,7 +15,7 @@ from dagster import (
     sensor,
 )
 
-from orbit_pipelines.jobs.common import TASK_ID_TAG, task_tags
+from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.registry import all_kinds, get_kind
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.resources import LedgerResource
@@ -23,39 +24,47 @@ MAX_RUNS_PER_TICK = 50
 # A claimed task whose run no op has reported after this long is checked for a lost run request
 # (e.g. the daemon died between claiming and submitting).
 LOST_DISPATCH_AFTER_SECONDS = 60
+RUN_KEY_TAG = "dagster/run_key"
 
 
-def run_key_for(task: Task) -> str:
-    return f"task-{task.id}"
-
-
-def run_request_for(task: Task) -> RunRequest:
-    kind = get_kind(task.kind)
+def run_request_for(tasks: list[Task]) -> RunRequest:
+    """One run for tasks that share a dispatch key; the key is the run key, so it is never doubled."""
+    kind = get_kind(tasks[0].kind)
     return RunRequest(
-        run_key=run_key_for(task),
+        run_key=tasks[0].dispatch_key or f"task-{tasks[0].id}",
         job_name=kind.job_name,
-        run_config=kind.run_config(task),
-        tags=task_tags(task),
+        run_config=kind.run_config(tasks),
+        tags=run_tags(tasks),
     )
 
 
-def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -> list[Task]:
-    """QUEUED tasks with no known run: record the run if it exists, else request it again.
+def _groups(tasks: list[Task]) -> list[list[Task]]:
+    keyed = sorted(tasks, key=lambda t: (t.dispatch_key or f"task-{t.id}", t.id))
+    groups = [list(g) for _, g in groupby(keyed, key=lambda t: t.dispatch_key or f"task-{t.id}")]
+    # Keep the claim order (priority, then age) across groups.
+    order = {t.id: i for i, t in enumerate(tasks)}
+    return sorted(groups, key=lambda g: min(order[t.id] for t in g))
 
-    Re-requesting is safe: the run key makes Dagster skip a request whose run already exists.
+
+def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -> list[list[Task]]:
+    """QUEUED tasks no run has reported on: link them to their run if it exists, else request it again.
+
+    Re-requesting is safe: Dagster skips a run key it has already seen.
     """
-    stale = ledger.queued_without_run(LOST_DISPATCH_AFTER_SECONDS, MAX_RUNS_PER_TICK)
+    stale = ledger.queued_without_run(LOST_DISPATCH_AFTER_SECONDS, MAX_RUNS_PER_TICK * 10)
     if not stale:
         return []
-    runs = context.instance.get_runs(RunsFilter(tags={TASK_ID_TAG: [str(t.id) for t in stale]}))
-    run_for_task = {int(r.tags[TASK_ID_TAG]): r.run_id for r in runs}
+    groups = _groups(stale)
+    keys = [g[0].dispatch_key or f"task-{g[0].id}" for g in groups]
+    runs = {r.tags[RUN_KEY_TAG]: r.run_id for r in context.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: keys}))}
     lost = []
-    for task in stale:
-        if task.id in run_for_task:
-            ledger.attach_run(task.id, run_for_task[task.id])
+    for key, group in zip(keys, groups):
+        if key in runs:
+            for task in group:
+                ledger.attach_run(task.id, runs[key])
         else:
-            lost.append(task)
-    return lost
+            lost.append(group)
+    return lost[:MAX_RUNS_PER_TICK]
 
 
 @sensor(
@@ -63,21 +72,28 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
     jobs=[k.job for k in all_kinds().values()],
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Starts one run per PENDING ledger task (run key = task id) and marks the task QUEUED.",
+    description="Starts runs for PENDING ledger tasks (run key = dispatch key) and marks them QUEUED.",
 )
 def task_dispatch_sensor(context: SensorEvaluationContext, ledger: LedgerResource):
     led = ledger.get()
     lost = _recover_lost_dispatches(context, led)
-    claimed = led.claim_pending(MAX_RUNS_PER_TICK)
-    tasks = lost + claimed
-    if not tasks:
+    for group in lost:
+        context.log.warning(f"tasks {[t.id for t in group]} were QUEUED without a run; requesting it again")
+    new_groups: list[list[Task]] = []
+    for kind in all_kinds().values():
+        budget = MAX_RUNS_PER_TICK - len(lost) - len(new_groups)
+        if budget <= 0:
+            break
+        batch_size = max(1, kind.batch_size())
+        new_groups += _groups(led.claim_pending(budget * batch_size, kinds=[kind.kind], batch_size=batch_size))
+    if not lost and not new_groups:
         return SkipReason("no pending tasks")
-    for task in lost:
-        context.log.warning(f"task {task.id} was QUEUED without a run; requesting it again")
+    claimed = [t for g in new_groups for t in g]
     cursor = json.loads(context.cursor) if context.cursor else {"last_task_id": 0, "dispatched": 0}
     cursor = {
         "last_task_id": max([cursor["last_task_id"]] + [t.id for t in claimed]),
         "dispatched": cursor["dispatched"] + len(claimed),
     }
-    context.log.info(f"dispatching {len(claimed)} new task(s): {[t.id for t in claimed]}")
-    return SensorResult(run_requests=[run_request_for(t) for t in tasks], cursor=json.dumps(cursor))
+    if claimed:
+        context.log.info(f"dispatching {len(claimed)} task(s) in {len(new_groups)} run(s)")
+    return SensorResult(run_requests=[run_request_for(g) for g in lost + new_groups], cursor=json.dumps(cursor))

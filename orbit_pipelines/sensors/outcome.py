@@ -16,9 +16,10 @@ from dagster import (
     run_status_sensor,
 )
 
-from orbit_pipelines.jobs.common import TASK_ID_TAG
+from orbit_pipelines.jobs.common import tasks_of_run
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.ledger import InvalidTransition, TaskNotFound
+from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events
 from orbit_pipelines.resources import LedgerResource
 
@@ -27,17 +28,22 @@ _JOBS = [k.job for k in all_kinds().values()]
 
 def _record(context: RunStatusSensorContext, ledger: LedgerResource, status: DagsterRunStatus, failure=None):
     run = context.dagster_run
-    task_id = run.tags.get(TASK_ID_TAG)
-    if not task_id:
-        return SkipReason(f"run {run.run_id} has no {TASK_ID_TAG} tag")
-    try:
-        task = apply_run_outcome(ledger.get(), int(task_id), run.run_id, status, failure, note=f"run {status.value}")
-    except (TaskNotFound, InvalidTransition) as exc:
-        context.log.warning(f"run {run.run_id}: {exc}")
-        return SkipReason(str(exc))
-    if task is None:
-        return SkipReason(f"run {run.run_id} is no longer task {task_id}'s current run")
-    context.log.info(f"task {task_id} is {task.status.value} after run {run.run_id}")
+    led = ledger.get()
+    tasks = [t for t in tasks_of_run(led, run) if t.status not in TERMINAL or t.run_id != run.run_id]
+    if not tasks:
+        return SkipReason(f"run {run.run_id} has no unsettled ledger task")
+    settled = []
+    for task in tasks:
+        try:
+            after = apply_run_outcome(led, task.id, run.run_id, status, failure, note=f"run {status.value}")
+        except (TaskNotFound, InvalidTransition) as exc:
+            context.log.warning(f"run {run.run_id}: {exc}")
+            continue
+        if after is not None:
+            settled.append(f"{task.id}={after.status.value}")
+    if not settled:
+        return SkipReason(f"run {run.run_id} is no longer the current run of its tasks")
+    context.log.info(f"after run {run.run_id}: {', '.join(settled)}")
     return None
 
 

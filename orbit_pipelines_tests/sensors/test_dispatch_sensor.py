@@ -81,7 +81,9 @@ def test_a_claimed_task_whose_run_exists_is_linked_to_it_not_requested_again(ins
                                                                             sample_payload):
     task, _ = submit_task(ledger, "decomposition", sample_payload)
     request = tick(instance, ledger_resource).run_requests[0]
-    run = instance.create_run_for_job(job_def=task_decomposition, run_config=request.run_config, tags=request.tags)
+    # As the daemon creates it: the request's tags plus the run key.
+    run = instance.create_run_for_job(job_def=task_decomposition, run_config=request.run_config,
+                                      tags={**request.tags, "dagster/run_key": request.run_key})
     _age_queued_task(ledger, task.id)
     assert isinstance(tick(instance, ledger_resource), SkipReason)
     assert ledger.get(task.id).run_id == run.run_id

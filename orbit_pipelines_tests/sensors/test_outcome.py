@@ -73,7 +73,7 @@ def test_an_outcome_for_a_run_that_is_not_the_tasks_current_one_changes_nothing(
     result = task_failure_sensor(
         sensor_context(instance, ledger_resource, run_id, DagsterEventType.RUN_FAILURE).for_run_failure()
     )
-    assert "no longer task" in result.skip_message
+    assert "no longer the current run" in result.skip_message
     assert ledger.get(task.id).status == TaskStatus.RUNNING
 
 

@@ -9,5 +9,5 @@ KIND = JobKind(
     kind=_KIND,
     job=task_decomposition,
     payload_model=DecompositionPayload,
-    run_config=lambda task: {"ops": {"load_task": {"config": {"task_id": task.id}}}},
+    run_config=lambda tasks: {"ops": {"load_task": {"config": {"task_id": tasks[0].id}}}},
 )
