@@ -17,9 +17,9 @@ DEFAULT_UI_HOST, DEFAULT_UI_PORT = "127.0.0.1", 3000
 
 
 @contextmanager
-def _environment(migrate: bool = True):
+def _environment(migrate: bool = True, local_services: bool = False):
     """Prepare the environment; stop what we started on exit, on Ctrl-C and on SIGTERM."""
-    env = prepare_environment(migrate=migrate)
+    env = prepare_environment(migrate=migrate, local_services=local_services)
 
     def _terminate(signum, _frame):
         raise SystemExit(128 + signum)
@@ -178,8 +178,14 @@ def up(host: str, port: int) -> None:
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 
     root = project_root()
-    with _environment() as env:
+    with _environment(local_services=True) as env:
         click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
+        for line in env.services.describe():
+            click.echo(line)
+        from orbit_pipelines.sensors.inbox import inbox_dir
+
+        inbox_dir().mkdir(parents=True, exist_ok=True)
+        click.echo(f"document inbox: {inbox_dir()}")
         click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
         stack = ManagedProcess(
             [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")], cwd=root
@@ -193,16 +199,20 @@ def up(host: str, port: int) -> None:
 
 
 @main.command("demo")
-@click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the run.")
+@click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the runs.")
 def demo(timeout: float) -> None:
-    """Submit the sample task, let the daemon's sensor run it, print the plan, stop."""
+    """Submit the sample task and sample documents, let the daemon's sensor run them, print the results."""
     from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
-    from orbit_pipelines.reports import task_report_markdown
+    from orbit_pipelines.local.sample_documents import write_sample_set
+    from orbit_pipelines.reports import documents_report_markdown, task_report_markdown
 
     root = project_root()
-    with _environment() as env:
+    with _environment(local_services=True) as env:
         click.echo(f"storage: {env.describe_postgres()}; instance config: {env.dagster_home / 'dagster.yaml'}")
+        for line in env.services.describe():
+            click.echo(line)
         log_dir = env.orbit_home / "logs"
         log_dir.mkdir(exist_ok=True)
         daemon_log = log_dir / "demo-daemon.log"
@@ -215,15 +225,63 @@ def demo(timeout: float) -> None:
             click.echo(f"submitted task {task_row.id}: {task_row.payload['title']!r}; "
                        "waiting for the dispatch sensor to start its run...")
             final = _wait_for_task(ledger, task_row.id, timeout, on_change=_echo_status, alive=daemon.alive)
+            click.echo("")
+            click.echo(task_report_markdown(ledger, task_row.id))
+            if final.status.value != "COMPLETED":
+                raise click.ClickException(f"task {final.id} ended {final.status.value}; daemon log: {daemon_log}")
+            click.echo(f"\nSee the run in the UI: `make up`, then "
+                       f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n")
+
+            samples = write_sample_set(env.orbit_home / "samples", n=4)
+            doc_ids = [submit_document(ledger, path)[0].id for path in samples]
+            click.echo(f"submitted {len(doc_ids)} sample documents ({', '.join(p.name for p in samples)}); "
+                       "they run as one batch through document_processing...")
+            docs = [_wait_for_task(ledger, i, timeout, alive=daemon.alive) for i in doc_ids]
         finally:
             daemon.stop()
-        click.echo("")
-        click.echo(task_report_markdown(ledger, task_row.id))
-        if final.status.value != "COMPLETED":
-            raise click.ClickException(
-                f"task {final.id} ended {final.status.value}; daemon log: {daemon_log}"
-            )
-        click.echo(f"\nSee the run in the UI: `make up`, then http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}")
+        click.echo(documents_report_markdown(ledger, doc_ids))
+        if any(d.status.value != "COMPLETED" for d in docs):
+            raise click.ClickException(f"some documents did not complete; daemon log: {daemon_log}")
+
+
+@main.group()
+def doc() -> None:
+    """Submit and inspect documents."""
+
+
+@doc.command("submit")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--priority", type=click.IntRange(-100, 100), default=0, show_default=True)
+@click.option("--wait", "wait_seconds", type=float, default=0, help="Wait up to N seconds for all to finish.")
+def doc_submit(paths, priority, wait_seconds) -> None:
+    """Submit files (folders are walked): one task per document content."""
+    from orbit_pipelines.jobs.document_processing.files import BadDocument
+    from orbit_pipelines.jobs.document_processing.intake import expand_paths, submit_document
+    from orbit_pipelines.reports import documents_report_markdown
+
+    files = expand_paths(list(paths))
+    submitted, refused = [], []
+    with _environment() as env:
+        ledger = _ledger(env)
+        with click.progressbar(files, label="submitting", show_pos=True, file=sys.stderr) as bar:
+            for path in bar:
+                try:
+                    task_row, created = submit_document(ledger, path, priority=priority)
+                    submitted.append((task_row, created))
+                except BadDocument as exc:
+                    refused.append(str(exc))
+        new = sum(1 for _, created in submitted if created)
+        click.echo(f"{new} submitted, {len(submitted) - new} already known, {len(refused)} refused")
+        for reason in refused:
+            click.echo(f"  refused: {reason}")
+        if wait_seconds and submitted:
+            ids = [t.id for t, _ in submitted]
+            finals = [_wait_for_task(ledger, i, wait_seconds) for i in ids]
+            click.echo(documents_report_markdown(ledger, ids))
+            if any(f.status.value != "COMPLETED" for f in finals):
+                sys.exit(1)
+        if refused:
+            sys.exit(1)
 
 
 def _echo_status(task_row) -> None:

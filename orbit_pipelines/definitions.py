@@ -1,17 +1,48 @@
 """The one Definitions object of orbit_pipelines."""
 
+import os
+
 from dagster import Definitions, EnvVar
+from dagster_aws.s3 import S3Resource
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.schedules import stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
+from orbit_pipelines.sensors.inbox import document_inbox_sensor
 from orbit_pipelines.sensors.outcome import task_canceled_sensor, task_failure_sensor, task_success_sensor
+from orbit_pipelines.veryfi import DEFAULT_BASE_URL
+
+
+def _optional_secret(name: str):
+    """EnvVar when set (the value never appears in run config or the UI), else empty."""
+    return EnvVar(name) if os.environ.get(name) else ""
+
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping],
-    sensors=[task_dispatch_sensor, task_success_sensor, task_failure_sensor, task_canceled_sensor],
+    sensors=[task_dispatch_sensor, task_success_sensor, task_failure_sensor, task_canceled_sensor,
+             document_inbox_sensor],
     schedules=[stuck_task_sweep],
-    resources={"ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL"))},
+    resources={
+        "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
+        # Not secrets: read when the code location loads. AWS credentials stay with boto3's own chain.
+        "storage": DocumentStorage(
+            s3=S3Resource(endpoint_url=os.environ.get("ORBIT_S3_ENDPOINT_URL") or None,
+                          region_name=os.environ.get("AWS_REGION", "us-east-1")),
+            bucket=os.environ.get("ORBIT_S3_BUCKET", "orbit-documents"),
+            prefix=os.environ.get("ORBIT_S3_PREFIX", "documents"),
+        ),
+        "veryfi": VeryfiResource(
+            base_url=os.environ.get("VERYFI_BASE_URL", DEFAULT_BASE_URL),
+            client_id=EnvVar("VERYFI_CLIENT_ID"),
+            username=EnvVar("VERYFI_USERNAME"),
+            api_key=EnvVar("VERYFI_API_KEY"),
+            client_secret=_optional_secret("VERYFI_CLIENT_SECRET"),
+            concurrency=int(os.environ.get("ORBIT_VERYFI_CONCURRENCY", "16")),
+            upload_mode=os.environ.get("ORBIT_VERYFI_UPLOAD_MODE", "multipart"),
+        ),
+    },
 )

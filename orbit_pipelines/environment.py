@@ -20,6 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from orbit_pipelines.db import get_engine, normalize_pg_url, redact_url
 from orbit_pipelines.ledger.migrate import apply_migrations
 from orbit_pipelines.local.postgres import EmbeddedPostgres, start_embedded_postgres
+from orbit_pipelines.local.services import (
+    LocalServices,
+    needs_local_s3,
+    needs_veryfi_emulator,
+    start_local_services,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,7 @@ class Environment:
     pg_url: str
     embedded: EmbeddedPostgres | None = None
     applied_migrations: list[str] = field(default_factory=list)
+    services: LocalServices | None = None
 
     @property
     def variables(self) -> dict[str, str]:
@@ -51,6 +58,7 @@ class Environment:
             "DAGSTER_HOME": str(self.dagster_home),
             "DAGSTER_PG_URL": self.pg_url,
             "ORBIT_HOME": str(self.orbit_home),
+            **(self.services.variables if self.services else {}),
         }
 
     def describe_postgres(self) -> str:
@@ -60,6 +68,8 @@ class Environment:
         return f"Postgres at {redact_url(self.pg_url)}"
 
     def close(self) -> None:
+        if self.services is not None:
+            self.services.stop()
         if self.embedded is not None:
             self.embedded.stop()
 
@@ -82,9 +92,13 @@ def ensure_database(url: str) -> None:
         log.debug("could not check/create database %s: %s", target.database, exc)
 
 
-def prepare_environment(*, migrate: bool = True) -> Environment:
+def prepare_environment(*, migrate: bool = True, local_services: bool = False) -> Environment:
     """Resolve settings, start the embedded Postgres when none is configured, migrate the ledger,
-    and export the result into os.environ so Dagster (and every child process) sees the same."""
+    and export the result into os.environ so Dagster (and every child process) sees the same.
+
+    With `local_services`, also start the local S3 server and the Veryfi emulator for whichever
+    of the two the environment does not configure (they live as long as this process).
+    """
     root = project_root()
     dagster_home = Path(os.environ.get("DAGSTER_HOME") or root).resolve()
     home = orbit_home()
@@ -101,4 +115,7 @@ def prepare_environment(*, migrate: bool = True) -> Environment:
     os.environ.update(env.variables)
     if migrate:
         env.applied_migrations = apply_migrations(get_engine(pg_url))
+    if local_services:
+        env.services = start_local_services(s3=needs_local_s3(), veryfi=needs_veryfi_emulator())
+        os.environ.update(env.services.variables)
     return env

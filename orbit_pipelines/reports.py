@@ -52,3 +52,23 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     for prompt in prompts:
         lines += ["", f"## Prompt: {prompt.category.value}", "", prompt.text.rstrip()]
     return "\n".join(lines)
+
+
+def documents_report_markdown(ledger: Ledger, task_ids: list[int]) -> str:
+    """One line per document task: what was extracted, or why it failed."""
+    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
+
+    rows = {r["task_id"]: r for r in documents_for_tasks(ledger.engine, task_ids)}
+    lines = ["| task | file | status | vendor | date | total | s3 |", "|---|---|---|---|---|---:|---|"]
+    for task in ledger.get_many(task_ids):
+        doc = rows.get(task.id)
+        name = task.payload.get("source_name", "")
+        if doc:
+            date = doc["document_date"].date().isoformat() if doc["document_date"] else ""
+            lines.append(f"| {task.id} | {name} | {task.status.value} | {doc['vendor_name'] or ''} | {date} | "
+                         f"{doc['total'] if doc['total'] is not None else ''} {doc['currency'] or ''} | "
+                         f"s3://{doc['s3_bucket']}/{doc['s3_key']} |")
+        else:
+            why = f"{task.error_class}: {task.error_message}" if task.error_class else ""
+            lines.append(f"| {task.id} | {name} | {task.status.value} | {why} | | | |")
+    return "\n".join(lines)

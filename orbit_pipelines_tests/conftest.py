@@ -12,6 +12,34 @@ from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines_tests.support import ROOT, create_database, drop_database
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_services():
+    """The local S3 server and the Veryfi emulator, for every test and every process tests start.
+
+    Started before any test runs, so the code location reads their addresses when it loads.
+    """
+    from orbit_pipelines.local.services import start_local_services
+
+    services = start_local_services(s3=True, veryfi=True)
+    saved = {k: os.environ.get(k) for k in services.variables}
+    os.environ.update(services.variables)
+    yield services
+    services.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def emulator(local_services):
+    """The Veryfi emulator, with no faults and no history at the start of the test."""
+    local_services.veryfi.reset()
+    yield local_services.veryfi
+    local_services.veryfi.clear_faults()
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """URL of a Postgres server to create test databases on (embedded unless ORBIT_TEST_PG_SERVER)."""
@@ -60,7 +88,7 @@ def ledger(pg_url):
 
     engine = get_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE orbit.tasks CASCADE"))
+        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files CASCADE"))
     return Ledger(engine)
 
 

@@ -54,3 +54,17 @@ def test_show_prints_a_pending_task_as_json(ledger):
 def test_show_of_a_missing_task_names_it(ledger):
     result = orbit("task", "show", "424242")
     assert result.exit_code == 1 and "task 424242 does not exist" in result.output
+
+
+def test_doc_submit_walks_folders_and_lists_refusals(ledger, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    write_sample_set(tmp_path / "docs", n=3)
+    (tmp_path / "docs" / "broken.pdf").write_bytes(b"not a pdf" * 100)
+    result = CliRunner().invoke(main, ["doc", "submit", str(tmp_path / "docs")])
+    assert result.exit_code == 1
+    assert "3 submitted, 0 already known, 1 refused" in result.output
+    assert "broken.pdf: unsupported or corrupt content" in result.output
+    again = CliRunner().invoke(main, ["doc", "submit", str(tmp_path / "docs")])
+    assert "0 submitted, 3 already known" in again.output
+    assert len(ledger.list()) == 3

@@ -38,8 +38,9 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
     from orbit_pipelines.definitions import defs
 
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "housekeeping"}
+    assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "document_processing", "housekeeping"}
     assert {s.name for s in repo.sensor_defs} == {
         "task_dispatch_sensor", "task_success_sensor", "task_failure_sensor", "task_canceled_sensor",
+        "document_inbox_sensor",
     }
     assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep"}

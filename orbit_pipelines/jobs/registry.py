@@ -38,9 +38,10 @@ class UnknownKind(KeyError):
 
 def all_kinds() -> dict[str, JobKind]:
     # Imported here so importing the registry never drags every job in before it is needed.
+    from orbit_pipelines.jobs.document_processing.kind import KIND as document
     from orbit_pipelines.jobs.task_decomposition.kind import KIND as decomposition
 
-    return {k.kind: k for k in (decomposition,)}
+    return {k.kind: k for k in (decomposition, document)}
 
 
 def get_kind(kind: str) -> JobKind:

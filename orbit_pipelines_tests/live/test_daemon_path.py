@@ -23,12 +23,13 @@ pytestmark = pytest.mark.services
 def live(pg_server, tmp_path_factory):
     url = create_database(pg_server, "orbit_live")
     apply_migrations(get_engine(url))
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT)}
+    inbox = tmp_path_factory.mktemp("inbox")
+    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_INBOX_DIR": str(inbox)}
     log = tmp_path_factory.mktemp("daemon") / "daemon.log"
     daemon = ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
                             cwd=ROOT, log_file=log, env=env)
     instance = instance_for(url)
-    yield SimpleNamespace(url=url, env=env, ledger=Ledger(get_engine(url)), instance=instance, log=log)
+    yield SimpleNamespace(url=url, env=env, ledger=Ledger(get_engine(url)), instance=instance, log=log, inbox=inbox)
     daemon.stop()
     instance.dispose()
     drop_database(url)
@@ -70,3 +71,20 @@ def test_a_task_with_a_bad_payload_ends_failed_with_its_reason(live):
     while not live.instance.get_run_by_id(failed.run_id).is_finished and time.monotonic() < deadline:
         time.sleep(0.2)
     assert live.instance.get_run_by_id(failed.run_id).is_failure
+
+
+def test_documents_dropped_in_the_inbox_are_stored_in_one_batch(live, emulator, tmp_path):
+    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    staging = write_sample_set(tmp_path / "staging", n=4)
+    for path in staging:  # as a user drops files: written elsewhere, then moved in
+        path.rename(live.inbox / path.name)
+    deadline = time.monotonic() + 120
+    while len(live.ledger.list(kind="document")) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    tasks = [wait_until_finished(live, t.id) for t in live.ledger.list(kind="document")]
+    assert {t.status for t in tasks} == {TaskStatus.COMPLETED}
+    assert len({t.run_id for t in tasks}) == 1, "documents that arrive together run as one batch"
+    assert len(documents_for_tasks(live.ledger.engine, [t.id for t in tasks])) == 4
+    assert all(emulator.paid_calls_for(t.payload["sha256"]) == 1 for t in tasks)

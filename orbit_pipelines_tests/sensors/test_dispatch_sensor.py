@@ -87,3 +87,28 @@ def test_a_claimed_task_whose_run_exists_is_linked_to_it_not_requested_again(ins
     _age_queued_task(ledger, task.id)
     assert isinstance(tick(instance, ledger_resource), SkipReason)
     assert ledger.get(task.id).run_id == run.run_id
+
+
+def test_pending_documents_are_batched_up_to_the_batch_size(instance, ledger, ledger_resource, tmp_path,
+                                                              monkeypatch):
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    monkeypatch.setenv("ORBIT_DOCUMENT_BATCH_SIZE", "3")
+    ids = [submit_document(ledger, p)[0].id for p in write_sample_set(tmp_path, n=5)]
+    result = tick(instance, ledger_resource)
+    requests = result.run_requests
+    assert [r.run_config["ops"]["load_documents"]["config"]["task_ids"] for r in requests] == [ids[:3], ids[3:]]
+    assert [r.run_key for r in requests] == [f"batch-{ids[0]}-{ids[2]}", f"batch-{ids[3]}-{ids[4]}"]
+    assert requests[0].tags["orbit/batch_size"] == "3" and requests[0].job_name == "document_processing"
+
+
+def test_a_lone_document_starts_a_run_of_one_at_once(instance, ledger, ledger_resource, tmp_path):
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    (path,) = write_sample_set(tmp_path, n=1)
+    task, _ = submit_document(ledger, path)
+    (request,) = tick(instance, ledger_resource).run_requests
+    assert request.run_key == f"task-{task.id}"
+    assert request.run_config["ops"]["load_documents"]["config"]["task_ids"] == [task.id]

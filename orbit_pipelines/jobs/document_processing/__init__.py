@@ -1,0 +1,1 @@
+"""document_processing: upload to S3 -> Veryfi extraction -> stored result -> summary."""

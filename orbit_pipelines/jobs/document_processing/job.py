@@ -1,0 +1,22 @@
+from dagster import in_process_executor, job
+
+from orbit_pipelines.jobs.common import record_task_failure
+from orbit_pipelines.jobs.document_processing.ops import (
+    extract_with_veryfi,
+    load_documents,
+    store_documents,
+    summarize,
+    upload_to_s3,
+)
+
+
+# In-process: the work is I/O bound and already concurrent inside each op (bounded pools);
+# processes per step would cost seconds each on a small machine.
+@job(
+    executor_def=in_process_executor,
+    hooks={record_task_failure},
+    tags={"orbit/kind": "document"},
+    description="Upload documents to S3, extract them with Veryfi, store the results, summarise the batch.",
+)
+def document_processing():
+    summarize(store_documents(extract_with_veryfi(upload_to_s3(load_documents()))))

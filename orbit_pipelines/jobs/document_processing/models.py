@@ -1,0 +1,48 @@
+"""Payloads and per-document state of the document_processing job (pydantic, no Dagster)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KIND = "document"
+
+
+class DocumentPayload(BaseModel):
+    """One document to process: what `orbit doc submit`, the inbox sensor and the ledger carry."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    path: str = Field(min_length=1, max_length=4096, description="Absolute path of the file to process.")
+    source_name: str = Field(min_length=1, max_length=1024, description="The file's original name.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the content at submission.")
+    size_bytes: int = Field(ge=0)
+
+
+class DocumentFailure(BaseModel):
+    error_class: str
+    message: str
+    step: str
+
+
+class DocumentItem(BaseModel):
+    """A document as it moves through the run; each op fills in its part or records a failure."""
+
+    task_id: int
+    path: str
+    source_name: str
+    document_key: str
+    size_bytes: int
+    content_type: str | None = None
+    s3_bucket: str | None = None
+    s3_key: str | None = None
+    uploaded: bool = False
+    veryfi_id: int | None = None
+    stored: bool = False
+    failure: DocumentFailure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def failed(self, error_class: str, message: str, step: str) -> "DocumentItem":
+        return self.model_copy(update={"failure": DocumentFailure(error_class=error_class, message=message, step=step)})

@@ -1,0 +1,303 @@
+"""Ops of document_processing. Each op works on the whole batch with a bounded thread pool,
+records per-document failures instead of failing the batch, and can run again safely: objects
+are content-addressed, Veryfi answers are stored before use, rows are upserts."""
+
+import threading
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable, Optional
+
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster import Config, MetadataValue, OpExecutionContext, RetryRequested, op
+from pydantic import Field
+
+from orbit_pipelines.jobs.common import IDEMPOTENCY_KEY_TAG, TRANSIENT_RETRY, permanent_failure
+from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file, object_key
+from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
+from orbit_pipelines.jobs.document_processing.store import (
+    document_row,
+    load_veryfi_responses,
+    save_veryfi_response,
+    upsert_documents,
+)
+from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.veryfi import VeryfiError, VeryfiResponseError, parse_document
+
+# Transient per-document errors make the op ask for a retry of the documents still undone.
+DOCUMENT_RETRIES = 4
+_BACKOFF_SECONDS = (1, 3, 7, 15)
+
+
+class LoadDocumentsConfig(Config):
+    task_ids: list[int] = Field(default=[], description="Ledger tasks to process (set by the dispatch sensor).")
+    paths: list[str] = Field(
+        default=[], description="Or: absolute file paths to process (Launchpad/GraphQL). Each becomes a ledger task."
+    )
+
+
+def _pool(items: list, fn: Callable, workers: int) -> list:
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _record_failures(ledger: Ledger, items: list[DocumentItem], run_id: str, context: OpExecutionContext) -> None:
+    """Failed documents end their task now: the rest of the batch goes on."""
+    for item in items:
+        if item.failure is None:
+            continue
+        ledger.move_along(item.task_id, TaskStatus.FAILED, run_id=run_id, note="document failed",
+                          error=(item.failure.error_class, item.failure.message, item.failure.step))
+        context.log.warning(f"task {item.task_id} ({item.source_name}) failed in {item.failure.step}: "
+                            f"{item.failure.error_class}: {item.failure.message}")
+
+
+def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str]) -> list[int]:
+    ids = []
+    for path in paths:
+        try:
+            facts = inspect_file(path)
+        except BadDocument as exc:
+            raise permanent_failure(str(exc), "BadDocument", path=path) from None
+        payload = DocumentPayload(path=str(Path(path).resolve()), source_name=facts.name, sha256=facts.sha256,
+                                  size_bytes=facts.size_bytes)
+        key = context.run.tags.get(IDEMPOTENCY_KEY_TAG, "") + facts.sha256
+        task, _ = ledger.submit(KIND, payload.model_dump(), idempotency_key=key, status=TaskStatus.QUEUED,
+                                run_id=context.run_id)
+        ids.append(task.id)
+    return ids
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, ledger: LedgerResource) -> list[DocumentItem]:
+    """Read the batch's tasks and mark them RUNNING under this run."""
+    led = ledger.get()
+    task_ids = list(config.task_ids) or _submit_inline(context, led, config.paths)
+    if not task_ids:
+        raise permanent_failure("nothing to process: give task_ids or paths", "EmptyBatch")
+    led.transition_many(task_ids, TaskStatus.RUNNING, run_id=context.run_id, note="run started")
+    items, skipped = [], []
+    for task in led.get_many(task_ids):
+        if task.kind != KIND:
+            raise permanent_failure(f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind")
+        if task.status != TaskStatus.RUNNING:
+            # Re-execution of a failed or canceled task, or a task another run owns.
+            if task.status == TaskStatus.COMPLETED or (task.run_id not in (None, context.run_id)
+                                                       and task.status == TaskStatus.RUNNING):
+                skipped.append(task.id)
+                continue
+            led.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id, note="run started",
+                           only_if_current_run=False)
+        try:
+            payload = DocumentPayload.model_validate(task.payload)
+        except ValueError as exc:
+            led.move_along(task.id, TaskStatus.FAILED, run_id=context.run_id,
+                           error=("InvalidPayload", f"task {task.id}: {exc}", "load_documents"))
+            continue
+        items.append(DocumentItem(task_id=task.id, path=payload.path, source_name=payload.source_name,
+                                  document_key=payload.sha256, size_bytes=payload.size_bytes))
+    if skipped:
+        context.log.info(f"skipping tasks already done or owned by another run: {skipped}")
+    context.add_output_metadata({"documents": len(items), "skipped": len(skipped)})
+    return items
+
+
+def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[DocumentItem],
+                      transient: dict[int, str], wait: float) -> list[DocumentItem]:
+    """Retry the op for the documents that failed transiently; after the last retry, fail just them."""
+    if not transient:
+        return items
+    if context.retry_number < DOCUMENT_RETRIES:
+        context.log.warning(f"{step}: {len(transient)} document(s) failed transiently; retrying them")
+        raise RetryRequested(max_retries=DOCUMENT_RETRIES,
+                             seconds_to_wait=max(wait, _BACKOFF_SECONDS[context.retry_number]))
+    return [item.failed("TransientErrorsExhausted",
+                        f"gave up after {DOCUMENT_RETRIES + 1} attempts: {transient[item.task_id]}", step)
+            if item.task_id in transient else item for item in items]
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def upload_to_s3(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
+                 ledger: LedgerResource, veryfi: VeryfiResource) -> list[DocumentItem]:
+    """Validate each file and put it in S3 under its content hash (skipped when already there)."""
+    s3 = storage.client()
+    if storage.create_bucket:
+        try:
+            s3.head_bucket(Bucket=storage.bucket)
+        except ClientError:
+            s3.create_bucket(Bucket=storage.bucket)
+    transient: dict[int, str] = {}
+
+    def upload(item: DocumentItem) -> DocumentItem:
+        if not item.ok or item.uploaded:
+            return item
+        try:
+            facts = inspect_file(item.path)
+        except BadDocument as exc:
+            return item.failed("BadDocument", str(exc), "upload_to_s3")
+        if facts.sha256 != item.document_key:
+            return item.failed("DocumentChanged", f"{item.path}: content changed since it was submitted "
+                               "(SHA-256 differs); submit it again", "upload_to_s3")
+        key = object_key(storage.prefix, facts)
+        try:
+            try:
+                head = s3.head_object(Bucket=storage.bucket, Key=key)
+                exists = head["ContentLength"] == facts.size_bytes
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+                exists = False
+            if not exists:
+                s3.upload_file(str(facts.path), storage.bucket, key, ExtraArgs={
+                    "ContentType": facts.content_type, "Metadata": {"source-name": facts.name[:512]}})
+        except (ClientError, BotoCoreError) as exc:
+            transient[item.task_id] = f"S3: {exc}"
+            return item
+        return item.model_copy(update={"s3_bucket": storage.bucket, "s3_key": key,
+                                       "content_type": facts.content_type, "uploaded": True})
+
+    items = _pool(items, upload, veryfi.concurrency)
+    items = _retry_or_give_up(context, "upload_to_s3", items, transient, wait=0)
+    _record_failures(ledger.get(), [i for i in items if i.failure and i.failure.step == "upload_to_s3"],
+                     context.run_id, context)
+    uploaded = [i for i in items if i.uploaded]
+    context.add_output_metadata({
+        "uploaded": len(uploaded), "failed": sum(1 for i in items if not i.ok),
+        "bucket": storage.bucket,
+        "first_object": MetadataValue.text(storage.uri(uploaded[0].s3_key)) if uploaded else MetadataValue.text("-"),
+    })
+    return items
+
+
+@op(retry_policy=TRANSIENT_RETRY, pool="veryfi")
+def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], veryfi: VeryfiResource,
+                        storage: DocumentStorage, ledger: LedgerResource) -> list[DocumentItem]:
+    """Send each uploaded document to Veryfi once; answers are stored before anything else."""
+    led = ledger.get()
+    todo = [i for i in items if i.ok and i.uploaded]
+    already = load_veryfi_responses(led.engine, [i.document_key for i in todo])
+    local = threading.local()
+    transient: dict[int, str] = {}
+    waits: list[float] = [0.0]
+    s3 = storage.client() if veryfi.upload_mode == "file_url" else None
+
+    def client():
+        if not hasattr(local, "client"):
+            local.client = veryfi.client()
+        return local.client
+
+    def extract(item: DocumentItem) -> DocumentItem:
+        if not item.ok or not item.uploaded:
+            return item
+        if item.document_key in already:
+            return item.model_copy(update={"veryfi_id": already[item.document_key].get("id")})
+        try:
+            if context.retry_number > 0:
+                # A timed-out attempt may still have been processed (and billed): ask before resending.
+                found = client().list_documents(external_id=item.document_key).documents
+                if found:
+                    result = client().get_document(found[0].id)
+                    save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id,
+                                         result.trace_id, context.run_id)
+                    return item.model_copy(update={"veryfi_id": result.document.id})
+            if s3 is not None:
+                url = s3.generate_presigned_url("get_object", Params={"Bucket": item.s3_bucket, "Key": item.s3_key},
+                                                ExpiresIn=storage.presign_seconds)
+                result = client().process_url(url, external_id=item.document_key)
+            else:
+                result = client().process_file(item.path, item.source_name, external_id=item.document_key)
+        except VeryfiError as exc:
+            if exc.retryable:
+                transient[item.task_id] = str(exc)
+                waits.append(exc.retry_after or 0.0)
+                return item
+            return item.failed(type(exc).__name__, str(exc), "extract_with_veryfi")
+        save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id, result.trace_id,
+                             context.run_id)
+        context.log.debug(f"{item.source_name}: Veryfi document {result.document.id}, trace {result.trace_id}")
+        return item.model_copy(update={"veryfi_id": result.document.id})
+
+    items = _pool(items, extract, veryfi.concurrency)
+    items = _retry_or_give_up(context, "extract_with_veryfi", items, transient, wait=max(waits))
+    _record_failures(led, [i for i in items if i.failure and i.failure.step == "extract_with_veryfi"],
+                     context.run_id, context)
+    context.add_output_metadata({
+        "sent_to_veryfi": len(todo) - len(already), "reused_stored_answers": len(already),
+        "extracted": sum(1 for i in items if i.veryfi_id is not None),
+        "failed": sum(1 for i in items if not i.ok),
+    })
+    return items
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> list[DocumentItem]:
+    """Upsert one row per document from its stored Veryfi answer and complete its task."""
+    led = ledger.get()
+    ready = [i for i in items if i.ok and i.veryfi_id is not None]
+    answers = load_veryfi_responses(led.engine, [i.document_key for i in ready])
+    rows, stored_keys, out = [], set(), []
+    for item in items:
+        if item in ready:
+            raw = answers.get(item.document_key)
+            try:
+                if raw is None:
+                    raise VeryfiResponseError("no stored Veryfi answer for this document")
+                rows.append(document_row(item, parse_document(raw), raw, context.run_id))
+                stored_keys.add(item.document_key)
+                item = item.model_copy(update={"stored": True})
+            except VeryfiResponseError as exc:
+                item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", "store_documents")
+        out.append(item)
+    upsert_documents(led.engine, rows)
+    led.transition_many([i.task_id for i in out if i.stored], TaskStatus.COMPLETED, run_id=context.run_id,
+                        note="document stored")
+    _record_failures(led, [i for i in out if i.failure and i.failure.step == "store_documents"], context.run_id,
+                     context)
+    context.add_output_metadata({"stored": len(rows)})
+    return out
+
+
+@op
+def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> dict:
+    """What happened to the batch: counts, totals per currency, failures with reasons."""
+    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
+
+    led = ledger.get()
+    stored = documents_for_tasks(led.engine, [i.task_id for i in items if i.stored])
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for row in stored:
+        if row["total"] is not None:
+            totals[row["currency"] or "unknown"] += row["total"]
+    failures = [i for i in items if not i.ok]
+    by_class = Counter(i.failure.error_class for i in failures)
+    summary = {
+        "documents": len(items), "stored": len(stored), "failed": len(failures),
+        "totals": {c: str(v) for c, v in sorted(totals.items())},
+        "failures": [{"task_id": i.task_id, "file": i.source_name, "step": i.failure.step,
+                      "error_class": i.failure.error_class, "message": i.failure.message} for i in failures],
+    }
+    lines = ["| file | vendor | date | total |", "|---|---|---|---:|"]
+    for row in stored[:200]:
+        date = row["document_date"].date().isoformat() if row["document_date"] else ""
+        lines.append(f"| {_cell(row['source_name'])} | {_cell(row['vendor_name'] or '')} | {date} | "
+                     f"{row['total'] if row['total'] is not None else ''} {row['currency'] or ''} |")
+    failure_lines = ["| task | file | step | error | message |", "|---|---|---|---|---|"] + [
+        f"| {f['task_id']} | {_cell(f['file'])} | {f['step']} | {f['error_class']} | {_cell(f['message'][:300])} |"
+        for f in summary["failures"][:200]]
+    context.add_output_metadata({
+        "stored": len(stored), "failed": len(failures),
+        "totals_per_currency": MetadataValue.json(summary["totals"]),
+        "failures_by_class": MetadataValue.json(dict(by_class)),
+        "documents": MetadataValue.md("\n".join(lines)),
+        "failures": MetadataValue.md("\n".join(failure_lines) if failures else "none"),
+    })
+    return summary
+
+
+def _cell(text: Optional[str]) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,91 @@
+"""document_processing's tables: stored Veryfi answers and extracted documents."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterable
+
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from orbit_pipelines.jobs.document_processing.models import DocumentItem
+from orbit_pipelines.veryfi import VeryfiDocument
+
+
+def save_veryfi_response(engine: Engine, document_key: str, raw: dict, veryfi_id: int | None,
+                         trace_id: str | None, run_id: str) -> None:
+    """Keep Veryfi's answer before doing anything else with it. First answer wins: it is what we paid for."""
+    stmt = text(
+        """
+        INSERT INTO orbit.veryfi_responses (document_key, veryfi_id, trace_id, raw, run_id)
+        VALUES (:key, :veryfi_id, :trace_id, :raw, :run_id)
+        ON CONFLICT (document_key) DO NOTHING
+        """
+    ).bindparams(bindparam("raw", type_=JSONB))
+    with engine.begin() as conn:
+        conn.execute(stmt, {"key": document_key, "veryfi_id": veryfi_id, "trace_id": trace_id, "raw": raw,
+                            "run_id": run_id})
+
+
+def load_veryfi_responses(engine: Engine, document_keys: Iterable[str]) -> dict[str, dict]:
+    keys = list(document_keys)
+    if not keys:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT document_key, raw FROM orbit.veryfi_responses WHERE document_key = ANY(:k)"),
+                            {"k": keys})
+        return {key: raw for key, raw in rows}
+
+
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+def document_row(item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str) -> dict[str, Any]:
+    return {
+        "document_key": item.document_key, "task_id": item.task_id, "source_name": item.source_name,
+        "s3_bucket": item.s3_bucket, "s3_key": item.s3_key, "size_bytes": item.size_bytes,
+        "content_type": item.content_type, "veryfi_id": doc.id, "document_type": doc.document_type,
+        "vendor_name": doc.vendor.name if doc.vendor else None, "document_date": doc.date,
+        "currency": doc.currency_code, "subtotal": _money(doc.subtotal), "tax": _money(doc.tax),
+        "total": _money(doc.total), "category": doc.category,
+        "line_items": [li.model_dump(mode="json", exclude_none=True) for li in doc.line_items],
+        "raw": raw, "status": "extracted", "run_id": run_id,
+    }
+
+
+def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """One row per document key, however often the step runs."""
+    if not rows:
+        return
+    stmt = text(
+        """
+        INSERT INTO orbit.documents (document_key, task_id, source_name, s3_bucket, s3_key, size_bytes,
+            content_type, veryfi_id, document_type, vendor_name, document_date, currency, subtotal, tax, total,
+            category, line_items, raw, status, run_id)
+        VALUES (:document_key, :task_id, :source_name, :s3_bucket, :s3_key, :size_bytes, :content_type,
+            :veryfi_id, :document_type, :vendor_name, :document_date, :currency, :subtotal, :tax, :total,
+            :category, :line_items, :raw, :status, :run_id)
+        ON CONFLICT (document_key) DO UPDATE SET
+            task_id = EXCLUDED.task_id, source_name = EXCLUDED.source_name, s3_bucket = EXCLUDED.s3_bucket,
+            s3_key = EXCLUDED.s3_key, size_bytes = EXCLUDED.size_bytes, content_type = EXCLUDED.content_type,
+            veryfi_id = EXCLUDED.veryfi_id, document_type = EXCLUDED.document_type,
+            vendor_name = EXCLUDED.vendor_name, document_date = EXCLUDED.document_date,
+            currency = EXCLUDED.currency, subtotal = EXCLUDED.subtotal, tax = EXCLUDED.tax, total = EXCLUDED.total,
+            category = EXCLUDED.category, line_items = EXCLUDED.line_items, raw = EXCLUDED.raw,
+            status = EXCLUDED.status, run_id = EXCLUDED.run_id, updated_at = now()
+        """
+    ).bindparams(bindparam("line_items", type_=JSONB), bindparam("raw", type_=JSONB))
+    with engine.begin() as conn:
+        conn.execute(stmt, rows)
+
+
+def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT document_key, task_id, source_name, s3_bucket, s3_key, vendor_name, document_date, "
+                 "currency, subtotal, tax, total, document_type, line_items FROM orbit.documents "
+                 "WHERE task_id = ANY(:ids) ORDER BY task_id"),
+            {"ids": list(task_ids)},
+        )
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,51 @@
+"""Where documents are kept (S3) and who reads them (Veryfi), as Dagster resources."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from dagster import ConfigurableResource
+from dagster_aws.s3 import S3Resource
+from pydantic import Field
+
+from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
+
+
+class DocumentStorage(ConfigurableResource):
+    """An S3 bucket (AWS, MinIO, or the local S3 server) holding documents by content hash."""
+
+    s3: S3Resource
+    bucket: str = Field(default="orbit-documents", description="Bucket for uploaded documents.")
+    prefix: str = Field(default="documents", description="Key prefix inside the bucket.")
+    create_bucket: bool = Field(default=True, description="Create the bucket when it does not exist.")
+    presign_seconds: int = Field(default=900, description="Lifetime of presigned URLs given to Veryfi.")
+
+    def client(self):
+        return self.s3.get_client()
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+class VeryfiResource(ConfigurableResource):
+    """The Veryfi API (or the local emulator); credentials come from environment variables."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root, e.g. https://api.veryfi.com/api/")
+    api_version: str = Field(default="v8")
+    client_id: str = Field(description="CLIENT-ID header.")
+    username: str = Field(description="User name of the API key.")
+    api_key: str = Field(description="API key.")
+    client_secret: str = Field(default="", description="Optional: signs requests when set.")
+    connect_timeout: float = Field(default=10.0, description="Seconds to connect.")
+    read_timeout: float = Field(default=120.0, description="Seconds to wait for an answer.")
+    concurrency: int = Field(default=16, ge=1, le=64, description="Documents sent at once by one run.")
+    upload_mode: Literal["multipart", "file_url"] = Field(
+        default="multipart", description="Send the file itself, or a presigned S3 URL for Veryfi to fetch."
+    )
+
+    def client(self) -> VeryfiClient:
+        return VeryfiClient(
+            base_url=self.base_url, client_id=self.client_id, username=self.username, api_key=self.api_key,
+            client_secret=self.client_secret or None, api_version=self.api_version,
+            connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+        )

@@ -1,0 +1,527 @@
+"""A thin ``requests`` client for the Veryfi v8 documents API.
+
+Deliberately without retries: each call either returns a parsed result or raises one
+``VeryfiError`` subclass whose ``retryable``/``retry_after`` tell the Dagster op what to do.
+Every request has explicit connect and read timeouts.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import hmac
+import io
+import json
+import logging
+import math
+import mimetypes
+import os
+import secrets
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+
+import requests
+
+from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, parse_document
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.veryfi.com/api/"
+MESSAGE_LIMIT = 500
+DEFAULT_RATE_LIMIT_WAIT = 5.0
+_SPOOL_IN_MEMORY_UP_TO = 8 * 1024 * 1024
+
+Fields = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
+
+
+# --------------------------------------------------------------------------------------- errors
+
+
+class VeryfiError(Exception):
+    """Base class. ``message`` is Veryfi's own text when it sent one, and never holds a credential."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        trace_id: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        context: str = "Veryfi request",
+    ):
+        self.message = message
+        self.status = status
+        self.trace_id = trace_id
+        self.retry_after = retry_after
+        self.context = context
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = f"{self.context} failed"
+        if self.status is not None:
+            text += f" with HTTP {self.status}"
+        text += f": {self.message}"
+        if self.trace_id:
+            text += f" (Veryfi trace id {self.trace_id})"
+        return text
+
+    def __reduce__(self):
+        # Keyword-only arguments would otherwise be lost if the error is pickled across processes.
+        state = (self.message, self.status, self.trace_id, self.retry_after, self.context)
+        return (_rebuild_error, (type(self),) + state)
+
+
+def _rebuild_error(cls, message, status, trace_id, retry_after, context):
+    return cls(message, status=status, trace_id=trace_id, retry_after=retry_after, context=context)
+
+
+class VeryfiRejected(VeryfiError):
+    """4xx other than 429 (bad file, credentials, id, quota): the same request will fail again."""
+
+    retryable = False
+
+
+class VeryfiRateLimited(VeryfiError):
+    """429: retry once ``retry_after`` seconds have passed."""
+
+    retryable = True
+
+
+class VeryfiServerError(VeryfiError):
+    """499 or 5xx: trouble on Veryfi's side; retry with backoff."""
+
+    retryable = True
+
+
+class VeryfiTransportError(VeryfiError):
+    """No HTTP answer at all (timeout, refused or reset connection); retry with backoff."""
+
+    retryable = True
+
+
+class VeryfiBadResponse(VeryfiError):
+    """A 2xx whose body is not JSON or not a document; usually a truncated answer, so retryable."""
+
+    retryable = True
+
+
+# ------------------------------------------------------------------------------------ signature
+
+
+def sign_request(secret: str, timestamp_ms: int, fields: Fields = ()) -> str:
+    """Veryfi request signature: base64(HMAC-SHA256(secret, "timestamp:<ts>,<k>:<v>,...")).
+
+    Values are rendered with ``str()`` as the official Python SDK does. ``fields`` may be a
+    mapping (a JSON body) or ordered pairs (multipart form fields, where a key may repeat).
+    """
+    pairs = fields.items() if isinstance(fields, Mapping) else fields
+    payload = f"timestamp:{timestamp_ms}" + "".join(f",{key}:{value}" for key, value in pairs)
+    digest = hmac.new(secret.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+# -------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class VeryfiResult:
+    document: VeryfiDocument
+    raw: dict[str, Any]
+    status: int
+    trace_id: Optional[str]
+
+    @property
+    def id(self) -> int:
+        return self.document.id
+
+
+@dataclass(frozen=True)
+class VeryfiDocumentPage:
+    documents: list[VeryfiDocument]
+    meta: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    status: int = 200
+    trace_id: Optional[str] = None
+
+
+# ------------------------------------------------------------------------------------ multipart
+
+
+class _MultipartBody:
+    """A multipart/form-data body that requests reads in blocks, so the file is never held whole.
+
+    requests' own ``files=`` builds the entire body in memory. This object also owns the boundary,
+    so the Content-Type it reports is the only one that can match the body.
+    """
+
+    def __init__(self, fields: Sequence[tuple[str, str]], file_field: str, file_name: str,
+                 fileobj: IO[bytes], file_size: int, file_type: str):
+        self.boundary = secrets.token_hex(16)
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        head = b"".join(
+            self._part_header(f'name="{_quote(name)}"') + value.encode("utf-8") + b"\r\n"
+            for name, value in fields
+        )
+        head += self._part_header(
+            f'name="{_quote(file_field)}"; filename="{_quote(file_name)}"', file_type
+        )
+        tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
+        self._head, self._tail = io.BytesIO(head), io.BytesIO(tail)
+        self._file, self._file_left = fileobj, file_size
+        self.len = len(head) + file_size + len(tail)
+
+    def _part_header(self, disposition: str, content_type: Optional[str] = None) -> bytes:
+        lines = [f"--{self.boundary}", f"Content-Disposition: form-data; {disposition}"]
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+    def __len__(self) -> int:
+        return self.len
+
+    def read(self, size: int = -1) -> bytes:
+        size = 64 * 1024 if size is None or size < 0 else size
+        chunk = self._head.read(size)
+        if chunk:
+            return chunk
+        if self._file_left > 0:
+            chunk = self._file.read(min(size, self._file_left))
+            if not chunk:
+                # Content-Length is already on the wire; a short body would hang the server.
+                raise OSError("upload file ended before its announced size")
+            self._file_left -= len(chunk)
+            return chunk
+        return self._tail.read(size)
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+
+
+@contextmanager
+def _open_upload(source: Union[str, os.PathLike, IO[bytes]]) -> Iterator[tuple[IO[bytes], int]]:
+    """Yield (readable, byte count from the current position) without loading the file."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            yield handle, os.fstat(handle.fileno()).st_size
+        return
+    try:
+        start = source.tell()
+        source.seek(0, io.SEEK_END)
+        end = source.tell()
+        source.seek(start)
+        yield source, end - start
+        return
+    except (AttributeError, OSError, ValueError):
+        pass
+    # A pipe or socket: the size must be known before sending, so spool it (to disk when large).
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_UP_TO) as spool:
+        for block in iter(lambda: source.read(1024 * 1024), b""):
+            spool.write(block)
+        size = spool.tell()
+        spool.seek(0)
+        yield spool, size
+
+
+def _default_file_name(source: Any) -> str:
+    name = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
+    if isinstance(name, (str, os.PathLike)):
+        return os.path.basename(os.fspath(name))
+    raise ValueError("file_name is required when uploading a file object without a name")
+
+
+# --------------------------------------------------------------------------------------- client
+
+
+def parse_retry_after(value: Optional[str], default: Optional[float]) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); default if unusable."""
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if not math.isfinite(seconds):
+        return default
+    return max(0.0, seconds)
+
+
+def _truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class VeryfiClient:
+    """Calls ``{base_url}{api_version}/partner/documents/``. One instance per thread is safest."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        username: str,
+        api_key: str,
+        client_secret: Optional[str] = None,
+        api_version: str = "v8",
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        session: Optional[requests.Session] = None,
+    ):
+        if not base_url:
+            raise ValueError("base_url is required")
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.documents_url = f"{self.base_url}{api_version.strip('/')}/partner/documents/"
+        self.client_id = client_id
+        # Private, so that vars()/repr of the client cannot carry them into logs.
+        self._username = username
+        self._api_key = api_key
+        self._client_secret = client_secret or None
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._session = session or requests.Session()
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:
+        return f"VeryfiClient({self.documents_url!r}, client_id={self.client_id!r})"
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> "VeryfiClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------- operations
+
+    def process_file(
+        self,
+        path_or_fileobj: Union[str, os.PathLike, IO[bytes]],
+        file_name: Optional[str] = None,
+        *,
+        external_id: Optional[str] = None,
+        categories: Optional[Sequence[str]] = None,
+        tags: Optional[Sequence[str]] = None,
+        boost_mode: bool = False,
+        auto_delete: bool = False,
+    ) -> VeryfiResult:
+        """Upload one file as multipart/form-data (streamed) and return the processed document."""
+        file_name = file_name or _default_file_name(path_or_fileobj)
+        options = _process_options(external_id, categories, tags, boost_mode, auto_delete)
+        form = [("file_name", file_name)] + _form_pairs(options)
+        file_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        with _open_upload(path_or_fileobj) as (handle, size):
+            body = _MultipartBody(form, "file", file_name, handle, size, file_type)
+            response = self._send(
+                "POST", "", signed_fields=form, data=body,
+                headers={"Content-Type": body.content_type},
+            )
+        return self._document_result(response, "POST", "")
+
+    def process_url(
+        self,
+        file_url: Union[str, Sequence[str]],
+        *,
+        external_id: Optional[str] = None,
+        categories: Optional[Sequence[str]] = None,
+        tags: Optional[Sequence[str]] = None,
+        boost_mode: bool = False,
+        auto_delete: bool = False,
+    ) -> VeryfiResult:
+        """Have Veryfi download the file(s) itself; several URLs become one multi-page document."""
+        body: dict[str, Any] = (
+            {"file_url": file_url} if isinstance(file_url, str) else {"file_urls": list(file_url)}
+        )
+        body.update(_process_options(external_id, categories, tags, boost_mode, auto_delete))
+        response = self._send("POST", "", signed_fields=body, json=body)
+        return self._document_result(response, "POST", "")
+
+    def get_document(self, document_id: int) -> VeryfiResult:
+        path = f"{int(document_id)}/"
+        return self._document_result(self._send("GET", path), "GET", path)
+
+    def delete_document(self, document_id: int) -> dict[str, Any]:
+        """Delete a document; returns Veryfi's answer, normally ``{"status": "ok"}``."""
+        path = f"{int(document_id)}/"
+        response = self._send("DELETE", path)
+        body = self._json(response, "DELETE", path)
+        return body if isinstance(body, dict) else {"status": "ok", "body": body}
+
+    def list_documents(
+        self,
+        page: int = 1,
+        page_size: int = 50,
+        q: Optional[str] = None,
+        *,
+        external_id: Optional[str] = None,
+    ) -> VeryfiDocumentPage:
+        params: dict[str, Any] = {"page": page, "page_size": page_size}
+        if q:
+            params["q"] = q
+        if external_id is not None:
+            params["external_id"] = external_id
+        response = self._send("GET", "", params=params)
+        body = self._json(response, "GET", "")
+        # v8 wraps the page in {"documents", "meta"}; older versions answered with a bare list.
+        items, meta = (body, {}) if isinstance(body, list) else (None, None)
+        if isinstance(body, dict) and isinstance(body.get("documents"), list):
+            items, meta = body["documents"], body.get("meta") or {}
+        if items is None:
+            raise self._bad_response(response, "GET", "", "expected {'documents': [...]} in the answer")
+        try:
+            documents = [parse_document(item) for item in items]
+        except VeryfiResponseError as exc:
+            raise self._bad_response(response, "GET", "", str(exc)) from None
+        return VeryfiDocumentPage(documents, meta, body, response.status_code, _trace_id(response))
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def _headers(self, signed_fields: Fields) -> dict[str, str]:
+        headers = {
+            "CLIENT-ID": self.client_id,
+            "AUTHORIZATION": f"apikey {self._username}:{self._api_key}",
+            "Accept": "application/json",
+        }
+        if self._client_secret:
+            timestamp = int(time.time() * 1000)
+            headers["X-Veryfi-Request-Timestamp"] = str(timestamp)
+            headers["X-Veryfi-Request-Signature"] = sign_request(
+                self._client_secret, timestamp, signed_fields
+            )
+        return headers
+
+    def _send(self, method: str, path: str, *, signed_fields: Fields = (), headers=None, **kwargs):
+        all_headers = self._headers(signed_fields)
+        all_headers.update(headers or {})
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method, self.documents_url + path, headers=all_headers,
+                timeout=(self.connect_timeout, self.read_timeout),
+                # A redirect would silently drop a streamed upload; report it instead.
+                allow_redirects=False, **kwargs,
+            )
+        except requests.Timeout as exc:
+            raise self._transport_error(method, path, f"timed out: {exc}") from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            raise self._transport_error(method, path, f"connection failed: {exc}") from None
+        log.debug(
+            "Veryfi %s documents/%s -> %s in %.2fs (trace id %s)", method, path,
+            response.status_code, time.monotonic() - started, _trace_id(response),
+        )
+        if not 200 <= response.status_code < 300:
+            raise self._http_error(response, method, path)
+        return response
+
+    def _json(self, response: requests.Response, method: str, path: str) -> Any:
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            preview = response.content[:80].decode("utf-8", "replace")
+            raise self._bad_response(response, method, path, f"body is not valid JSON: {preview!r}") from None
+
+    def _document_result(self, response: requests.Response, method: str, path: str) -> VeryfiResult:
+        body = self._json(response, method, path)
+        try:
+            document = parse_document(body)
+        except VeryfiResponseError as exc:
+            raise self._bad_response(response, method, path, str(exc)) from None
+        return VeryfiResult(document, body, response.status_code, _trace_id(response))
+
+    # ------------------------------------------------------------------------------- errors
+
+    def _clean(self, text: str) -> str:
+        # Longest first, so a username that prefixes the key cannot leave part of the key behind.
+        for secret in sorted(filter(None, (self._api_key, self._client_secret, self._username)),
+                             key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return _truncate(text)
+
+    def _transport_error(self, method: str, path: str, detail: str) -> VeryfiTransportError:
+        return VeryfiTransportError(self._clean(detail), context=f"Veryfi {method} documents/{path}")
+
+    def _bad_response(self, response, method: str, path: str, detail: str) -> VeryfiBadResponse:
+        return VeryfiBadResponse(
+            self._clean(detail), status=response.status_code, trace_id=_trace_id(response),
+            context=f"Veryfi {method} documents/{path}",
+        )
+
+    def _http_error(self, response: requests.Response, method: str, path: str) -> VeryfiError:
+        status = response.status_code
+        kwargs = dict(
+            status=status, trace_id=_trace_id(response), context=f"Veryfi {method} documents/{path}"
+        )
+        message = self._clean(_api_message(response))
+        retry_after_header = response.headers.get("Retry-After")
+        if status == 429:
+            wait = parse_retry_after(retry_after_header, DEFAULT_RATE_LIMIT_WAIT)
+            return VeryfiRateLimited(message, retry_after=wait, **kwargs)
+        if status == 499 or status >= 500:
+            wait = parse_retry_after(retry_after_header, None)
+            return VeryfiServerError(message, retry_after=wait, **kwargs)
+        if 300 <= status < 400:
+            location = response.headers.get("Location", "?")
+            message = self._clean(f"unexpected redirect to {location}; check base_url")
+        return VeryfiRejected(message, **kwargs)
+
+
+def _process_options(external_id, categories, tags, boost_mode, auto_delete) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if external_id is not None:
+        options["external_id"] = str(external_id)
+    if categories:
+        options["categories"] = [categories] if isinstance(categories, str) else list(categories)
+    if tags:
+        options["tags"] = [tags] if isinstance(tags, str) else list(tags)
+    # Per the contract a false flag is omitted, never sent as "false": some parsers read any value as set.
+    if boost_mode:
+        options["boost_mode"] = True
+    if auto_delete:
+        options["auto_delete"] = True
+    return options
+
+
+def _form_pairs(options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for key, value in options.items():
+        if isinstance(value, list):
+            pairs.extend((key, str(item)) for item in value)
+        elif value is True:
+            pairs.append((key, "true"))
+        else:
+            pairs.append((key, str(value)))
+    return pairs
+
+
+def _trace_id(response: requests.Response) -> Optional[str]:
+    return response.headers.get("x-veryfi-trace-id")
+
+
+def _api_message(response: requests.Response) -> str:
+    """Veryfi's own words: ``error`` or ``message`` from a JSON body, else the raw body."""
+    raw = response.content or b""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail"):
+            value = body.get(key)
+            if value:
+                return value if isinstance(value, str) else json.dumps(value)
+    text = raw[: MESSAGE_LIMIT * 4].decode("utf-8", "replace").strip()
+    return text or (response.reason or f"HTTP {response.status_code} with an empty body")

@@ -1,0 +1,157 @@
+"""document_processing against the real local S3 server, the Veryfi emulator over HTTP and Postgres."""
+
+import os
+
+import boto3
+import pytest
+from dagster import DagsterEventType, ReexecutionOptions, execute_job
+
+from orbit_pipelines.jobs.common import run_tags
+from orbit_pipelines.jobs.document_processing.intake import submit_document
+from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
+from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.local.sample_documents import build_receipt, write_pdf_receipt, write_text_receipt
+from orbit_pipelines_tests.support import recon_job
+
+RECEIPTS = [
+    ("Blue Fern Cafe", "2026-03-01", [("Avocado Toast", 1, "12.50"), ("Flat White", 2, "4.25")], "0.08875", "USD"),
+    ("Harbor Hardware", "2026-03-02", [("Hammer", 1, "24.99"), ("Nails 1kg", 2, "6.49")], "0.07", "USD"),
+    ("Cafe Lindenhof", "2026-03-03", [("Apfelstrudel", 2, "5.90"), ("Melange", 2, "4.20")], "0.10", "EUR"),
+]
+
+
+@pytest.fixture
+def receipts(tmp_path):
+    paths = []
+    for i, (vendor, date, lines, rate, currency) in enumerate(RECEIPTS):
+        write = write_pdf_receipt if i % 2 else write_text_receipt
+        paths.append(write(tmp_path / f"receipt_{i}{'.pdf' if i % 2 else '.txt'}", vendor, date, lines, rate, currency))
+    return paths
+
+
+def s3_keys():
+    s3 = boto3.client("s3", endpoint_url=os.environ["ORBIT_S3_ENDPOINT_URL"])
+    try:
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="orbit-documents").get("Contents", [])]
+    except s3.exceptions.NoSuchBucket:
+        return []
+
+
+def process(instance, ledger, task_ids, **kwargs):
+    tasks = ledger.get_many(task_ids)
+    return execute_job(
+        recon_job("document_processing"), instance=instance, raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}}, tags=run_tags(tasks), **kwargs,
+    )
+
+
+def submitted(ledger, paths):
+    ids = [submit_document(ledger, p)[0].id for p in paths]
+    ledger.claim_pending(limit=len(ids), kinds=["document"], batch_size=len(ids))
+    return ids
+
+
+def events(result, event_type, step=None):
+    return [e for e in result.all_events if e.event_type == event_type and (step is None or e.step_key == step)]
+
+
+def test_each_document_is_uploaded_extracted_and_stored(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts)
+    result = process(instance, ledger, ids)
+    assert result.success
+    assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
+    rows = {r["source_name"]: r for r in documents_for_tasks(ledger.engine, ids)}
+    for path, (vendor, date, lines, rate, currency) in zip(receipts, RECEIPTS):
+        expected = build_receipt(vendor, date, lines, rate, currency)
+        row = rows[path.name]
+        assert (row["vendor_name"], row["currency"], row["total"]) == (vendor, currency, expected.total)
+        assert row["document_date"].date().isoformat() == date
+        assert len(row["line_items"]) == len(lines)
+
+
+def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(instance, ledger, emulator,
+                                                                                receipts):
+    ids = submitted(ledger, receipts)
+    first = process(instance, ledger, ids)
+    keys_after_first = sorted(s3_keys())
+    for step in ("extract_with_veryfi", "store_documents"):
+        again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
+                            reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
+                                                                   step_selection=[step, "summarize"]))
+        assert again.success
+    rerun = process(instance, ledger, ids)  # the same tasks launched again: already done
+    assert rerun.success
+    for task in ledger.get_many(ids):
+        assert emulator.paid_calls_for(task.payload["sha256"]) == 1
+        assert task.status == TaskStatus.COMPLETED
+    assert sorted(s3_keys()) == keys_after_first
+    assert len(documents_for_tasks(ledger.engine, ids)) == len(ids)
+
+
+def test_a_corrupt_file_fails_alone_and_names_itself(instance, ledger, emulator, receipts, tmp_path):
+    ids = submitted(ledger, receipts)
+    receipts[1].write_bytes(os.urandom(4096))  # corrupted after submission
+    result = process(instance, ledger, ids)
+    assert result.success, "one bad document must not sink the batch"
+    bad, *good = [ledger.get(ids[1])] + [ledger.get(ids[0]), ledger.get(ids[2])]
+    assert bad.status == TaskStatus.FAILED and bad.error_step == "upload_to_s3"
+    assert str(receipts[1]) in bad.error_message
+    assert all(t.status == TaskStatus.COMPLETED for t in good)
+
+
+def test_server_errors_are_retried_and_each_document_is_paid_for_once(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts)
+    emulator.fail_next(2, status=503)
+    result = process(instance, ledger, ids)
+    assert result.success
+    assert events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
+    assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
+    assert emulator.total_paid_calls == len(ids)
+
+
+def test_a_rate_limit_waits_for_retry_after(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts[:1])
+    emulator.fail_next(1, status=429, retry_after=2)
+    result = process(instance, ledger, ids)
+    assert result.success
+    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")[0]
+    assert retry.event_specific_data.seconds_to_wait >= 2
+
+
+def test_a_refused_document_fails_without_retry_with_the_apis_message(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts[:2])
+    emulator.fail_next(1, status=400, body={"status": "fail", "error": "Corrupt file: cannot be processed"})
+    result = process(instance, ledger, ids)
+    assert result.success
+    assert not events(result, DagsterEventType.STEP_UP_FOR_RETRY)
+    failed = [t for t in ledger.get_many(ids) if t.status == TaskStatus.FAILED]
+    assert len(failed) == 1
+    assert failed[0].error_class == "VeryfiRejected" and "Corrupt file: cannot be processed" in failed[0].error_message
+
+
+def test_bad_credentials_fail_every_document_with_a_clear_reason(instance, ledger, emulator, receipts, monkeypatch):
+    ids = submitted(ledger, receipts[:1])
+    emulator.fail_next(1, status=401)
+    process(instance, ledger, ids)
+    task = ledger.get(ids[0])
+    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "VeryfiRejected",
+                                                                "extract_with_veryfi")
+    assert "401" in task.error_message
+
+
+def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts[:1])
+    emulator.timeout_next(1, seconds=1.5)  # answers after the client (1 s) gave up, before the retry
+    result = execute_job(
+        recon_job("document_processing"), instance=instance, raise_on_error=False, tags=run_tags(ledger.get_many(ids)),
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}},
+                    "resources": {"veryfi": {"config": {
+                        "read_timeout": 1.0, "base_url": {"env": "VERYFI_BASE_URL"}, "client_id": {"env": "VERYFI_CLIENT_ID"},
+                        "username": {"env": "VERYFI_USERNAME"}, "api_key": {"env": "VERYFI_API_KEY"}}}}},
+    )
+    assert result.success
+    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
+    assert retry, "the timed-out call must have been retried"
+    key = ledger.get(ids[0]).payload["sha256"]
+    assert emulator.calls_for(key) == 1, "the retry asked Veryfi for the document instead of sending it again"
+    assert emulator.paid_calls_for(key) == 1

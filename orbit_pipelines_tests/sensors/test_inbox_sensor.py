@@ -1,0 +1,77 @@
+"""The document inbox: dropped files become document tasks once, bad files are refused by name."""
+
+import os
+import time
+
+import pytest
+from dagster import build_sensor_context
+
+from orbit_pipelines.local.sample_documents import write_sample_set
+from orbit_pipelines.sensors.inbox import document_inbox_sensor
+
+
+@pytest.fixture
+def inbox(tmp_path, monkeypatch):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    monkeypatch.setenv("ORBIT_INBOX_DIR", str(folder))
+    return folder
+
+
+def settled(paths):
+    """Age files past the 'still being written' window."""
+    old = time.time() - 60
+    for p in paths:
+        os.utime(p, (old, old), follow_symlinks=False)
+    return paths
+
+
+def tick(instance, ledger_resource):
+    return document_inbox_sensor(build_sensor_context(instance=instance, resources={"ledger": ledger_resource}))
+
+
+def test_new_files_become_one_document_task_each(instance, ledger, ledger_resource, inbox):
+    settled(write_sample_set(inbox, n=3))
+    result = tick(instance, ledger_resource)
+    assert "3 submitted" in result.skip_message
+    assert [t.kind for t in ledger.list()] == ["document"] * 3
+
+
+def test_files_seen_before_are_not_submitted_again_after_a_restart(instance, ledger, ledger_resource, inbox):
+    settled(write_sample_set(inbox, n=2))
+    tick(instance, ledger_resource)
+    again = tick(instance, ledger_resource)  # a new evaluation knows only what the database knows
+    assert "0 submitted" in again.skip_message and "2 already known" in again.skip_message
+    assert len(ledger.list()) == 2
+
+
+def test_a_copy_of_a_known_document_does_not_make_a_second_task(instance, ledger, ledger_resource, inbox):
+    (first,) = settled(write_sample_set(inbox, n=1))
+    tick(instance, ledger_resource)
+    copy = inbox / "copy-of-receipt.txt"
+    copy.write_bytes(first.read_bytes())
+    settled([copy])
+    tick(instance, ledger_resource)
+    assert len(ledger.list()) == 1
+
+
+def test_a_file_still_being_written_waits_for_the_next_tick(instance, ledger, ledger_resource, inbox):
+    write_sample_set(inbox, n=1)  # modified just now
+    assert "1 still being written" in tick(instance, ledger_resource).skip_message
+    assert ledger.list() == []
+
+
+def test_bad_files_and_symlinks_out_of_the_inbox_are_refused_by_name(instance, ledger, ledger_resource, inbox,
+                                                                     tmp_path, caplog):
+    outside = write_sample_set(tmp_path / "elsewhere", n=1)[0]
+    (inbox / "link.txt").symlink_to(outside)
+    (inbox / "empty.pdf").write_bytes(b"")
+    settled([outside, inbox / "link.txt", inbox / "empty.pdf"])
+    result = tick(instance, ledger_resource)
+    assert "2 refused" in result.skip_message
+    assert ledger.list() == []
+
+
+def test_a_missing_inbox_is_reported_not_created(instance, ledger_resource, monkeypatch, tmp_path):
+    monkeypatch.setenv("ORBIT_INBOX_DIR", str(tmp_path / "nowhere"))
+    assert "does not exist" in tick(instance, ledger_resource).skip_message
