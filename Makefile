@@ -23,6 +23,9 @@ test: setup  ## the whole suite, as CI runs it
 up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
 	$(BIN)/orbit up
 
+bench: setup  ## benchmarks; figures printed and written to bench/results/
+	$(BIN)/python -m bench.documents --n 200 --n 1000 --latency 0.25 --concurrency 16
+
 clean:  ## stop the embedded Postgres and remove local state (keeps the virtualenv)
 	-$(BIN)/orbit db stop
 	rm -rf .orbit storage

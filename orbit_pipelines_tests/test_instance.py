@@ -44,3 +44,11 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
         "document_inbox_sensor",
     }
     assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep"}
+
+
+def test_one_veryfi_extraction_runs_at_a_time_across_runs(instance):
+    pools = instance.get_concurrency_config().pool_config
+    assert pools.default_pool_limit == 1 and pools.pool_granularity.value == "op"
+    from orbit_pipelines.jobs.document_processing.ops import extract_with_veryfi
+
+    assert extract_with_veryfi.pool == "veryfi"

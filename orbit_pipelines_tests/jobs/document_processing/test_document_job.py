@@ -139,15 +139,33 @@ def test_bad_credentials_fail_every_document_with_a_clear_reason(instance, ledge
     assert "401" in task.error_message
 
 
+def veryfi_overrides(**config):
+    """Resource config for one run; the credentials stay in the environment."""
+    env = {k: {"env": v} for k, v in (("base_url", "VERYFI_BASE_URL"), ("client_id", "VERYFI_CLIENT_ID"),
+                                       ("username", "VERYFI_USERNAME"), ("api_key", "VERYFI_API_KEY"))}
+    return {"veryfi": {"config": {**env, **config}}}
+
+
+def test_file_url_mode_hands_veryfi_a_presigned_s3_url(instance, ledger, emulator, receipts):
+    ids = submitted(ledger, receipts[:1])
+    result = execute_job(
+        recon_job("document_processing"), instance=instance, raise_on_error=False, tags=run_tags(ledger.get_many(ids)),
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}},
+                    "resources": veryfi_overrides(upload_mode="file_url")},
+    )
+    assert result.success and ledger.get(ids[0]).status == TaskStatus.COMPLETED
+    sent = emulator.last_request
+    assert "Signature=" in sent.json["file_url"] and "/orbit-documents/documents/" in sent.json["file_url"]
+    assert sent.files == []
+
+
 def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, ledger, emulator, receipts):
     ids = submitted(ledger, receipts[:1])
     emulator.timeout_next(1, seconds=1.5)  # answers after the client (1 s) gave up, before the retry
     result = execute_job(
         recon_job("document_processing"), instance=instance, raise_on_error=False, tags=run_tags(ledger.get_many(ids)),
         run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}},
-                    "resources": {"veryfi": {"config": {
-                        "read_timeout": 1.0, "base_url": {"env": "VERYFI_BASE_URL"}, "client_id": {"env": "VERYFI_CLIENT_ID"},
-                        "username": {"env": "VERYFI_USERNAME"}, "api_key": {"env": "VERYFI_API_KEY"}}}}},
+                    "resources": veryfi_overrides(read_timeout=1.0)},
     )
     assert result.success
     retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")

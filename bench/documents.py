@@ -1,0 +1,104 @@
+"""Documents throughput: N documents in one document_processing run against the Veryfi emulator
+with latency L and concurrency C, compared with the ideal N*L/C; peak RSS of the run worker.
+
+    .venv/bin/python -m bench.documents --n 200 --n 1000 --latency 0.25 --concurrency 16
+
+The run executes in a child process (like a run worker launched by the daemon) on the
+Postgres-backed instance, with the local S3 server and the emulator in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import write_results
+
+
+def run_in_child(task_ids: list[int]) -> dict:
+    """Executed in the child: one run over the tasks; prints its figures as JSON."""
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from orbit_pipelines.environment import project_root
+
+    repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
+                                                working_directory=str(project_root()))
+    instance = DagsterInstance.get()
+    started = time.perf_counter()
+    result = execute_job(repo.get_reconstructable_job("document_processing"), instance=instance,
+                         run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}},
+                         raise_on_error=False)
+    wall = time.perf_counter() - started
+    stats = instance.get_run_stats(result.run_id)
+    steps = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(result.run_id)}
+    return {"success": result.success, "run_id": result.run_id, "execute_wall_s": round(wall, 2),
+            "run_wall_s": round(stats.end_time - stats.start_time, 2), "step_s": steps}
+
+
+def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+    from orbit_pipelines.ledger import Ledger
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    ledger = Ledger(get_engine(env.pg_url))
+    with tempfile.TemporaryDirectory() as tmp:
+        # Unique content per run of the bench, so nothing is reused from an earlier run.
+        paths = write_sample_set(Path(tmp), n=n)
+        for p in paths:
+            with open(p, "ab") as handle:  # bytes after the end of a PDF or PNG leave it valid
+                handle.write(f"\nbench {time.time_ns()}\n".encode())
+        ids = [submit_document(ledger, p)[0].id for p in paths]
+        ledger.claim_pending(limit=n, kinds=["document"], batch_size=n)
+        services.veryfi.reset()
+        services.veryfi.faults.latency = latency
+        child_env = {**os.environ, "ORBIT_VERYFI_CONCURRENCY": str(concurrency)}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        out = subprocess.run([sys.executable, "-m", "bench.documents", "--child", json.dumps(ids)],
+                             env=child_env, capture_output=True, text=True, check=True)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    done = sum(1 for t in ledger.get_many(ids) if t.status.value == "COMPLETED")
+    ideal = n * latency / concurrency
+    return {
+        "n": n, "latency_s": latency, "concurrency": concurrency, "ideal_s": round(ideal, 2),
+        **figures, "ratio_to_ideal": round(figures["run_wall_s"] / ideal, 2), "completed": done,
+        "paid_calls": services.veryfi.total_paid_calls,
+        "worker_peak_rss_mb": round(max(peak_kb, before) / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, action="append")
+    parser.add_argument("--latency", type=float, default=0.25)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_in_child(json.loads(args.child))))
+        return
+    from orbit_pipelines.environment import prepare_environment
+
+    env = prepare_environment(local_services=True)
+    try:
+        rows = [bench(n, args.latency, args.concurrency, env, env.services) for n in (args.n or [200, 1000])]
+    finally:
+        env.close()
+    print(f"{'N':>6} {'ideal s':>8} {'run s':>7} {'x ideal':>8} {'done':>6} {'paid':>6} {'RSS MB':>7}")
+    for r in rows:
+        print(f"{r['n']:>6} {r['ideal_s']:>8} {r['run_wall_s']:>7} {r['ratio_to_ideal']:>8} {r['completed']:>6} "
+              f"{r['paid_calls']:>6} {r['worker_peak_rss_mb']:>7}   steps: {r['step_s']}")
+    print(f"written to {write_results('documents', {'runs': rows})}")
+
+
+if __name__ == "__main__":
+    main()
