@@ -57,6 +57,16 @@ def _record_failures(ledger: Ledger, items: list[DocumentItem], run_id: str, con
                             f"{item.failure.error_class}: {item.failure.message}")
 
 
+def _adopt(context: OpExecutionContext, ledger: Ledger, items: list[DocumentItem]) -> None:
+    """On a re-execution, the tasks of the documents still in play come back to RUNNING under this run
+    (a FAILED one walks FAILED -> QUEUED -> RUNNING). A no-op within the run that loaded them."""
+    ids = [i.task_id for i in items if i.ok]
+    for task in ledger.get_many(ids):
+        if task.run_id != context.run_id and task.status != TaskStatus.COMPLETED:
+            ledger.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id, note="re-execution",
+                              only_if_current_run=False)
+
+
 def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str]) -> list[int]:
     ids = []
     for path in paths:
@@ -125,6 +135,7 @@ def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[Docume
 def upload_to_s3(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
                  ledger: LedgerResource, veryfi: VeryfiResource) -> list[DocumentItem]:
     """Validate each file and put it in S3 under its content hash (skipped when already there)."""
+    _adopt(context, ledger.get(), items)
     s3 = storage.client()
     if storage.create_bucket:
         try:
@@ -179,6 +190,7 @@ def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], 
                         storage: DocumentStorage, ledger: LedgerResource) -> list[DocumentItem]:
     """Send each uploaded document to Veryfi once; answers are stored before anything else."""
     led = ledger.get()
+    _adopt(context, led, items)
     todo = [i for i in items if i.ok and i.uploaded]
     already = load_veryfi_responses(led.engine, [i.document_key for i in todo])
     local = threading.local()
@@ -238,6 +250,7 @@ def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], 
 def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> list[DocumentItem]:
     """Upsert one row per document from its stored Veryfi answer and complete its task."""
     led = ledger.get()
+    _adopt(context, led, items)
     ready = [i for i in items if i.ok and i.veryfi_id is not None]
     answers = load_veryfi_responses(led.engine, [i.document_key for i in ready])
     rows, stored_keys, out = [], set(), []

@@ -173,3 +173,22 @@ def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, 
     key = ledger.get(ids[0]).payload["sha256"]
     assert emulator.calls_for(key) == 1, "the retry asked Veryfi for the document instead of sending it again"
     assert emulator.paid_calls_for(key) == 1
+
+
+def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extract_step(instance, ledger, emulator,
+                                                                                    receipts):
+    ids = submitted(ledger, receipts)
+    emulator.fail_next(len(ids), status=401)  # bad credentials for the whole batch
+    first = process(instance, ledger, ids)
+    assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.FAILED}
+    emulator.clear_faults()  # the operator fixed the credentials
+    again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
+                        reexecution_options=ReexecutionOptions(
+                            parent_run_id=first.run_id,
+                            step_selection=["extract_with_veryfi", "store_documents", "summarize"]))
+    assert again.success
+    assert not events(again, DagsterEventType.STEP_START, "upload_to_s3"), "uploads are reused from the first run"
+    for task in ledger.get_many(ids):
+        assert (task.status, task.run_id) == (TaskStatus.COMPLETED, again.run_id)
+        assert emulator.paid_calls_for(task.payload["sha256"]) == 1
+        assert ledger.run_ids(task.id) == [first.run_id, again.run_id]
