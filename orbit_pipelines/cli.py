@@ -284,6 +284,167 @@ def doc_submit(paths, priority, wait_seconds) -> None:
             sys.exit(1)
 
 
+@main.command("rerun")
+@click.argument("run_id")
+@click.option("--from-step", "from_step", help="Re-execute this step and everything after it.")
+@click.option("--all-steps", is_flag=True, help="Re-execute every step.")
+@click.option("--config", "config_file", type=click.File("r"),
+              help="With --from-step: run config (JSON) replacing the parent's, e.g. corrected op config.")
+def rerun(run_id, from_step, all_steps, config_file) -> None:
+    """Re-execute a run through the webserver's GraphQL API (default: from its failed steps)."""
+    from orbit_pipelines.operations import DagsterApi, OperationError, steps_from
+
+    api = DagsterApi()
+    try:
+        if from_step:
+            from orbit_pipelines.definitions import defs
+
+            parent = api.run(run_id)
+            steps = steps_from(defs.get_job_def(parent["jobName"]), from_step)
+            new_run = api.reexecute_steps(run_id, steps, json.load(config_file) if config_file else None)
+            if config_file:
+                _record_edit(run_id, new_run, from_step)
+        else:
+            new_run = api.reexecute(run_id, "ALL_STEPS" if all_steps else "FROM_FAILURE")
+    except OperationError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"launched re-execution {new_run} of run {run_id}")
+
+
+def _record_edit(parent_run: str, new_run: str, step: str) -> None:
+    """An operator's corrected config is part of the task's history."""
+    with _environment() as env:
+        ledger = _ledger(env)
+        for task_row in ledger.tasks_for_run(parent_run):
+            ledger.record_note(task_row.id, f"re-executed from {step} with edited config as run {new_run}", new_run)
+
+
+@main.command("cancel")
+@click.argument("target")
+def cancel(target: str) -> None:
+    """Cancel a task (by id) or a run (by run id). A canceled task can be resumed by re-execution."""
+    from orbit_pipelines.ledger import TaskStatus
+    from orbit_pipelines.operations import DagsterApi, OperationError
+
+    with _environment() as env:
+        ledger = _ledger(env)
+        run_id = target
+        if target.isdigit():
+            task_row = ledger.get(int(target))
+            if task_row.status == TaskStatus.PENDING:
+                ledger.transition(task_row.id, TaskStatus.CANCELED, note="canceled before dispatch")
+                click.echo(f"task {task_row.id} canceled before it was dispatched")
+                return
+            if task_row.run_id is None:
+                raise click.ClickException(f"task {task_row.id} is {task_row.status.value} with no run to cancel")
+            run_id = task_row.run_id
+        try:
+            DagsterApi().terminate(run_id)
+        except OperationError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"asked run {run_id} to stop; its tasks become CANCELED when it has")
+
+
+@main.command("pause")
+@click.option("--kind", default="*", help="Pause one kind only (default: all intake).")
+@click.option("--reason", default="", help="Shown as the dispatch sensor's skip reason.")
+def pause(kind: str, reason: str) -> None:
+    """Stop dispatching new runs: tasks stay PENDING, queued runs stay queued, nothing is lost."""
+    with _environment() as env:
+        _ledger(env).set_paused(True, kind, reason or None)
+    click.echo(f"intake paused for {'all kinds' if kind == '*' else kind}; `orbit resume` continues")
+
+
+@main.command("resume")
+@click.option("--kind", default="*", help="Resume one kind only (default: all intake).")
+def resume(kind: str) -> None:
+    """Continue dispatching after `orbit pause`."""
+    with _environment() as env:
+        ledger = _ledger(env)
+        if kind == "*":
+            for paused_kind in ledger.paused_kinds():
+                ledger.set_paused(False, paused_kind)
+        else:
+            ledger.set_paused(False, kind)
+    click.echo(f"intake resumed for {'all kinds' if kind == '*' else kind}")
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: tasks that failed for good."""
+
+
+@dlq.command("list")
+@click.option("--kind")
+def dlq_list(kind) -> None:
+    """Failed tasks nobody has retried to success or discarded."""
+    with _environment() as env:
+        rows = _ledger(env).dead_letters(kind)
+    if not rows:
+        click.echo("no dead letters")
+    for r in rows:
+        click.echo(f"task {r['id']} ({r['kind']}) run {r['run_id']} step {r['error_step'] or '-'}: "
+                   f"{r['error_class']}: {r['error_message']} | attempts {r['attempts']}, failures {r['failures']}, "
+                   f"first {r['first_failure']:%Y-%m-%d %H:%M:%S}, last {r['last_failure']:%Y-%m-%d %H:%M:%S}")
+
+
+@dlq.command("retry")
+@click.argument("task_ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Every dead letter (of --kind).")
+@click.option("--kind")
+def dlq_retry(task_ids, retry_all, kind) -> None:
+    """Run dead letters again: re-execute a failed run from failure, else launch a new run for them."""
+    from orbit_pipelines.jobs.common import run_tags
+    from orbit_pipelines.jobs.registry import get_kind
+    from orbit_pipelines.operations import DagsterApi, OperationError
+
+    if bool(task_ids) == retry_all:
+        raise click.UsageError("give task ids or --all")
+    api = DagsterApi()
+    with _environment() as env:
+        ledger = _ledger(env)
+        letters = {r["id"] for r in ledger.dead_letters(kind, limit=10_000)}
+        wanted = sorted(letters) if retry_all else list(task_ids)
+        not_dead = [i for i in wanted if i not in letters]
+        if not_dead:
+            raise click.ClickException(f"not in the dead-letter list: {not_dead}")
+        tasks = ledger.get_many(wanted)
+        reexecuted, fresh = set(), []
+        try:
+            for task_row in tasks:
+                run = api.run(task_row.run_id) if task_row.run_id else None
+                if run and run["status"] == "FAILURE" and task_row.run_id not in reexecuted:
+                    new_run = api.reexecute(task_row.run_id, "FROM_FAILURE")
+                    reexecuted.add(task_row.run_id)
+                    click.echo(f"task {task_row.id}: re-executing run {task_row.run_id} from failure as {new_run}")
+                elif not run or run["status"] != "FAILURE":
+                    fresh.append(task_row)
+            for kind_name in sorted({t.kind for t in fresh}):
+                group = [t for t in fresh if t.kind == kind_name]
+                job_kind = get_kind(kind_name)
+                batches = [group[i:i + job_kind.batch_size()] for i in range(0, len(group), job_kind.batch_size())]
+                for batch in batches:
+                    new_run = api.launch(job_kind.job_name, job_kind.run_config(batch), run_tags(batch))
+                    click.echo(f"tasks {[t.id for t in batch]}: new run {new_run}")
+        except OperationError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@dlq.command("discard")
+@click.argument("task_id", type=int)
+@click.option("--reason", required=True, help="Why this work is abandoned (kept with the task).")
+def dlq_discard(task_id: int, reason: str) -> None:
+    """Take a task off the dead-letter list, with a reason for the record."""
+    from orbit_pipelines.ledger import TaskNotFound
+
+    with _environment() as env:
+        try:
+            _ledger(env).discard(task_id, reason)
+        except (TaskNotFound, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"task {task_id} discarded: {reason}")
+
+
 def _echo_status(task_row) -> None:
     run = f" (run {task_row.run_id})" if task_row.run_id else ""
     click.echo(f"  task {task_row.id}: {task_row.status.value}{run}")

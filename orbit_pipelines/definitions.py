@@ -12,7 +12,12 @@ from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.schedules import stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
-from orbit_pipelines.sensors.outcome import task_canceled_sensor, task_failure_sensor, task_success_sensor
+from orbit_pipelines.sensors.outcome import (
+    task_canceled_sensor,
+    task_failure_sensor,
+    task_started_sensor,
+    task_success_sensor,
+)
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL
 
 
@@ -23,8 +28,8 @@ def _optional_secret(name: str):
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping],
-    sensors=[task_dispatch_sensor, task_success_sensor, task_failure_sensor, task_canceled_sensor,
-             document_inbox_sensor],
+    sensors=[task_dispatch_sensor, task_started_sensor, task_success_sensor, task_failure_sensor,
+             task_canceled_sensor, document_inbox_sensor],
     schedules=[stuck_task_sweep],
     resources={
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 from dagster import (
     Backoff,
+    DagsterRunStatus,
     Failure,
     HookContext,
     Jitter,
     OpExecutionContext,
     RetryPolicy,
+    RetryRequested,
     failure_hook,
 )
+from botocore.exceptions import BotoCoreError
 from sqlalchemy.exc import OperationalError
 
 from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
@@ -25,9 +29,27 @@ BATCH_SIZE_TAG = "orbit/batch_size"
 IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
 PRIORITY_TAG = "dagster/priority"
 RUN_KEY_TAG = "dagster/run_key"
+# Set on a run that found its work already done or in progress, so the Runs page says so.
+SHORT_CIRCUIT_TAG = "orbit/short_circuit"
 
 # Transient errors (database blips, timeouts) back off 1 s, 3 s, 7 s (+/- jitter) before giving up.
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+
+@contextmanager
+def retry_on_infrastructure_errors(context: OpExecutionContext, max_retries: int = 3):
+    """RetryPolicy's backoff for database blips, without a RetryPolicy on the op.
+
+    Long batch ops use this instead of a RetryPolicy because Dagster turns a cancel request that
+    interrupts an op with a RetryPolicy into a retry, so the run would never stop.
+    """
+    try:
+        yield
+    except (OperationalError, BotoCoreError) as exc:
+        if context.retry_number >= max_retries:
+            raise
+        raise RetryRequested(max_retries=max_retries,
+                             seconds_to_wait=TRANSIENT_RETRY.calculate_delay(context.retry_number + 1)) from exc
 
 
 def task_tags(task: Task) -> dict[str, str]:
@@ -61,8 +83,9 @@ def tasks_of_run(ledger: Ledger, run) -> list[Task]:
             found.setdefault(task.id, task)
         except TaskNotFound:
             pass
-    if run.tags.get(RUN_KEY_TAG):
-        for task in ledger.tasks_with_dispatch_key(run.tags[RUN_KEY_TAG]):
+    # Re-executions carry their parent's tags (the batch), not its run key.
+    for key in {run.tags.get(RUN_KEY_TAG), run.tags.get(BATCH_TAG)} - {None}:
+        for task in ledger.tasks_with_dispatch_key(key):
             found.setdefault(task.id, task)
     return [found[i] for i in sorted(found)]
 
@@ -76,29 +99,25 @@ def permanent_failure(message: str, error_class: str, **metadata: Any) -> Failur
     )
 
 
-def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task:
+def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task | None:
     """Mark `task` RUNNING under this run. Idempotent for op retries and re-executions.
 
-    Refuses to take a task away from another run that is still alive.
+    Returns None, saying why, when there is nothing to do: the task is already COMPLETED, or
+    another run that is still alive is working on it (a duplicate launch never doubles work).
     """
     run_id = context.run_id
-    if task.status == TaskStatus.RUNNING and task.run_id not in (None, run_id):
+    if task.status == TaskStatus.COMPLETED:
+        context.log.info(f"task {task.id} is already COMPLETED by run {task.run_id}; nothing to do")
+        context.instance.add_run_tags(context.run_id, {SHORT_CIRCUIT_TAG: f"task {task.id} already completed"})
+        return None
+    if task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING) and task.run_id not in (None, run_id):
         other = context.instance.get_run_by_id(task.run_id)
         if other is not None and not other.is_finished:
-            raise permanent_failure(
-                f"task {task.id} is already RUNNING in run {task.run_id}; not starting it twice",
-                "TaskBusy",
-                other_run_id=task.run_id,
-            )
-        context.log.warning(f"task {task.id} was left RUNNING by finished run {task.run_id}; taking it over")
-        ledger.attach_run(task.id, run_id)
-        return ledger.get(task.id)
-    if task.status == TaskStatus.COMPLETED:
-        raise permanent_failure(
-            f"task {task.id} is already COMPLETED (run {task.run_id}); submit a new task to run it again",
-            "TaskAlreadyCompleted",
-            completed_run_id=task.run_id or "",
-        )
+            context.log.info(f"task {task.id} is in progress in run {task.run_id}; not starting it twice")
+            context.instance.add_run_tags(context.run_id, {SHORT_CIRCUIT_TAG: f"task {task.id} in progress"})
+            return None
+        context.log.warning(f"task {task.id} was left {task.status.value} by finished run {task.run_id}; "
+                            "taking it over")
     started = ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
                                 only_if_current_run=False)
     _tag_run(context, started)
@@ -135,8 +154,8 @@ def error_details(exc: BaseException | None) -> tuple[str, str]:
 def record_task_failure(context: HookContext) -> None:
     """Mark the run's unfinished tasks FAILED as soon as a step has failed for good (after retries)."""
     run = context.instance.get_run_by_id(context.run_id)
-    if run is None:
-        return
+    if run is None or run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED):
+        return  # a cancel, not a failure: the run-canceled sensor marks the tasks CANCELED
     error_class, message = error_details(context.op_exception)
     ledger: Ledger = context.resources.ledger.get()
     try:

@@ -48,6 +48,8 @@ class Task:
     started_at: datetime | None
     finished_at: datetime | None
     dispatch_key: str | None = None
+    discarded_at: datetime | None = None
+    discard_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> "Task":
@@ -123,6 +125,36 @@ class Ledger:
                 "with a different payload; use a new key for new work"
             )
         return existing, False
+
+    def submit_many(self, kind: str, items: list[tuple[dict[str, Any], str]], *, priority: int = 0,
+                    lane: str = "async") -> dict[str, int]:
+        """Insert many (payload, idempotency key) pairs in one transaction, so a dispatcher sees all or
+        none of them (documents that arrive together are batched together). Existing keys are kept.
+        Returns {key: task id} for every key."""
+        if not items:
+            return {}
+        stmt = text(
+            """
+            WITH incoming AS (
+                SELECT * FROM jsonb_to_recordset(:rows) AS r(payload jsonb, key text)
+            ), inserted AS (
+                INSERT INTO orbit.tasks (kind, payload, priority, lane, idempotency_key)
+                SELECT :kind, payload, :priority, :lane, key FROM incoming
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING id, idempotency_key
+            ), logged AS (
+                INSERT INTO orbit.task_events (task_id, from_status, to_status, note)
+                SELECT id, NULL, 'PENDING', 'submitted' FROM inserted
+            )
+            SELECT id, idempotency_key FROM inserted
+            UNION ALL
+            SELECT t.id, t.idempotency_key FROM orbit.tasks t JOIN incoming i ON t.idempotency_key = i.key
+            """
+        ).bindparams(bindparam("rows", type_=JSONB))
+        rows = [{"payload": payload, "key": key} for payload, key in items]
+        with self.engine.begin() as conn:
+            return {key: task_id for task_id, key in conn.execute(
+                stmt, {"rows": rows, "kind": kind, "priority": priority, "lane": lane})}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -319,6 +351,68 @@ class Ledger:
             )
             return [Task.from_row(r) for r in rows]
 
+    # -- operations ----------------------------------------------------------------------------
+
+    def set_paused(self, paused: bool, kind: str = "*", reason: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO orbit.intake_controls (kind, paused, reason) VALUES (:kind, :paused, :reason) "
+                     "ON CONFLICT (kind) DO UPDATE SET paused = EXCLUDED.paused, reason = EXCLUDED.reason, "
+                     "changed_at = now()"),
+                {"kind": kind, "paused": paused, "reason": reason},
+            )
+
+    def paused_kinds(self) -> dict[str, str]:
+        """{kind or '*': reason} for every paused intake."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT kind, coalesce(reason, '') FROM orbit.intake_controls WHERE paused"))
+            return {kind: reason for kind, reason in rows}
+
+    def dead_letters(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """FAILED tasks nobody has discarded, with their failure history."""
+        kind_filter = "AND t.kind = :kind" if kind else ""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    f"""
+                    SELECT t.*, f.failures, f.first_failure, f.last_failure
+                    FROM orbit.tasks t
+                    CROSS JOIN LATERAL (
+                        SELECT count(*) AS failures, min(at) AS first_failure, max(at) AS last_failure
+                        FROM orbit.task_events e WHERE e.task_id = t.id AND e.to_status = 'FAILED'
+                    ) f
+                    WHERE t.status = 'FAILED' AND t.discarded_at IS NULL {kind_filter}
+                    ORDER BY t.updated_at LIMIT :limit
+                    """
+                ),
+                {"kind": kind, "limit": limit},
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def record_note(self, task_id: int, note: str, run_id: str | None = None) -> None:
+        """An audit entry that changes no state (e.g. an operator's edit before a re-execution)."""
+        task = self.get(task_id)
+        with self.engine.begin() as conn:
+            self._record_event(conn, task_id, task.status, task.status, run_id, note)
+
+    def discard(self, task_id: int, reason: str) -> Task:
+        """Take a FAILED task off the dead-letter list, keeping why and when."""
+        if not reason.strip():
+            raise ValueError("reason: a discard needs a reason")
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                text("UPDATE orbit.tasks SET discarded_at = now(), discard_reason = :reason, updated_at = now() "
+                     "WHERE id = :id AND status = 'FAILED' AND discarded_at IS NULL RETURNING *"),
+                {"id": task_id, "reason": reason},
+            ).first()
+            if row is None:
+                current = conn.execute(text("SELECT status FROM orbit.tasks WHERE id = :id"), {"id": task_id}).scalar()
+                if current is None:
+                    raise TaskNotFound(task_id)
+                raise ValueError(f"task {task_id} is {current}, not an undiscarded FAILED task")
+            self._record_event(conn, task_id, TaskStatus.FAILED, TaskStatus.FAILED, None, f"discarded: {reason}")
+            return Task.from_row(row)
+
     # -- transitions ---------------------------------------------------------------------------
 
     def transition(
@@ -349,7 +443,7 @@ class Ledger:
         if target == TaskStatus.RUNNING:
             sets.append("attempts = attempts + 1")
         if target == TaskStatus.QUEUED:
-            sets.append("finished_at = NULL")
+            sets += ["finished_at = NULL", "discarded_at = NULL", "discard_reason = NULL"]
         if target in (TaskStatus.FAILED,) and error is not None:
             sets += ["error_class = :error_class", "error_message = :error_message", "error_step = :error_step"]
             params.update(error_class=error[0], error_message=error[1], error_step=error[2])

@@ -76,18 +76,24 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
 )
 def task_dispatch_sensor(context: SensorEvaluationContext, ledger: LedgerResource):
     led = ledger.get()
-    lost = _recover_lost_dispatches(context, led)
+    paused = led.paused_kinds()
+    if "*" in paused:
+        return SkipReason(f"intake paused ({paused['*'] or 'no reason given'}); `orbit resume` to continue")
+    lost = [g for g in _recover_lost_dispatches(context, led) if g[0].kind not in paused]
     for group in lost:
         context.log.warning(f"tasks {[t.id for t in group]} were QUEUED without a run; requesting it again")
     new_groups: list[list[Task]] = []
     for kind in all_kinds().values():
+        if kind.kind in paused:
+            continue
         budget = MAX_RUNS_PER_TICK - len(lost) - len(new_groups)
         if budget <= 0:
             break
         batch_size = max(1, kind.batch_size())
         new_groups += _groups(led.claim_pending(budget * batch_size, kinds=[kind.kind], batch_size=batch_size))
     if not lost and not new_groups:
-        return SkipReason("no pending tasks")
+        note = f"; paused: {', '.join(sorted(paused))}" if paused else ""
+        return SkipReason(f"no pending tasks{note}")
     claimed = [t for g in new_groups for t in g]
     cursor = json.loads(context.cursor) if context.cursor else {"last_task_id": 0, "dispatched": 0}
     cursor = {

@@ -18,7 +18,7 @@ from dagster import (
 
 from orbit_pipelines.jobs.common import tasks_of_run
 from orbit_pipelines.jobs.registry import all_kinds
-from orbit_pipelines.ledger import InvalidTransition, TaskNotFound
+from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events
 from orbit_pipelines.resources import LedgerResource
@@ -78,3 +78,25 @@ def task_failure_sensor(context: RunFailureSensorContext, ledger: LedgerResource
 )
 def task_canceled_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
     return _record(context, ledger, DagsterRunStatus.CANCELED)
+
+
+@run_status_sensor(
+    name="task_started_sensor",
+    run_status=DagsterRunStatus.STARTED,
+    monitored_jobs=_JOBS,
+    minimum_interval_seconds=5,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def task_started_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
+    """A re-execution that skips the first op still shows its tasks RUNNING while it works."""
+    run = context.dagster_run
+    if not run.parent_run_id:
+        return SkipReason("first runs mark their own tasks RUNNING")
+    led = ledger.get()
+    moved = []
+    for task in tasks_of_run(led, run):
+        if task.status in (TaskStatus.FAILED, TaskStatus.CANCELED) and task.run_id in (run.parent_run_id, None):
+            led.move_along(task.id, TaskStatus.RUNNING, run_id=run.run_id, note="re-execution started",
+                           only_if_current_run=False)
+            moved.append(task.id)
+    return None if moved else SkipReason(f"run {run.run_id}: no task to resume")

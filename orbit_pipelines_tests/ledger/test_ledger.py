@@ -139,3 +139,42 @@ def test_priority_and_lane_are_checked(ledger):
         submit(ledger, priority=500)
     with pytest.raises(ValueError, match="lane: must be one of sync, async"):
         submit(ledger, lane="fast")
+
+
+def failed_task(ledger, title="t"):
+    task = submit(ledger, title)
+    ledger.claim_pending(limit=10)
+    ledger.transition(task.id, S.RUNNING, run_id=f"run-{task.id}")
+    ledger.transition(task.id, S.FAILED, run_id=f"run-{task.id}", error=("Boom", "it broke", "decompose_task"))
+    return task
+
+
+def test_a_failed_task_is_a_dead_letter_with_its_history(ledger):
+    task = failed_task(ledger)
+    (letter,) = ledger.dead_letters()
+    assert (letter["id"], letter["error_class"], letter["error_step"], letter["failures"]) == (
+        task.id, "Boom", "decompose_task", 1)
+    assert letter["first_failure"] == letter["last_failure"]
+
+
+def test_a_discard_needs_a_reason_and_is_kept_on_record(ledger):
+    task = failed_task(ledger)
+    with pytest.raises(ValueError, match="reason: a discard needs a reason"):
+        ledger.discard(task.id, "  ")
+    ledger.discard(task.id, "customer withdrew the request")
+    assert ledger.dead_letters() == []
+    kept = ledger.get(task.id)
+    assert kept.status == S.FAILED and kept.discard_reason == "customer withdrew the request"
+    assert ledger.events(task.id)[-1]["note"] == "discarded: customer withdrew the request"
+
+
+def test_only_failed_tasks_can_be_discarded(ledger):
+    task = submit(ledger)
+    with pytest.raises(ValueError, match=f"task {task.id} is PENDING"):
+        ledger.discard(task.id, "why not")
+
+
+def test_a_dead_letter_leaves_the_list_when_a_retry_completes_it(ledger):
+    task = failed_task(ledger)
+    ledger.move_along(task.id, S.COMPLETED, run_id="retry-run", only_if_current_run=False)
+    assert ledger.dead_letters() == []

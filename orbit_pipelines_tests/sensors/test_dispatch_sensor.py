@@ -112,3 +112,24 @@ def test_a_lone_document_starts_a_run_of_one_at_once(instance, ledger, ledger_re
     (request,) = tick(instance, ledger_resource).run_requests
     assert request.run_key == f"task-{task.id}"
     assert request.run_config["ops"]["load_documents"]["config"]["task_ids"] == [task.id]
+
+
+def test_paused_intake_dispatches_nothing_and_says_why(instance, ledger, ledger_resource, sample_payload):
+    task, _ = submit_task(ledger, "decomposition", sample_payload)
+    ledger.set_paused(True, reason="database maintenance")
+    result = tick(instance, ledger_resource)
+    assert isinstance(result, SkipReason) and "intake paused (database maintenance)" in result.skip_message
+    assert ledger.get(task.id).status == TaskStatus.PENDING
+    ledger.set_paused(False)
+    assert [r.run_key for r in tick(instance, ledger_resource).run_requests] == [f"task-{task.id}"]
+
+
+def test_pausing_one_kind_leaves_the_others_flowing(instance, ledger, ledger_resource, sample_payload, tmp_path):
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    doc, _ = submit_document(ledger, write_sample_set(tmp_path, n=1)[0])
+    task, _ = submit_task(ledger, "decomposition", sample_payload)
+    ledger.set_paused(True, kind="document")
+    assert [r.run_key for r in tick(instance, ledger_resource).run_requests] == [f"task-{task.id}"]
+    assert ledger.get(doc.id).status == TaskStatus.PENDING

@@ -58,8 +58,10 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
             text("SELECT path, size_bytes, mtime_ns FROM orbit.inbox_files WHERE path LIKE :prefix"),
             {"prefix": f"{root}/%"})}
     now = time.time()
+    accepted: list[tuple[tuple[str, int, int], dict]] = []
+    refused: list[tuple[str, int, int]] = []
     for path in sorted(root.rglob("*")):
-        if len(scan.submitted) + len(scan.refused) >= limit:
+        if len(accepted) + len(refused) >= limit:
             break
         if path.name.startswith(".") or not (path.is_file() or path.is_symlink()):
             continue
@@ -75,20 +77,25 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
         if now - st.st_mtime < SETTLE_SECONDS:
             scan.waiting += 1
             continue
-        sha, task_id = "", None
         if path.is_symlink() and not path.resolve().is_relative_to(root):
             scan.refused.append(f"{path}: symlink points outside the inbox")
-        else:
-            try:
-                task, _ = submit_document(ledger, path)
-                sha, task_id = task.payload["sha256"], task.id
-                scan.submitted.append(task.id)
-            except BadDocument as exc:
-                scan.refused.append(str(exc))
+            refused.append(identity)
+            continue
+        try:
+            facts = inspect_file(path)
+        except BadDocument as exc:
+            scan.refused.append(str(exc))
+            refused.append(identity)
+            continue
+        accepted.append((identity, DocumentPayload(path=str(facts.path.resolve()), source_name=facts.name,
+                                                   sha256=facts.sha256, size_bytes=facts.size_bytes).model_dump()))
+    # One transaction for the whole scan: files dropped together are dispatched together.
+    ids = ledger.submit_many(KIND, [(payload, payload["sha256"]) for _, payload in accepted])
+    scan.submitted = sorted(set(ids.values()))
+    seen = [{"p": i[0], "s": i[1], "m": i[2], "sha": payload["sha256"], "t": ids[payload["sha256"]]}
+            for i, payload in accepted] + [{"p": i[0], "s": i[1], "m": i[2], "sha": "", "t": None} for i in refused]
+    if seen:
         with ledger.engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256, task_id) "
-                     "VALUES (:p, :s, :m, :sha, :t) ON CONFLICT DO NOTHING"),
-                {"p": identity[0], "s": identity[1], "m": identity[2], "sha": sha, "t": task_id},
-            )
+            conn.execute(text("INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256, task_id) "
+                              "VALUES (:p, :s, :m, :sha, :t) ON CONFLICT DO NOTHING"), seen)
     return scan

@@ -13,7 +13,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dagster import Config, MetadataValue, OpExecutionContext, RetryRequested, op
 from pydantic import Field
 
-from orbit_pipelines.jobs.common import IDEMPOTENCY_KEY_TAG, TRANSIENT_RETRY, permanent_failure
+from orbit_pipelines.jobs.common import (
+    IDEMPOTENCY_KEY_TAG,
+    TRANSIENT_RETRY,
+    permanent_failure,
+    retry_on_infrastructure_errors,
+)
 from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file, object_key
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
 from orbit_pipelines.jobs.document_processing.store import (
@@ -131,10 +136,15 @@ def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[Docume
             if item.task_id in transient else item for item in items]
 
 
-@op(retry_policy=TRANSIENT_RETRY)
+@op
 def upload_to_s3(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
                  ledger: LedgerResource, veryfi: VeryfiResource) -> list[DocumentItem]:
     """Validate each file and put it in S3 under its content hash (skipped when already there)."""
+    with retry_on_infrastructure_errors(context):
+        return _upload_all(context, items, storage, ledger, veryfi)
+
+
+def _upload_all(context, items, storage, ledger, veryfi):
     _adopt(context, ledger.get(), items)
     s3 = storage.client()
     if storage.create_bucket:
@@ -185,10 +195,15 @@ def upload_to_s3(context: OpExecutionContext, items: list[DocumentItem], storage
     return items
 
 
-@op(retry_policy=TRANSIENT_RETRY, pool="veryfi")
+@op(pool="veryfi")
 def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], veryfi: VeryfiResource,
                         storage: DocumentStorage, ledger: LedgerResource) -> list[DocumentItem]:
     """Send each uploaded document to Veryfi once; answers are stored before anything else."""
+    with retry_on_infrastructure_errors(context):
+        return _extract_all(context, items, veryfi, storage, ledger)
+
+
+def _extract_all(context, items, veryfi, storage, ledger):
     led = ledger.get()
     _adopt(context, led, items)
     todo = [i for i in items if i.ok and i.uploaded]
@@ -209,8 +224,9 @@ def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], 
         if item.document_key in already:
             return item.model_copy(update={"veryfi_id": already[item.document_key].get("id")})
         try:
-            if context.retry_number > 0:
-                # A timed-out attempt may still have been processed (and billed): ask before resending.
+            if context.retry_number > 0 or context.run.parent_run_id:
+                # A timed-out attempt, or one cut short by a crash or cancel, may still have been
+                # processed (and billed): ask before sending again.
                 found = client().list_documents(external_id=item.document_key).documents
                 if found:
                     result = client().get_document(found[0].id)

@@ -4,7 +4,7 @@
 from collections import Counter
 from typing import Optional
 
-from dagster import Config, MetadataValue, OpExecutionContext, Out, op
+from dagster import Config, MetadataValue, OpExecutionContext, Out, Output, op
 from pydantic import BaseModel, Field, ValidationError
 
 from orbit_pipelines.intake import describe_validation_error
@@ -58,9 +58,13 @@ class LoadedTask(BaseModel):
     payload: DecompositionPayload
 
 
-@op(retry_policy=TRANSIENT_RETRY, out=Out(LoadedTask))
-def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: LedgerResource) -> LoadedTask:
-    """Read the task (or record the inline one), validate its payload, mark it RUNNING."""
+@op(retry_policy=TRANSIENT_RETRY, out=Out(LoadedTask, is_required=False))
+def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: LedgerResource):
+    """Read the task (or record the inline one), validate its payload, mark it RUNNING.
+
+    Yields nothing (the rest of the run is skipped) when the task is already done or in progress:
+    a second launch with the same task or idempotency key never doubles the work.
+    """
     led = ledger.get()
     if config.task_id is not None:
         try:
@@ -88,6 +92,8 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
         context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
 
     task = start_task(context, led, task)
+    if task is None:
+        return
     try:
         payload = DecompositionPayload.model_validate(task.payload)
     except ValidationError as exc:
@@ -96,8 +102,8 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
             "InvalidPayload",
             task_id=task.id,
         ) from None
-    context.add_output_metadata({"task_id": task.id, "title": payload.title, "attempt": task.attempts})
-    return LoadedTask(task_id=task.id, payload=payload)
+    yield Output(LoadedTask(task_id=task.id, payload=payload),
+                 metadata={"task_id": task.id, "title": payload.title, "attempt": task.attempts})
 
 
 class DecomposeResult(BaseModel):

@@ -73,13 +73,26 @@ def test_a_bad_payload_that_reached_a_run_fails_at_load_task_without_retries(ins
     assert "title: Field required" in failed.error_message
 
 
-def test_running_a_completed_task_again_is_refused_and_keeps_it_completed(instance, ledger, sample_payload):
+def test_running_a_completed_task_again_does_no_work_and_says_so(instance, ledger, sample_payload):
     task = dispatched(ledger, sample_payload)
     first = run_task(instance, ledger, task.id)
     second = run_task(instance, ledger, task.id)
-    assert not second.success
+    assert second.success
+    assert [e.step_key for e in second.all_events if e.event_type == DagsterEventType.STEP_SKIPPED] == [
+        "decompose_task", "enrich_subtasks", "generate_prompts", "store_results"]
+    assert instance.get_run_by_id(second.run_id).tags["orbit/short_circuit"] == f"task {task.id} already completed"
     kept = ledger.get(task.id)
     assert kept.status == TaskStatus.COMPLETED and kept.run_id == first.run_id
+
+
+def test_two_launches_with_one_idempotency_key_make_one_task(instance, ledger):
+    tags = {"orbit/idempotency_key": "ticket-4711"}
+    first = execute_job(recon_job("task_decomposition"), instance=instance, tags=tags, raise_on_error=False)
+    second = execute_job(recon_job("task_decomposition"), instance=instance, tags=tags, raise_on_error=False)
+    assert first.success and second.success
+    task = ledger.find_by_key("ticket-4711")
+    assert len(ledger.list()) == 1 and task.status == TaskStatus.COMPLETED and task.run_id == first.run_id
+    assert "orbit/short_circuit" in instance.get_run_by_id(second.run_id).tags
 
 
 def test_an_unknown_task_id_fails_visibly(instance, ledger):

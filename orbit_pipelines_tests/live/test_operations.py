@@ -1,0 +1,169 @@
+"""Operating runs against a live stack: a gRPC code server, dagster-webserver and dagster-daemon on
+a fresh database, driven only through GraphQL and the `orbit` CLI, asserting what an operator sees."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from orbit_pipelines.db import get_engine
+from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines.ledger.migrate import apply_migrations
+from orbit_pipelines.ledger.states import TERMINAL
+from orbit_pipelines.local.processes import ManagedProcess, venv_bin
+from orbit_pipelines.operations import DagsterApi
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+
+pytestmark = pytest.mark.services
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, log_files=()):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in log_files if p.exists())
+    pytest.fail(f"timed out waiting for {what}\n{logs}")
+
+
+@pytest.fixture(scope="module")
+def stack(pg_server, tmp_path_factory):
+    url = create_database(pg_server, "orbit_ops")
+    apply_migrations(get_engine(url))
+    folder = tmp_path_factory.mktemp("stack")
+    grpc_port, web_port = free_port(), free_port()
+    workspace = folder / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
+                         f"      location_name: orbit_pipelines\n")
+    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT),
+           "ORBIT_DAGSTER_URL": f"http://127.0.0.1:{web_port}", "ORBIT_INBOX_DIR": str(folder / "inbox")}
+    logs = [folder / "code-server.log", folder / "webserver.log", folder / "daemon.log"]
+    processes = [
+        ManagedProcess([venv_bin("dagster"), "code-server", "start", "-m", "orbit_pipelines.definitions",
+                        "-h", "127.0.0.1", "-p", str(grpc_port)], cwd=ROOT, log_file=logs[0], env=env),
+        ManagedProcess([venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", str(workspace)],
+                       cwd=ROOT, log_file=logs[1], env=env),
+        ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, log_file=logs[2],
+                       env=env),
+    ]
+    api = DagsterApi(env["ORBIT_DAGSTER_URL"])
+
+    def location_loaded():
+        try:
+            data = api._call("{ workspaceOrError { ... on Workspace { locationEntries { "
+                             "locationOrLoadError { __typename } } } } }", {})
+        except Exception:
+            return False
+        entries = data["workspaceOrError"]["locationEntries"]
+        return bool(entries) and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+
+    wait_for(location_loaded, 120, "the webserver to load the code location", logs)
+    instance = instance_for(url)
+    yield SimpleNamespace(url=url, env=env, api=api, ledger=Ledger(get_engine(url)), instance=instance, logs=logs)
+    for process in reversed(processes):
+        process.stop()
+    instance.dispose()
+    drop_database(url)
+
+
+def orbit(stack, *args, check=True):
+    result = subprocess.run([sys.executable, "-m", "orbit_pipelines.cli", *args], env=stack.env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def finished(stack, task_id, timeout=120):
+    wait_for(lambda: stack.ledger.get(task_id).status in TERMINAL, timeout, f"task {task_id} to finish", stack.logs)
+    return stack.ledger.get(task_id)
+
+
+def run_finished(stack, run_id, timeout=120):
+    wait_for(lambda: stack.api.run(run_id)["status"] in ("SUCCESS", "FAILURE", "CANCELED"), timeout,
+             f"run {run_id} to finish", stack.logs)
+    return stack.api.run(run_id)["status"]
+
+
+def test_two_graphql_launches_with_one_idempotency_key_make_one_task(stack):
+    tags = {"orbit/idempotency_key": "crm-ticket-991"}
+    first = stack.api.launch("task_decomposition", {}, tags)
+    assert run_finished(stack, first) == "SUCCESS"
+    second = stack.api.launch("task_decomposition", {}, tags)
+    assert run_finished(stack, second) == "SUCCESS"
+    task = stack.ledger.find_by_key("crm-ticket-991")
+    assert task.status == TaskStatus.COMPLETED and task.run_id == first
+    assert stack.api.run(second)["tags"]["orbit/short_circuit"] == f"task {task.id} already completed"
+
+
+def test_a_failed_run_is_a_dead_letter_until_it_is_re_executed_from_failure(stack, sample_payload):
+    engine = stack.ledger.engine
+    with engine.begin() as conn:  # the results table goes missing: store_results fails for good
+        conn.execute(text("ALTER TABLE orbit.prompts RENAME TO prompts_away"))
+    try:
+        submitted = orbit(stack, "task", "submit", "--sample")
+        task_id = int(submitted.stdout.split()[2])
+        failed = finished(stack, task_id, timeout=180)
+    finally:
+        with engine.begin() as conn:  # the operator repairs the database
+            conn.execute(text("ALTER TABLE orbit.prompts_away RENAME TO prompts"))
+    assert (failed.status, failed.error_step) == (TaskStatus.FAILED, "store_results")
+    assert f"task {task_id} (decomposition) run {failed.run_id} step store_results" in orbit(stack, "dlq", "list").stdout
+
+    rerun = orbit(stack, "rerun", failed.run_id)
+    new_run = rerun.stdout.split()[2]
+    assert run_finished(stack, new_run) == "SUCCESS"
+    done = finished(stack, task_id)
+    assert done.run_id == new_run and stack.ledger.run_ids(task_id) == [failed.run_id, new_run]
+    executed = {s.step_key for s in stack.instance.get_run_step_stats(new_run)}
+    assert executed == {"store_results"}, "only the failed step ran again"
+    assert "no dead letters" in orbit(stack, "dlq", "list").stdout
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM orbit.prompts WHERE task_id = :id"), {"id": task_id}).scalar() == 4
+
+
+def test_paused_intake_keeps_tasks_pending_until_resumed(stack):
+    orbit(stack, "pause", "--reason", "deploying")
+    try:
+        task_id = int(orbit(stack, "task", "submit", "--sample").stdout.split()[2])
+        time.sleep(12)  # two sensor ticks at least
+        assert stack.ledger.get(task_id).status == TaskStatus.PENDING
+    finally:
+        orbit(stack, "resume")
+    assert finished(stack, task_id).status == TaskStatus.COMPLETED
+
+
+def test_a_canceled_document_run_resumes_by_re_execution_without_paying_twice(stack, emulator, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    emulator.faults.latency = 10.0  # slow enough to cancel mid-extraction
+    try:
+        paths = write_sample_set(tmp_path, n=3)
+        orbit(stack, "doc", "submit", *map(str, paths))
+        tasks = stack.ledger.list(kind="document")
+        wait_for(lambda: emulator.total_process_calls > 0, 60, "Veryfi calls to start", stack.logs)
+        run_id = stack.ledger.get(tasks[0].id).run_id
+        orbit(stack, "cancel", str(tasks[0].id))
+        assert run_finished(stack, run_id) == "CANCELED"
+        wait_for(lambda: {t.status for t in stack.ledger.get_many([t.id for t in tasks])} == {TaskStatus.CANCELED},
+                 30, "the tasks to be CANCELED", stack.logs)
+    finally:
+        emulator.faults.latency = 0.0
+    new_run = orbit(stack, "rerun", run_id).stdout.split()[2]
+    assert run_finished(stack, new_run) == "SUCCESS"
+    for task in tasks:
+        assert finished(stack, task.id).status == TaskStatus.COMPLETED
+        assert emulator.paid_calls_for(task.payload["sha256"]) == 1
