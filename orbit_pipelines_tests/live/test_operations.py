@@ -167,3 +167,33 @@ def test_a_canceled_document_run_resumes_by_re_execution_without_paying_twice(st
     for task in tasks:
         assert finished(stack, task.id).status == TaskStatus.COMPLETED
         assert emulator.paid_calls_for(task.payload["sha256"]) == 1
+
+
+def test_rerun_from_a_chosen_step_reuses_the_outputs_before_it(stack):
+    first = stack.api.launch("task_decomposition", {}, {"orbit/idempotency_key": "from-step-example"})
+    assert run_finished(stack, first) == "SUCCESS"
+    new_run = orbit(stack, "rerun", first, "--from-step", "generate_prompts").stdout.split()[2]
+    assert run_finished(stack, new_run) == "SUCCESS"
+    assert {s.step_key for s in stack.instance.get_run_step_stats(new_run)} == {"generate_prompts", "store_results"}
+    task = stack.ledger.find_by_key("from-step-example")
+    assert task.status == TaskStatus.COMPLETED and stack.ledger.run_ids(task.id) == [first, new_run]
+
+
+def test_the_readme_python_graphql_example_runs(stack):
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "trigger_with_graphql.py"), "Export invoices"],
+                            env=stack.env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "SUCCESS" in result.stdout
+    assert stack.ledger.find_by_key("example:Export invoices").status == TaskStatus.COMPLETED
+
+
+def test_the_readme_curl_example_runs(stack, emulator, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    (path,) = write_sample_set(tmp_path, n=1)
+    result = subprocess.run(["bash", str(ROOT / "examples" / "trigger_with_curl.sh"), str(path)], env=stack.env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": SUCCESS" in result.stdout
+    task = [t for t in stack.ledger.list(kind="document") if t.payload["path"] == str(path.resolve())][0]
+    assert task.status == TaskStatus.COMPLETED
