@@ -294,7 +294,8 @@ def doc_submit(paths, priority, wait_seconds) -> None:
 @click.option("--from-step", "from_step", help="Re-execute this step and everything after it.")
 @click.option("--all-steps", is_flag=True, help="Re-execute every step.")
 @click.option("--config", "config_file", type=click.File("r"),
-              help="With --from-step: run config (JSON) replacing the parent's, e.g. corrected op config.")
+              help="With --from-step: run config edits (JSON) merged over the parent's, e.g. "
+                   "{\"ops\": {\"decompose_task\": {\"config\": {\"corrected_subtasks_json\": \"[...]\"}}}}")
 def rerun(run_id, from_step, all_steps, config_file) -> None:
     """Re-execute a run through the webserver's GraphQL API (default: from its failed steps)."""
     from orbit_pipelines.operations import DagsterApi, OperationError, steps_from
@@ -320,7 +321,7 @@ def _record_edit(parent_run: str, new_run: str, step: str) -> None:
     """An operator's corrected config is part of the task's history."""
     with _environment() as env:
         ledger = _ledger(env)
-        for task_row in ledger.tasks_for_run(parent_run):
+        for task_row in ledger.tasks_ever_in_run(parent_run):
             ledger.record_note(task_row.id, f"re-executed from {step} with edited config as run {new_run}", new_run)
 
 

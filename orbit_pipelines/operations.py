@@ -100,17 +100,17 @@ class DagsterApi:
         data = self._call(_REEXECUTE, {"params": {"parentRunId": parent_run_id, "strategy": strategy}})
         return self._run_id(data["launchRunReexecution"])
 
-    def reexecute_steps(self, parent_run_id: str, step_keys: list[str], run_config: dict | None = None) -> str:
+    def reexecute_steps(self, parent_run_id: str, step_keys: list[str], config_edits: dict | None = None) -> str:
         """Re-run `step_keys` of a past run; the outputs of the steps before them are reused.
 
-        `run_config` replaces the parent's (e.g. an operator's corrected op config)."""
+        `config_edits` is merged over the parent's run config (e.g. an operator's corrected op config)."""
         parent = self.run(parent_run_id)
         import yaml
 
         params = {
             "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
                          "jobName": parent["jobName"]},
-            "runConfigData": run_config if run_config is not None else (yaml.safe_load(parent["runConfigYaml"]) or {}),
+            "runConfigData": merge_config(yaml.safe_load(parent["runConfigYaml"]) or {}, config_edits or {}),
             "stepKeys": step_keys,
             "executionMetadata": {
                 "parentRunId": parent_run_id,
@@ -140,3 +140,12 @@ def steps_from(job, step: str) -> list[str]:
     if step not in job.graph.node_dict:
         raise OperationError(f"job {job.name} has no step {step!r}; steps: {', '.join(job.graph.node_dict)}")
     return [n for n in job.graph.node_dict if n in names]
+
+
+def merge_config(base: dict, edits: dict) -> dict:
+    """`edits` over `base`, key by key at every level."""
+    merged = dict(base)
+    for key, value in edits.items():
+        merged[key] = merge_config(base[key], value) if isinstance(value, dict) and isinstance(
+            base.get(key), dict) else value
+    return merged

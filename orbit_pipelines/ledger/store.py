@@ -259,6 +259,13 @@ class Ledger:
                                 {"run_id": run_id})
             return [Task.from_row(r) for r in rows]
 
+    def tasks_ever_in_run(self, run_id: str) -> list[Task]:
+        """Tasks a run worked on, even if a later run has taken them over since."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(text("SELECT t.* FROM orbit.tasks t JOIN orbit.task_runs r ON r.task_id = t.id "
+                                     "WHERE r.run_id = :run_id ORDER BY t.id"), {"run_id": run_id})
+            return [Task.from_row(r) for r in rows]
+
     def tasks_with_dispatch_key(self, key: str) -> list[Task]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE dispatch_key = :key ORDER BY id"), {"key": key})

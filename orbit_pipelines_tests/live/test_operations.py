@@ -197,3 +197,36 @@ def test_the_readme_curl_example_runs(stack, emulator, tmp_path):
     assert ": SUCCESS" in result.stdout
     task = [t for t in stack.ledger.list(kind="document") if t.payload["path"] == str(path.resolve())][0]
     assert task.status == TaskStatus.COMPLETED
+
+
+def test_an_operator_re_executes_with_a_corrected_subtask_list_and_the_edit_is_recorded(stack, tmp_path):
+    import json
+
+    first = stack.api.launch("task_decomposition", {}, {"orbit/idempotency_key": "needs-correction"})
+    assert run_finished(stack, first) == "SUCCESS"
+    corrected = [
+        {"id": "data_model.invoice", "category": "DATA_MODEL", "title": "Invoice table with tax columns",
+         "description": "Corrected by the operator", "requirements": ["tax_rate NUMERIC(5,4)"],
+         "dependencies": [], "estimated_effort_hours": 2, "priority": "HIGH"},
+        {"id": "service.invoice", "category": "SERVICE", "title": "Invoice tax service", "description": "d",
+         "requirements": ["compute tax"], "dependencies": ["data_model.invoice"], "estimated_effort_hours": 3,
+         "priority": "MEDIUM"},
+        {"id": "http_api.invoice", "category": "HTTP_API", "title": "GET /invoices/{id}/tax", "description": "d",
+         "requirements": ["route"], "dependencies": ["service.invoice"], "estimated_effort_hours": 1,
+         "priority": "MEDIUM"},
+        {"id": "testing.invoice", "category": "TESTING", "title": "Tax tests", "description": "d",
+         "requirements": ["cases"], "dependencies": ["http_api.invoice"], "estimated_effort_hours": 1,
+         "priority": "LOW"},
+    ]
+    edits = tmp_path / "edits.json"
+    edits.write_text(json.dumps({"ops": {"decompose_task": {"config": {
+        "corrected_subtasks_json": json.dumps(corrected)}}}}))
+    new_run = orbit(stack, "rerun", first, "--from-step", "decompose_task", "--config", str(edits)).stdout.split()[2]
+    assert run_finished(stack, new_run) == "SUCCESS"
+    task = stack.ledger.find_by_key("needs-correction")
+    shown = json.loads(orbit(stack, "task", "show", str(task.id), "--format", "json").stdout)
+    assert [s["title"] for s in shown["subtasks"]][0] == "Invoice table with tax columns"
+    assert len(shown["subtasks"]) == 4, "the corrected plan replaced the generated one"
+    notes = [e["note"] for e in stack.ledger.events(task.id)]
+    assert "subtasks corrected by an operator (4 subtasks)" in notes
+    assert f"re-executed from decompose_task with edited config as run {new_run}" in notes

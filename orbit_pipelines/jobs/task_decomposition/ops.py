@@ -111,10 +111,38 @@ class DecomposeResult(BaseModel):
     subtasks: list[Subtask]
 
 
+class DecomposeConfig(Config):
+    corrected_subtasks_json: str = Field(
+        default="",
+        description="An operator's correction: a JSON list of subtasks (same fields as generated ones) used "
+                    "instead of the automatic decomposition. Re-execute from this step with it set.",
+    )
+
+
+def _corrected_subtasks(context: OpExecutionContext, loaded: LoadedTask, raw: str, ledger) -> list[Subtask]:
+    import json
+
+    try:
+        items = json.loads(raw)
+        if not isinstance(items, list):
+            raise ValueError("must be a JSON list")
+        subtasks = [Subtask.model_validate(item) for item in items]
+    except (ValueError, ValidationError) as exc:
+        detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise permanent_failure(f"corrected_subtasks_json: {detail}", "InvalidCorrection",
+                                task_id=loaded.task_id) from None
+    ledger.record_note(loaded.task_id, f"subtasks corrected by an operator ({len(subtasks)} subtasks)", context.run_id)
+    return subtasks
+
+
 @op(retry_policy=TRANSIENT_RETRY)
-def decompose_task(context: OpExecutionContext, loaded: LoadedTask) -> DecomposeResult:
+def decompose_task(context: OpExecutionContext, config: DecomposeConfig, loaded: LoadedTask,
+                   ledger: LedgerResource) -> DecomposeResult:
     """Break the task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
-    subtasks = decompose(loaded.payload)
+    if config.corrected_subtasks_json.strip():
+        subtasks = _corrected_subtasks(context, loaded, config.corrected_subtasks_json, ledger.get())
+    else:
+        subtasks = decompose(loaded.payload)
     try:
         validate_plan(subtasks, loaded.payload.exclude_categories)
     except PlanError as exc:
