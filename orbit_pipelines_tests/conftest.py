@@ -88,7 +88,7 @@ def ledger(pg_url):
 
     engine = get_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files CASCADE"))
+        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, orbit.run_summaries CASCADE"))
     return Ledger(engine)
 
 

@@ -9,7 +9,6 @@ import time
 from types import SimpleNamespace
 
 import pytest
-import requests
 from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine

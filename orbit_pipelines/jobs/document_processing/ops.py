@@ -40,7 +40,8 @@ _BACKOFF_SECONDS = (1, 3, 7, 15)
 class LoadDocumentsConfig(Config):
     task_ids: list[int] = Field(default=[], description="Ledger tasks to process (set by the dispatch sensor).")
     paths: list[str] = Field(
-        default=[], description="Or: absolute file paths to process (Launchpad/GraphQL). Each becomes a ledger task."
+        default=[], description="Or: absolute file paths or s3://bucket/key URIs to process (Launchpad/GraphQL). "
+                                "Each becomes a ledger task.",
     )
 
 
@@ -72,9 +73,27 @@ def _adopt(context: OpExecutionContext, ledger: Ledger, items: list[DocumentItem
                               only_if_current_run=False)
 
 
-def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str]) -> list[int]:
+def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
+    """Stream an s3:// document to the run worker's disk; the rest of the run treats it as a file."""
+    from orbit_pipelines.environment import orbit_home
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise permanent_failure(f"{uri}: not an s3://bucket/key URI", "BadDocument", path=uri)
+    target = orbit_home() / "downloads" / bucket / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        storage.client().download_file(bucket, key, str(target))
+    except ClientError as exc:
+        raise permanent_failure(f"{uri}: could not be downloaded ({exc})", "BadDocument", path=uri) from None
+    return str(target)
+
+
+def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str], storage: DocumentStorage) -> list[int]:
     ids = []
     for path in paths:
+        if path.startswith("s3://"):
+            path = _fetch_s3_source(path, storage)
         try:
             facts = inspect_file(path)
         except BadDocument as exc:
@@ -89,10 +108,11 @@ def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str]
 
 
 @op(retry_policy=TRANSIENT_RETRY)
-def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, ledger: LedgerResource) -> list[DocumentItem]:
+def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, ledger: LedgerResource,
+                   storage: DocumentStorage) -> list[DocumentItem]:
     """Read the batch's tasks and mark them RUNNING under this run."""
     led = ledger.get()
-    task_ids = list(config.task_ids) or _submit_inline(context, led, config.paths)
+    task_ids = list(config.task_ids) or _submit_inline(context, led, config.paths, storage)
     if not task_ids:
         raise permanent_failure("nothing to process: give task_ids or paths", "EmptyBatch")
     led.transition_many(task_ids, TaskStatus.RUNNING, run_id=context.run_id, note="run started")
@@ -294,7 +314,7 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
 @op
 def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> dict:
     """What happened to the batch: counts, totals per currency, failures with reasons."""
-    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
+    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks, save_run_summary
 
     led = ledger.get()
     stored = documents_for_tasks(led.engine, [i.task_id for i in items if i.stored])
@@ -318,6 +338,7 @@ def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: Le
     failure_lines = ["| task | file | step | error | message |", "|---|---|---|---|---|"] + [
         f"| {f['task_id']} | {_cell(f['file'])} | {f['step']} | {f['error_class']} | {_cell(f['message'][:300])} |"
         for f in summary["failures"][:200]]
+    save_run_summary(led.engine, context.run_id, summary)
     context.add_output_metadata({
         "stored": len(stored), "failed": len(failures),
         "totals_per_currency": MetadataValue.json(summary["totals"]),

@@ -89,3 +89,12 @@ def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[st
             {"ids": list(task_ids)},
         )
         return [dict(r._mapping) for r in rows]
+
+
+def save_run_summary(engine: Engine, run_id: str, summary: dict) -> None:
+    stmt = text(
+        "INSERT INTO orbit.run_summaries (run_id, kind, summary) VALUES (:run_id, 'document', :summary) "
+        "ON CONFLICT (run_id) DO UPDATE SET summary = EXCLUDED.summary, created_at = now()"
+    ).bindparams(bindparam("summary", type_=JSONB))
+    with engine.begin() as conn:
+        conn.execute(stmt, {"run_id": run_id, "summary": summary})

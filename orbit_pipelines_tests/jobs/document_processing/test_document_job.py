@@ -5,6 +5,7 @@ import os
 import boto3
 import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
+from sqlalchemy import text
 
 from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
@@ -192,3 +193,25 @@ def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extrac
         assert (task.status, task.run_id) == (TaskStatus.COMPLETED, again.run_id)
         assert emulator.paid_calls_for(task.payload["sha256"]) == 1
         assert ledger.run_ids(task.id) == [first.run_id, again.run_id]
+
+
+def test_a_launch_with_inline_paths_and_s3_uris_records_and_processes_each(instance, ledger, emulator, receipts):
+    s3 = boto3.client("s3", endpoint_url=os.environ["ORBIT_S3_ENDPOINT_URL"])
+    s3.create_bucket(Bucket="incoming-scans")
+    s3.upload_file(str(receipts[1]), "incoming-scans", "2026/03/receipt.pdf")
+    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False, run_config={
+        "ops": {"load_documents": {"config": {"paths": [str(receipts[0]), "s3://incoming-scans/2026/03/receipt.pdf"]}}}})
+    assert result.success
+    tasks = ledger.list(kind="document")
+    assert len(tasks) == 2 and {t.status for t in tasks} == {TaskStatus.COMPLETED}
+    with ledger.engine.connect() as conn:
+        summary = conn.execute(text("SELECT summary FROM orbit.run_summaries WHERE run_id = :r"),
+                               {"r": result.run_id}).scalar()
+    assert (summary["stored"], summary["failed"]) == (2, 0) and summary["totals"]["USD"]
+
+
+def test_a_bad_s3_uri_is_refused_by_name(instance, ledger, emulator):
+    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False, run_config={
+        "ops": {"load_documents": {"config": {"paths": ["s3://no-such-bucket/x.pdf"]}}}})
+    failure = events(result, DagsterEventType.STEP_FAILURE, "load_documents")[0]
+    assert "s3://no-such-bucket/x.pdf: could not be downloaded" in failure.step_failure_data.user_failure_data.description
