@@ -400,7 +400,6 @@ def dlq_list(kind) -> None:
 @click.option("--kind")
 def dlq_retry(task_ids, retry_all, kind) -> None:
     """Run dead letters again: re-execute a failed run from failure, else launch a new run for them."""
-    from orbit_pipelines.jobs.common import run_tags
     from orbit_pipelines.jobs.registry import get_kind
     from orbit_pipelines.operations import DagsterApi, OperationError
 
@@ -430,7 +429,7 @@ def dlq_retry(task_ids, retry_all, kind) -> None:
                 job_kind = get_kind(kind_name)
                 batches = [group[i:i + job_kind.batch_size()] for i in range(0, len(group), job_kind.batch_size())]
                 for batch in batches:
-                    new_run = api.launch(job_kind.job_name, job_kind.run_config(batch), run_tags(batch))
+                    new_run = api.launch(job_kind.job_name, job_kind.run_config(batch), job_kind.tags_for(batch))
                     click.echo(f"tasks {[t.id for t in batch]}: new run {new_run}")
         except OperationError as exc:
             raise click.ClickException(str(exc)) from None
@@ -449,6 +448,27 @@ def dlq_discard(task_id: int, reason: str) -> None:
         except (TaskNotFound, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"task {task_id} discarded: {reason}")
+
+
+@main.group()
+def new() -> None:
+    """Scaffold new code."""
+
+
+@new.command("job")
+@click.argument("name")
+def new_job_command(name: str) -> None:
+    """Create orbit_pipelines/jobs/NAME/ (models, logic, ops, job, kind) and its tests."""
+    from orbit_pipelines.scaffold import new_job
+
+    try:
+        written = new_job(name, project_root())
+    except (ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path.relative_to(project_root())}")
+    click.echo(f"next: edit models.py and logic.py, then `.venv/bin/pytest orbit_pipelines_tests/jobs/{name}`; "
+               f"submit with `orbit task submit --kind {name} --payload FILE`")
 
 
 def _echo_status(task_row) -> None:

@@ -32,6 +32,7 @@ defs = Definitions(
              task_canceled_sensor, document_inbox_sensor],
     schedules=[stuck_task_sweep],
     resources={
+        **{key: resource for k in all_kinds().values() for key, resource in k.resources.items()},
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
         # Not secrets: read when the code location loads. AWS credentials stay with boto3's own chain.
         "storage": DocumentStorage(

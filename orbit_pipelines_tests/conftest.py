@@ -32,6 +32,30 @@ def local_services():
             os.environ[key] = value
 
 
+@pytest.fixture(scope="session", autouse=True)
+def message_receiver():
+    """Webhook endpoints `ops` (JSON) and `slack` for send_message, named in ORBIT_MESSAGE_ENDPOINTS."""
+    import json
+
+    from orbit_pipelines_tests.support import MessageReceiver
+
+    receiver = MessageReceiver()
+    saved = os.environ.get("ORBIT_MESSAGE_ENDPOINTS")
+    os.environ["ORBIT_MESSAGE_ENDPOINTS"] = json.dumps({"ops": receiver.url("/ops"), "slack": receiver.url("/slack")})
+    yield receiver
+    receiver.stop()
+    if saved is None:
+        os.environ.pop("ORBIT_MESSAGE_ENDPOINTS", None)
+    else:
+        os.environ["ORBIT_MESSAGE_ENDPOINTS"] = saved
+
+
+@pytest.fixture
+def receiver(message_receiver):
+    message_receiver.reset()
+    return message_receiver
+
+
 @pytest.fixture
 def emulator(local_services):
     """The Veryfi emulator, with no faults and no history at the start of the test."""

@@ -50,3 +50,61 @@ def recon_job(name: str):
 
 def run_config_for(task_id: int) -> dict:
     return {"ops": {"load_task": {"config": {"task_id": task_id}}}}
+
+
+class MessageReceiver:
+    """A local HTTP endpoint that records what it receives and answers as told (a webhook stand-in)."""
+
+    def __init__(self):
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.lock = threading.Lock()
+        self.received: list[dict] = []
+        self.answers: list[tuple[int, dict]] = []  # queued (status, headers) for the next requests
+        self.delay = 0.0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                started = time.monotonic()
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
+                with receiver.lock:
+                    status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
+                time.sleep(receiver.delay)
+                with receiver.lock:
+                    receiver.received.append({"path": self.path, "body": body, "status": status,
+                                              "idempotency_key": self.headers.get("Idempotency-Key"),
+                                              "start": started, "end": time.monotonic()})
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}' if status < 300 else b'{"error": "refused"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.answers.clear()
+            self.delay = 0.0
+
+    def delivered(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.received if r["status"] < 300]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,7 +15,6 @@ from dagster import (
     sensor,
 )
 
-from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.registry import all_kinds, get_kind
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.resources import LedgerResource
@@ -34,7 +33,7 @@ def run_request_for(tasks: list[Task]) -> RunRequest:
         run_key=tasks[0].dispatch_key or f"task-{tasks[0].id}",
         job_name=kind.job_name,
         run_config=kind.run_config(tasks),
-        tags=run_tags(tasks),
+        tags=kind.tags_for(tasks),
     )
 
 

@@ -88,3 +88,38 @@ def test_documents_dropped_in_the_inbox_are_stored_in_one_batch(live, emulator, 
     assert len({t.run_id for t in tasks}) == 1, "documents that arrive together run as one batch"
     assert len(documents_for_tasks(live.ledger.engine, [t.id for t in tasks])) == 4
     assert all(emulator.paid_calls_for(t.payload["sha256"]) == 1 for t in tasks)
+
+
+def _submit_concurrently(live, lane, n):
+    import threading
+
+    from orbit_pipelines.intake import submit_task
+
+    barrier = threading.Barrier(n)
+
+    def submit(i):
+        barrier.wait()
+        submit_task(live.ledger, "message", {"endpoint": "ops", "text": f"{lane} message {i}"}, lane=lane)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    return sorted((t for t in live.ledger.list(kind="message", limit=100) if t.lane == lane), key=lambda t: t.id)
+
+
+def test_sync_messages_are_delivered_one_at_a_time_in_submission_order(live, receiver):
+    receiver.delay = 0.5
+    tasks = _submit_concurrently(live, "sync", 5)
+    assert all(wait_until_finished(live, t.id, timeout=150).status == TaskStatus.COMPLETED for t in tasks)
+    got = sorted(receiver.delivered(), key=lambda r: r["start"])
+    assert [r["body"]["id"] for r in got] == [f"orbit-task-{t.id}" for t in tasks], "submission order"
+    assert all(later["start"] >= earlier["end"] for earlier, later in zip(got, got[1:])), "one at a time"
+
+
+def test_async_messages_are_delivered_concurrently(live, receiver):
+    receiver.delay = 6.0
+    tasks = _submit_concurrently(live, "async", 4)
+    assert all(wait_until_finished(live, t.id, timeout=150).status == TaskStatus.COMPLETED for t in tasks)
+    got = receiver.delivered()
+    overlapping = max(sum(1 for r in got if r["start"] < x["end"] and x["start"] < r["end"]) for x in got)
+    assert overlapping > 1

@@ -1,0 +1,1 @@
+"""send_message: deliver a message to a configured HTTP endpoint (JSON webhook or Slack-compatible)."""

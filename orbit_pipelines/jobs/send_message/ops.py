@@ -1,0 +1,74 @@
+"""Ops of send_message: thin wrappers over logic.py, the ledger and one HTTP POST."""
+
+from typing import Optional
+
+import requests
+from dagster import Config, OpExecutionContext, Out, Output, RetryRequested, op
+from pydantic import Field, ValidationError
+
+from orbit_pipelines.intake import describe_validation_error
+from orbit_pipelines.jobs.common import TRANSIENT_RETRY, complete_task, permanent_failure, start_task
+from orbit_pipelines.jobs.send_message.logic import Verdict, request_body, retry_after_seconds, verdict
+from orbit_pipelines.jobs.send_message.models import KIND, MessagePayload
+from orbit_pipelines.jobs.send_message.resources import MessageEndpoints
+from orbit_pipelines.ledger import TaskNotFound
+from orbit_pipelines.resources import LedgerResource
+
+DELIVERY_RETRIES = 5
+
+
+class LoadMessageConfig(Config):
+    task_id: Optional[int] = Field(default=None, description="Ledger task to deliver (set by the dispatch sensor).")
+
+
+@op(retry_policy=TRANSIENT_RETRY, out={"task_id": Out(int, is_required=False),
+                                       "payload": Out(MessagePayload, is_required=False)})
+def load_message(context: OpExecutionContext, config: LoadMessageConfig, ledger: LedgerResource):
+    led = ledger.get()
+    if config.task_id is None:
+        raise permanent_failure("task_id: give the ledger task to deliver", "MissingTaskId")
+    try:
+        task = led.get(config.task_id)
+    except TaskNotFound as exc:
+        raise permanent_failure(str(exc), "TaskNotFound") from None
+    if start_task(context, led, task) is None:
+        return  # already delivered, or being delivered by another run
+    try:
+        payload = MessagePayload.model_validate(task.payload)
+    except ValidationError as exc:
+        raise permanent_failure(f"invalid {KIND} payload: {describe_validation_error(exc)}", "InvalidPayload") from None
+    yield Output(task.id, "task_id")
+    yield Output(payload, "payload")
+
+
+@op
+def deliver_message(context: OpExecutionContext, task_id: int, payload: MessagePayload,
+                    endpoints: MessageEndpoints, ledger: LedgerResource) -> int:
+    """POST the message; retry 429/5xx/timeouts (Retry-After honoured), fail at once on other 4xx."""
+    url = endpoints.url_for(payload.endpoint)
+    if url is None:
+        raise permanent_failure(f"endpoint: {payload.endpoint!r} is not configured (known: "
+                                f"{', '.join(endpoints.names()) or 'none'})", "UnknownEndpoint")
+    attempt = context.retry_number
+    backoff = TRANSIENT_RETRY.calculate_delay(attempt + 1)
+    try:
+        # The same key on every attempt lets a receiver drop a duplicate after a lost answer.
+        response = requests.post(url, json=request_body(payload, task_id), timeout=endpoints.timeout_seconds,
+                                 headers={"Idempotency-Key": f"orbit-task-{task_id}"})
+    except requests.RequestException as exc:
+        if attempt >= DELIVERY_RETRIES:
+            raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({exc})",
+                                    "DeliveryFailed") from None
+        raise RetryRequested(max_retries=DELIVERY_RETRIES, seconds_to_wait=backoff) from exc
+    outcome = verdict(response.status_code)
+    if outcome == Verdict.RETRY and attempt < DELIVERY_RETRIES:
+        wait = retry_after_seconds(response.headers.get("Retry-After"), backoff)
+        context.log.warning(f"{payload.endpoint} answered {response.status_code}; retrying in {wait:.1f}s")
+        raise RetryRequested(max_retries=DELIVERY_RETRIES, seconds_to_wait=wait)
+    if outcome != Verdict.DELIVERED:
+        raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {response.status_code} "
+                                f"{response.text[:300]}", "DeliveryRejected", status=response.status_code)
+    complete_task(context, ledger.get(), task_id)
+    context.add_output_metadata({"endpoint": payload.endpoint, "status": response.status_code,
+                                 "attempts": attempt + 1})
+    return response.status_code
