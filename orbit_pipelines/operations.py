@@ -20,28 +20,24 @@ def dagster_url() -> str:
     return os.environ.get("ORBIT_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
-_LAUNCH = """
-mutation($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
+# What every launch answers: the new run, or why there is none.
+_LAUNCH_RESULT = """
     __typename
     ... on LaunchRunSuccess { run { runId } }
     ... on PythonError { message }
     ... on RunConfigValidationInvalid { errors { message } }
     ... on InvalidStepError { invalidStepKey }
     ... on Error { message }
-  }
+"""
+
+_LAUNCH = """
+mutation($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {""" + _LAUNCH_RESULT + """  }
 }"""
 
 _REEXECUTE = """
 mutation($params: ReexecutionParams, $executionParams: ExecutionParams) {
-  launchRunReexecution(reexecutionParams: $params, executionParams: $executionParams) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidStepError { invalidStepKey }
-    ... on Error { message }
-  }
+  launchRunReexecution(reexecutionParams: $params, executionParams: $executionParams) {""" + _LAUNCH_RESULT + """  }
 }"""
 
 _TERMINATE = """

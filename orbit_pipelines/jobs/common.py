@@ -17,6 +17,7 @@ from dagster import (
     failure_hook,
 )
 from botocore.exceptions import BotoCoreError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
 from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
@@ -122,6 +123,32 @@ def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task 
                                 only_if_current_run=False)
     _tag_run(context, started)
     return started
+
+
+def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[BaseModel],
+                     kind: str) -> tuple[Task, BaseModel] | None:
+    """The first op of a one-task job: read the task, mark it RUNNING, validate its payload.
+
+    None when there is nothing to do (already completed, or in progress in another run).
+    """
+    from orbit_pipelines.intake import describe_validation_error
+
+    if task_id is None:
+        raise permanent_failure("task_id: give the ledger task to run", "MissingTaskId")
+    try:
+        task = ledger.get(task_id)
+    except TaskNotFound as exc:
+        raise permanent_failure(str(exc), "TaskNotFound") from None
+    if task.kind != kind:
+        raise permanent_failure(f"task {task.id} is of kind {task.kind!r}, not {kind!r}", "WrongKind")
+    started = start_task(context, ledger, task)
+    if started is None:
+        return None
+    try:
+        return started, model.model_validate(started.payload)
+    except ValidationError as exc:
+        raise permanent_failure(f"task {task.id}: invalid {kind} payload: {describe_validation_error(exc)}",
+                                "InvalidPayload") from None
 
 
 def complete_task(context: OpExecutionContext, ledger: Ledger, task_id: int) -> Task | None:

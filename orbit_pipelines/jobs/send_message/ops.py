@@ -4,14 +4,12 @@ from typing import Optional
 
 import requests
 from dagster import Config, OpExecutionContext, Out, Output, RetryRequested, op
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from orbit_pipelines.intake import describe_validation_error
-from orbit_pipelines.jobs.common import TRANSIENT_RETRY, complete_task, permanent_failure, start_task
+from orbit_pipelines.jobs.common import TRANSIENT_RETRY, complete_task, load_ledger_task, permanent_failure
 from orbit_pipelines.jobs.send_message.logic import Verdict, request_body, retry_after_seconds, verdict
 from orbit_pipelines.jobs.send_message.models import KIND, MessagePayload
 from orbit_pipelines.jobs.send_message.resources import MessageEndpoints
-from orbit_pipelines.ledger import TaskNotFound
 from orbit_pipelines.resources import LedgerResource
 
 DELIVERY_RETRIES = 5
@@ -24,19 +22,10 @@ class LoadMessageConfig(Config):
 @op(retry_policy=TRANSIENT_RETRY, out={"task_id": Out(int, is_required=False),
                                        "payload": Out(MessagePayload, is_required=False)})
 def load_message(context: OpExecutionContext, config: LoadMessageConfig, ledger: LedgerResource):
-    led = ledger.get()
-    if config.task_id is None:
-        raise permanent_failure("task_id: give the ledger task to deliver", "MissingTaskId")
-    try:
-        task = led.get(config.task_id)
-    except TaskNotFound as exc:
-        raise permanent_failure(str(exc), "TaskNotFound") from None
-    if start_task(context, led, task) is None:
+    loaded = load_ledger_task(context, ledger.get(), config.task_id, MessagePayload, KIND)
+    if loaded is None:
         return  # already delivered, or being delivered by another run
-    try:
-        payload = MessagePayload.model_validate(task.payload)
-    except ValidationError as exc:
-        raise permanent_failure(f"invalid {KIND} payload: {describe_validation_error(exc)}", "InvalidPayload") from None
+    task, payload = loaded
     yield Output(task.id, "task_id")
     yield Output(payload, "payload")
 
