@@ -26,17 +26,33 @@ class ManagedProcess:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 15) -> None:
-        """Interrupt (Dagster's CLIs shut down cleanly on Ctrl-C), then terminate, then kill."""
+        """Interrupt (Dagster's CLIs shut down cleanly on Ctrl-C), then terminate, then kill.
+
+        Dagster starts its code servers in sessions of their own, so signalling our process group
+        does not reach them: the descendants are collected first and stopped after.
+        """
+        import psutil
+
+        try:
+            descendants = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            descendants = []
         for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
             if not self.alive():
-                return
+                break
             try:
                 os.killpg(self.proc.pid, sig)
                 self.proc.wait(wait)
             except subprocess.TimeoutExpired:
                 continue
             except ProcessLookupError:
-                return
+                break
+        alive = [p for p in descendants if p.is_running()]
+        for process in alive:
+            process.terminate()
+        _, still = psutil.wait_procs(alive, timeout=5)
+        for process in still:
+            process.kill()
 
 
 def venv_bin(name: str) -> str:
