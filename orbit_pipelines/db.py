@@ -25,15 +25,6 @@ def normalize_pg_url(url: str) -> str:
     return url
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
-
-
 _engines: dict[tuple[int, str], Engine] = {}
 _lock = threading.Lock()
 

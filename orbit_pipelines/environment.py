@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from orbit_pipelines.db import get_engine, normalize_pg_url, redact_url
+from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines.ledger.migrate import apply_migrations
 from orbit_pipelines.local.postgres import EmbeddedPostgres, start_embedded_postgres
 from orbit_pipelines.local.services import (
@@ -65,7 +65,7 @@ class Environment:
         if self.embedded is not None:
             state = "started" if self.embedded.started_here else "already running"
             return f"embedded Postgres ({state}, data in {self.embedded.data_dir})"
-        return f"Postgres at {redact_url(self.pg_url)}"
+        return f"Postgres at {make_url(self.pg_url).render_as_string(hide_password=True)}"
 
     def close(self) -> None:
         if self.services is not None:

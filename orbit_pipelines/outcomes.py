@@ -42,11 +42,11 @@ def failure_from_step_events(events: Iterable[DagsterEvent], run_message: str | 
             message = data.user_failure_data.description
         else:
             message = (root.message if root else "").strip() or event.message or "step failed"
-        return FailureDetails(error_class or "StepFailure", _first_line_block(message), event.step_key)
-    return FailureDetails("RunFailure", _first_line_block(run_message or "the run failed outside any step"), None)
+        return FailureDetails(error_class or "StepFailure", _truncate(message), event.step_key)
+    return FailureDetails("RunFailure", _truncate(run_message or "the run failed outside any step"), None)
 
 
-def _first_line_block(message: str, limit: int = 2000) -> str:
+def _truncate(message: str, limit: int = 2000) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 

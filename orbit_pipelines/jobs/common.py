@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
 from dagster import (
     Backoff,
     DagsterRunStatus,
@@ -16,7 +17,6 @@ from dagster import (
     RetryRequested,
     failure_hook,
 )
-from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 

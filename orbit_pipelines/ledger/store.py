@@ -53,7 +53,7 @@ class Task:
 
     @classmethod
     def from_row(cls, row: Any) -> "Task":
-        values = dict(row._mapping)
+        values = {k: v for k, v in row._mapping.items() if k in cls.__dataclass_fields__}
         values["status"] = TaskStatus(values["status"])
         return cls(**values)
 
@@ -317,14 +317,7 @@ class Ledger:
             """
         )
         with self.engine.begin() as conn:
-            rows = conn.execute(stmt, params)
-            tasks = []
-            for row in rows:
-                values = dict(row._mapping)
-                values.pop("previous_status")
-                values["status"] = TaskStatus(values["status"])
-                tasks.append(Task(**values))
-            return tasks
+            return [Task.from_row(row) for row in conn.execute(stmt, params)]
 
     def queued_without_run(self, older_than_seconds: float, limit: int) -> list[Task]:
         """QUEUED tasks whose run no op has reported yet: a dispatch that may have been lost."""

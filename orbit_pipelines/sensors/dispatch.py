@@ -15,6 +15,7 @@ from dagster import (
     sensor,
 )
 
+from orbit_pipelines.jobs.common import RUN_KEY_TAG
 from orbit_pipelines.jobs.registry import all_kinds, get_kind
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.resources import LedgerResource
@@ -23,7 +24,6 @@ MAX_RUNS_PER_TICK = 50
 # A claimed task whose run no op has reported after this long is checked for a lost run request
 # (e.g. the daemon died between claiming and submitting).
 LOST_DISPATCH_AFTER_SECONDS = 60
-RUN_KEY_TAG = "dagster/run_key"
 
 
 def run_request_for(tasks: list[Task]) -> RunRequest:

@@ -11,8 +11,9 @@ from typing import Callable, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import Config, MetadataValue, OpExecutionContext, RetryRequested, op
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.common import (
     IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
@@ -130,9 +131,10 @@ def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, led
                            only_if_current_run=False)
         try:
             payload = DocumentPayload.model_validate(task.payload)
-        except ValueError as exc:
-            led.move_along(task.id, TaskStatus.FAILED, run_id=context.run_id,
-                           error=("InvalidPayload", f"task {task.id}: {exc}", "load_documents"))
+        except ValidationError as exc:
+            led.move_along(task.id, TaskStatus.FAILED, run_id=context.run_id, error=(
+                "InvalidPayload", f"task {task.id}: invalid {KIND} payload: {describe_validation_error(exc)}",
+                "load_documents"))
             continue
         items.append(DocumentItem(task_id=task.id, path=payload.path, source_name=payload.source_name,
                                   document_key=payload.sha256, size_bytes=payload.size_bytes))

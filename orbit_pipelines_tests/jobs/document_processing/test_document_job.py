@@ -215,3 +215,15 @@ def test_a_bad_s3_uri_is_refused_by_name(instance, ledger, emulator):
         "ops": {"load_documents": {"config": {"paths": ["s3://no-such-bucket/x.pdf"]}}}})
     failure = events(result, DagsterEventType.STEP_FAILURE, "load_documents")[0]
     assert "s3://no-such-bucket/x.pdf: could not be downloaded" in failure.step_failure_data.user_failure_data.description
+
+
+def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, ledger, emulator, receipts):
+    good = submitted(ledger, receipts[:1])
+    bad, _ = ledger.submit("document", {"path": "/x.pdf", "source_name": "x.pdf", "sha256": "nothex", "size_bytes": 1})
+    ledger.claim_pending(limit=5)
+    result = process(instance, ledger, good + [bad.id])
+    assert result.success and ledger.get(good[0]).status == TaskStatus.COMPLETED
+    failed = ledger.get(bad.id)
+    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidPayload",
+                                                                      "load_documents")
+    assert "sha256: String should match pattern" in failed.error_message
