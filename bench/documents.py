@@ -47,15 +47,12 @@ def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.ledger import Ledger
-    from orbit_pipelines.local.sample_documents import write_sample_set
+    from orbit_pipelines.local.sample_documents import write_unique_sample_set
 
     ledger = Ledger(get_engine(env.pg_url))
     with tempfile.TemporaryDirectory() as tmp:
         # Unique content per run of the bench, so nothing is reused from an earlier run.
-        paths = write_sample_set(Path(tmp), n=n)
-        for p in paths:
-            with open(p, "ab") as handle:  # bytes after the end of a PDF or PNG leave it valid
-                handle.write(f"\nbench {time.time_ns()}\n".encode())
+        paths = write_unique_sample_set(Path(tmp), n, salt=f"bench {time.time_ns()}")
         ids = [submit_document(ledger, p)[0].id for p in paths]
         ledger.claim_pending(limit=n, kinds=["document"], batch_size=n)
         services.veryfi.reset()

@@ -52,6 +52,35 @@ def run_config_for(task_id: int) -> dict:
     return {"ops": {"load_task": {"config": {"task_id": task_id}}}}
 
 
+def veryfi_overrides(**config) -> dict:
+    """Resource config for one document run; the credentials stay in the environment."""
+    env = {k: {"env": v} for k, v in (("base_url", "VERYFI_BASE_URL"), ("client_id", "VERYFI_CLIENT_ID"),
+                                       ("username", "VERYFI_USERNAME"), ("api_key", "VERYFI_API_KEY"))}
+    return {"veryfi": {"config": {**env, **config}}}
+
+
+def submitted_documents(ledger, paths) -> list[int]:
+    """Submit files as document tasks and claim them as one batch, as the dispatch sensor would."""
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+
+    ids = [submit_document(ledger, p)[0].id for p in paths]
+    ledger.claim_pending(limit=len(ids), kinds=["document"], batch_size=len(ids))
+    return ids
+
+
+def process_documents(instance, ledger, task_ids, resources: dict | None = None, **kwargs):
+    """One document_processing run over claimed tasks, on the Postgres-backed instance."""
+    from dagster import execute_job
+
+    from orbit_pipelines.jobs.common import run_tags
+
+    run_config = {"ops": {"load_documents": {"config": {"task_ids": task_ids}}}}
+    if resources:
+        run_config["resources"] = resources
+    return execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
+                       run_config=run_config, tags=run_tags(ledger.get_many(task_ids)), **kwargs)
+
+
 class MessageReceiver:
     """A local HTTP endpoint that records what it receives and answers as told (a webhook stand-in)."""
 

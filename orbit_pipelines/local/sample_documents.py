@@ -240,3 +240,13 @@ def write_sample_set(folder: Union[str, Path], n: int = 5) -> list[Path]:
                                       rate, currency, **layout)
         paths.append(path)
     return paths
+
+
+def write_unique_sample_set(folder: Union[str, Path], n: int, salt: str) -> list[Path]:
+    """``write_sample_set`` whose files are unique to ``salt``: documents are keyed by their content,
+    so a benchmark or a test that must pay for every document needs bytes nobody sent before."""
+    paths = write_sample_set(folder, n)
+    for i, path in enumerate(paths):
+        with open(path, "ab") as handle:  # bytes after the end of a PDF or PNG leave it valid
+            handle.write(f"\n{salt} {i}\n".encode())
+    return paths

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
@@ -93,7 +93,7 @@ class FaultPlan:
         self._latency = 0.0
         self._queue: deque[Fault] = deque()
         self._rate = 0.0
-        self._rate_fault: Optional[Fault] = None
+        self._rate_faults: list[Fault] = []
         self._random = random.Random()
 
     @property
@@ -126,21 +126,30 @@ class FaultPlan:
     def malformed_next(self, n: int = 1) -> None:
         self.fail_next(n, "malformed")
 
-    def set_fault_rate(self, rate: float, status: Union[int, str] = 503, *, seed: Optional[int] = None,
-                       retry_after=None, body=None, seconds: Optional[float] = None) -> None:
-        """Fail a random fraction ``rate`` of process calls (after any queued faults); 0 turns it off."""
+    def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503, *,
+                       seed: Optional[int] = None, retry_after=None, body=None,
+                       seconds: Optional[float] = None) -> None:
+        """Fail a random fraction ``rate`` of process calls (after any queued faults); 0 turns it off.
+
+        ``status`` may be a list of statuses and kind names: each failing call draws one of them,
+        which is what intermittent trouble looks like (a 503 here, a reset there, a 429 now and then).
+        """
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
-        fault = _make_fault(status, retry_after, body, seconds)
+        statuses = [status] if isinstance(status, (int, str)) else list(status)
+        if not statuses:
+            raise ValueError("status: give at least one status or fault kind")
+        faults = [_make_fault(s, retry_after if s == 429 or len(statuses) == 1 else None, body, seconds)
+                  for s in statuses]
         with self._lock:
-            self._rate, self._rate_fault = float(rate), fault
+            self._rate, self._rate_faults = float(rate), faults
             if seed is not None:
                 self._random.seed(seed)
 
     def clear(self) -> None:
         with self._lock:
             self._queue.clear()
-            self._rate, self._rate_fault, self._latency = 0.0, None, 0.0
+            self._rate, self._rate_faults, self._latency = 0.0, [], 0.0
 
     @property
     def pending(self) -> int:
@@ -153,7 +162,7 @@ class FaultPlan:
             if self._queue:
                 return self._queue.popleft(), self._latency
             if self._rate and self._random.random() < self._rate:
-                return self._rate_fault, self._latency
+                return self._random.choice(self._rate_faults), self._latency
             return None, self._latency
 
 
@@ -668,7 +677,8 @@ class VeryfiEmulator:
     def malformed_next(self, n: int = 1) -> None:
         self.faults.malformed_next(n)
 
-    def set_fault_rate(self, rate: float, status: Union[int, str] = 503, **kwargs) -> None:
+    def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503,
+                       **kwargs) -> None:
         self.faults.set_fault_rate(rate, status, **kwargs)
 
     def clear_faults(self) -> None:

@@ -106,6 +106,10 @@ class VeryfiTransportError(VeryfiError):
     retryable = True
 
 
+class VeryfiReadTimeout(VeryfiTransportError):
+    """The request was sent but no answer came in time: Veryfi may still process (and bill) it."""
+
+
 class VeryfiBadResponse(VeryfiError):
     """A 2xx whose body is not JSON or not a document; usually a truncated answer, so retryable."""
 
@@ -414,6 +418,8 @@ class VeryfiClient:
                 # A redirect would silently drop a streamed upload; report it instead.
                 allow_redirects=False, **kwargs,
             )
+        except requests.ReadTimeout as exc:
+            raise self._transport_error(method, path, f"timed out: {exc}", VeryfiReadTimeout) from None
         except requests.Timeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
@@ -451,8 +457,9 @@ class VeryfiClient:
             text = text.replace(secret, "***")
         return _truncate(text)
 
-    def _transport_error(self, method: str, path: str, detail: str) -> VeryfiTransportError:
-        return VeryfiTransportError(self._clean(detail), context=f"Veryfi {method} documents/{path}")
+    def _transport_error(self, method: str, path: str, detail: str,
+                         cls: type[VeryfiTransportError] = VeryfiTransportError) -> VeryfiTransportError:
+        return cls(self._clean(detail), context=f"Veryfi {method} documents/{path}")
 
     def _bad_response(self, response, method: str, path: str, detail: str) -> VeryfiBadResponse:
         return VeryfiBadResponse(

@@ -12,6 +12,7 @@ from orbit_pipelines.veryfi import (
     VeryfiBadResponse,
     VeryfiError,
     VeryfiRateLimited,
+    VeryfiReadTimeout,
     VeryfiRejected,
     VeryfiServerError,
     VeryfiTransportError,
@@ -137,12 +138,13 @@ def test_credentials_never_appear_in_messages_even_when_the_api_echoes_them(make
         assert secret not in error.message and secret not in str(error) and secret not in repr(error)
 
 
-def test_read_timeout_is_a_retryable_transport_error(emulator, make_client, receipt_path):
+def test_read_timeout_is_a_retryable_transport_error_that_may_still_be_processed(emulator, make_client,
+                                                                                 receipt_path):
     client = make_client(emulator, read_timeout=0.5)
     emulator.timeout_next(1, seconds=10)
     started = time.monotonic()
     error = _failure(client, receipt_path)
-    assert type(error) is VeryfiTransportError
+    assert type(error) is VeryfiReadTimeout and isinstance(error, VeryfiTransportError)
     assert (error.status, error.retryable) == (None, True)
     assert time.monotonic() - started < 3
 

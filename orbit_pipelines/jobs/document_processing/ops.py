@@ -31,7 +31,7 @@ from orbit_pipelines.jobs.document_processing.store import (
 from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
-from orbit_pipelines.veryfi import VeryfiError, VeryfiResponseError, parse_document
+from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout, VeryfiResponseError, parse_document
 
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
@@ -264,7 +264,10 @@ def _extract_all(context, items, veryfi, storage, ledger):
         except VeryfiError as exc:
             if exc.retryable:
                 transient[item.task_id] = str(exc)
-                waits.append(exc.retry_after or 0.0)
+                # A call that timed out may still be running at Veryfi: give it another read timeout
+                # to finish before the retry asks for it, or the retry would pay for it again.
+                settle = veryfi.read_timeout if isinstance(exc, VeryfiReadTimeout) else 0.0
+                waits.append(max(exc.retry_after or 0.0, settle))
                 return item
             return item.failed(type(exc).__name__, str(exc), "extract_with_veryfi")
         save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id, result.trace_id,

@@ -7,12 +7,10 @@ import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 from sqlalchemy import text
 
-from orbit_pipelines.jobs.common import run_tags
-from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.sample_documents import build_receipt, write_pdf_receipt, write_text_receipt
-from orbit_pipelines_tests.support import recon_job
+from orbit_pipelines_tests.support import process_documents, recon_job, submitted_documents, veryfi_overrides
 
 RECEIPTS = [
     ("Blue Fern Cafe", "2026-03-01", [("Avocado Toast", 1, "12.50"), ("Flat White", 2, "4.25")], "0.08875", "USD"),
@@ -38,27 +36,13 @@ def s3_keys():
         return []
 
 
-def process(instance, ledger, task_ids, **kwargs):
-    tasks = ledger.get_many(task_ids)
-    return execute_job(
-        recon_job("document_processing"), instance=instance, raise_on_error=False,
-        run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}}, tags=run_tags(tasks), **kwargs,
-    )
-
-
-def submitted(ledger, paths):
-    ids = [submit_document(ledger, p)[0].id for p in paths]
-    ledger.claim_pending(limit=len(ids), kinds=["document"], batch_size=len(ids))
-    return ids
-
-
 def events(result, event_type, step=None):
     return [e for e in result.all_events if e.event_type == event_type and (step is None or e.step_key == step)]
 
 
 def test_each_document_is_uploaded_extracted_and_stored(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts)
-    result = process(instance, ledger, ids)
+    ids = submitted_documents(ledger, receipts)
+    result = process_documents(instance, ledger, ids)
     assert result.success
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
     rows = {r["source_name"]: r for r in documents_for_tasks(ledger.engine, ids)}
@@ -72,15 +56,15 @@ def test_each_document_is_uploaded_extracted_and_stored(instance, ledger, emulat
 
 def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(instance, ledger, emulator,
                                                                                 receipts):
-    ids = submitted(ledger, receipts)
-    first = process(instance, ledger, ids)
+    ids = submitted_documents(ledger, receipts)
+    first = process_documents(instance, ledger, ids)
     keys_after_first = sorted(s3_keys())
     for step in ("extract_with_veryfi", "store_documents"):
         again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
                             reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
                                                                    step_selection=[step, "summarize"]))
         assert again.success
-    rerun = process(instance, ledger, ids)  # the same tasks launched again: already done
+    rerun = process_documents(instance, ledger, ids)  # the same tasks launched again: already done
     assert rerun.success
     for task in ledger.get_many(ids):
         assert emulator.paid_calls_for(task.payload["sha256"]) == 1
@@ -90,9 +74,9 @@ def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(
 
 
 def test_a_corrupt_file_fails_alone_and_names_itself(instance, ledger, emulator, receipts, tmp_path):
-    ids = submitted(ledger, receipts)
+    ids = submitted_documents(ledger, receipts)
     receipts[1].write_bytes(os.urandom(4096))  # corrupted after submission
-    result = process(instance, ledger, ids)
+    result = process_documents(instance, ledger, ids)
     assert result.success, "one bad document must not sink the batch"
     bad, *good = [ledger.get(ids[1])] + [ledger.get(ids[0]), ledger.get(ids[2])]
     assert bad.status == TaskStatus.FAILED and bad.error_step == "upload_to_s3"
@@ -101,9 +85,9 @@ def test_a_corrupt_file_fails_alone_and_names_itself(instance, ledger, emulator,
 
 
 def test_server_errors_are_retried_and_each_document_is_paid_for_once(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts)
+    ids = submitted_documents(ledger, receipts)
     emulator.fail_next(2, status=503)
-    result = process(instance, ledger, ids)
+    result = process_documents(instance, ledger, ids)
     assert result.success
     assert events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
@@ -111,18 +95,18 @@ def test_server_errors_are_retried_and_each_document_is_paid_for_once(instance, 
 
 
 def test_a_rate_limit_waits_for_retry_after(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts[:1])
+    ids = submitted_documents(ledger, receipts[:1])
     emulator.fail_next(1, status=429, retry_after=2)
-    result = process(instance, ledger, ids)
+    result = process_documents(instance, ledger, ids)
     assert result.success
     retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")[0]
     assert retry.event_specific_data.seconds_to_wait >= 2
 
 
 def test_a_refused_document_fails_without_retry_with_the_apis_message(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts[:2])
+    ids = submitted_documents(ledger, receipts[:2])
     emulator.fail_next(1, status=400, body={"status": "fail", "error": "Corrupt file: cannot be processed"})
-    result = process(instance, ledger, ids)
+    result = process_documents(instance, ledger, ids)
     assert result.success
     assert not events(result, DagsterEventType.STEP_UP_FOR_RETRY)
     failed = [t for t in ledger.get_many(ids) if t.status == TaskStatus.FAILED]
@@ -131,29 +115,18 @@ def test_a_refused_document_fails_without_retry_with_the_apis_message(instance, 
 
 
 def test_bad_credentials_fail_every_document_with_a_clear_reason(instance, ledger, emulator, receipts, monkeypatch):
-    ids = submitted(ledger, receipts[:1])
+    ids = submitted_documents(ledger, receipts[:1])
     emulator.fail_next(1, status=401)
-    process(instance, ledger, ids)
+    process_documents(instance, ledger, ids)
     task = ledger.get(ids[0])
     assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "VeryfiRejected",
                                                                 "extract_with_veryfi")
     assert "401" in task.error_message
 
 
-def veryfi_overrides(**config):
-    """Resource config for one run; the credentials stay in the environment."""
-    env = {k: {"env": v} for k, v in (("base_url", "VERYFI_BASE_URL"), ("client_id", "VERYFI_CLIENT_ID"),
-                                       ("username", "VERYFI_USERNAME"), ("api_key", "VERYFI_API_KEY"))}
-    return {"veryfi": {"config": {**env, **config}}}
-
-
 def test_file_url_mode_hands_veryfi_a_presigned_s3_url(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts[:1])
-    result = execute_job(
-        recon_job("document_processing"), instance=instance, raise_on_error=False, tags=run_tags(ledger.get_many(ids)),
-        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}},
-                    "resources": veryfi_overrides(upload_mode="file_url")},
-    )
+    ids = submitted_documents(ledger, receipts[:1])
+    result = process_documents(instance, ledger, ids, resources=veryfi_overrides(upload_mode="file_url"))
     assert result.success and ledger.get(ids[0]).status == TaskStatus.COMPLETED
     sent = emulator.last_request
     assert "Signature=" in sent.json["file_url"] and "/orbit-documents/documents/" in sent.json["file_url"]
@@ -161,16 +134,13 @@ def test_file_url_mode_hands_veryfi_a_presigned_s3_url(instance, ledger, emulato
 
 
 def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, ledger, emulator, receipts):
-    ids = submitted(ledger, receipts[:1])
+    ids = submitted_documents(ledger, receipts[:1])
     emulator.timeout_next(1, seconds=1.5)  # answers after the client (1 s) gave up, before the retry
-    result = execute_job(
-        recon_job("document_processing"), instance=instance, raise_on_error=False, tags=run_tags(ledger.get_many(ids)),
-        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}},
-                    "resources": veryfi_overrides(read_timeout=1.0)},
-    )
+    result = process_documents(instance, ledger, ids, resources=veryfi_overrides(read_timeout=1.0))
     assert result.success
     retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
     assert retry, "the timed-out call must have been retried"
+    assert retry[0].event_specific_data.seconds_to_wait >= 1.0, "it waits a read timeout for Veryfi to finish"
     key = ledger.get(ids[0]).payload["sha256"]
     assert emulator.calls_for(key) == 1, "the retry asked Veryfi for the document instead of sending it again"
     assert emulator.paid_calls_for(key) == 1
@@ -178,9 +148,9 @@ def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, 
 
 def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extract_step(instance, ledger, emulator,
                                                                                     receipts):
-    ids = submitted(ledger, receipts)
+    ids = submitted_documents(ledger, receipts)
     emulator.fail_next(len(ids), status=401)  # bad credentials for the whole batch
-    first = process(instance, ledger, ids)
+    first = process_documents(instance, ledger, ids)
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.FAILED}
     emulator.clear_faults()  # the operator fixed the credentials
     again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
@@ -218,10 +188,10 @@ def test_a_bad_s3_uri_is_refused_by_name(instance, ledger, emulator):
 
 
 def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, ledger, emulator, receipts):
-    good = submitted(ledger, receipts[:1])
+    good = submitted_documents(ledger, receipts[:1])
     bad, _ = ledger.submit("document", {"path": "/x.pdf", "source_name": "x.pdf", "sha256": "nothex", "size_bytes": 1})
     ledger.claim_pending(limit=5)
-    result = process(instance, ledger, good + [bad.id])
+    result = process_documents(instance, ledger, good + [bad.id])
     assert result.success and ledger.get(good[0]).status == TaskStatus.COMPLETED
     failed = ledger.get(bad.id)
     assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidPayload",
