@@ -3,7 +3,6 @@
 import os
 
 from dagster import Definitions, EnvVar
-from dagster_aws.s3 import S3Resource
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping
 from orbit_pipelines.jobs.registry import all_kinds
@@ -36,8 +35,8 @@ defs = Definitions(
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
         # Not secrets: read when the code location loads. AWS credentials stay with boto3's own chain.
         "storage": DocumentStorage(
-            s3=S3Resource(endpoint_url=os.environ.get("ORBIT_S3_ENDPOINT_URL") or None,
-                          region_name=os.environ.get("AWS_REGION", "us-east-1")),
+            endpoint_url=os.environ.get("ORBIT_S3_ENDPOINT_URL") or None,
+            region_name=os.environ.get("AWS_REGION", "us-east-1"),
             bucket=os.environ.get("ORBIT_S3_BUCKET", "orbit-documents"),
             prefix=os.environ.get("ORBIT_S3_PREFIX", "documents"),
         ),

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from orbit_pipelines.db import get_engine
+from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines.environment import prepare_environment
 from orbit_pipelines.ledger.migrate import available_migrations
 from orbit_pipelines.local.postgres import start_embedded_postgres
@@ -31,6 +31,18 @@ def test_the_embedded_server_starts_is_reused_and_is_stopped_by_its_starter(tmp_
 
     assert PostmasterInfo.read_from_pgdata(tmp_path / "pgdata") is None or not PostmasterInfo.read_from_pgdata(
         tmp_path / "pgdata").is_running()
+
+
+def test_a_stopped_embedded_server_starts_again_in_the_same_process(tmp_path):
+    server = start_embedded_postgres(tmp_path / "pgdata")
+    server.stop()
+    again = start_embedded_postgres(tmp_path / "pgdata")
+    try:
+        assert again.started_here
+        with get_engine(normalize_pg_url(again.url)).connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        again.stop()
 
 
 def test_without_dagster_pg_url_the_environment_uses_an_embedded_server(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from dagster import (
     Backoff,
     DagsterRunStatus,
@@ -37,16 +37,40 @@ SHORT_CIRCUIT_TAG = "orbit/short_circuit"
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
+# S3 error codes that mean "try again later" even when the HTTP status does not say 5xx.
+_TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
+                       "InternalError", "ServiceUnavailable"}
+
+
+def is_transient_s3_error(exc: BaseException) -> bool:
+    """No answer (connection refused, reset, timeout) or S3 saying 5xx/slow down: worth retrying.
+
+    Any other S3 answer (403 AccessDenied, 404 NoSuchBucket, ...) will be the same next time.
+    """
+    if isinstance(exc, BotoCoreError):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in _TRANSIENT_S3_CODES
+    return False
+
+
+def is_missing_s3_object(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
 @contextmanager
 def retry_on_infrastructure_errors(context: OpExecutionContext, max_retries: int = 3):
-    """RetryPolicy's backoff for database blips, without a RetryPolicy on the op.
+    """RetryPolicy's backoff for database and S3 blips, without a RetryPolicy on the op.
 
     Long batch ops use this instead of a RetryPolicy because Dagster turns a cancel request that
     interrupts an op with a RetryPolicy into a retry, so the run would never stop.
     """
     try:
         yield
-    except (OperationalError, BotoCoreError) as exc:
+    except (OperationalError, BotoCoreError, ClientError) as exc:
+        if isinstance(exc, ClientError) and not is_transient_s3_error(exc):
+            raise
         if context.retry_number >= max_retries:
             raise
         raise RetryRequested(max_retries=max_retries,

@@ -65,6 +65,12 @@ def start_embedded_postgres(data_dir: Path, database: str = "postgres") -> Embed
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
     already_running = info is not None and info.is_running()
+    if not already_running:
+        # pgserver keeps one handle per data dir and process and hands it back even after the server
+        # stopped (`orbit db stop`, a restart): forget it, or "start" would start nothing.
+        from pgserver.postgres_server import PostgresServer
+
+        PostgresServer._instances.pop(data_dir, None)
     server = pgserver.get_server(data_dir, cleanup_mode=None)
     url = server.get_uri(database)
     log.info("embedded postgres %s at %s", "reused" if already_running else "started", data_dir)

@@ -11,17 +11,20 @@ from pydantic import Field
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
 
 
-class DocumentStorage(ConfigurableResource):
-    """An S3 bucket (AWS, MinIO, or the local S3 server) holding documents by content hash."""
+class DocumentStorage(S3Resource):
+    """An S3 bucket (AWS, MinIO, or the local S3 server) holding documents by content hash.
 
-    s3: S3Resource
+    dagster-aws's S3Resource with a bucket: its endpoint, region and retries are run config like
+    the bucket, so a run (or a test) can point at another S3 without a code change.
+    """
+
     bucket: str = Field(default="orbit-documents", description="Bucket for uploaded documents.")
     prefix: str = Field(default="documents", description="Key prefix inside the bucket.")
     create_bucket: bool = Field(default=True, description="Create the bucket when it does not exist.")
     presign_seconds: int = Field(default=900, description="Lifetime of presigned URLs given to Veryfi.")
 
     def client(self):
-        return self.s3.get_client()
+        return self.get_client()
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

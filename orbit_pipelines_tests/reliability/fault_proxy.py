@@ -37,6 +37,7 @@ class FaultProxy:
         self.connections_seen = 0
         self.refused = 0
         self.cuts_done = 0
+        self.first_cut_at: float | None = None  # time.monotonic() of the first cut
         self._cut: _Cut | None = None
         self._down_until = 0.0
         self._lock = threading.Lock()
@@ -64,11 +65,19 @@ class FaultProxy:
         with self._lock:
             self.mode, self._down_until = "pass", 0.0
 
-    def answer_500(self) -> None:
+    def answer_500(self, seconds: float | None = None) -> None:
+        """Answer every HTTP request with S3's 500 InternalError, for `seconds` or until `come_back()`."""
         self.mode = "http_500"
+        if seconds:
+            self._revert_after(seconds)
 
     def slow(self, delay: float) -> None:
         self.mode, self.delay = "slow", delay
+
+    def _revert_after(self, seconds: float) -> None:
+        timer = threading.Timer(seconds, self.come_back)
+        timer.daemon = True
+        timer.start()
 
     def cut_on(self, pattern: bytes, times: int = 1, down_for: float = 2.0) -> None:
         """When a client sends `pattern`, cut every connection and refuse new ones for `down_for` s."""
@@ -172,6 +181,7 @@ class FaultProxy:
             if cut.times <= 0:
                 self._cut = None
             self.cuts_done += 1
+            self.first_cut_at = self.first_cut_at or time.monotonic()
             self.mode, self._down_until = "down", time.monotonic() + cut.down_for
         self.cut_connections()
         return True

@@ -17,6 +17,8 @@ from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.common import (
     IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
+    is_missing_s3_object,
+    is_transient_s3_error,
     permanent_failure,
     retry_on_infrastructure_errors,
 )
@@ -172,7 +174,9 @@ def _upload_all(context, items, storage, ledger, veryfi):
     if storage.create_bucket:
         try:
             s3.head_bucket(Bucket=storage.bucket)
-        except ClientError:
+        except ClientError as exc:
+            if not is_missing_s3_object(exc):
+                raise  # transient ones are retried by retry_on_infrastructure_errors
             s3.create_bucket(Bucket=storage.bucket)
     transient: dict[int, str] = {}
 
@@ -192,13 +196,15 @@ def _upload_all(context, items, storage, ledger, veryfi):
                 head = s3.head_object(Bucket=storage.bucket, Key=key)
                 exists = head["ContentLength"] == facts.size_bytes
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                if not is_missing_s3_object(exc):
                     raise
                 exists = False
             if not exists:
                 s3.upload_file(str(facts.path), storage.bucket, key, ExtraArgs={
                     "ContentType": facts.content_type, "Metadata": {"source-name": facts.name[:512]}})
         except (ClientError, BotoCoreError) as exc:
+            if not is_transient_s3_error(exc):
+                return item.failed("S3Refused", f"{item.source_name}: S3 refused the upload: {exc}", "upload_to_s3")
             transient[item.task_id] = f"S3: {exc}"
             return item
         return item.model_copy(update={"s3_bucket": storage.bucket, "s3_key": key,
