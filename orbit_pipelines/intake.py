@@ -13,24 +13,74 @@ class PayloadError(ValueError):
     """A payload was refused; the message names every offending field."""
 
 
+_NAME_SHOWN = 80
+
+
+def _field_name(part: object) -> str:
+    """A field name as a message may show it: an unknown key can be anything a client sent, so it is
+    cut short and its control characters escaped."""
+    name = str(part)
+    if not name.isprintable():
+        name = name.encode("unicode_escape").decode("ascii")
+    return name if len(name) <= _NAME_SHOWN else f"{name[:_NAME_SHOWN - 20]}…({len(name)} characters)"
+
+
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
     problems = []
     for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(part) for part in err["loc"]) or "(payload)"
+        where = ".".join(_field_name(part) for part in err["loc"]) or "(payload)"
         problems.append(f"{prefix}{where}: {err['msg']}")
     return "; ".join(problems)
 
 
-def validate_payload(kind: str, payload: Any) -> BaseModel:
+# Text may hold tabs and line breaks; any other control character is refused. NUL cannot be stored
+# by Postgres at all, and escape sequences would reach operators' terminals through `orbit task list`.
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+def _bad_character(text: str) -> str | None:
+    for char in text:
+        if (char < " " and char not in _ALLOWED_CONTROLS) or "\x7f" <= char <= "\x9f":
+            return f"control character U+{ord(char):04X} is not allowed"
+        if "\ud800" <= char <= "\udfff":
+            return "text must be valid Unicode (it holds a lone surrogate)"
+    return None
+
+
+def text_problems(value: Any, where: str = "") -> list[str]:
+    """Every string in a JSON-like value (dict keys included) that cannot be stored or shown safely."""
+    problems = []
+    if isinstance(value, str):
+        reason = _bad_character(value)
+        if reason:
+            problems.append(f"{where or '(payload)'}: {reason}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{_field_name(key)}" if where else _field_name(key)
+            if isinstance(key, str) and _bad_character(key):
+                problems.append(f"{where or '(payload)'}: key {_field_name(key)}: {_bad_character(key)}")
+            problems += text_problems(item, path)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            problems += text_problems(item, f"{where}.{i}" if where else str(i))
+    return problems
+
+
+def validate_payload(kind: str, payload: Any, prefix: str = "") -> BaseModel:
+    """The kind's pydantic model, then the text rules every kind shares; PayloadError names each field."""
     from orbit_pipelines.jobs.registry import get_kind
 
     model = get_kind(kind).payload_model
     if not isinstance(payload, dict):
         raise PayloadError(f"{kind} payload must be a JSON object, got {type(payload).__name__}")
     try:
-        return model.model_validate(payload)
+        validated = model.model_validate(payload)
     except ValidationError as exc:
-        raise PayloadError(f"invalid {kind} payload: {describe_validation_error(exc)}") from None
+        raise PayloadError(f"invalid {kind} payload: {describe_validation_error(exc, prefix)}") from None
+    problems = text_problems(validated.model_dump(mode="json"), prefix.rstrip("."))
+    if problems:
+        raise PayloadError(f"invalid {kind} payload: {'; '.join(problems)}")
+    return validated
 
 
 def submit_task(

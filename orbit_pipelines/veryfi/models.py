@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 VERYFI_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
@@ -62,7 +62,17 @@ def _none_to_empty_list(value: Any) -> Any:
     return [] if value is None else value
 
 
-Money = Annotated[Optional[Decimal], BeforeValidator(_reject_bool)]
+# The documents table keeps amounts as NUMERIC(14, 2); no receipt or invoice comes near it.
+MONEY_LIMIT = Decimal(10) ** 12
+
+
+def _storable_amount(value: Optional[Decimal]) -> Optional[Decimal]:
+    if value is not None and abs(value) >= MONEY_LIMIT:
+        raise ValueError(f"amount {value:.3g} is out of range (at most 12 digits before the decimal point)")
+    return value
+
+
+Money = Annotated[Optional[Decimal], BeforeValidator(_reject_bool), AfterValidator(_storable_amount)]
 VeryfiDateTime = Annotated[Optional[datetime], BeforeValidator(_parse_veryfi_datetime)]
 Text = Annotated[Optional[str], BeforeValidator(_blank_to_none)]
 

@@ -67,10 +67,20 @@ def _is_text(head: bytes) -> bool:
     return True
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """The path as text that can always be printed and stored: bytes that are not UTF-8 (a file name
+    from another system) are shown as \\xNN escapes instead of breaking the message or the database."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def inspect_file(path: str | os.PathLike) -> FileFacts:
     """Validate a document file and hash it in one streaming pass (memory stays flat)."""
     p = Path(path)
-    shown = str(path)
+    shown = display_path(path)
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadDocument(f"{shown}: the file name is not valid UTF-8; rename the file") from None
     if ".." in p.parts:
         raise BadDocument(f"{shown}: path must not contain '..'")
     if not p.exists():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file
+from orbit_pipelines.jobs.document_processing.files import BadDocument, display_path, inspect_file
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentPayload
 from orbit_pipelines.ledger import IdempotencyConflict, Ledger, Task
 
@@ -68,9 +68,10 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
         try:
             st = path.stat()
         except OSError as exc:
-            scan.refused.append(f"{path}: {exc.strerror}")
+            scan.refused.append(f"{display_path(path)}: {exc.strerror}")
             continue
-        identity = (str(path), st.st_size, st.st_mtime_ns)
+        # Stored and compared as printable text, so a name that is not UTF-8 is refused once, not every tick.
+        identity = (display_path(path), st.st_size, st.st_mtime_ns)
         if identity in known:
             scan.already_known += 1
             continue
@@ -78,7 +79,7 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
             scan.waiting += 1
             continue
         if path.is_symlink() and not path.resolve().is_relative_to(root):
-            scan.refused.append(f"{path}: symlink points outside the inbox")
+            scan.refused.append(f"{display_path(path)}: symlink points outside the inbox")
             refused.append(identity)
             continue
         try:

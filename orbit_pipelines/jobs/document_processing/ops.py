@@ -300,25 +300,27 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
     _adopt(context, led, items)
     ready = [i for i in items if i.ok and i.veryfi_id is not None]
     answers = load_veryfi_responses(led.engine, [i.document_key for i in ready])
-    rows, stored_keys, out = [], set(), []
+    rows, out = [], []
     for item in items:
-        if item in ready:
+        if item.ok and item.veryfi_id is not None:
             raw = answers.get(item.document_key)
             try:
                 if raw is None:
                     raise VeryfiResponseError("no stored Veryfi answer for this document")
                 rows.append(document_row(item, parse_document(raw), raw, context.run_id))
-                stored_keys.add(item.document_key)
                 item = item.model_copy(update={"stored": True})
             except VeryfiResponseError as exc:
                 item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", "store_documents")
         out.append(item)
-    upsert_documents(led.engine, rows)
+    refused = upsert_documents(led.engine, rows)
+    out = [item.model_copy(update={"stored": False}).failed(
+               "UnusableVeryfiAnswer", f"{item.source_name}: the database refused it: {refused[item.document_key]}",
+               "store_documents") if item.stored and item.document_key in refused else item for item in out]
     led.transition_many([i.task_id for i in out if i.stored], TaskStatus.COMPLETED, run_id=context.run_id,
                         note="document stored")
     _record_failures(led, [i for i in out if i.failure and i.failure.step == "store_documents"], context.run_id,
                      context)
-    context.add_output_metadata({"stored": len(rows)})
+    context.add_output_metadata({"stored": len(rows) - len(refused)})
     return out
 
 

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any, Iterable
 
 from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.exc import DataError
 from sqlalchemy.dialects.postgresql import JSONB
 
 from orbit_pipelines.jobs.document_processing.models import DocumentItem
 from orbit_pipelines.veryfi import VeryfiDocument
 
 
+def storable_json(value: Any) -> Any:
+    """JSON that Postgres can hold: NUL characters become U+FFFD and non-finite numbers null.
+
+    jsonb has no room for either, and an answer we paid for must be kept, not refused whole.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {storable_json(k) if isinstance(k, str) else k: storable_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable_json(v) for v in value]
+    return value
+
+
 def save_veryfi_response(engine: Engine, document_key: str, raw: dict, veryfi_id: int | None,
                          trace_id: str | None, run_id: str) -> None:
-    """Keep Veryfi's answer before doing anything else with it. First answer wins: it is what we paid for."""
+    """Keep Veryfi's answer before doing anything else with it. First answer wins: it is what we paid for.
+
+    What is stored is `storable_json(raw)`, and the rest of the run reads the stored answer."""
     stmt = text(
         """
         INSERT INTO orbit.veryfi_responses (document_key, veryfi_id, trace_id, raw, run_id)
@@ -23,8 +43,8 @@ def save_veryfi_response(engine: Engine, document_key: str, raw: dict, veryfi_id
         """
     ).bindparams(bindparam("raw", type_=JSONB))
     with engine.begin() as conn:
-        conn.execute(stmt, {"key": document_key, "veryfi_id": veryfi_id, "trace_id": trace_id, "raw": raw,
-                            "run_id": run_id})
+        conn.execute(stmt, {"key": document_key, "veryfi_id": veryfi_id, "trace_id": trace_id,
+                            "raw": storable_json(raw), "run_id": run_id})
 
 
 def load_veryfi_responses(engine: Engine, document_keys: Iterable[str]) -> dict[str, dict]:
@@ -54,10 +74,14 @@ def document_row(item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str
     }
 
 
-def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    """One row per document key, however often the step runs."""
+def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """One row per document key, however often the step runs.
+
+    Returns {document key: reason} for rows the database refused: the batch is written in one
+    statement and, if that fails on the data, row by row, so one bad row never sinks the others.
+    """
     if not rows:
-        return
+        return {}
     stmt = text(
         """
         INSERT INTO orbit.documents (document_key, task_id, source_name, s3_bucket, s3_key, size_bytes,
@@ -76,8 +100,20 @@ def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> None:
             status = EXCLUDED.status, run_id = EXCLUDED.run_id, updated_at = now()
         """
     ).bindparams(bindparam("line_items", type_=JSONB), bindparam("raw", type_=JSONB))
-    with engine.begin() as conn:
-        conn.execute(stmt, rows)
+    try:
+        with engine.begin() as conn:
+            conn.execute(stmt, rows)
+        return {}
+    except DataError:
+        pass
+    refused = {}
+    for row in rows:
+        try:
+            with engine.begin() as conn:
+                conn.execute(stmt, [row])
+        except DataError as exc:
+            refused[row["document_key"]] = str(exc.orig).strip().splitlines()[0]
+    return refused
 
 
 def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Optional
 from dagster import Config, MetadataValue, OpExecutionContext, Out, Output, op
 from pydantic import BaseModel, Field, ValidationError
 
-from orbit_pipelines.intake import describe_validation_error
+from orbit_pipelines.intake import PayloadError, describe_validation_error, validate_payload
 from orbit_pipelines.jobs.common import (
     IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
@@ -80,11 +80,9 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
         key = context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
         payload = config.task.model_dump()
         try:
-            validated = DecompositionPayload.model_validate(payload)
-        except ValidationError as exc:
-            raise permanent_failure(
-                f"invalid {KIND} payload: {describe_validation_error(exc, 'task.')}", "InvalidPayload"
-            ) from None
+            validated = validate_payload(KIND, payload, prefix="task.")
+        except PayloadError as exc:
+            raise permanent_failure(str(exc), "InvalidPayload") from None
         task, created = led.submit(
             KIND, validated.model_dump(mode="json"), priority=config.priority, idempotency_key=key,
             status=TaskStatus.QUEUED, run_id=context.run_id,
