@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup demo test up bench clean
+.PHONY: setup demo test up bench reliability clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,9 @@ up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
 
 bench: setup  ## benchmarks; figures printed and written to bench/results/
 	$(BIN)/python -m bench.documents --n 200 --n 1000 --latency 0.25 --concurrency 16
+
+reliability: setup  ## the fault suite alone, and its table (bench/results/reliability.json)
+	$(BIN)/python -m bench.reliability
 
 clean:  ## stop the embedded Postgres and remove local state (keeps the virtualenv)
 	-$(BIN)/orbit db stop

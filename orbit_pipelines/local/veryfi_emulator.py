@@ -550,6 +550,7 @@ class RecordedRequest:
     json: Any = None
     status: Optional[int] = None
     trace_id: Optional[str] = None
+    client_port: Optional[int] = None  # one port for several requests: the client kept its connection
 
     def header(self, name: str) -> Optional[str]:
         lowered = name.lower()
@@ -1121,7 +1122,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.trace_id = uuid.uuid4().hex
         url = urlsplit(self.path)
         self.record = RecordedRequest(method, url.path, parse_qs(url.query), dict(self.headers.items()),
-                                      trace_id=self.trace_id)
+                                      trace_id=self.trace_id, client_port=self.client_address[1])
         hosted = _HOSTED_PATH.fullmatch(url.path)
         if not hosted:  # downloads of hosted test files are not Veryfi API calls
             emulator._record(self.record)

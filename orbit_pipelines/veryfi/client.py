@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import requests
+import urllib3
 
 from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, parse_document
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.veryfi.com/api/"
 MESSAGE_LIMIT = 500
 DEFAULT_RATE_LIMIT_WAIT = 5.0
+# The largest answer read: a document with its OCR text is kilobytes; anything near this is not Veryfi.
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 _SPOOL_IN_MEMORY_UP_TO = 8 * 1024 * 1024
 
 Fields = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
@@ -281,6 +284,7 @@ class VeryfiClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
         session: Optional[requests.Session] = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ):
         if not base_url:
             raise ValueError("base_url is required")
@@ -293,6 +297,7 @@ class VeryfiClient:
         self._client_secret = client_secret or None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.max_response_bytes = max_response_bytes
         self._session = session or requests.Session()
         self._owns_session = session is None
 
@@ -416,15 +421,23 @@ class VeryfiClient:
                 method, self.documents_url + path, headers=all_headers,
                 timeout=(self.connect_timeout, self.read_timeout),
                 # A redirect would silently drop a streamed upload; report it instead.
-                allow_redirects=False, **kwargs,
+                allow_redirects=False, stream=True, **kwargs,
             )
+            body = _read_limited(response, self.max_response_bytes)
         except requests.ReadTimeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}", VeryfiReadTimeout) from None
         except requests.Timeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
-            raise self._transport_error(method, path, f"connection failed: {exc}") from None
+            # requests reports a body that stopped coming as a ConnectionError around urllib3's timeout.
+            timed_out = exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError)
+            raise self._transport_error(method, path, f"{'timed out' if timed_out else 'connection failed'}: {exc}",
+                                        VeryfiReadTimeout if timed_out else VeryfiTransportError) from None
+        if body is None:
+            raise self._bad_response(response, method, path,
+                                     f"answer larger than {self.max_response_bytes} bytes; not read further")
+        response._content = body  # what .content and .json() return: read above, with a size limit
         log.debug(
             "Veryfi %s documents/%s -> %s in %.2fs (trace id %s)", method, path,
             response.status_code, time.monotonic() - started, _trace_id(response),
@@ -512,6 +525,18 @@ def _form_pairs(options: Mapping[str, Any]) -> list[tuple[str, str]]:
         else:
             pairs.append((key, str(value)))
     return pairs
+
+
+def _read_limited(response: requests.Response, limit: int) -> Optional[bytes]:
+    """The body, read the way requests reads it (so the connection is reused), or None past `limit`."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _trace_id(response: requests.Response) -> Optional[str]:

@@ -187,3 +187,17 @@ def test_errors_survive_pickling_with_their_attributes():
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.message, copy.status, copy.trace_id, copy.retry_after, copy.retryable) == (
         VeryfiRateLimited, "slow down", 429, "t-1", 2.0, True)
+
+
+def test_an_answer_larger_than_the_limit_is_not_read_into_memory(emulator, make_client, receipt_path):
+    client = make_client(emulator, max_response_bytes=1000)  # a processed receipt is a few kilobytes
+    error = _failure(client, receipt_path)
+    assert type(error) is VeryfiBadResponse and "answer larger than 1000 bytes" in str(error)
+
+
+def test_a_client_reuses_its_connection_between_calls(emulator, make_client, receipt_path):
+    client = make_client(emulator)
+    first = client.process_file(receipt_path, external_id="a")
+    client.get_document(first.id)
+    client.get_document(first.id)
+    assert len({r.client_port for r in emulator.requests}) == 1

@@ -22,7 +22,7 @@ from orbit_pipelines.jobs.common import (
     permanent_failure,
     retry_on_infrastructure_errors,
 )
-from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file, object_key
+from orbit_pipelines.jobs.document_processing.files import MAX_BYTES, BadDocument, inspect_file, object_key
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
 from orbit_pipelines.jobs.document_processing.store import (
     document_row,
@@ -83,10 +83,18 @@ def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket or not key:
         raise permanent_failure(f"{uri}: not an s3://bucket/key URI", "BadDocument", path=uri)
-    target = orbit_home() / "downloads" / bucket / key
-    target.parent.mkdir(parents=True, exist_ok=True)
+    downloads = (orbit_home() / "downloads").resolve()
+    target = (downloads / bucket / key).resolve()
+    if not target.is_relative_to(downloads / bucket) or "/../" in f"/{key}/":
+        raise permanent_failure(f"{uri}: the key must not contain '..'", "BadDocument", path=uri)
+    client = storage.client()
     try:
-        storage.client().download_file(bucket, key, str(target))
+        size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        if size > MAX_BYTES:
+            raise permanent_failure(f"{uri}: {size} bytes exceeds Veryfi's limit of {MAX_BYTES} bytes (20 MB); "
+                                    "not downloaded", "BadDocument", path=uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.download_file(bucket, key, str(target))
     except ClientError as exc:
         raise permanent_failure(f"{uri}: could not be downloaded ({exc})", "BadDocument", path=uri) from None
     return str(target)

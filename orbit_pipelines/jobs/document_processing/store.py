@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -14,13 +15,17 @@ from orbit_pipelines.jobs.document_processing.models import DocumentItem
 from orbit_pipelines.veryfi import VeryfiDocument
 
 
-def storable_json(value: Any) -> Any:
-    """JSON that Postgres can hold: NUL characters become U+FFFD and non-finite numbers null.
+# NUL, and surrogates that a JSON "\ud800" escape can leave in a str without their pair.
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
-    jsonb has no room for either, and an answer we paid for must be kept, not refused whole.
+
+def storable_json(value: Any) -> Any:
+    """JSON that Postgres can hold: NUL and lone surrogates become U+FFFD, non-finite numbers null.
+
+    jsonb has no room for any of them, and an answer we paid for must be kept, not refused whole.
     """
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE_CHARACTERS.sub("\ufffd", value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):

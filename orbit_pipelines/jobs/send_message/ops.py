@@ -3,6 +3,7 @@
 from typing import Optional
 
 import requests
+import urllib3
 from dagster import Config, OpExecutionContext, Out, Output, RetryRequested, op
 from pydantic import Field
 
@@ -12,7 +13,7 @@ from orbit_pipelines.jobs.send_message.models import KIND, MessagePayload
 from orbit_pipelines.jobs.send_message.resources import MessageEndpoints
 from orbit_pipelines.resources import LedgerResource
 
-DELIVERY_RETRIES = 5
+ANSWER_BYTES_KEPT = 4096
 
 
 class LoadMessageConfig(Config):
@@ -42,21 +43,26 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
     backoff = TRANSIENT_RETRY.calculate_delay(attempt + 1)
     try:
         # The same key on every attempt lets a receiver drop a duplicate after a lost answer.
-        response = requests.post(url, json=request_body(payload, task_id), timeout=endpoints.timeout_seconds,
-                                 headers={"Idempotency-Key": f"orbit-task-{task_id}"})
-    except requests.RequestException as exc:
-        if attempt >= DELIVERY_RETRIES:
-            raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({exc})",
+        with requests.post(url, json=request_body(payload, task_id), timeout=endpoints.timeout_seconds,
+                           headers={"Idempotency-Key": f"orbit-task-{task_id}"}, stream=True) as response:
+            # Only the start of the answer is kept (for the error message): an endpoint cannot flood us.
+            answer = response.raw.read(ANSWER_BYTES_KEPT, decode_content=True).decode("utf-8", "replace")
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        # The exception's text carries the URL, and a webhook URL is a secret: name the endpoint instead.
+        reason = type(exc).__name__
+        if attempt >= endpoints.retries:
+            raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({reason})",
                                     "DeliveryFailed") from None
-        raise RetryRequested(max_retries=DELIVERY_RETRIES, seconds_to_wait=backoff) from exc
+        context.log.warning(f"{payload.endpoint}: {reason}; retrying in {backoff:.1f}s")
+        raise RetryRequested(max_retries=endpoints.retries, seconds_to_wait=backoff) from None
     outcome = verdict(response.status_code)
-    if outcome == Verdict.RETRY and attempt < DELIVERY_RETRIES:
+    if outcome == Verdict.RETRY and attempt < endpoints.retries:
         wait = retry_after_seconds(response.headers.get("Retry-After"), backoff)
         context.log.warning(f"{payload.endpoint} answered {response.status_code}; retrying in {wait:.1f}s")
-        raise RetryRequested(max_retries=DELIVERY_RETRIES, seconds_to_wait=wait)
+        raise RetryRequested(max_retries=endpoints.retries, seconds_to_wait=wait)
     if outcome != Verdict.DELIVERED:
         raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {response.status_code} "
-                                f"{response.text[:300]}", "DeliveryRejected", status=response.status_code)
+                                f"{answer[:300]}", "DeliveryRejected", status=response.status_code)
     complete_task(context, ledger.get(), task_id)
     context.add_output_metadata({"endpoint": payload.endpoint, "status": response.status_code,
                                  "attempts": attempt + 1})

@@ -12,6 +12,8 @@ class MessageEndpoints(ConfigurableResource):
 
     endpoints_json: str = Field(description="JSON object: endpoint name -> URL.")
     timeout_seconds: float = Field(default=10.0, description="Connect and read timeout per delivery.")
+    retries: int = Field(default=5, ge=0, le=10, description="Delivery retries after 429/5xx/timeouts "
+                                                            "(backoff 1, 3, 7, 15, 31 s, ...).")
 
     def url_for(self, name: str) -> str | None:
         return json.loads(self.endpoints_json or "{}").get(name)
