@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.common import (
-    IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
     complete_task,
     permanent_failure,
     retry_on_infrastructure_errors,
     start_task,
+    submit_inline_task,
 )
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
 from orbit_pipelines.jobs.task_decomposition.enrich import enrich
@@ -23,7 +23,7 @@ from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
-from orbit_pipelines.ledger import TaskNotFound, TaskStatus
+from orbit_pipelines.ledger import TaskNotFound
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.llm import LLMResource
 
@@ -80,20 +80,13 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
                 f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind", task_id=task.id
             )
     else:
-        # Re-executions share the root run id, so relaunching this run never makes a second task.
-        key = context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
-        payload = config.task.model_dump()
         try:
-            validated = DecompositionPayload.model_validate(payload)
+            validated = DecompositionPayload.model_validate(config.task.model_dump())
         except ValidationError as exc:
             raise permanent_failure(
                 f"invalid {KIND} payload: {describe_validation_error(exc, 'task.')}", "InvalidPayload"
             ) from None
-        task, created = led.submit(
-            KIND, validated.model_dump(mode="json"), priority=config.priority, idempotency_key=key,
-            status=TaskStatus.QUEUED, run_id=context.run_id,
-        )
-        context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
+        task = submit_inline_task(context, led, KIND, validated, priority=config.priority)
 
     task = start_task(context, led, task)
     if task is None:
