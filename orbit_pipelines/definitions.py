@@ -20,7 +20,6 @@ from orbit_pipelines.sensors.outcome import (
 )
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL
 
-
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping],
     sensors=[task_dispatch_sensor, task_started_sensor, task_success_sensor, task_failure_sensor,

@@ -145,7 +145,8 @@ class LLMEmulator:
                                        "code": "invalid_api_key"}}
         if behaviour == "rate_limited":
             return 429, {"Retry-After": str(self.retry_after)}, {
-                "error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}
+                "error": {"message": "Rate limit reached for requests", "type": "requests",
+                          "code": "rate_limit_exceeded"}}
         if behaviour == "server_error":
             return 500, {}, {"error": {"message": "The server had an error while processing your request.",
                                        "type": "server_error"}}

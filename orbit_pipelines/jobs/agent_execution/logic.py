@@ -49,7 +49,8 @@ def execution_order(prompts: Sequence[Prompt], subtasks: Sequence[Subtask],
     needs = category_dependencies(subtasks)
     ordered = order_by_dependencies(wanted, needs, label=lambda c: c.value)
     return [
-        ScheduledPrompt(category=c, text=by_category[c].text, sha256=hashlib.sha256(by_category[c].text.encode()).hexdigest(),
+        ScheduledPrompt(category=c, text=by_category[c].text,
+                        sha256=hashlib.sha256(by_category[c].text.encode()).hexdigest(),
                         depends_on=[d for d in ordered if d in needs.get(c, set())])
         for c in ordered
     ]

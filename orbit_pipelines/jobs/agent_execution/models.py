@@ -19,7 +19,8 @@ class AgentPayload(BaseModel):
 
     decomposition_task_id: int = Field(gt=0, description="The decomposition task whose prompts are run.")
     categories: list[Category] = Field(
-        default_factory=list, description="Run only these prompts (DATA_MODEL, SERVICE, HTTP_API, TESTING); all when empty."
+        default_factory=list,
+        description="Run only these prompts (DATA_MODEL, SERVICE, HTTP_API, TESTING); all when empty.",
     )
 
 
@@ -27,7 +28,8 @@ class ScheduledPrompt(BaseModel):
     category: Category
     text: str
     sha256: str
-    depends_on: list[Category] = Field(default_factory=list, description="Categories among the scheduled ones it needs first.")
+    depends_on: list[Category] = Field(default_factory=list,
+                                       description="Categories among the scheduled ones it needs first.")
 
 
 class AgentPlan(BaseModel):
@@ -56,7 +58,8 @@ class AgentResult(BaseModel):
     output_tail: str = ""
     output_bytes: int = 0
     output_lines: int = 0
-    changed_files: Optional[list[str]] = Field(default=None, description="None when the workdir is no git repository.")
+    changed_files: Optional[list[str]] = Field(default=None,
+                                               description="None when the workdir is no git repository.")
     diff_stat: Optional[str] = None
     detail: str = ""
 

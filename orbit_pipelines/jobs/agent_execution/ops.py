@@ -140,7 +140,8 @@ def run_through_pipes(context: OpExecutionContext, spec: AgentSpec) -> AgentResu
         invocation = PipesSubprocessClient(cwd=spec.workdir).run(
             context=context, command=[sys.executable, "-m", WRAPPER_MODULE], extras=spec.model_dump(mode="json"))
     except DagsterPipesExecutionError as exc:
-        return AgentResult(category=spec.category, status=PromptStatus.CRASHED, detail=f"the Pipes wrapper failed: {exc}")
+        return AgentResult(category=spec.category, status=PromptStatus.CRASHED,
+                           detail=f"the Pipes wrapper failed: {exc}")
     reported = [m["agent_result"] for m in invocation.get_custom_messages()
                 if isinstance(m, dict) and "agent_result" in m]
     if not reported:

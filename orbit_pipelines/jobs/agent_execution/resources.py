@@ -21,7 +21,8 @@ class AgentRunner(ConfigurableResource):
     command_json: str = Field(default="", description='JSON argv list, e.g. ["claude", "-p"]; no shell is involved.')
     prompt_via: Literal["argument", "stdin", "file"] = Field(
         default="argument",
-        description="argument: at a {prompt} element or appended; file: a file path at {prompt_file} or appended; stdin.",
+        description="argument: at a {prompt} element or appended; file: a file path at {prompt_file} or "
+                    "appended; stdin.",
     )
     env_allow: str = Field(default="", description="Comma-separated environment variables the agent may see "
                                                    "(besides PATH, HOME, LANG), e.g. ANTHROPIC_API_KEY.")

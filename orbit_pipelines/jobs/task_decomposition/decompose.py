@@ -41,7 +41,6 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     SubtaskPriority,
 )
 
-
 K = TypeVar("K", bound=Hashable)
 
 

@@ -259,3 +259,15 @@ def test_agents_share_one_pool_and_one_run_per_working_directory(instance, ledge
     assert {"key": "orbit/agent_workdir", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     task, _ = submit_task(ledger, "agent", {"decomposition_task_id": 42})
     assert get_kind("agent").tags_for([task])["orbit/agent_workdir"] == "task-42"
+
+
+def test_orbit_task_show_lists_the_prompt_results(instance, ledger, run_agents):
+    from orbit_pipelines.reports import task_report_json, task_report_markdown
+
+    task, _ = run_agents(decomposed(ledger, {D: "succeed", S: "fail"}))
+    shown = task_report_markdown(ledger, task.id)
+    assert "- error: AgentFailed in step run_prompts: " in shown
+    assert "| SERVICE | FAILED | 3 |" in shown and "| DATA_MODEL | SUCCEEDED | 0 |" in shown
+    as_json = json.loads(task_report_json(ledger, task.id))
+    assert [(r["category"], r["status"], r["attempts"]) for r in as_json["agent_results"]] == [
+        ("DATA_MODEL", "SUCCEEDED", 1), ("SERVICE", "FAILED", 1)]

@@ -70,7 +70,8 @@ def test_tokens_and_cost_are_recorded_per_task_and_per_run(instance, ledger, llm
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     usage = usage_for_task(ledger.engine, task.id)
     assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
-    expected = (Decimal(usage.prompt_tokens) * Decimal("0.005") + Decimal(usage.completion_tokens) * Decimal("0.015")) / 1000
+    expected = (Decimal(usage.prompt_tokens) * Decimal("0.005")
+                + Decimal(usage.completion_tokens) * Decimal("0.015")) / 1000
     assert usage.cost_usd == expected.quantize(Decimal("0.000001"))
     assert usage_for_run(ledger.engine, result.run_id) == usage
     metadata = events(result, DagsterEventType.STEP_OUTPUT)[0].step_output_data.metadata
@@ -215,3 +216,13 @@ def test_the_strategy_defaults_to_deterministic_and_orbit_decomposer_changes_it(
     monkeypatch.setenv("ORBIT_DECOMPOSER", "gpt")
     with pytest.raises(ValueError, match="ORBIT_DECOMPOSER must be one of deterministic, llm, got 'gpt'"):
         default_strategy()
+
+
+def test_orbit_task_show_reports_the_model_spending(instance, ledger, llm_emulator, sample_payload):
+    from orbit_pipelines.reports import task_report_json, task_report_markdown
+
+    task, _ = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
+    usage = usage_for_task(ledger.engine, task.id)
+    assert (f"- model calls: 1, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, "
+            f"${usage.cost_usd}") in task_report_markdown(ledger, task.id)
+    assert json.loads(task_report_json(ledger, task.id))["model_usage"]["cost_usd"] == str(usage.cost_usd)
