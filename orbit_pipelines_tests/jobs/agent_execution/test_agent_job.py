@@ -4,6 +4,8 @@ the Pipes wrapper and a fake agent script (fake_agent.py) in a real per-task git
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -138,13 +140,13 @@ def test_a_clean_non_zero_exit_is_the_agents_answer_recorded_without_retry(insta
 def test_an_agent_that_hangs_is_killed_with_its_children_at_the_timeout_and_retried(instance, ledger, run_agents,
                                                                                    agents_root):
     source = decomposed(ledger, {D: "hang"})
-    task, result = run_agents(source, timeout=1.0, max_retries=1)
+    task, result = run_agents(source, timeout=2.0, max_retries=1)
     assert len(retries(result)) == 1
     assert (task.status, task.error_class) == (TaskStatus.FAILED, "AgentTimedOut")
-    assert "prompt DATA_MODEL: timed out after 1." in task.error_message
+    assert "prompt DATA_MODEL: timed out after 2." in task.error_message
     (row,) = load_results(ledger.engine, task.id).values()
     assert row.attempts == 2 and row.result.status == PromptStatus.TIMED_OUT and row.result.signal == "SIGKILL"
-    assert 1.0 <= row.result.duration_seconds < 6
+    assert 2.0 <= row.result.duration_seconds < 8
     for pid in (agents_root / f"task-{source}" / "hang.pids").read_text().split():
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
 
@@ -248,6 +250,26 @@ def test_a_bad_agent_payload_is_refused_at_submission_naming_the_field(ledger):
         submit_task(ledger, "agent", {"decomposition_task_id": 1, "categories": ["UI"]})
     with pytest.raises(PayloadError, match="decomposition_task_id: Input should be greater than 0"):
         submit_task(ledger, "agent", {"decomposition_task_id": 0})
+
+
+def test_an_agent_waits_while_another_run_holds_the_agents_pool(instance, ledger, run_agents):
+    storage = instance.event_log_storage
+    if "agents" not in {pool.name for pool in storage.get_pool_limits()}:
+        # Only once: on Postgres a second call fails inside Dagster (its duplicate-key fallback runs
+        # in the aborted transaction).
+        storage.initialize_concurrency_limit_to_default("agents")
+    assert storage.claim_concurrency_slot("agents", "another-run", "run_prompts").is_claimed
+    release = threading.Timer(2.0, storage.free_concurrency_slot_for_step, args=("another-run", "run_prompts"))
+    release.start()
+    try:
+        started = time.monotonic()
+        task, result = run_agents(decomposed(ledger, {D: "succeed"}))
+    finally:
+        release.join()
+    assert task.status == TaskStatus.COMPLETED and time.monotonic() - started >= 2.0
+    blocked = [e for e in result.all_events if e.event_type == DagsterEventType.ENGINE_EVENT
+               and e.step_key == "run_prompts" and e.message == "Step blocked by limit for pool agents"]
+    assert blocked, "run_prompts waited for the slot the other run held"
 
 
 def test_agents_share_one_pool_and_one_run_per_working_directory(instance, ledger):

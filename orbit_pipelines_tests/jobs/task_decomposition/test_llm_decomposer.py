@@ -24,7 +24,7 @@ def llm_key(llm_emulator, monkeypatch):
 
 def llm_config(emulator, task_id, feedback="", **resource):
     settings = {"base_url": emulator.base_url, "model": "gpt-test", "api_key": {"env": "ORBIT_TEST_LLM_KEY"},
-                "read_timeout": 1.0, "price_input_per_1k": 0.005, "price_output_per_1k": 0.015, **resource}
+                "read_timeout": 2.0, "price_input_per_1k": 0.005, "price_output_per_1k": 0.015, **resource}
     config = run_config_for(task_id)
     config["ops"]["decompose_task"] = {"config": {"strategy": "llm", "feedback": feedback}}
     config["resources"] = {"llm": {"config": settings}}
@@ -114,7 +114,7 @@ def test_a_rate_limit_is_retried_after_the_servers_retry_after(instance, ledger,
 @pytest.mark.parametrize("behaviour", ["server_error", "slow"])
 def test_server_errors_and_timeouts_are_retried_with_backoff(behaviour, instance, ledger, llm_emulator,
                                                              sample_payload):
-    llm_emulator.slow_seconds = 2.5
+    llm_emulator.slow_seconds = 4.0
     llm_emulator.next(behaviour)
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     assert task.status == TaskStatus.COMPLETED
