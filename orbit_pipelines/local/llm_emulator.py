@@ -6,6 +6,7 @@ task JSON from the first user message and returns the deterministic decomposer's
 
     good          the plan (the default)
     malformed     JSON cut off in the middle
+    cut_off       the same, reported as stopped at the token limit (finish_reason "length")
     partial       valid JSON, but subtasks lack `priority` and `requirements` and TESTING is missing
     slow          the plan after `slow_seconds` (longer than a client's read timeout)
     rate_limited  429 with `Retry-After: retry_after`
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-BEHAVIOURS = ("good", "malformed", "partial", "slow", "rate_limited", "server_error", "unauthorized", "oversized",
+BEHAVIOURS = ("good", "malformed", "cut_off", "partial", "slow", "rate_limited", "server_error", "unauthorized", "oversized",
               "garbled")
 _TASK_JSON = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
@@ -165,14 +166,15 @@ class LLMEmulator:
                 plan["subtasks"] = [{k: v for k, v in s.items() if k not in ("priority", "requirements")}
                                     for s in plan["subtasks"] if s["category"] != "TESTING"]
             content = json.dumps(plan)
-            if behaviour == "malformed":
+            if behaviour in ("malformed", "cut_off"):
                 content = content[: len(content) // 2]
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
         completion_tokens = _tokens(content)
         return 200, {}, {
             "id": f"chatcmpl-emulator-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "length" if behaviour == "cut_off" else "stop"}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }

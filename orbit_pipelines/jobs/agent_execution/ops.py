@@ -124,13 +124,15 @@ class AgentOutcome(BaseModel):
 
 
 def prepare_workdir(path: Path, git_init: bool) -> Path:
-    """The per-task working directory; a new git repository unless it already is the top of one."""
+    """The per-task working directory; a new git repository unless it already is the top of one
+    (inside another repository, say under a gitignored ORBIT_HOME, the agent's files would be ignored).
+    Without git the prompts still run; their results just list no changed files."""
     path.mkdir(parents=True, exist_ok=True)
     if git_init and shutil.which("git"):
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True,
                              timeout=60)
         if top.returncode != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
-            subprocess.run(["git", "init", "--quiet", str(path)], check=True, capture_output=True, timeout=60)
+            subprocess.run(["git", "init", "--quiet", str(path)], capture_output=True, timeout=60)
     return path
 
 

@@ -200,11 +200,11 @@ def converse(
                    for t in history):
             add(turn)
     invalid = sum(1 for t in history if t["kind"] == "answer" and not t.get("valid") and t.get("run_id") == run_id)
+    last = history[-1]
+    if last["kind"] == "answer" and last.get("valid"):
+        return Outcome(parse_answer(last["content"], excluded), calls=0)
     calls = 0
     while True:
-        last = history[-1]
-        if last["kind"] == "answer" and last.get("valid"):
-            return Outcome(parse_answer(last["content"], excluded), calls)
         if invalid >= max_attempts:
             problems = next((t.get("problems", []) for t in reversed(history) if t["kind"] == "errors"), [])
             raise AnswerRejected(
@@ -214,7 +214,7 @@ def converse(
         reply = ask(api_messages(history))
         calls += 1
         try:
-            parse_answer(reply.content, excluded)
+            subtasks = parse_answer(reply.content, excluded)
         except AnswerInvalid as exc:
             problems = exc.problems
             if reply.finish_reason == "length":
@@ -223,3 +223,4 @@ def converse(
             invalid += 1
             continue
         add(answer_turn(reply.content, valid=True))
+        return Outcome(subtasks, calls)

@@ -89,6 +89,14 @@ def test_a_malformed_answer_is_re_asked_with_the_problems_and_then_accepted(inst
     assert usage_for_task(ledger.engine, task.id).calls == 2
 
 
+def test_an_answer_cut_off_at_the_token_limit_is_re_asked_saying_so(instance, ledger, llm_emulator, sample_payload):
+    llm_emulator.next("cut_off")
+    task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
+    assert task.status == TaskStatus.COMPLETED
+    errors = next(t for t in load_conversation(ledger.engine, task.id) if t["kind"] == "errors")
+    assert errors["problems"][0] == "the answer was cut off at the token limit: answer more concisely"
+
+
 def test_partial_answers_fail_permanently_after_the_allowed_attempts_naming_the_fields(
         instance, ledger, llm_emulator, sample_payload):
     llm_emulator.next("partial", "partial", "partial")
