@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-BEHAVIOURS = ("good", "malformed", "cut_off", "partial", "slow", "rate_limited", "server_error", "unauthorized", "oversized",
-              "garbled")
+BEHAVIOURS = ("good", "malformed", "cut_off", "partial", "slow", "rate_limited", "server_error", "unauthorized",
+              "oversized", "garbled")
 _TASK_JSON = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
 
