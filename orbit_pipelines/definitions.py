@@ -6,7 +6,7 @@ from dagster import Definitions, EnvVar
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping
 from orbit_pipelines.jobs.registry import all_kinds
-from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources import LedgerResource, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.schedules import stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
@@ -18,12 +18,6 @@ from orbit_pipelines.sensors.outcome import (
     task_success_sensor,
 )
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL
-
-
-def _optional_secret(name: str):
-    """EnvVar when set (the value never appears in run config or the UI), else empty."""
-    return EnvVar(name) if os.environ.get(name) else ""
-
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping],
@@ -45,7 +39,7 @@ defs = Definitions(
             client_id=EnvVar("VERYFI_CLIENT_ID"),
             username=EnvVar("VERYFI_USERNAME"),
             api_key=EnvVar("VERYFI_API_KEY"),
-            client_secret=_optional_secret("VERYFI_CLIENT_SECRET"),
+            client_secret=optional_env_var("VERYFI_CLIENT_SECRET"),
             concurrency=int(os.environ.get("ORBIT_VERYFI_CONCURRENCY", "16")),
             upload_mode=os.environ.get("ORBIT_VERYFI_UPLOAD_MODE", "multipart"),
         ),

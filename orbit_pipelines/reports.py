@@ -13,9 +13,22 @@ def _plan(ledger: Ledger, task_id: int):
     return load_plan(ledger.engine, task_id)
 
 
+def _agent_results(ledger: Ledger, task_id: int):
+    from orbit_pipelines.jobs.agent_execution.store import load_results
+
+    return load_results(ledger.engine, task_id)
+
+
+def _model_usage(ledger: Ledger, task_id: int):
+    from orbit_pipelines.llm.store import usage_for_task
+
+    return usage_for_task(ledger.engine, task_id)
+
+
 def task_report_json(ledger: Ledger, task_id: int) -> str:
     task = ledger.get(task_id)
     subtasks, prompts = _plan(ledger, task_id)
+    usage = _model_usage(ledger, task_id)
     return json.dumps(
         {
             "task": {
@@ -29,6 +42,13 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
             },
             "subtasks": [s.model_dump(mode="json") for s in subtasks],
             "prompts": [p.model_dump(mode="json") for p in prompts],
+            "model_usage": {"calls": usage.calls, "prompt_tokens": usage.prompt_tokens,
+                            "completion_tokens": usage.completion_tokens, "cost_usd": str(usage.cost_usd)},
+            "agent_results": [
+                {**stored.result.model_dump(mode="json"), "attempts": stored.attempts, "run_id": stored.run_id,
+                 "workdir": stored.workdir}
+                for stored in _agent_results(ledger, task_id).values()
+            ],
         },
         indent=2,
     )
@@ -47,6 +67,17 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     ]
     if task.error_class:
         lines.append(f"- error: {task.error_class} in step {task.error_step or '?'}: {task.error_message}")
+    usage = _model_usage(ledger, task_id)
+    if usage.calls:
+        lines.append(f"- model calls: {usage.calls}, {usage.prompt_tokens} prompt + {usage.completion_tokens} "
+                     f"completion tokens, ${usage.cost_usd}")
+    agent_results = _agent_results(ledger, task_id)
+    if agent_results:
+        from orbit_pipelines.jobs.agent_execution.logic import results_markdown
+
+        workdir = next(iter(agent_results.values())).workdir
+        lines += ["", f"## Prompt results (working directory {workdir})", "",
+                  results_markdown([stored.result for stored in agent_results.values()]).rstrip()]
     if subtasks:
         lines += ["", f"## Subtasks ({len(subtasks)})", "", plan_markdown(subtasks)]
     for prompt in prompts:

@@ -56,6 +56,21 @@ def receiver(message_receiver):
     return message_receiver
 
 
+@pytest.fixture(scope="session")
+def llm_emulator_session():
+    from orbit_pipelines.local.llm_emulator import LLMEmulator
+
+    with LLMEmulator(api_key="orbit-test-llm-key") as running:
+        yield running
+
+
+@pytest.fixture
+def llm_emulator(llm_emulator_session):
+    """The OpenAI-compatible emulator, answering `good` with no history at the start of the test."""
+    llm_emulator_session.reset()
+    return llm_emulator_session
+
+
 @pytest.fixture
 def emulator(local_services):
     """The Veryfi emulator, with no faults and no history at the start of the test."""

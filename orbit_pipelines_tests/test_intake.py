@@ -44,7 +44,7 @@ def test_an_unknown_field_is_named(ledger, sample_payload):
 
 
 def test_an_unknown_kind_is_refused_with_the_known_ones(ledger, sample_payload):
-    assert "unknown task kind 'translation'; known kinds: decomposition" in refusal(
+    assert "unknown task kind 'translation'; known kinds: agent, decomposition, document, message" in refusal(
         ledger, sample_payload, kind="translation"
     )
 

@@ -149,6 +149,20 @@ def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task 
     return started
 
 
+def submit_inline_task(context: OpExecutionContext, ledger: Ledger, kind: str, payload: BaseModel,
+                       priority: int = 0) -> Task:
+    """Record work typed into the Launchpad (or launched through GraphQL) as a ledger task of this run.
+
+    Keyed by the run's idempotency-key tag, else by its root run id: re-executions share the root,
+    so relaunching a run never makes a second task.
+    """
+    key = context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
+    task, created = ledger.submit(kind, payload.model_dump(mode="json"), priority=priority, idempotency_key=key,
+                                  status=TaskStatus.QUEUED, run_id=context.run_id)
+    context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
+    return task
+
+
 def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[BaseModel],
                      kind: str) -> tuple[Task, BaseModel] | None:
     """The first op of a one-task job: read the task, mark it RUNNING, validate its payload.

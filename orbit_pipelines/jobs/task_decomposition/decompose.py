@@ -19,9 +19,10 @@ deliverable, but they need the models first); TESTING is MEDIUM when it carries 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
+from typing import Hashable, TypeVar
 
 from orbit_pipelines.jobs.task_decomposition.analysis import (
     HTTP_HINT,
@@ -39,6 +40,8 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     Subtask,
     SubtaskPriority,
 )
+
+K = TypeVar("K", bound=Hashable)
 
 
 class PlanError(ValueError):
@@ -371,9 +374,10 @@ def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
 # Validation
 # ---------------------------------------------------------------------------------------------
 
-def _find_cycle(subtasks: Sequence[Subtask]) -> list[str] | None:
-    graph = {s.id: [d for d in s.dependencies] for s in subtasks}
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+def find_cycle(graph: Mapping[K, Iterable[K]]) -> list[K] | None:
+    """A dependency cycle in `graph` (node -> what it depends on) as [a, b, ..., a], or None.
+    Edges to nodes outside the graph are ignored."""
+    state: dict[K, int] = {}  # 1 = on the current path, 2 = finished
     for root in graph:
         if root in state:
             continue
@@ -391,6 +395,10 @@ def _find_cycle(subtasks: Sequence[Subtask]) -> list[str] | None:
                 path.append(nxt)
                 iterators.append(iter(graph[nxt]))
     return None
+
+
+def _find_cycle(subtasks: Sequence[Subtask]) -> list[str] | None:
+    return find_cycle({s.id: s.dependencies for s in subtasks})
 
 
 def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()) -> None:
@@ -418,27 +426,40 @@ def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()
         raise PlanError(problems)
 
 
-def topological_order(subtasks: Sequence[Subtask]) -> list[Subtask]:
-    """Dependencies first; otherwise the given order. Dependencies on ids outside `subtasks` are ignored
-    (so one category's subtasks can be ordered on their own); a cycle raises PlanError."""
-    index = {s.id: i for i, s in enumerate(subtasks)}
-    waiting_on = {i: {index[d] for d in s.dependencies if d in index} for i, s in enumerate(subtasks)}
+def order_by_dependencies(keys: Sequence[K], dependencies: Mapping[K, Iterable[K]],
+                          label: Callable[[K], str] = str) -> list[K]:
+    """`keys` with dependencies first and otherwise in the given order. Dependencies on keys outside
+    `keys` are ignored; a cycle raises PlanError naming it (each key shown by `label`)."""
+    index = {k: i for i, k in enumerate(keys)}
+    waiting_on = {i: {index[d] for d in dependencies.get(k, ()) if d in index} for i, k in enumerate(keys)}
     dependents: dict[int, list[int]] = {}
     for i, deps in waiting_on.items():
         for d in deps:
             dependents.setdefault(d, []).append(i)
     ready = [i for i, deps in waiting_on.items() if not deps]
     heapify(ready)
-    ordered: list[Subtask] = []
+    ordered: list[K] = []
     while ready:
         i = heappop(ready)
-        ordered.append(subtasks[i])
+        ordered.append(keys[i])
         for j in dependents.get(i, []):
             waiting_on[j].discard(i)
             if not waiting_on[j]:
                 heappush(ready, j)
-    if len(ordered) != len(subtasks):
-        done = {s.id for s in ordered}
-        cycle = _find_cycle([s for s in subtasks if s.id not in done]) or []
-        raise PlanError(["dependency cycle: " + " -> ".join(cycle)])
+    if len(ordered) != len(keys):
+        done = set(ordered)
+        cycle = find_cycle({k: list(dependencies.get(k, ())) for k in keys if k not in done}) or []
+        raise PlanError(["dependency cycle: " + " -> ".join(label(k) for k in cycle)])
     return ordered
+
+
+def topological_order(subtasks: Sequence[Subtask]) -> list[Subtask]:
+    """Dependencies first; otherwise the given order. Dependencies on ids outside `subtasks` are ignored
+    (so one category's subtasks can be ordered on their own); a cycle raises PlanError."""
+    index = {s.id: i for i, s in enumerate(subtasks)}
+    positions = order_by_dependencies(
+        list(range(len(subtasks))),
+        {i: [index[d] for d in s.dependencies if d in index] for i, s in enumerate(subtasks)},
+        label=lambda i: subtasks[i].id,
+    )
+    return [subtasks[i] for i in positions]

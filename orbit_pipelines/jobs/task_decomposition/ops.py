@@ -1,7 +1,8 @@
 """Ops of task_decomposition: thin wrappers that call the pure logic and the ledger."""
 
-
+import os
 from collections import Counter
+from enum import Enum
 from typing import Optional
 
 from dagster import Config, MetadataValue, OpExecutionContext, Out, Output, op
@@ -9,19 +10,22 @@ from pydantic import BaseModel, Field, ValidationError
 
 from orbit_pipelines.intake import PayloadError, describe_validation_error, validate_payload
 from orbit_pipelines.jobs.common import (
-    IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
     complete_task,
     permanent_failure,
+    retry_on_infrastructure_errors,
     start_task,
+    submit_inline_task,
 )
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
 from orbit_pipelines.jobs.task_decomposition.enrich import enrich
+from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
-from orbit_pipelines.ledger import TaskNotFound, TaskStatus
+from orbit_pipelines.ledger import TaskNotFound
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources.llm import LLMResource
 
 KIND = "decomposition"
 
@@ -76,18 +80,11 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
                 f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind", task_id=task.id
             )
     else:
-        # Re-executions share the root run id, so relaunching this run never makes a second task.
-        key = context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
-        payload = config.task.model_dump()
         try:
-            validated = validate_payload(KIND, payload, prefix="task.")
+            validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
         except PayloadError as exc:
             raise permanent_failure(str(exc), "InvalidPayload") from None
-        task, created = led.submit(
-            KIND, validated.model_dump(mode="json"), priority=config.priority, idempotency_key=key,
-            status=TaskStatus.QUEUED, run_id=context.run_id,
-        )
-        context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
+        task = submit_inline_task(context, led, KIND, validated, priority=config.priority)
 
     task = start_task(context, led, task)
     if task is None:
@@ -109,7 +106,32 @@ class DecomposeResult(BaseModel):
     subtasks: list[Subtask]
 
 
+class Strategy(str, Enum):
+    deterministic = "deterministic"
+    llm = "llm"
+
+
+def default_strategy() -> Strategy:
+    """ORBIT_DECOMPOSER, read when the code location loads, so the Launchpad shows it as the default."""
+    value = os.environ.get("ORBIT_DECOMPOSER", "").strip() or Strategy.deterministic.value
+    try:
+        return Strategy(value)
+    except ValueError:
+        raise ValueError(f"ORBIT_DECOMPOSER must be one of {', '.join(s.value for s in Strategy)}, "
+                         f"got {value!r}") from None
+
+
 class DecomposeConfig(Config):
+    strategy: Strategy = Field(
+        default=default_strategy(),
+        description="deterministic: offline rules (same task, same plan). llm: ask the model configured by "
+                    "ORBIT_LLM_BASE_URL / ORBIT_LLM_MODEL, continuing the task's stored conversation.",
+    )
+    feedback: str = Field(
+        default="",
+        description="AI fix (llm strategy): an instruction for the model, appended to the task's conversation. "
+                    "Re-execute from this step with it set to have the model revise its plan.",
+    )
     corrected_subtasks_json: str = Field(
         default="",
         description="An operator's correction: a JSON list of subtasks (same fields as generated ones) used "
@@ -133,14 +155,19 @@ def _corrected_subtasks(context: OpExecutionContext, loaded: LoadedTask, raw: st
     return subtasks
 
 
-@op(retry_policy=TRANSIENT_RETRY)
+# No RetryPolicy: a model call may take minutes, and Dagster turns a cancel that interrupts an op with
+# a RetryPolicy into a retry. Database blips and retryable HTTP answers are retried explicitly instead.
+@op
 def decompose_task(context: OpExecutionContext, config: DecomposeConfig, loaded: LoadedTask,
-                   ledger: LedgerResource) -> DecomposeResult:
+                   ledger: LedgerResource, llm: LLMResource) -> DecomposeResult:
     """Break the task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
-    if config.corrected_subtasks_json.strip():
-        subtasks = _corrected_subtasks(context, loaded, config.corrected_subtasks_json, ledger.get())
-    else:
-        subtasks = decompose(loaded.payload)
+    with retry_on_infrastructure_errors(context):
+        if config.corrected_subtasks_json.strip():
+            subtasks = _corrected_subtasks(context, loaded, config.corrected_subtasks_json, ledger.get())
+        elif config.strategy == Strategy.llm:
+            subtasks = decompose_with_model(context, loaded.task_id, loaded.payload, config.feedback, ledger.get(), llm)
+        else:
+            subtasks = decompose(loaded.payload)
     try:
         validate_plan(subtasks, loaded.payload.exclude_categories)
     except PlanError as exc:

@@ -29,7 +29,7 @@ def _oneline(text: str) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("orbit_pipelines.jobs.task_decomposition", "templates"),
         undefined=StrictUndefined,
@@ -72,7 +72,7 @@ def _subtask_context(s: Subtask, by_id: dict[str, Subtask]) -> dict:
 
 def render_prompts(subtasks: Sequence[Subtask], payload: DecompositionPayload) -> list[Prompt]:
     """One Prompt per category that has subtasks, in CATEGORY_ORDER; subtasks in dependency order."""
-    template = _environment().get_template("prompt.md.j2")
+    template = template_environment().get_template("prompt.md.j2")
     by_id = {s.id: s for s in subtasks}
     prompts = []
     for category in CATEGORY_ORDER:

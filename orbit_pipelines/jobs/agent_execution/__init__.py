@@ -1,0 +1,1 @@
+"""agent_execution: run a decomposed task's implementation prompts through a coding-agent command."""
