@@ -3,7 +3,7 @@
     python -m orbit_pipelines_tests.reliability.secret_scenario CANARY DOCS_DIR
 
 Runs an inline decomposition (its description carries CANARY, a non-secret the scan must find),
-a document batch (the Veryfi emulator refuses one call with 401) and a message to an endpoint that
+one by the LLM strategy (the model server fails once with 500), a document batch (the Veryfi emulator refuses one call with 401) and a message to an endpoint that
 cannot be reached (its URL holds a secret token). Prints the run ids as JSON on the last line.
 """
 
@@ -38,6 +38,11 @@ def main(canary: str, docs: Path) -> None:
     result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
                          run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
                          tags=run_tags(ledger.get_many(ids)))
+    runs.append(result.run_id)
+
+    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config={
+        "ops": {"load_task": {"config": {"task": {"title": "Secret scan, by model", "description": "Invoices."}}},
+                "decompose_task": {"config": {"strategy": "llm"}}}})
     runs.append(result.run_id)
 
     task, _ = submit_task(ledger, "message", {"endpoint": "hook", "text": f"canary {canary}"})

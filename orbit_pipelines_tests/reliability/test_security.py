@@ -19,6 +19,7 @@ from sqlalchemy import make_url, text
 from orbit_pipelines.db import get_engine
 from orbit_pipelines.local.processes import ManagedProcess
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
+from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.veryfi_emulator import VeryfiEmulator
 from orbit_pipelines_tests.support import ROOT
 
@@ -48,11 +49,14 @@ def compute_logs_holding(run_ids: list[str], needle: str) -> list[Path]:
 
 
 def test_secrets_never_reach_run_config_event_logs_compute_logs_the_ledger_or_error_messages(pg_url, tmp_path):
-    secret = {k: marker(k) for k in ("veryfi_key", "client_secret", "aws_id", "aws_key", "db_password", "webhook")}
+    secret = {k: marker(k) for k in ("veryfi_key", "client_secret", "aws_id", "aws_key", "db_password", "webhook",
+                                     "llm_key")}
     canary = marker("canary")  # not a secret: shows the scan looks where the secrets would be
     emulator = VeryfiEmulator(api_key=secret["veryfi_key"], client_secret=secret["client_secret"],
                               strict_signatures=True).start()
     emulator.fail_next(1, 401)  # one document refused: its error message is scanned too
+    model = LLMEmulator(api_key=secret["llm_key"]).start()
+    model.next("server_error")  # one failed model call, retried
     docs = tmp_path / "docs"
     write_unique_sample_set(docs, 3, salt=canary)
     (docs / f"receipt-{canary}.txt").write_bytes((docs / sorted(os.listdir(docs))[0]).read_bytes() + b"\n2\n")
@@ -62,16 +66,19 @@ def test_secrets_never_reach_run_config_event_logs_compute_logs_the_ledger_or_er
            "VERYFI_USERNAME": emulator.username, "VERYFI_API_KEY": secret["veryfi_key"],
            "VERYFI_CLIENT_SECRET": secret["client_secret"],
            "AWS_ACCESS_KEY_ID": secret["aws_id"], "AWS_SECRET_ACCESS_KEY": secret["aws_key"],
-           "ORBIT_MESSAGE_ENDPOINTS": json.dumps({"hook": f"http://127.0.0.1:9/services/{secret['webhook']}"})}
+           "ORBIT_MESSAGE_ENDPOINTS": json.dumps({"hook": f"http://127.0.0.1:9/services/{secret['webhook']}"}),
+           "ORBIT_LLM_BASE_URL": model.base_url, "ORBIT_LLM_MODEL": "emulator", "ORBIT_LLM_API_KEY": secret["llm_key"]}
     try:
         child = subprocess.run([sys.executable, "-m", "orbit_pipelines_tests.reliability.secret_scenario", canary,
                                 str(docs)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     finally:
         emulator.stop()
+        model.stop()
     assert child.returncode == 0, child.stderr[-4000:]
     run_ids = json.loads(child.stdout.strip().splitlines()[-1])
     output = child.stdout + child.stderr
     assert emulator.total_paid_calls == 3 and "401" in output, "the scenario really used the secrets"
+    assert len(model.requests) == 2 and "500" in output
 
     engine = get_engine(pg_url)
     found_canary = tables_holding(engine, canary)
