@@ -112,7 +112,8 @@ def ledger(pg_url):
 
     engine = get_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, orbit.run_summaries CASCADE"))
+        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, "
+                          "orbit.run_summaries, orbit.veryfi_calls, orbit.webhook_deliveries CASCADE"))
     return Ledger(engine)
 
 
