@@ -201,3 +201,37 @@ def test_a_bad_receiver_url_is_refused_naming_the_variable(raw):
 def test_several_receivers_are_separated_by_commas_or_spaces():
     assert parse_urls(" https://a.example/h, http://b.example:8080/x  https://c.example ") == (
         "https://a.example/h", "http://b.example:8080/x", "https://c.example")
+
+
+def test_the_delivery_log_shows_each_attempt_and_given_up_deliveries_can_be_sent_again(
+        instance, ledger, ledger_resource, receiver, sample_payload):
+    from click.testing import CliRunner
+
+    from orbit_pipelines.cli import main
+
+    sensor = Sensor(instance, ledger_resource, [receiver.url("/in")])
+    task = dispatched(ledger, sample_payload)
+    receiver.answers.append((500, {}))
+    sensor.tick()
+    shown = CliRunner().invoke(main, ["webhooks", "log", "--task", str(task.id)]).output
+    assert f"task.queued          task {task.id}" in shown
+    assert "pending   attempts 1" in shown and receiver.url("/in") in shown and "last: HTTP 500" in shown
+    receiver.answers.append((500, {}))
+    deliver_due(Outbox(ledger.engine), SECRET, datetime.now(timezone.utc) + timedelta(days=2))  # still refused
+    assert "given up" in CliRunner().invoke(main, ["webhooks", "log", "--status", "failed"]).output
+    assert "1 delivery(ies) will be sent" in CliRunner().invoke(main, ["webhooks", "retry", "--failed"]).output
+    sensor.tick()
+    assert "delivered" in CliRunner().invoke(main, ["webhooks", "log"]).output
+    assert [verified(r).type for r in receiver.delivered()] == ["task.queued"]
+
+
+def test_an_id_that_never_commits_is_looked_for_only_for_a_while():
+    from orbit_pipelines.observability.webhooks.cursor import GAP_WAIT_SECONDS, IdCursor, WebhookCursor
+
+    cursor = IdCursor(10).advance([11, 13, 14], now=1000.0)
+    assert (cursor.last_id, cursor.gaps) == (14, {12: 1000.0})
+    assert cursor.advance([], now=1000.0 + GAP_WAIT_SECONDS - 1).gaps == {12: 1000.0}
+    assert cursor.advance([], now=1000.0 + GAP_WAIT_SECONDS).gaps == {}
+    assert cursor.advance([12], now=1001.0) == IdCursor(14, {})
+    saved = WebhookCursor(cursor, dagster=77)
+    assert WebhookCursor.loads(saved.dumps()) == saved
