@@ -7,7 +7,14 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from dagster import DagsterEventType, DefaultSensorStatus, EventRecordsFilter, SensorEvaluationContext, SkipReason, sensor
+from dagster import (
+    DagsterEventType,
+    DefaultSensorStatus,
+    EventRecordsFilter,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
 
 from orbit_pipelines.observability.webhooks.cursor import IdCursor, WebhookCursor
 from orbit_pipelines.observability.webhooks.delivery import deliver_due
@@ -27,7 +34,8 @@ STEP_EVENTS_PER_TICK = 500
 
 
 def _head(context: SensorEvaluationContext, outbox: Outbox) -> WebhookCursor:
-    return WebhookCursor(IdCursor(outbox.newest_change_id()), context.instance.event_log_storage.get_maximum_record_id() or 0)
+    newest_record = context.instance.event_log_storage.get_maximum_record_id() or 0
+    return WebhookCursor(IdCursor(outbox.newest_change_id()), newest_record)
 
 
 def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: WebhookCursor,

@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from dagster import DagsterEventType, execute_job
 
 from orbit_pipelines.cli import main
-
 from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
