@@ -86,7 +86,8 @@ class OrbitCollector(Collector):
         for source, read in (("ledger", self._ledger_metrics), ("dagster", self._dagster_metrics)):
             try:
                 with self.engine.connect() as conn:
-                    conn.execute(text(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+                    # LOCAL: ends with this read-only transaction, so the pooled connection is left as it was.
+                    conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
                     families = list(read(conn))
                     conn.rollback()
             except SQLAlchemyError as exc:

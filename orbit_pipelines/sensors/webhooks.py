@@ -28,9 +28,11 @@ from orbit_pipelines.observability.webhooks.outbox import Outbox
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.webhooks import WebhookResource
 
-# Read per tick; the rest waits for the next tick (every 5 s).
+# Read per tick; the rest waits for the next tick (every 5 s). A step of a batch run is one event per
+# document, so step records are read until EVENTS_PER_TICK events are made.
 CHANGES_PER_TICK = 1000
-STEP_EVENTS_PER_TICK = 500
+STEP_RECORDS_PER_TICK = 500
+EVENTS_PER_TICK = 3000
 
 
 def _head(context: SensorEvaluationContext, outbox: Outbox) -> WebhookCursor:
@@ -45,16 +47,19 @@ def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: Web
     events = [e for row in changes for e in events_for_change(row)]
     records = context.instance.event_log_storage.get_event_records(
         EventRecordsFilter(event_type=DagsterEventType.STEP_SUCCESS, after_cursor=cursor.dagster),
-        limit=STEP_EVENTS_PER_TICK, ascending=True)
+        limit=STEP_RECORDS_PER_TICK, ascending=True)
     tasks = outbox.tasks_of_runs(sorted({r.event_log_entry.run_id for r in records}))
+    last_record = cursor.dagster
     for record in records:
+        if len(events) >= EVENTS_PER_TICK:
+            break
         entry = record.event_log_entry
         at = datetime.fromtimestamp(entry.timestamp, tz=timezone.utc)
         for task in tasks.get(entry.run_id, []):
             if step_concerns_task(task, entry.run_id, at):
                 events.append(step_completed(task, entry.run_id, entry.step_key, at, record.storage_id))
+        last_record = record.storage_id
     events.sort(key=lambda e: e.occurred_at)
-    last_record = records[-1].storage_id if records else cursor.dagster
     return events, WebhookCursor(cursor.ledger.advance((r["id"] for r in changes), now), last_record)
 
 

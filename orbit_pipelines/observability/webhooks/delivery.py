@@ -87,7 +87,7 @@ class TickReport:
 
 
 def deliver_due(outbox: Outbox, secret: str | None, now: datetime, *, budget_seconds: float = 20.0,
-                max_deliveries: int = 200, workers: int = 8) -> TickReport:
+                max_deliveries: int = 500, workers: int = 8) -> TickReport:
     """Deliver what is due, each (receiver, task) chain in order and stopping at its first failure;
     chains run side by side. Stops starting deliveries when the budget is spent (the sensor body
     has a ~60 s gRPC deadline); what is left stays pending for the next tick."""
