@@ -33,11 +33,22 @@ from orbit_pipelines.resources.webhooks import WebhookResource
 CHANGES_PER_TICK = 1000
 STEP_RECORDS_PER_TICK = 500
 EVENTS_PER_TICK = 3000
+FIRST_TICK_LOOKBACK_SECONDS = 600
 
 
 def _head(context: SensorEvaluationContext, outbox: Outbox) -> WebhookCursor:
     newest_record = context.instance.event_log_storage.get_maximum_record_id() or 0
     return WebhookCursor(IdCursor(outbox.newest_change_id()), newest_record)
+
+
+def _recent(context: SensorEvaluationContext, outbox: Outbox) -> WebhookCursor:
+    """Where a sensor that has never ticked starts: FIRST_TICK_LOOKBACK_SECONDS back, so the tasks that
+    ran while the daemon was starting are told, and an existing history is not replayed."""
+    older = context.instance.event_log_storage.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.STEP_SUCCESS,
+                           before_timestamp=time.time() - FIRST_TICK_LOOKBACK_SECONDS), limit=1, ascending=False)
+    return WebhookCursor(IdCursor(outbox.last_change_id_before(FIRST_TICK_LOOKBACK_SECONDS)),
+                         older[0].storage_id if older else 0)
 
 
 def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: WebhookCursor,
@@ -73,13 +84,12 @@ def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: Web
 def webhook_delivery_sensor(context: SensorEvaluationContext, ledger: LedgerResource, webhooks: WebhookResource):
     urls = webhooks.receivers()
     outbox = Outbox(ledger.get().engine)
-    cursor = WebhookCursor.loads(context.cursor)
-    if not urls or cursor is None:
-        # Start from now: configuring webhooks later must not replay the whole history to a receiver.
+    if not urls:
+        # Follow the newest events: receivers configured later get what happens from then on, not
+        # the whole history.
         context.update_cursor(_head(context, outbox).dumps())
-        if not urls:
-            return SkipReason("no receivers: set ORBIT_WEBHOOK_URL to send task events")
-        return SkipReason("starting from the newest events")
+        return SkipReason("no receivers: set ORBIT_WEBHOOK_URL to send task events")
+    cursor = WebhookCursor.loads(context.cursor) or _recent(context, outbox)
     now = datetime.now(timezone.utc)
     events, cursor = collect_events(context, outbox, cursor, time.time())
     added = outbox.enqueue(events, urls, now)

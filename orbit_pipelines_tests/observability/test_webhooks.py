@@ -25,7 +25,7 @@ class Sensor:
 
     def __init__(self, instance, ledger_resource, urls):
         self.instance, self.ledger_resource, self.urls, self.cursor = instance, ledger_resource, urls, None
-        self.tick()  # the first tick starts from the newest events
+        self.tick()  # the first tick looks back 10 minutes: the ledger is emptied for each test
 
     def tick(self):
         context = build_sensor_context(instance=self.instance, cursor=self.cursor, resources={
@@ -235,3 +235,16 @@ def test_an_id_that_never_commits_is_looked_for_only_for_a_while():
     assert cursor.advance([12], now=1001.0) == IdCursor(14, {})
     saved = WebhookCursor(cursor, dagster=77)
     assert WebhookCursor.loads(saved.dumps()) == saved
+
+
+def test_the_first_tick_ever_tells_the_last_ten_minutes_and_nothing_older(instance, ledger, ledger_resource,
+                                                                          receiver, sample_payload):
+    from sqlalchemy import text
+
+    old = dispatched(ledger, sample_payload)
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE orbit.task_events SET at = now() - interval '20 minutes' WHERE task_id = :id"),
+                     {"id": old.id})
+    recent = dispatched(ledger, {**sample_payload, "title": "While the daemon was starting"})
+    Sensor(instance, ledger_resource, [receiver.url()])
+    assert [(verified(r).type, verified(r).task.id) for r in receiver.delivered()] == [("task.queued", recent.id)]

@@ -39,6 +39,13 @@ class Outbox:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT coalesce(max(id), 0) FROM orbit.task_events")).scalar()
 
+    def last_change_id_before(self, seconds_ago: float) -> int:
+        """The newest change older than `seconds_ago` (read backwards by id: only recent rows are touched)."""
+        with self.engine.connect() as conn:
+            return conn.execute(text(
+                "SELECT coalesce((SELECT id FROM orbit.task_events WHERE at < now() - make_interval(secs => :s) "
+                "ORDER BY id DESC LIMIT 1), 0)"), {"s": seconds_ago}).scalar()
+
     def changes(self, cursor: IdCursor, limit: int) -> list[dict[str, Any]]:
         """task_events rows after the cursor (and its gaps) with their task, in id order."""
         with self.engine.connect() as conn:
