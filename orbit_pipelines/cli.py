@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -14,6 +15,7 @@ import click
 from orbit_pipelines.environment import Environment, prepare_environment, project_root
 
 DEFAULT_UI_HOST, DEFAULT_UI_PORT = "127.0.0.1", 3000
+DEFAULT_METRICS_PORT = 9464
 
 
 @contextmanager
@@ -170,11 +172,44 @@ def task_kinds() -> None:
         click.echo(f"{k.kind:<16} -> job {k.job_name} (default lane {k.default_lane})")
 
 
+def _metrics_options(prefix: str):
+    """Bind address, port and window of the metrics server: `--host/--port` for `orbit metrics serve`,
+    `--metrics-host/--metrics-port` for `orbit up` (whose --host/--port are the UI's)."""
+
+    def decorate(command):
+        command = click.option(f"--{prefix}window", "window", type=click.IntRange(60, 7 * 86400), default=3600,
+                               show_default=True, envvar="ORBIT_METRICS_WINDOW_SECONDS",
+                               help="Seconds of activity the window metrics cover (runs finished, durations, "
+                                    "calls).")(command)
+        command = click.option(f"--{prefix}port", "metrics_port", type=click.IntRange(0, 65535),
+                               default=DEFAULT_METRICS_PORT, show_default=True, envvar="ORBIT_METRICS_PORT",
+                               help="Prometheus metrics port (0: no metrics server).")(command)
+        return click.option(f"--{prefix}host", "metrics_host", default=DEFAULT_UI_HOST, show_default=True,
+                            envvar="ORBIT_METRICS_HOST", help="Metrics bind address (loopback by default).")(command)
+
+    return decorate
+
+
+def _start_metrics(env: Environment, host: str, port: int, window: int):
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.observability.metrics import serve
+
+    try:
+        server = serve(get_engine(env.pg_url), host, port, window)
+    except OSError as exc:
+        raise click.ClickException(f"metrics: cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                                   "port with --metrics-port/ORBIT_METRICS_PORT, or 0 for none") from None
+    click.echo(f"metrics: http://{host}:{port}/metrics")
+    return server
+
+
 @main.command("up")
 @click.option("--host", default=DEFAULT_UI_HOST, show_default=True, help="Webserver bind address (loopback by default).")
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, type=int)
-def up(host: str, port: int) -> None:
-    """Run the webserver, the daemon (sensors, schedules, run queue) and a code server until Ctrl-C."""
+@_metrics_options("metrics-")
+def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) -> None:
+    """Run the webserver, the daemon (sensors, schedules, run queue), a code server and the Prometheus
+    metrics server until Ctrl-C."""
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 
     root = project_root()
@@ -186,6 +221,7 @@ def up(host: str, port: int) -> None:
 
         inbox_dir().mkdir(parents=True, exist_ok=True)
         click.echo(f"document inbox: {inbox_dir()}")
+        metrics_server = _start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
         click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
         stack = ManagedProcess(
             [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")], cwd=root
@@ -196,6 +232,78 @@ def up(host: str, port: int) -> None:
             pass
         finally:
             stack.stop()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+
+
+@main.group()
+def metrics() -> None:
+    """Prometheus metrics of the ledger and the Dagster instance."""
+
+
+@metrics.command("serve")
+@_metrics_options("")
+def metrics_serve(metrics_host: str, metrics_port: int, window: int) -> None:
+    """Serve /metrics for Prometheus until Ctrl-C (`orbit up` serves them too)."""
+    if not metrics_port:
+        raise click.UsageError("--port: give a port to listen on")
+    with _environment() as env:
+        server = _start_metrics(env, metrics_host, metrics_port, window)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.shutdown()
+
+
+@main.group()
+def webhooks() -> None:
+    """Task events sent to ORBIT_WEBHOOK_URL: the delivery log."""
+
+
+@webhooks.command("log")
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--task", "task_id", type=int, help="Only this task's events.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+def webhooks_log(status, task_id, limit) -> None:
+    """Newest deliveries first: event, receiver, status, attempts, last answer or error, next attempt."""
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.observability.webhooks.outbox import Outbox
+
+    with _environment() as env:
+        rows = Outbox(get_engine(env.pg_url)).log(status=status, task_id=task_id, limit=limit)
+    if not rows:
+        click.echo("no deliveries" + ("" if os.environ.get("ORBIT_WEBHOOK_URL") else
+                                      " (ORBIT_WEBHOOK_URL is not set where this runs)"))
+    for r in rows:
+        if r["status"] == "delivered":
+            when = f"delivered {r['delivered_at']:%Y-%m-%d %H:%M:%S}"
+        elif r["status"] == "pending":
+            when = f"next attempt {r['next_attempt_at']:%Y-%m-%d %H:%M:%S}"
+        else:
+            when = "given up (`orbit webhooks retry --failed`)"
+        last = f" | last: {r['last_error']}" if r["last_error"] else ""
+        click.echo(f"{r['id']:>7} {r['event_type']:<20} task {r['task_id']:<6} {r['status']:<9} "
+                   f"attempts {r['attempts']} {r['url']} | {when}{last}")
+
+
+@webhooks.command("retry")
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Every given-up delivery.")
+def webhooks_retry(delivery_ids, all_failed) -> None:
+    """Send deliveries again from now (given-up ones, or pending ones without waiting for their backoff)."""
+    from datetime import datetime, timezone
+
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.observability.webhooks.outbox import Outbox
+
+    if bool(delivery_ids) == all_failed:
+        raise click.UsageError("give delivery ids or --failed")
+    with _environment() as env:
+        n = Outbox(get_engine(env.pg_url)).retry(datetime.now(timezone.utc), delivery_ids, all_failed)
+    click.echo(f"{n} delivery(ies) will be sent at the webhook sensor's next tick")
 
 
 @main.command("demo")
@@ -383,7 +491,9 @@ def dlq() -> None:
 @dlq.command("list")
 @click.option("--kind")
 def dlq_list(kind) -> None:
-    """Failed tasks nobody has retried to success or discarded."""
+    """Failed tasks nobody has retried to success or discarded, with what to do about each."""
+    from orbit_pipelines.remediation import remediation_for
+
     with _environment() as env:
         rows = _ledger(env).dead_letters(kind)
     if not rows:
@@ -392,6 +502,7 @@ def dlq_list(kind) -> None:
         click.echo(f"task {r['id']} ({r['kind']}) run {r['run_id']} step {r['error_step'] or '-'}: "
                    f"{r['error_class']}: {r['error_message']} | attempts {r['attempts']}, failures {r['failures']}, "
                    f"first {r['first_failure']:%Y-%m-%d %H:%M:%S}, last {r['last_failure']:%Y-%m-%d %H:%M:%S}")
+        click.echo(f"    what to do: {remediation_for(r['error_class'])}")
 
 
 @dlq.command("retry")

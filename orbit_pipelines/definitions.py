@@ -8,6 +8,7 @@ from orbit_pipelines.jobs.housekeeping.job import housekeeping
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.resources.webhooks import WebhookResource
 from orbit_pipelines.schedules import stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
@@ -17,16 +18,19 @@ from orbit_pipelines.sensors.outcome import (
     task_started_sensor,
     task_success_sensor,
 )
+from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping],
     sensors=[task_dispatch_sensor, task_started_sensor, task_success_sensor, task_failure_sensor,
-             task_canceled_sensor, document_inbox_sensor],
+             task_canceled_sensor, document_inbox_sensor, webhook_delivery_sensor],
     schedules=[stuck_task_sweep],
     resources={
         **{key: resource for k in all_kinds().values() for key, resource in k.resources.items()},
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
+        "webhooks": WebhookResource(urls=optional_env_var("ORBIT_WEBHOOK_URL"),
+                                    secret=optional_env_var("ORBIT_WEBHOOK_SECRET")),
         # Not secrets: read when the code location loads. AWS credentials stay with boto3's own chain.
         "storage": DocumentStorage(
             endpoint_url=os.environ.get("ORBIT_S3_ENDPOINT_URL") or None,

@@ -122,12 +122,15 @@ def instance(pg_url):
 
 @pytest.fixture
 def ledger(pg_url):
-    """The ledger, emptied before each test. Ids keep growing so they never match an older test's run tags."""
+    """The ledger, emptied (and intake unpaused) before each test. Ids keep growing so they never match an
+    older test's run tags."""
     from orbit_pipelines.ledger import Ledger
 
     engine = get_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, orbit.run_summaries CASCADE"))
+        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, "
+                          "orbit.run_summaries, orbit.veryfi_calls, orbit.webhook_deliveries, orbit.intake_controls "
+                          "CASCADE"))
     return Ledger(engine)
 
 

@@ -84,7 +84,7 @@ def process_documents(instance, ledger, task_ids, resources: dict | None = None,
 class MessageReceiver:
     """A local HTTP endpoint that records what it receives and answers as told (a webhook stand-in)."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         import json
         import threading
         import time
@@ -99,13 +99,15 @@ class MessageReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 started = time.monotonic()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = json.loads(raw or b"null")
                 with receiver.lock:
                     status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
                 time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.received.append({"path": self.path, "body": body, "status": status,
                                               "idempotency_key": self.headers.get("Idempotency-Key"),
+                                              "raw": raw, "headers": dict(self.headers),
                                               "start": started, "end": time.monotonic()})
                 self.send_response(status)
                 for key, value in headers.items():
@@ -116,13 +118,17 @@ class MessageReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def reset(self) -> None:
         with self.lock:

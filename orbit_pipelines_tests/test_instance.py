@@ -41,7 +41,7 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
     assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "document_processing", "housekeeping"}
     assert {s.name for s in repo.sensor_defs} == {
         "task_dispatch_sensor", "task_success_sensor", "task_failure_sensor", "task_canceled_sensor",
-        "document_inbox_sensor", "task_started_sensor",
+        "document_inbox_sensor", "task_started_sensor", "webhook_delivery_sensor",
     }
     assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep"}
 

@@ -21,12 +21,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
 from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
+from orbit_pipelines.remediation import remediation_for
 
 TASK_ID_TAG = "orbit/task_id"
 KIND_TAG = "orbit/kind"
 LANE_TAG = "orbit/lane"
 BATCH_TAG = "orbit/batch"
 BATCH_SIZE_TAG = "orbit/batch_size"
+# A lone document's run; a batch is found by its orbit/batch tag (tag filters match whole values).
+DOCUMENT_KEY_TAG = "orbit/document_key"
 IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
 PRIORITY_TAG = "dagster/priority"
 RUN_KEY_TAG = "dagster/run_key"
@@ -116,10 +119,10 @@ def tasks_of_run(ledger: Ledger, run) -> list[Task]:
 
 
 def permanent_failure(message: str, error_class: str, **metadata: Any) -> Failure:
-    """A failure no retry can fix (bad input, a refused transition): fail now, say why."""
+    """A failure no retry can fix (bad input, a refused transition): fail now, say why and what to do."""
     return Failure(
         description=message,
-        metadata={"error_class": error_class, **metadata},
+        metadata={"error_class": error_class, "remediation": remediation_for(error_class), **metadata},
         allow_retries=False,
     )
 
@@ -145,7 +148,9 @@ def start_task(context: OpExecutionContext, ledger: Ledger, task: Task) -> Task 
                             "taking it over")
     started = ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
                                 only_if_current_run=False)
-    _tag_run(context, started)
+    # Launchpad/GraphQL launches arrive without ledger tags; add them so the Runs page can filter
+    # by task and the outcome sensors can find the task.
+    add_missing_tags(context, task_tags(started))
     return started
 
 
@@ -195,10 +200,9 @@ def complete_task(context: OpExecutionContext, ledger: Ledger, task_id: int) -> 
                              only_if_current_run=False)
 
 
-def _tag_run(context: OpExecutionContext, task: Task) -> None:
-    # Launchpad/GraphQL launches arrive without ledger tags; add them so the Runs page can filter
-    # by task and the outcome sensors can find the task.
-    missing = {k: v for k, v in task_tags(task).items() if context.run.tags.get(k) != v and k != PRIORITY_TAG}
+def add_missing_tags(context: OpExecutionContext, tags: dict[str, str]) -> None:
+    """Add the tags a run lacks (priority only matters before the run starts)."""
+    missing = {k: v for k, v in tags.items() if context.run.tags.get(k) != v and k != PRIORITY_TAG}
     if missing:
         context.instance.add_run_tags(context.run_id, missing)
 
@@ -222,6 +226,7 @@ def record_task_failure(context: HookContext) -> None:
     if run is None or run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED):
         return  # a cancel, not a failure: the run-canceled sensor marks the tasks CANCELED
     error_class, message = error_details(context.op_exception)
+    context.log.error(f"{context.step_key} failed: {error_class}. What to do: {remediation_for(error_class)}")
     ledger: Ledger = context.resources.ledger.get()
     try:
         for task in tasks_of_run(ledger, run):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from dagster import ConfigurableResource
 from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
+from orbit_pipelines.markdown import Markdown
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
 
 
@@ -28,6 +30,20 @@ class DocumentStorage(S3Resource):
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def console_url(self, key: str, bucket: str | None = None) -> str | None:
+        """The object's page in the AWS console; None for other S3-compatible servers (they have none)."""
+        if self.endpoint_url:
+            return None
+        region = self.region_name or "us-east-1"
+        return (f"https://s3.console.aws.amazon.com/s3/object/{bucket or self.bucket}"
+                f"?region={region}&prefix={quote(key)}")
+
+    def link_markdown(self, key: str, bucket: str | None = None) -> Markdown:
+        """The `s3://` URI, linked to its console page where there is one (a markdown table cell)."""
+        uri = f"s3://{bucket or self.bucket}/{key}"
+        console = self.console_url(key, bucket)
+        return Markdown(f"[{uri}]({console})" if console else f"`{uri}`")
 
 
 class VeryfiResource(ConfigurableResource):

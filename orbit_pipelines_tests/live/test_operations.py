@@ -1,100 +1,19 @@
-"""Operating runs against a live stack: a gRPC code server, dagster-webserver and dagster-daemon on
-a fresh database, driven only through GraphQL and the `orbit` CLI, asserting what an operator sees."""
+"""Operating runs against the live stack (conftest.py: a gRPC code server, dagster-webserver and
+dagster-daemon on a fresh database), driven only through GraphQL and the `orbit` CLI, asserting what
+an operator sees."""
 
-import os
-import socket
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
 
-from orbit_pipelines.db import get_engine
-from orbit_pipelines.ledger import Ledger, TaskStatus
-from orbit_pipelines.ledger.migrate import apply_migrations
-from orbit_pipelines.ledger.states import TERMINAL
-from orbit_pipelines.local.processes import ManagedProcess, venv_bin
-from orbit_pipelines.operations import DagsterApi
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines_tests.live.stack import finished, orbit, run_finished, wait_for
+from orbit_pipelines_tests.support import ROOT
 
 pytestmark = pytest.mark.services
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what, log_files=()):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in log_files if p.exists())
-    pytest.fail(f"timed out waiting for {what}\n{logs}")
-
-
-@pytest.fixture(scope="module")
-def stack(pg_server, tmp_path_factory):
-    url = create_database(pg_server, "orbit_ops")
-    apply_migrations(get_engine(url))
-    folder = tmp_path_factory.mktemp("stack")
-    grpc_port, web_port = free_port(), free_port()
-    workspace = folder / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
-                         f"      location_name: orbit_pipelines\n")
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT),
-           "ORBIT_DAGSTER_URL": f"http://127.0.0.1:{web_port}", "ORBIT_INBOX_DIR": str(folder / "inbox")}
-    logs = [folder / "code-server.log", folder / "webserver.log", folder / "daemon.log"]
-    processes = [
-        ManagedProcess([venv_bin("dagster"), "code-server", "start", "-m", "orbit_pipelines.definitions",
-                        "-h", "127.0.0.1", "-p", str(grpc_port)], cwd=ROOT, log_file=logs[0], env=env),
-        ManagedProcess([venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(web_port), "-w", str(workspace)],
-                       cwd=ROOT, log_file=logs[1], env=env),
-        ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, log_file=logs[2],
-                       env=env),
-    ]
-    api = DagsterApi(env["ORBIT_DAGSTER_URL"])
-
-    def location_loaded():
-        try:
-            data = api._call("{ workspaceOrError { ... on Workspace { locationEntries { "
-                             "locationOrLoadError { __typename } } } } }", {})
-        except Exception:
-            return False
-        entries = data["workspaceOrError"]["locationEntries"]
-        return bool(entries) and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-
-    wait_for(location_loaded, 120, "the webserver to load the code location", logs)
-    instance = instance_for(url)
-    yield SimpleNamespace(url=url, env=env, api=api, ledger=Ledger(get_engine(url)), instance=instance, logs=logs)
-    for process in reversed(processes):
-        process.stop()
-    instance.dispose()
-    drop_database(url)
-
-
-def orbit(stack, *args, check=True):
-    result = subprocess.run([sys.executable, "-m", "orbit_pipelines.cli", *args], env=stack.env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def finished(stack, task_id, timeout=120):
-    wait_for(lambda: stack.ledger.get(task_id).status in TERMINAL, timeout, f"task {task_id} to finish", stack.logs)
-    return stack.ledger.get(task_id)
-
-
-def run_finished(stack, run_id, timeout=120):
-    wait_for(lambda: stack.api.run(run_id)["status"] in ("SUCCESS", "FAILURE", "CANCELED"), timeout,
-             f"run {run_id} to finish", stack.logs)
-    return stack.api.run(run_id)["status"]
 
 
 def test_two_graphql_launches_with_one_idempotency_key_make_one_task(stack):

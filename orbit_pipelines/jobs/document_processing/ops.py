@@ -7,20 +7,24 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import Config, MetadataValue, OpExecutionContext, RetryRequested, op
 from pydantic import Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.common import (
+    DOCUMENT_KEY_TAG,
     IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
+    add_missing_tags,
     is_missing_s3_object,
     is_transient_s3_error,
     permanent_failure,
     retry_on_infrastructure_errors,
+    run_tags,
 )
 from orbit_pipelines.jobs.document_processing.files import MAX_BYTES, BadDocument, inspect_file, object_key
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
@@ -30,7 +34,10 @@ from orbit_pipelines.jobs.document_processing.store import (
     save_veryfi_response,
     upsert_documents,
 )
-from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines.ledger import Ledger, Task, TaskStatus
+from orbit_pipelines.markdown import table
+from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
+from orbit_pipelines.remediation import remediation_for
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout, VeryfiResponseError, parse_document
@@ -48,6 +55,12 @@ class LoadDocumentsConfig(Config):
     )
 
 
+def document_tags(tasks: list[Task]) -> dict[str, str]:
+    """A lone document's run carries its key, so the Runs page finds it; a batch is found by orbit/batch
+    (Dagster's tag filters match whole values, and one tag per document would bury the page)."""
+    return {DOCUMENT_KEY_TAG: tasks[0].payload["sha256"]} if len(tasks) == 1 and "sha256" in tasks[0].payload else {}
+
+
 def _pool(items: list, fn: Callable, workers: int) -> list:
     if len(items) <= 1:
         return [fn(i) for i in items]
@@ -63,7 +76,8 @@ def _record_failures(ledger: Ledger, items: list[DocumentItem], run_id: str, con
         ledger.move_along(item.task_id, TaskStatus.FAILED, run_id=run_id, note="document failed",
                           error=(item.failure.error_class, item.failure.message, item.failure.step))
         context.log.warning(f"task {item.task_id} ({item.source_name}) failed in {item.failure.step}: "
-                            f"{item.failure.error_class}: {item.failure.message}")
+                            f"{item.failure.error_class}: {item.failure.message}. "
+                            f"What to do: {remediation_for(item.failure.error_class)}")
 
 
 def _adopt(context: OpExecutionContext, ledger: Ledger, items: list[DocumentItem]) -> None:
@@ -127,8 +141,12 @@ def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, led
     if not task_ids:
         raise permanent_failure("nothing to process: give task_ids or paths", "EmptyBatch")
     led.transition_many(task_ids, TaskStatus.RUNNING, run_id=context.run_id, note="run started")
+    tasks = led.get_many(task_ids)
+    if tasks:
+        # Launchpad/GraphQL launches arrive without them; dispatched runs already have them.
+        add_missing_tags(context, {**run_tags(tasks), **document_tags(tasks)})
     items, skipped = [], []
-    for task in led.get_many(task_ids):
+    for task in tasks:
         if task.kind != KIND:
             raise permanent_failure(f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind")
         if task.status != TaskStatus.RUNNING:
@@ -150,7 +168,13 @@ def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, led
                                   document_key=payload.sha256, size_bytes=payload.size_bytes))
     if skipped:
         context.log.info(f"skipping tasks already done or owned by another run: {skipped}")
-    context.add_output_metadata({"documents": len(items), "skipped": len(skipped)})
+    context.add_output_metadata({
+        "documents": len(items), "skipped": len(skipped),
+        "bytes": sum(i.size_bytes for i in items),
+        "files": MetadataValue.md(table(["task", "file", "bytes", "document key"],
+                                        [(i.task_id, i.source_name, i.size_bytes, i.document_key) for i in items],
+                                        limit=50, right=["bytes"])),
+    })
     return items
 
 
@@ -187,6 +211,7 @@ def _upload_all(context, items, storage, ledger, veryfi):
                 raise  # transient ones are retried by retry_on_infrastructure_errors
             s3.create_bucket(Bucket=storage.bucket)
     transient: dict[int, str] = {}
+    sent_bytes: list[int] = []
 
     def upload(item: DocumentItem) -> DocumentItem:
         if not item.ok or item.uploaded:
@@ -210,6 +235,7 @@ def _upload_all(context, items, storage, ledger, veryfi):
             if not exists:
                 s3.upload_file(str(facts.path), storage.bucket, key, ExtraArgs={
                     "ContentType": facts.content_type, "Metadata": {"source-name": facts.name[:512]}})
+                sent_bytes.append(facts.size_bytes)
         except (ClientError, BotoCoreError) as exc:
             if not is_transient_s3_error(exc):
                 return item.failed("S3Refused", f"{item.source_name}: S3 refused the upload: {exc}", "upload_to_s3")
@@ -223,11 +249,17 @@ def _upload_all(context, items, storage, ledger, veryfi):
     _record_failures(ledger.get(), [i for i in items if i.failure and i.failure.step == "upload_to_s3"],
                      context.run_id, context)
     uploaded = [i for i in items if i.uploaded]
-    context.add_output_metadata({
-        "uploaded": len(uploaded), "failed": sum(1 for i in items if not i.ok),
-        "bucket": storage.bucket,
+    metadata = {
+        "uploaded": len(uploaded), "sent_to_s3": len(sent_bytes), "already_in_s3": len(uploaded) - len(sent_bytes),
+        "bytes_sent": sum(sent_bytes), "failed": sum(1 for i in items if not i.ok), "bucket": storage.bucket,
         "first_object": MetadataValue.text(storage.uri(uploaded[0].s3_key)) if uploaded else MetadataValue.text("-"),
-    })
+        "objects": MetadataValue.md(table(["task", "file", "object"], [
+            (i.task_id, i.source_name, storage.link_markdown(i.s3_key)) for i in uploaded], limit=50)),
+    }
+    console = storage.console_url(uploaded[0].s3_key) if uploaded else None
+    if console:
+        metadata["first_object_in_console"] = MetadataValue.url(console)
+    context.add_output_metadata(metadata)
     return items
 
 
@@ -247,6 +279,8 @@ def _extract_all(context, items, veryfi, storage, ledger):
     local = threading.local()
     transient: dict[int, str] = {}
     waits: list[float] = [0.0]
+    calls = VeryfiCallLog()
+    traces: list[tuple] = []
     s3 = storage.client() if veryfi.upload_mode == "file_url" else None
 
     def client():
@@ -263,18 +297,19 @@ def _extract_all(context, items, veryfi, storage, ledger):
             if context.retry_number > 0 or context.run.parent_run_id:
                 # A timed-out attempt, or one cut short by a crash or cancel, may still have been
                 # processed (and billed): ask before sending again.
-                found = client().list_documents(external_id=item.document_key).documents
+                found = calls.call("lookup", client().list_documents, external_id=item.document_key).documents
                 if found:
-                    result = client().get_document(found[0].id)
+                    result = calls.call("fetch", client().get_document, found[0].id)
                     save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id,
                                          result.trace_id, context.run_id)
                     return item.model_copy(update={"veryfi_id": result.document.id})
             if s3 is not None:
                 url = s3.generate_presigned_url("get_object", Params={"Bucket": item.s3_bucket, "Key": item.s3_key},
                                                 ExpiresIn=storage.presign_seconds)
-                result = client().process_url(url, external_id=item.document_key)
+                result = calls.call("process", client().process_url, url, external_id=item.document_key)
             else:
-                result = client().process_file(item.path, item.source_name, external_id=item.document_key)
+                result = calls.call("process", client().process_file, item.path, item.source_name,
+                                    external_id=item.document_key)
         except VeryfiError as exc:
             if exc.retryable:
                 transient[item.task_id] = str(exc)
@@ -287,9 +322,13 @@ def _extract_all(context, items, veryfi, storage, ledger):
         save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id, result.trace_id,
                              context.run_id)
         context.log.debug(f"{item.source_name}: Veryfi document {result.document.id}, trace {result.trace_id}")
+        traces.append((item.task_id, item.source_name, result.document.id, result.trace_id or ""))
         return item.model_copy(update={"veryfi_id": result.document.id})
 
-    items = _pool(items, extract, veryfi.concurrency)
+    try:
+        items = _pool(items, extract, veryfi.concurrency)
+    finally:
+        _save_calls(context, calls, led)
     items = _retry_or_give_up(context, "extract_with_veryfi", items, transient, wait=max(waits))
     _record_failures(led, [i for i in items if i.failure and i.failure.step == "extract_with_veryfi"],
                      context.run_id, context)
@@ -297,8 +336,19 @@ def _extract_all(context, items, veryfi, storage, ledger):
         "sent_to_veryfi": len(todo) - len(already), "reused_stored_answers": len(already),
         "extracted": sum(1 for i in items if i.veryfi_id is not None),
         "failed": sum(1 for i in items if not i.ok),
+        **{k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in calls.summary().items()},
+        "veryfi_documents": MetadataValue.md(table(["task", "file", "Veryfi id", "trace id"], sorted(traces),
+                                                   limit=50)),
     })
     return items
+
+
+def _save_calls(context: OpExecutionContext, calls: VeryfiCallLog, ledger: Ledger) -> None:
+    """Call figures are for metrics: losing them must never fail the documents."""
+    try:
+        calls.save(ledger.engine, context.run_id)
+    except SQLAlchemyError as exc:
+        context.log.warning(f"could not record {len(calls.calls)} Veryfi call(s) for metrics: {exc}")
 
 
 @op(retry_policy=TRANSIENT_RETRY)
@@ -333,7 +383,8 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
 
 
 @op
-def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> dict:
+def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource,
+              storage: DocumentStorage) -> dict:
     """What happened to the batch: counts, totals per currency, failures with reasons."""
     from orbit_pipelines.jobs.document_processing.store import documents_for_tasks, save_run_summary
 
@@ -351,24 +402,21 @@ def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: Le
         "failures": [{"task_id": i.task_id, "file": i.source_name, "step": i.failure.step,
                       "error_class": i.failure.error_class, "message": i.failure.message} for i in failures],
     }
-    lines = ["| file | vendor | date | total |", "|---|---|---|---:|"]
-    for row in stored[:200]:
-        date = row["document_date"].date().isoformat() if row["document_date"] else ""
-        lines.append(f"| {_cell(row['source_name'])} | {_cell(row['vendor_name'] or '')} | {date} | "
-                     f"{row['total'] if row['total'] is not None else ''} {row['currency'] or ''} |")
-    failure_lines = ["| task | file | step | error | message |", "|---|---|---|---|---|"] + [
-        f"| {f['task_id']} | {_cell(f['file'])} | {f['step']} | {f['error_class']} | {_cell(f['message'][:300])} |"
-        for f in summary["failures"][:200]]
+    documents = table(
+        ["task", "file", "vendor", "date", "subtotal", "tax", "total", "currency", "object"],
+        [(row["task_id"], row["source_name"], row["vendor_name"],
+          row["document_date"].date().isoformat() if row["document_date"] else "", row["subtotal"], row["tax"],
+          row["total"], row["currency"], storage.link_markdown(row["s3_key"], row["s3_bucket"])) for row in stored],
+        right=["subtotal", "tax", "total"])
+    failure_table = table(["task", "file", "step", "error", "message", "what to do"], [
+        (f["task_id"], f["file"], f["step"], f["error_class"], f["message"][:300], remediation_for(f["error_class"]))
+        for f in summary["failures"]])
     save_run_summary(led.engine, context.run_id, summary)
     context.add_output_metadata({
         "stored": len(stored), "failed": len(failures),
         "totals_per_currency": MetadataValue.json(summary["totals"]),
         "failures_by_class": MetadataValue.json(dict(by_class)),
-        "documents": MetadataValue.md("\n".join(lines)),
-        "failures": MetadataValue.md("\n".join(failure_lines) if failures else "none"),
+        "documents": MetadataValue.md(documents),
+        "failures": MetadataValue.md(failure_table if failures else "none"),
     })
     return summary
-
-
-def _cell(text: Optional[str]) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")

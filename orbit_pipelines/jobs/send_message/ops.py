@@ -1,6 +1,8 @@
 """Ops of send_message: thin wrappers over logic.py, the ledger and one HTTP POST."""
 
+import time
 from typing import Optional
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -43,6 +45,7 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
     backoff = TRANSIENT_RETRY.calculate_delay(attempt + 1)
     try:
         # The same key on every attempt lets a receiver drop a duplicate after a lost answer.
+        started = time.monotonic()
         with requests.post(url, json=request_body(payload, task_id), timeout=endpoints.timeout_seconds,
                            headers={"Idempotency-Key": f"orbit-task-{task_id}"}, stream=True) as response:
             # Only the start of the answer is kept (for the error message): an endpoint cannot flood us.
@@ -64,6 +67,8 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
         raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {response.status_code} "
                                 f"{answer[:300]}", "DeliveryRejected", status=response.status_code)
     complete_task(context, ledger.get(), task_id)
-    context.add_output_metadata({"endpoint": payload.endpoint, "status": response.status_code,
-                                 "attempts": attempt + 1})
+    # The host only: webhook URLs often carry their secret in the path.
+    context.add_output_metadata({"endpoint": payload.endpoint, "host": urlsplit(url).hostname or "",
+                                 "status": response.status_code, "attempts": attempt + 1,
+                                 "response_ms": round((time.monotonic() - started) * 1000)})
     return response.status_code

@@ -98,7 +98,9 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
             task_id=task.id,
         ) from None
     yield Output(LoadedTask(task_id=task.id, payload=payload),
-                 metadata={"task_id": task.id, "title": payload.title, "attempt": task.attempts})
+                 metadata={"task_id": task.id, "title": payload.title, "attempt": task.attempts,
+                           "lane": task.lane, "priority": task.priority,
+                           "tech_stack": ", ".join(payload.tech_stack) or "-"})
 
 
 class DecomposeResult(BaseModel):
@@ -174,7 +176,10 @@ def decompose_task(context: OpExecutionContext, config: DecomposeConfig, loaded:
         raise permanent_failure(f"task {loaded.task_id}: {exc}", "InvalidPlan", task_id=loaded.task_id) from None
     per_category = Counter(s.category.value for s in subtasks)
     context.add_output_metadata(
-        {"subtasks": len(subtasks), **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())}}
+        {"subtasks": len(subtasks), **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())},
+         "dependencies": sum(len(s.dependencies) for s in subtasks),
+         "estimated_hours": round(sum(s.estimated_effort_hours for s in subtasks), 1),
+         "corrected_by_operator": bool(config.corrected_subtasks_json.strip())}
     )
     return DecomposeResult(task=loaded, subtasks=subtasks)
 
@@ -200,7 +205,8 @@ class PromptedPlan(BaseModel):
 def generate_prompts(context: OpExecutionContext, plan: DecomposeResult) -> PromptedPlan:
     """Render one implementation prompt per category from the package's jinja2 templates."""
     prompts = render_prompts(plan.subtasks, plan.task.payload)
-    context.add_output_metadata({f"prompt_chars_{p.category.value.lower()}": len(p.text) for p in prompts})
+    context.add_output_metadata({"prompts": len(prompts),
+                                 **{f"prompt_chars_{p.category.value.lower()}": len(p.text) for p in prompts}})
     return PromptedPlan(task=plan.task, subtasks=plan.subtasks, prompts=prompts)
 
 

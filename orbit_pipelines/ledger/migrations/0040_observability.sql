@@ -1,0 +1,45 @@
+-- Observability: Veryfi call figures for the metrics server, the webhook delivery log, and an
+-- index for "finished in the last window" metrics.
+
+-- One row per Veryfi HTTP call, written by extract_with_veryfi in one batch per op attempt. Run
+-- workers are separate processes, so this table is how the metrics server sees their calls. The
+-- writer deletes rows older than the retention (orbit_pipelines/observability/veryfi_calls.py).
+CREATE TABLE orbit.veryfi_calls (
+    id              BIGSERIAL        PRIMARY KEY,
+    run_id          TEXT             NOT NULL,
+    operation       TEXT             NOT NULL,
+    status_class    TEXT             NOT NULL,
+    http_status     INTEGER,
+    latency_seconds DOUBLE PRECISION NOT NULL,
+    at              TIMESTAMPTZ      NOT NULL DEFAULT now()
+);
+CREATE INDEX veryfi_calls_at_idx ON orbit.veryfi_calls (at);
+
+-- Tasks finished recently (documents processed per window) without reading the whole table.
+CREATE INDEX tasks_finished_at_idx ON orbit.tasks (finished_at) WHERE finished_at IS NOT NULL;
+
+-- Webhook deliveries: one row per (event, receiver URL). `body` is exactly what is sent and signed,
+-- the same bytes on every attempt. Pending rows are retried with backoff until delivered (2xx) or,
+-- after give_up_at, marked `failed`; settled rows are kept for the retention in
+-- orbit_pipelines/observability/webhooks/outbox.py.
+CREATE TABLE orbit.webhook_deliveries (
+    id              BIGSERIAL   PRIMARY KEY,
+    event_id        TEXT        NOT NULL,
+    event_type      TEXT        NOT NULL,
+    task_id         BIGINT      NOT NULL,
+    url             TEXT        NOT NULL,
+    body            TEXT        NOT NULL,
+    status          TEXT        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts        INTEGER     NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    give_up_at      TIMESTAMPTZ NOT NULL,
+    last_status     INTEGER,
+    last_error      TEXT,
+    created_at      TIMESTAMPTZ NOT NULL,
+    delivered_at    TIMESTAMPTZ,
+    UNIQUE (event_id, url)
+);
+-- Delivery reads only pending rows, per receiver and task in event order.
+CREATE INDEX webhook_deliveries_pending_idx ON orbit.webhook_deliveries (url, task_id, id) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_created_idx ON orbit.webhook_deliveries (created_at);
+CREATE INDEX webhook_deliveries_task_idx ON orbit.webhook_deliveries (task_id, id);

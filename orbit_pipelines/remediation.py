@@ -1,0 +1,55 @@
+"""What an operator should do about a failure, by error class: shown in step metadata, run logs,
+`orbit dlq list` and webhook events. Pure data; no Dagster."""
+
+from __future__ import annotations
+
+RETRY = "then `orbit dlq retry TASK_ID` (or Re-execute > From failure on the run page)"
+
+HINTS: dict[str, str] = {
+    # Input that no retry can fix.
+    "InvalidPayload": "The payload is invalid (the message names the field): submit a corrected task; "
+                      "`orbit dlq discard TASK_ID --reason ...` clears this one.",
+    "InvalidInput": "The task's input is invalid (the message names the field): submit a corrected task.",
+    "MissingTaskId": "Launch with the first op's config.task_id set, or use the Launchpad's inline fields.",
+    "TaskNotFound": "No such task in this ledger: check the id with `orbit task list` and the run's database.",
+    "WrongKind": "The task belongs to another job: launch the job of its kind (`orbit task kinds`).",
+    "EmptyBatch": "Give load_documents.config.task_ids or paths when launching.",
+    "BadDocument": "The file is missing, unreadable, of an unsupported type or size: fix or replace it and "
+                   "`orbit doc submit` it again.",
+    "DocumentChanged": "The file changed after it was submitted: submit the new version (it becomes a new task).",
+    "InvalidPlan": "The plan breaks a rule (the message says which): re-execute from decompose_task with "
+                   "corrected_subtasks_json (`orbit rerun RUN_ID --from-step decompose_task --config FILE`).",
+    "InvalidCorrection": "corrected_subtasks_json is not a valid subtask list (the message names the field): "
+                         "fix it and re-execute from decompose_task again.",
+    # External services.
+    "VeryfiRejected": f"Veryfi refused the document (its message says why: file, credentials, quota): fix "
+                      f"the cause, {RETRY}.",
+    "TransientErrorsExhausted": f"Veryfi or S3 kept failing through every retry: check their status, {RETRY}; "
+                                "nothing already paid for is sent again.",
+    "UnusableVeryfiAnswer": "Veryfi's stored answer is not a usable document: delete its row in "
+                            f"orbit.veryfi_responses (one more paid call), {RETRY}.",
+    "UnknownEndpoint": f"Add the endpoint to ORBIT_MESSAGE_ENDPOINTS and restart the code location, {RETRY}.",
+    "DeliveryFailed": f"The endpoint was unreachable through every retry: check that it is up, {RETRY}.",
+    "DeliveryRejected": "The endpoint refused the message (its answer says why): fix the message or the "
+                        "endpoint, then retry, or discard the task.",
+    "ClientError": f"S3 refused the request: check ORBIT_S3_BUCKET/ORBIT_S3_ENDPOINT_URL and the credentials, "
+                   f"{RETRY}.",
+    "EndpointConnectionError": f"S3 could not be reached: check ORBIT_S3_ENDPOINT_URL and the network, {RETRY}.",
+    # Infrastructure.
+    "ProgrammingError": "A database statement failed (a missing table or column?): run `orbit db migrate`, "
+                        f"check the database, {RETRY}.",
+    "OperationalError": f"The database was unreachable through every retry: check Postgres (DAGSTER_PG_URL), "
+                        f"{RETRY}.",
+    "RunLost": "The run no longer exists in Dagster (purged, or another instance): `orbit dlq retry TASK_ID` "
+               "starts a new one.",
+    "RunFailure": "The run failed outside any step (launch error or crashed worker): read the run's event log, "
+                  "fix the cause, then `orbit rerun RUN_ID`.",
+}
+
+DEFAULT_HINT = ("Read the failed step's error in the run's event log, fix the cause, then re-execute from failure "
+                "(`orbit rerun RUN_ID`, or Re-execute > From failure on the run page).")
+
+
+def remediation_for(error_class: str | None) -> str:
+    """The hint for an error class; a general one for classes nobody has described yet."""
+    return HINTS.get(error_class or "", DEFAULT_HINT)
