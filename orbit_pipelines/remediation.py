@@ -21,7 +21,26 @@ HINTS: dict[str, str] = {
                    "corrected_subtasks_json (`orbit rerun RUN_ID --from-step decompose_task --config FILE`).",
     "InvalidCorrection": "corrected_subtasks_json is not a valid subtask list (the message names the field): "
                          "fix it and re-execute from decompose_task again.",
+    "NothingToRun": "The decomposed task has no prompts for the categories asked: check its plan with "
+                    "`orbit task show ID`, or launch with other categories.",
+    "DependencyCycle": "The plan's subtasks depend on each other in a circle (the message names it): re-execute "
+                       "its decomposition from decompose_task with corrected_subtasks_json, then run the agent.",
     # External services.
+    "S3Refused": f"S3 refused the upload (its message says why: access, bucket, policy): fix the credentials or "
+                 f"bucket, {RETRY}.",
+    "LLMNotConfigured": "Set ORBIT_LLM_BASE_URL and ORBIT_LLM_MODEL (and ORBIT_LLM_API_KEY if the server needs one) "
+                        "and restart the code location, or re-execute with decompose_task strategy deterministic.",
+    "InvalidModelAnswer": "The model kept answering with invalid plans: re-execute from decompose_task with "
+                          "feedback for the model, a stronger model, or strategy deterministic.",
+    "BudgetExceeded": "The task's or today's model budget is spent (the message gives the amounts): raise "
+                      f"ORBIT_LLM_TASK_BUDGET_USD / ORBIT_LLM_DAILY_BUDGET_USD or wait for tomorrow (UTC), {RETRY}.",
+    "AgentFailed": "The coding agent answered with a non-zero exit (its output's tail is in the run): read it, "
+                   f"fix the prompt or the working directory, {RETRY}; prompts that succeeded are not run again.",
+    "AgentTimedOut": "The coding agent ran past its timeout through every retry: raise run_prompts' "
+                     f"timeout_seconds (ORBIT_AGENT_TIMEOUT_SECONDS) or split the work, {RETRY}.",
+    "AgentCrashed": f"The coding agent (or its Pipes wrapper) died through every retry: read the run's log, {RETRY}.",
+    "AgentNotConfigured": "Set ORBIT_AGENT_COMMAND to the agent's argv as a JSON list (e.g. [\"claude\", \"-p\"]) "
+                          f"and restart the code location, {RETRY}.",
     "VeryfiRejected": f"Veryfi refused the document (its message says why: file, credentials, quota): fix "
                       f"the cause, {RETRY}.",
     "TransientErrorsExhausted": f"Veryfi or S3 kept failing through every retry: check their status, {RETRY}; "
