@@ -102,8 +102,11 @@ def task() -> None:
 @click.option("--lane", type=click.Choice(["sync", "async"]), help="sync: one at a time; async: concurrent.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the existing task.")
 @click.option("--wait", "wait_seconds", type=float, default=0, help="Wait up to N seconds for the task to finish.")
-def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wait_seconds) -> None:
-    """Submit a task to the ledger; the dispatch sensor starts its run."""
+@click.option("--launch/--no-launch", default=True, show_default=True,
+              help="Launch the run at once through the webserver (ORBIT_DAGSTER_URL) when one serves this "
+                   "instance; otherwise, and for the sync lane, the dispatch sensor starts it.")
+def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wait_seconds, launch) -> None:
+    """Submit a task to the ledger and start its run (directly, or by the dispatch sensor)."""
     from orbit_pipelines.intake import PayloadError, submit_task
     from orbit_pipelines.jobs.registry import UnknownKind
     from orbit_pipelines.ledger import IdempotencyConflict
@@ -126,6 +129,12 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
             raise click.ClickException(str(exc)) from None
         verb = "submitted" if created else "already submitted as"
         click.echo(f"{verb} task {task_row.id} ({task_row.kind}, {task_row.status.value})")
+        if created and launch:
+            from orbit_pipelines.launch import launch_now
+
+            run_id = launch_now(_ledger(env), task_row)
+            if run_id:
+                click.echo(f"launched run {run_id}")
         if wait_seconds:
             final = _wait_for_task(_ledger(env), task_row.id, wait_seconds)
             click.echo(f"task {final.id} is {final.status.value}")
@@ -602,7 +611,7 @@ def _wait_for_task(ledger, task_id: int, timeout: float, on_change=None, alive=l
             raise click.ClickException(f"task {task_id} still {current.status.value} after {timeout:.0f}s")
         if not alive():
             raise click.ClickException("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
-        time.sleep(0.3)
+        time.sleep(0.1)
 
 
 def _sample_payload() -> dict:

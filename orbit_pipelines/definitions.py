@@ -27,7 +27,7 @@ defs = Definitions(
              task_canceled_sensor, document_inbox_sensor, webhook_delivery_sensor],
     schedules=[stuck_task_sweep],
     resources={
-        **{key: resource for k in all_kinds().values() for key, resource in k.resources.items()},
+        **{key: resource for k in all_kinds().values() for key, resource in k.resources().items()},
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
         "webhooks": WebhookResource(urls=optional_env_var("ORBIT_WEBHOOK_URL"),
                                     secret=optional_env_var("ORBIT_WEBHOOK_SECRET")),

@@ -71,9 +71,14 @@ class DagsterApi:
         except requests.ConnectionError:
             raise OperationError(f"no Dagster webserver at {self.url}; start it with `orbit up` "
                                  "or point ORBIT_DAGSTER_URL at one") from None
-        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-        if response.status_code != 200 or body.get("errors"):
-            raise OperationError(f"GraphQL {response.status_code}: {body.get('errors') or response.text[:500]}")
+        try:
+            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        except ValueError:
+            body = {}
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("errors") or "data" not in body:
+            detail = body.get("errors") if isinstance(body, dict) and body.get("errors") else response.text[:500]
+            raise OperationError(f"{self.url} is no Dagster GraphQL API, or refused the call: "
+                                 f"HTTP {response.status_code}: {detail}")
         return body["data"]
 
     @staticmethod

@@ -20,21 +20,22 @@ from dagster import (
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import OperationalError
 
+from orbit_pipelines.jobs.tags import (  # noqa: F401 - re-exported: jobs import their tags from here
+    BATCH_SIZE_TAG,
+    BATCH_TAG,
+    DOCUMENT_KEY_TAG,
+    IDEMPOTENCY_KEY_TAG,
+    KIND_TAG,
+    LANE_TAG,
+    PRIORITY_TAG,
+    RUN_KEY_TAG,
+    SHORT_CIRCUIT_TAG,
+    TASK_ID_TAG,
+    run_tags,
+    task_tags,
+)
 from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
 from orbit_pipelines.remediation import remediation_for
-
-TASK_ID_TAG = "orbit/task_id"
-KIND_TAG = "orbit/kind"
-LANE_TAG = "orbit/lane"
-BATCH_TAG = "orbit/batch"
-BATCH_SIZE_TAG = "orbit/batch_size"
-# A lone document's run; a batch is found by its orbit/batch tag (tag filters match whole values).
-DOCUMENT_KEY_TAG = "orbit/document_key"
-IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
-PRIORITY_TAG = "dagster/priority"
-RUN_KEY_TAG = "dagster/run_key"
-# Set on a run that found its work already done or in progress, so the Runs page says so.
-SHORT_CIRCUIT_TAG = "orbit/short_circuit"
 
 # Transient errors (database blips, timeouts) back off 1 s, 3 s, 7 s (+/- jitter) before giving up.
 TRANSIENT_RETRY = RetryPolicy(max_retries=3, delay=1.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
@@ -78,28 +79,6 @@ def retry_on_infrastructure_errors(context: OpExecutionContext, max_retries: int
             raise
         raise RetryRequested(max_retries=max_retries,
                              seconds_to_wait=TRANSIENT_RETRY.calculate_delay(context.retry_number + 1)) from exc
-
-
-def task_tags(task: Task) -> dict[str, str]:
-    return {
-        TASK_ID_TAG: str(task.id),
-        KIND_TAG: task.kind,
-        LANE_TAG: task.lane,
-        PRIORITY_TAG: str(task.priority),
-    }
-
-
-def run_tags(tasks: list[Task]) -> dict[str, str]:
-    """Tags for a run over `tasks`: the task's own for one, the batch's for several."""
-    if len(tasks) == 1:
-        return task_tags(tasks[0])
-    return {
-        BATCH_TAG: tasks[0].dispatch_key or f"batch-{tasks[0].id}",
-        BATCH_SIZE_TAG: str(len(tasks)),
-        KIND_TAG: tasks[0].kind,
-        LANE_TAG: tasks[0].lane,
-        PRIORITY_TAG: str(max(t.priority for t in tasks)),
-    }
 
 
 def tasks_of_run(ledger: Ledger, run) -> list[Task]:

@@ -1,24 +1,37 @@
-"""Which job runs which kind of task. The dispatch sensor and the CLI only look here."""
+"""Which job runs which kind of task. The dispatch sensor and the CLI only look here.
+
+A kind is light: its name, payload model and dispatch rules load without Dagster, so `orbit task
+submit` validates and submits in a fraction of a second. The job and its resources are imported
+the first time something asks for them (Definitions, the sensors).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from dagster import JobDefinition
 from pydantic import BaseModel
 
 from orbit_pipelines.ledger import Task
+
+if TYPE_CHECKING:
+    from dagster import JobDefinition
+
+
+def _no_resources() -> dict[str, Any]:
+    return {}
 
 
 @dataclass(frozen=True)
 class JobKind:
     kind: str
-    job: JobDefinition
+    # The job's name; the job itself is `<job_name>` in the `job.py` next to the kind's `kind.py`.
+    job_name: str
     payload_model: type[BaseModel]
     # Run config for one run over these tasks (one task unless the kind batches).
     run_config: Callable[[list[Task]], dict[str, Any]]
@@ -27,17 +40,19 @@ class JobKind:
     batch_size: Callable[[], int] = lambda: 1
     # Tags of the kind's own, on top of the standard ones (e.g. a concurrency key).
     run_tags: Callable[[list[Task]], dict[str, str]] = lambda tasks: {}
-    # Resources only this kind's job needs; Definitions binds them.
-    resources: dict[str, Any] = field(default_factory=dict)
+    # Resources only this kind's job needs, built when Definitions loads (they import Dagster).
+    resources: Callable[[], dict[str, Any]] = _no_resources
+    # Set by discovery: the kind's folder, e.g. orbit_pipelines.jobs.task_decomposition.
+    package: str = ""
 
     def tags_for(self, tasks: list[Task]) -> dict[str, str]:
-        from orbit_pipelines.jobs.common import run_tags
+        from orbit_pipelines.jobs.tags import run_tags
 
         return {**run_tags(tasks), **self.run_tags(tasks)}
 
     @property
-    def job_name(self) -> str:
-        return self.job.name
+    def job(self) -> JobDefinition:
+        return getattr(importlib.import_module(f"{self.package}.job"), self.job_name)
 
 
 class UnknownKind(KeyError):
@@ -57,8 +72,9 @@ def _discovered() -> tuple[JobKind, ...]:
     found = []
     for module in sorted(pkgutil.iter_modules(jobs_package.__path__), key=lambda m: m.name):
         if module.ispkg and importlib.util.find_spec(f"{jobs_package.__name__}.{module.name}.kind"):
-            kind = importlib.import_module(f"{jobs_package.__name__}.{module.name}.kind").KIND
-            found.append(kind)
+            package = f"{jobs_package.__name__}.{module.name}"
+            kind = importlib.import_module(f"{package}.kind").KIND
+            found.append(dataclasses.replace(kind, package=package))
     names = [k.kind for k in found]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:

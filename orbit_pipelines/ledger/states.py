@@ -19,8 +19,9 @@ S = TaskStatus
 
 ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.CANCELED}),
-    # A queued run can be canceled, or fail before its first op runs (launch error, crash).
-    S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELED}),
+    # A queued run can be canceled, or fail before its first op runs (launch error, crash); a claim
+    # whose run could not be launched at all goes back to PENDING for the dispatch sensor.
+    S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELED, S.PENDING}),
     S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED}),
     S.COMPLETED: frozenset(),
     # Retry or re-execution puts a finished-but-unsuccessful task back in the queue.

@@ -252,6 +252,39 @@ class Ledger:
         with self.engine.begin() as conn:
             return [Task.from_row(r) for r in conn.execute(stmt, params)]
 
+    def claim(self, task_ids: Sequence[int], dispatch_key: str, note: str = "launched directly") -> list[Task]:
+        """Move these tasks PENDING -> QUEUED under one dispatch key, in one statement; a task no longer
+        PENDING (the dispatch sensor, another submitter or a cancel got there first) is left alone."""
+        return self._move_claim(task_ids, dispatch_key, "PENDING", "QUEUED", note)
+
+    def release(self, task_ids: Sequence[int], dispatch_key: str, note: str) -> list[Task]:
+        """A claim whose run could not be launched: QUEUED -> PENDING, for the dispatch sensor to take."""
+        return self._move_claim(task_ids, dispatch_key, "QUEUED", "PENDING", note)
+
+    def _move_claim(self, task_ids, dispatch_key, source: str, target: str, note: str) -> list[Task]:
+        claiming = target == "QUEUED"
+        stmt = text(
+            """
+            WITH moved AS (
+                UPDATE orbit.tasks
+                SET status = :target, updated_at = now(),
+                    queued_at = CASE WHEN :claiming THEN now() END,
+                    dispatch_key = CASE WHEN :claiming THEN :key END
+                WHERE id = ANY(:ids) AND status = :source
+                  AND (:claiming OR (dispatch_key = :key AND run_id IS NULL))
+                RETURNING *
+            ), logged AS (
+                INSERT INTO orbit.task_events (task_id, from_status, to_status, note)
+                SELECT id, :source, :target, :note FROM moved
+            )
+            SELECT * FROM moved ORDER BY id
+            """
+        )
+        with self.engine.begin() as conn:
+            return [Task.from_row(r) for r in conn.execute(stmt, {
+                "ids": list(task_ids), "key": dispatch_key, "source": source, "target": target, "note": note,
+                "claiming": claiming})]
+
     def tasks_for_run(self, run_id: str) -> list[Task]:
         """Tasks whose current run is `run_id`."""
         with self.engine.connect() as conn:

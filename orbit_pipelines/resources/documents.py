@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 from urllib.parse import quote
 
 from dagster import ConfigurableResource
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from orbit_pipelines.markdown import Markdown
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
 
 
-class DocumentStorage(S3Resource):
+class DocumentStorage(ConfigurableResource):
     """An S3 bucket (AWS, MinIO, or the local S3 server) holding documents by content hash.
 
-    dagster-aws's S3Resource with a bucket: its endpoint, region and retries are run config like
-    the bucket, so a run (or a test) can point at another S3 without a code change.
+    The S3 settings of dagster-aws's S3Resource that we use, as run config next to the bucket, so a
+    run (or a test) can point at another S3 without a code change; the client is dagster-aws's own.
+    Not a subclass of S3Resource because importing dagster_aws costs every run ~0.5 s at start (its
+    package loads all its components); it is imported when a run first talks to S3. Credentials are no
+    field here: they come from boto3's own chain (environment, profile, instance role), never run config.
     """
 
+    endpoint_url: Optional[str] = Field(default=None, description="S3-compatible endpoint (MinIO, the local S3 "
+                                                                  "server); empty for AWS.")
+    region_name: Optional[str] = Field(default=None, description="AWS region.")
+    max_attempts: int = Field(default=5, description="botocore's attempts per request (its own retries).")
+    profile_name: Optional[str] = Field(default=None, description="AWS profile to use.")
+    use_ssl: bool = Field(default=True, description="Whether to use SSL with the endpoint.")
     bucket: str = Field(default="orbit-documents", description="Bucket for uploaded documents.")
     prefix: str = Field(default="documents", description="Key prefix inside the bucket.")
     create_bucket: bool = Field(default=True, description="Create the bucket when it does not exist.")
     presign_seconds: int = Field(default=900, description="Lifetime of presigned URLs given to Veryfi.")
 
     def client(self):
-        return self.get_client()
+        from dagster_aws.s3.utils import construct_s3_client
+
+        return construct_s3_client(max_attempts=self.max_attempts, region_name=self.region_name,
+                                   endpoint_url=self.endpoint_url, profile_name=self.profile_name,
+                                   use_ssl=self.use_ssl)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -19,6 +19,7 @@ from orbit_pipelines.jobs.common import RUN_KEY_TAG
 from orbit_pipelines.jobs.registry import all_kinds, get_kind
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 MAX_RUNS_PER_TICK = 50
 # A claimed task whose run no op has reported after this long is checked for a lost run request
@@ -69,7 +70,7 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
 @sensor(
     name="task_dispatch_sensor",
     jobs=[k.job for k in all_kinds().values()],
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
     description="Starts runs for PENDING ledger tasks (run key = dispatch key) and marks them QUEUED.",
 )

@@ -7,6 +7,7 @@ from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, se
 
 from orbit_pipelines.jobs.document_processing.intake import scan_inbox
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 
 def inbox_dir() -> Path:
@@ -20,7 +21,7 @@ def inbox_dir() -> Path:
 
 @sensor(
     name="document_inbox_sensor",
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
     description="Submits new files in ORBIT_INBOX_DIR as document tasks; a file is submitted once.",
 )

@@ -22,6 +22,7 @@ from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 _JOBS = [k.job for k in all_kinds().values()]
 
@@ -51,7 +52,7 @@ def _record(context: RunStatusSensorContext, ledger: LedgerResource, status: Dag
     name="task_success_sensor",
     run_status=DagsterRunStatus.SUCCESS,
     monitored_jobs=_JOBS,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_success_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
@@ -61,7 +62,7 @@ def task_success_sensor(context: RunStatusSensorContext, ledger: LedgerResource)
 @run_failure_sensor(
     name="task_failure_sensor",
     monitored_jobs=_JOBS,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_failure_sensor(context: RunFailureSensorContext, ledger: LedgerResource):
@@ -73,7 +74,7 @@ def task_failure_sensor(context: RunFailureSensorContext, ledger: LedgerResource
     name="task_canceled_sensor",
     run_status=DagsterRunStatus.CANCELED,
     monitored_jobs=_JOBS,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_canceled_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
@@ -84,7 +85,7 @@ def task_canceled_sensor(context: RunStatusSensorContext, ledger: LedgerResource
     name="task_started_sensor",
     run_status=DagsterRunStatus.STARTED,
     monitored_jobs=_JOBS,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_started_sensor(context: RunStatusSensorContext, ledger: LedgerResource):

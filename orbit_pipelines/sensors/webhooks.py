@@ -27,6 +27,7 @@ from orbit_pipelines.observability.webhooks.events import (
 from orbit_pipelines.observability.webhooks.outbox import Outbox
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.webhooks import WebhookResource
+from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 # Read per tick; the rest waits for the next tick (every 5 s). A step of a batch run is one event per
 # document, so step records are read until EVENTS_PER_TICK events are made.
@@ -76,7 +77,7 @@ def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: Web
 
 @sensor(
     name="webhook_delivery_sensor",
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
     description="Sends task events (task.queued/started/step_completed/completed/failed/canceled, dlq.added) "
                 "to ORBIT_WEBHOOK_URL, signed, with retries; `orbit webhooks log` shows the deliveries.",

@@ -178,3 +178,28 @@ def test_a_dead_letter_leaves_the_list_when_a_retry_completes_it(ledger):
     task = failed_task(ledger)
     ledger.move_along(task.id, S.COMPLETED, run_id="retry-run", only_if_current_run=False)
     assert ledger.dead_letters() == []
+
+
+def test_a_direct_claim_queues_only_tasks_still_pending(ledger):
+    task = submit(ledger)
+    [claimed] = ledger.claim([task.id], f"task-{task.id}")
+    assert (claimed.status, claimed.dispatch_key) == (S.QUEUED, f"task-{task.id}")
+    assert ledger.claim([task.id], f"task-{task.id}") == [], "a second claimer gets nothing"
+    assert ledger.claim_pending(limit=10) == [], "nor does the dispatch sensor"
+
+
+def test_a_released_claim_goes_back_to_the_dispatch_sensor(ledger):
+    task = submit(ledger)
+    ledger.claim([task.id], f"task-{task.id}")
+    [released] = ledger.release([task.id], f"task-{task.id}", note="launch failed")
+    assert (released.status, released.dispatch_key) == (S.PENDING, None)
+    assert [t.id for t in ledger.claim_pending(limit=10)] == [task.id]
+    assert [e["note"] for e in ledger.events(task.id)][-2:] == ["launch failed", f"dispatched as task-{task.id}"]
+
+
+def test_a_claim_whose_run_started_is_not_released(ledger):
+    task = submit(ledger)
+    ledger.claim([task.id], f"task-{task.id}")
+    ledger.attach_run(task.id, "run-1")
+    assert ledger.release([task.id], f"task-{task.id}", note="too late") == []
+    assert ledger.get(task.id).status == S.QUEUED

@@ -1,6 +1,5 @@
 """Helpers for tests against the live stack (see conftest.py): waiting, the `orbit` CLI, free ports."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,12 +11,6 @@ from orbit_pipelines_tests.support import ROOT
 
 # The live stack signs its task events with this (conftest.py sets ORBIT_WEBHOOK_SECRET).
 WEBHOOK_SECRET = "live-stack-webhook-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout, what, log_files=()):

@@ -47,7 +47,7 @@ def wait_until_finished(live, task_id, timeout=120):
 
 def test_orbit_task_submit_completes_through_the_sensor_and_daemon(live):
     result = subprocess.run(
-        [sys.executable, "-m", "orbit_pipelines.cli", "task", "submit", "--sample", "--wait", "150"],
+        [sys.executable, "-m", "orbit_pipelines.cli", "task", "submit", "--sample", "--no-launch", "--wait", "150"],
         env=live.env, cwd=ROOT, capture_output=True, text=True, timeout=200,
     )
     assert result.returncode == 0, result.stdout + result.stderr + live.log.read_text()[-4000:]

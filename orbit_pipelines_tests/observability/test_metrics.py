@@ -22,6 +22,7 @@ from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.sample_documents import write_sample_set
+from orbit_pipelines.local.stack import free_port
 from orbit_pipelines.observability.metrics import OrbitCollector, serve
 from orbit_pipelines.observability.webhooks.events import events_for_change
 from orbit_pipelines.observability.webhooks.outbox import Outbox
@@ -145,12 +146,6 @@ def test_an_unreachable_database_is_reported_by_the_scrape_instead_of_failing_it
     m = Scrape(generate_latest(registry).decode())
     assert m("orbit_metrics_up", source="ledger") == m("orbit_metrics_up", source="dagster") == 0
     assert "orbit_tasks" not in m.families, "no made-up zeros when the ledger cannot be read"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_orbit_metrics_serve_listens_where_it_is_told(pg_url):

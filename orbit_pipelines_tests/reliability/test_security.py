@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import make_url, text
 
 from orbit_pipelines.db import get_engine
+from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.processes import ManagedProcess
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
-from orbit_pipelines.local.llm_emulator import LLMEmulator
+from orbit_pipelines.local.stack import free_port
 from orbit_pipelines.local.veryfi_emulator import VeryfiEmulator
 from orbit_pipelines_tests.support import ROOT
 
@@ -88,12 +89,6 @@ def test_secrets_never_reach_run_config_event_logs_compute_logs_the_ledger_or_er
         assert tables_holding(engine, value) == [], f"{name} found in the database"
         assert compute_logs_holding(run_ids, value) == [], f"{name} found in compute logs"
         assert value not in output, f"{name} printed by the run"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_addresses(root: psutil.Process) -> set[str]:

@@ -2,27 +2,32 @@
 
 import os
 
-from orbit_pipelines.jobs.agent_execution.job import agent_execution
 from orbit_pipelines.jobs.agent_execution.models import KIND as _KIND
 from orbit_pipelines.jobs.agent_execution.models import AgentPayload
-from orbit_pipelines.jobs.agent_execution.resources import AgentRunner
 from orbit_pipelines.jobs.registry import JobKind
 
 WORKDIR_TAG = "orbit/agent_workdir"
 
-KIND = JobKind(
-    kind=_KIND,
-    job=agent_execution,
-    payload_model=AgentPayload,
-    run_config=lambda tasks: {"ops": {"load_agent_task": {"config": {"task_id": tasks[0].id}}}},
-    # One working directory per decomposed task: dagster.yaml lets one run at a time use it.
-    run_tags=lambda tasks: {WORKDIR_TAG: f"task-{tasks[0].payload.get('decomposition_task_id', '')}"},
+
+def resources() -> dict:
+    from orbit_pipelines.jobs.agent_execution.resources import AgentRunner
+
     # Deployment settings, read when the code location loads; secrets for the agent stay in the
     # environment and reach it only when ORBIT_AGENT_ENV_ALLOW names them.
-    resources={"agent": AgentRunner(
+    return {"agent": AgentRunner(
         command_json=os.environ.get("ORBIT_AGENT_COMMAND", ""),
         prompt_via=os.environ.get("ORBIT_AGENT_PROMPT_VIA", "argument"),
         env_allow=os.environ.get("ORBIT_AGENT_ENV_ALLOW", ""),
         workdir_root=os.environ.get("ORBIT_AGENT_WORKDIR_ROOT", ""),
-    )},
+    )}
+
+
+KIND = JobKind(
+    kind=_KIND,
+    job_name="agent_execution",
+    payload_model=AgentPayload,
+    run_config=lambda tasks: {"ops": {"load_agent_task": {"config": {"task_id": tasks[0].id}}}},
+    # One working directory per decomposed task: dagster.yaml lets one run at a time use it.
+    run_tags=lambda tasks: {WORKDIR_TAG: f"task-{tasks[0].payload.get('decomposition_task_id', '')}"},
+    resources=resources,
 )

@@ -2,11 +2,11 @@
 
 import os
 
-from orbit_pipelines.jobs.document_processing.job import document_processing
 from orbit_pipelines.jobs.document_processing.models import KIND as _KIND
 from orbit_pipelines.jobs.document_processing.models import DocumentPayload
-from orbit_pipelines.jobs.document_processing.ops import document_tags
 from orbit_pipelines.jobs.registry import JobKind
+from orbit_pipelines.jobs.tags import DOCUMENT_KEY_TAG
+from orbit_pipelines.ledger import Task
 
 DEFAULT_BATCH_SIZE = 100
 
@@ -15,9 +15,15 @@ def batch_size() -> int:
     return int(os.environ.get("ORBIT_DOCUMENT_BATCH_SIZE", DEFAULT_BATCH_SIZE))
 
 
+def document_tags(tasks: list[Task]) -> dict[str, str]:
+    """A lone document's run carries its key, so the Runs page finds it; a batch is found by orbit/batch
+    (Dagster's tag filters match whole values, and one tag per document would bury the page)."""
+    return {DOCUMENT_KEY_TAG: tasks[0].payload["sha256"]} if len(tasks) == 1 and "sha256" in tasks[0].payload else {}
+
+
 KIND = JobKind(
     kind=_KIND,
-    job=document_processing,
+    job_name="document_processing",
     payload_model=DocumentPayload,
     run_config=lambda tasks: {"ops": {"load_documents": {"config": {"task_ids": [t.id for t in tasks]}}}},
     batch_size=batch_size,

@@ -16,7 +16,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.common import (
-    DOCUMENT_KEY_TAG,
     IDEMPOTENCY_KEY_TAG,
     TRANSIENT_RETRY,
     add_missing_tags,
@@ -27,6 +26,7 @@ from orbit_pipelines.jobs.common import (
     run_tags,
 )
 from orbit_pipelines.jobs.document_processing.files import MAX_BYTES, BadDocument, inspect_file, object_key
+from orbit_pipelines.jobs.document_processing.kind import document_tags
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
 from orbit_pipelines.jobs.document_processing.store import (
     document_row,
@@ -34,7 +34,7 @@ from orbit_pipelines.jobs.document_processing.store import (
     save_veryfi_response,
     upsert_documents,
 )
-from orbit_pipelines.ledger import Ledger, Task, TaskStatus
+from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.markdown import table
 from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
 from orbit_pipelines.remediation import remediation_for
@@ -53,12 +53,6 @@ class LoadDocumentsConfig(Config):
         default=[], description="Or: absolute file paths or s3://bucket/key URIs to process (Launchpad/GraphQL). "
                                 "Each becomes a ledger task.",
     )
-
-
-def document_tags(tasks: list[Task]) -> dict[str, str]:
-    """A lone document's run carries its key, so the Runs page finds it; a batch is found by orbit/batch
-    (Dagster's tag filters match whole values, and one tag per document would bury the page)."""
-    return {DOCUMENT_KEY_TAG: tasks[0].payload["sha256"]} if len(tasks) == 1 and "sha256" in tasks[0].payload else {}
 
 
 def _pool(items: list, fn: Callable, workers: int) -> list:

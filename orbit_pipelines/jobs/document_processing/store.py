@@ -8,12 +8,11 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from sqlalchemy import Engine, bindparam, text
-from sqlalchemy.exc import DataError
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DataError
 
 from orbit_pipelines.jobs.document_processing.models import DocumentItem
 from orbit_pipelines.veryfi import VeryfiDocument
-
 
 # NUL, and surrogates that a JSON "\ud800" escape can leave in a str without their pair.
 _UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")

@@ -3,19 +3,16 @@
 import os
 
 from orbit_pipelines.jobs.registry import JobKind
-from orbit_pipelines.jobs.task_decomposition.job import task_decomposition
+from orbit_pipelines.jobs.task_decomposition.models import KIND as _KIND
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
-from orbit_pipelines.jobs.task_decomposition.ops import KIND as _KIND
-from orbit_pipelines.resources import env_number, optional_env_var
-from orbit_pipelines.resources.llm import LLMResource
 
-KIND = JobKind(
-    kind=_KIND,
-    job=task_decomposition,
-    payload_model=DecompositionPayload,
-    run_config=lambda tasks: {"ops": {"load_task": {"config": {"task_id": tasks[0].id}}}},
+
+def resources() -> dict:
+    from orbit_pipelines.resources import env_number, optional_env_var
+    from orbit_pipelines.resources.llm import LLMResource
+
     # Read when the code location loads (like VERYFI_BASE_URL); the key only through EnvVar.
-    resources={"llm": LLMResource(
+    return {"llm": LLMResource(
         base_url=os.environ.get("ORBIT_LLM_BASE_URL", ""),
         model=os.environ.get("ORBIT_LLM_MODEL", ""),
         api_key=optional_env_var("ORBIT_LLM_API_KEY"),
@@ -24,5 +21,13 @@ KIND = JobKind(
         price_output_per_1k=env_number("ORBIT_LLM_PRICE_OUTPUT_PER_1K", 0),
         task_budget_usd=env_number("ORBIT_LLM_TASK_BUDGET_USD", 1.0),
         daily_budget_usd=env_number("ORBIT_LLM_DAILY_BUDGET_USD", 20.0),
-    )},
+    )}
+
+
+KIND = JobKind(
+    kind=_KIND,
+    job_name="task_decomposition",
+    payload_model=DecompositionPayload,
+    run_config=lambda tasks: {"ops": {"load_task": {"config": {"task_id": tasks[0].id}}}},
+    resources=resources,
 )

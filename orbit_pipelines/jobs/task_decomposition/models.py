@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+KIND = "decomposition"
+
 # Documented limits (README, "Task payloads"): generous for real tasks, small enough that one
 # task cannot blow up a run's memory or the rendered prompts.
 MAX_TITLE_CHARS = 200

@@ -20,14 +20,12 @@ from orbit_pipelines.jobs.common import (
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
 from orbit_pipelines.jobs.task_decomposition.enrich import enrich
 from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
-from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Prompt, Subtask
+from orbit_pipelines.jobs.task_decomposition.models import KIND, DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
 from orbit_pipelines.ledger import TaskNotFound
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.llm import LLMResource
-
-KIND = "decomposition"
 
 
 class InlineTask(Config):
