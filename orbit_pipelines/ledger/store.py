@@ -212,8 +212,9 @@ class Ledger:
 
     def claim_pending(self, limit: int, kinds: Sequence[str] | None = None, batch_size: int = 1) -> list[Task]:
         """Move up to `limit` PENDING tasks to QUEUED, highest priority first, and give each its
-        dispatch key: `task-<id>` alone, `batch-<first>-<last>` when grouped (per lane, up to
-        `batch_size`). One statement, so a task is never queued without its key.
+        dispatch key: `task-<id>` alone, `batch-<first>-<last>` when grouped (per lane, in as few
+        evenly filled groups of at most `batch_size` as possible). One statement, so a task is never
+        queued without its key.
 
         SKIP LOCKED lets two dispatchers run at once without claiming the same row twice.
         """
@@ -227,13 +228,17 @@ class Ledger:
                 LIMIT :limit
                 FOR UPDATE SKIP LOCKED
             ), numbered AS (
-                SELECT id, lane,
-                       (row_number() OVER (PARTITION BY lane ORDER BY priority DESC, id) - 1) / :batch_size AS chunk
+                SELECT id, lane, row_number() OVER (PARTITION BY lane ORDER BY priority DESC, id) - 1 AS position,
+                       count(*) OVER (PARTITION BY lane) AS n
                 FROM picked
+            ), chunked AS (
+                -- As few runs as the batch size allows, evenly filled: 30 tasks at 25 are two runs of 15.
+                SELECT id, lane, position / ceil(n::numeric / ceil(n::numeric / :batch_size))::int AS chunk
+                FROM numbered
             ), keyed AS (
                 SELECT id, CASE WHEN count(*) OVER w = 1 THEN 'task-' || id
                                 ELSE 'batch-' || min(id) OVER w || '-' || max(id) OVER w END AS dispatch_key
-                FROM numbered WINDOW w AS (PARTITION BY lane, chunk)
+                FROM chunked WINDOW w AS (PARTITION BY lane, chunk)
             ), moved AS (
                 UPDATE orbit.tasks t
                 SET status = 'QUEUED', queued_at = now(), updated_at = now(), dispatch_key = keyed.dispatch_key

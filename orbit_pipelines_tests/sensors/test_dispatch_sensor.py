@@ -36,7 +36,8 @@ def test_dispatched_tasks_are_queued(instance, ledger, ledger_resource, sample_p
     assert ledger.get(task.id).status == TaskStatus.QUEUED
 
 
-def test_higher_priority_is_requested_first(instance, ledger, ledger_resource, sample_payload):
+def test_higher_priority_is_requested_first(instance, ledger, ledger_resource, sample_payload, monkeypatch):
+    monkeypatch.setenv("ORBIT_DECOMPOSITION_BATCH_SIZE", "1")
     low, _ = submit_task(ledger, "decomposition", sample_payload, priority=-1)
     high, _ = submit_task(ledger, "decomposition", sample_payload, priority=9)
     result = tick(instance, ledger_resource)
@@ -101,6 +102,16 @@ def test_pending_documents_are_batched_up_to_the_batch_size(instance, ledger, le
     assert [r.run_config["ops"]["load_documents"]["config"]["task_ids"] for r in requests] == [ids[:3], ids[3:]]
     assert [r.run_key for r in requests] == [f"batch-{ids[0]}-{ids[2]}", f"batch-{ids[3]}-{ids[4]}"]
     assert requests[0].tags["orbit/batch_size"] == "3" and requests[0].job_name == "document_processing"
+
+
+def test_a_backlog_of_decompositions_is_packed_into_evenly_filled_runs(instance, ledger, ledger_resource,
+                                                                      sample_payload, monkeypatch):
+    monkeypatch.setenv("ORBIT_DECOMPOSITION_BATCH_SIZE", "25")
+    ids = [submit_task(ledger, "decomposition", {**sample_payload, "title": f"task {i}"})[0].id for i in range(30)]
+    requests = tick(instance, ledger_resource).run_requests
+    batches = [r.run_config["ops"]["load_task"]["config"]["task_ids"] for r in requests]
+    assert batches == [ids[:15], ids[15:]], "two runs of 15, not 25 and 5"
+    assert [r.run_key for r in requests] == [f"batch-{ids[0]}-{ids[14]}", f"batch-{ids[15]}-{ids[29]}"]
 
 
 def test_a_lone_document_starts_a_run_of_one_at_once(instance, ledger, ledger_resource, tmp_path):

@@ -28,7 +28,8 @@ from orbit_pipelines.resources.llm import LLMResource
 
 
 def decompose_with_model(context: OpExecutionContext, task_id: int, payload: DecompositionPayload, feedback: str,
-                         ledger: Ledger, llm: LLMResource) -> list[Subtask]:
+                         ledger: Ledger, llm: LLMResource) -> tuple[list[Subtask], dict]:
+    """The model's subtasks for one task, and what its calls cost (for the step's metadata)."""
     missing = llm.missing_settings()
     if missing:
         raise permanent_failure(
@@ -75,10 +76,8 @@ def decompose_with_model(context: OpExecutionContext, task_id: int, payload: Dec
     finally:
         client.close()
     run, task = usage_for_run(engine, context.run_id), usage_for_task(engine, task_id)
-    context.add_output_metadata({
-        "strategy": "llm", "model": llm.model, "model_calls": outcome.calls,
-        "reused_stored_answer": outcome.calls == 0,
+    return outcome.subtasks, {
+        "model_calls": outcome.calls, "reused_stored_answer": outcome.calls == 0,
         "run_prompt_tokens": run.prompt_tokens, "run_completion_tokens": run.completion_tokens,
         "run_cost_usd": float(run.cost_usd), "task_cost_usd": float(task.cost_usd),
-    })
-    return outcome.subtasks
+    }

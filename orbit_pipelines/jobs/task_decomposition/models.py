@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 KIND = "decomposition"
 
@@ -59,6 +59,13 @@ class DecompositionPayload(BaseModel):
     exclude_categories: list[Category] = Field(
         default_factory=list, description="Categories this task must not produce (e.g. HTTP_API for a batch job)."
     )
+
+    @field_validator("exclude_categories")
+    @classmethod
+    def _something_left_to_plan(cls, value: list[Category]) -> list[Category]:
+        if set(value) >= set(Category):
+            raise ValueError("excludes every category: nothing would be left to plan")
+        return value
 
 
 class Subtask(BaseModel):

@@ -1,17 +1,24 @@
-"""Ops of task_decomposition: thin wrappers that call the pure logic and the ledger."""
+"""Ops of task_decomposition: thin wrappers that call the pure logic and the ledger.
+
+A run takes one task (a submission launched at once, a Launchpad launch) or a batch of them (a
+backlog packed by the dispatch sensor); each op works on the list and records a task's failure on
+that task alone (see jobs/batches.py).
+"""
 
 import os
 from collections import Counter
 from enum import Enum
 from typing import Optional
 
-from dagster import Config, MetadataValue, OpExecutionContext, Out, Output, op
+from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Output, op
 from pydantic import BaseModel, Field, ValidationError
 
 from orbit_pipelines.intake import PayloadError, describe_validation_error, validate_payload
+from orbit_pipelines.jobs.batches import ItemFailure, fail_if_none_left, record_failures
 from orbit_pipelines.jobs.common import (
     TRANSIENT_RETRY,
     complete_task,
+    error_details,
     permanent_failure,
     retry_on_infrastructure_errors,
     start_task,
@@ -23,7 +30,8 @@ from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
 from orbit_pipelines.jobs.task_decomposition.models import KIND, DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
-from orbit_pipelines.ledger import TaskNotFound
+from orbit_pipelines.ledger import TaskNotFound, TaskStatus
+from orbit_pipelines.llm.store import usage_for_run
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.llm import LLMResource
 
@@ -49,61 +57,104 @@ class InlineTask(Config):
 class LoadTaskConfig(Config):
     task_id: Optional[int] = Field(
         default=None,
-        description="Ledger task id to run (set by the dispatch sensor). Leave empty to run the inline task.",
+        description="Ledger task id to run. Leave empty (and task_ids too) to run the inline task.",
     )
-    task: InlineTask = Field(default=InlineTask(), description="The task to run when task_id is empty.")
+    task_ids: list[int] = Field(default=[], description="Several ledger tasks in one run (set by the dispatch "
+                                                        "sensor for a backlog).")
+    task: InlineTask = Field(default=InlineTask(), description="The task to run when no task id is given.")
     priority: int = Field(default=0, description="Ledger priority for an inline task (-100..100).")
 
 
-class LoadedTask(BaseModel):
+class PlanItem(BaseModel):
+    """One task as it moves through the run; each op fills in its part or records the task's failure."""
+
     task_id: int
-    payload: DecompositionPayload
+    payload: Optional[DecompositionPayload] = None  # None only when it was invalid (then failure says so)
+    subtasks: list[Subtask] = []
+    prompts: list[Prompt] = []
+    failure: Optional[ItemFailure] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def failed(self, error_class: str, message: str, step: str) -> "PlanItem":
+        return self.model_copy(update={"failure": ItemFailure(error_class=error_class, message=message, step=step)})
 
 
-@op(retry_policy=TRANSIENT_RETRY, out=Out(LoadedTask, is_required=False))
+def _item(task) -> PlanItem:
+    try:
+        return PlanItem(task_id=task.id, payload=DecompositionPayload.model_validate(task.payload))
+    except ValidationError as exc:
+        return PlanItem(task_id=task.id).failed(
+            "InvalidPayload", f"task {task.id} has an invalid {KIND} payload: {describe_validation_error(exc)}",
+            "load_task")
+
+
+def _start_batch(context: OpExecutionContext, led, tasks) -> list:
+    """Mark a batch's tasks RUNNING under this run, in one statement; leave out those done or owned by a
+    live run. (A run of one task goes through start_task, which also tags the run with the task.)"""
+    led.transition_many([t.id for t in tasks], TaskStatus.RUNNING, run_id=context.run_id, note="run started")
+    started, skipped = [], []
+    for task in led.get_many([t.id for t in tasks]):
+        if task.status == TaskStatus.RUNNING and task.run_id == context.run_id:
+            started.append(task)
+        elif task.status == TaskStatus.COMPLETED or task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
+            skipped.append(task.id)  # done, or another run's
+        else:  # FAILED or CANCELED: a re-execution takes it up again
+            started.append(led.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id,
+                                          note="run started", only_if_current_run=False))
+    if skipped:
+        context.log.info(f"skipping tasks already done or owned by another run: {skipped}")
+    return started
+
+
+def _tasks_to_load(context: OpExecutionContext, config: LoadTaskConfig, led) -> list:
+    if config.task_ids or config.task_id is not None:
+        ids = list(dict.fromkeys(config.task_ids or [config.task_id]))
+        tasks = {t.id: t for t in led.get_many(ids)}
+        missing = [i for i in ids if i not in tasks]
+        if missing:
+            raise permanent_failure(str(TaskNotFound(missing[0])), "TaskNotFound", task_ids=missing[:100])
+        wrong = [t for t in tasks.values() if t.kind != KIND]
+        if wrong:
+            raise permanent_failure(f"task {wrong[0].id} is of kind {wrong[0].kind!r}, not {KIND!r}", "WrongKind",
+                                    task_id=wrong[0].id)
+        return [tasks[i] for i in ids]
+    try:
+        validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
+    except PayloadError as exc:
+        raise permanent_failure(str(exc), "InvalidPayload") from None
+    return [submit_inline_task(context, led, KIND, validated, priority=config.priority)]
+
+
+@op(retry_policy=TRANSIENT_RETRY, out=Out(list[PlanItem], is_required=False))
 def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: LedgerResource):
-    """Read the task (or record the inline one), validate its payload, mark it RUNNING.
+    """Read the tasks (or record the inline one), validate their payloads, mark them RUNNING.
 
-    Yields nothing (the rest of the run is skipped) when the task is already done or in progress:
+    Yields nothing (the rest of the run is skipped) when every task is already done or in progress:
     a second launch with the same task or idempotency key never doubles the work.
     """
     led = ledger.get()
-    if config.task_id is not None:
-        try:
-            task = led.get(config.task_id)
-        except TaskNotFound as exc:
-            raise permanent_failure(str(exc), "TaskNotFound", task_id=config.task_id) from None
-        if task.kind != KIND:
-            raise permanent_failure(
-                f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind", task_id=task.id
-            )
+    tasks = _tasks_to_load(context, config, led)
+    if len(tasks) == 1:
+        started = [t for t in [start_task(context, led, tasks[0])] if t is not None]
     else:
-        try:
-            validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
-        except PayloadError as exc:
-            raise permanent_failure(str(exc), "InvalidPayload") from None
-        task = submit_inline_task(context, led, KIND, validated, priority=config.priority)
-
-    task = start_task(context, led, task)
-    if task is None:
+        started = _start_batch(context, led, tasks)
+    items = [_item(task) for task in started]
+    if not items:
         return
-    try:
-        payload = DecompositionPayload.model_validate(task.payload)
-    except ValidationError as exc:
-        raise permanent_failure(
-            f"task {task.id} has an invalid {KIND} payload: {describe_validation_error(exc)}",
-            "InvalidPayload",
-            task_id=task.id,
-        ) from None
-    yield Output(LoadedTask(task_id=task.id, payload=payload),
-                 metadata={"task_id": task.id, "title": payload.title, "attempt": task.attempts,
-                           "lane": task.lane, "priority": task.priority,
-                           "tech_stack": ", ".join(payload.tech_stack) or "-"})
-
-
-class DecomposeResult(BaseModel):
-    task: LoadedTask
-    subtasks: list[Subtask]
+    record_failures(context, led, items, "load_task")
+    fail_if_none_left(items, "load_task")
+    ok = [i for i in items if i.ok]
+    metadata = {"tasks": len(tasks), "loaded": len(ok), "skipped": len(tasks) - len(items),
+                "failed": len(items) - len(ok)}
+    if len(tasks) == 1:
+        task = started[0]
+        metadata.update({"task_id": task.id, "title": ok[0].payload.title, "attempt": task.attempts,
+                         "lane": task.lane, "priority": task.priority,
+                         "tech_stack": ", ".join(ok[0].payload.tech_stack) or "-"})
+    yield Output(items, metadata=metadata)
 
 
 class Strategy(str, Enum):
@@ -139,89 +190,138 @@ class DecomposeConfig(Config):
     )
 
 
-def _corrected_subtasks(context: OpExecutionContext, loaded: LoadedTask, raw: str, ledger) -> list[Subtask]:
+def _corrected_subtasks(context: OpExecutionContext, item: PlanItem, raw: str, ledger) -> list[Subtask]:
     import json
 
     try:
         items = json.loads(raw)
         if not isinstance(items, list):
             raise ValueError("must be a JSON list")
-        subtasks = [Subtask.model_validate(item) for item in items]
+        subtasks = [Subtask.model_validate(entry) for entry in items]
     except (ValueError, ValidationError) as exc:
         detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise permanent_failure(f"corrected_subtasks_json: {detail}", "InvalidCorrection",
-                                task_id=loaded.task_id) from None
-    ledger.record_note(loaded.task_id, f"subtasks corrected by an operator ({len(subtasks)} subtasks)", context.run_id)
+                                task_id=item.task_id) from None
+    ledger.record_note(item.task_id, f"subtasks corrected by an operator ({len(subtasks)} subtasks)", context.run_id)
     return subtasks
+
+
+def _decompose_one(context, config: DecomposeConfig, item: PlanItem, led, llm: LLMResource,
+                   model_figures: list[dict]) -> PlanItem:
+    if config.corrected_subtasks_json.strip():
+        subtasks = _corrected_subtasks(context, item, config.corrected_subtasks_json, led)
+    elif config.strategy == Strategy.llm:
+        try:
+            subtasks, figures = decompose_with_model(context, item.task_id, item.payload, config.feedback, led, llm)
+        except Failure as exc:  # permanent for this task (invalid answers, budget, 4xx): the batch goes on
+            error_class, message = error_details(exc)
+            return item.failed(error_class, message, "decompose_task")
+        model_figures.append(figures)
+    else:
+        subtasks = decompose(item.payload)
+    try:
+        validate_plan(subtasks, item.payload.exclude_categories)
+    except PlanError as exc:
+        return item.failed("InvalidPlan", f"task {item.task_id}: {exc}", "decompose_task")
+    return item.model_copy(update={"subtasks": subtasks})
+
+
+def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: list[bool]) -> dict:
+    """What this run's model calls cost, failed tasks' calls included."""
+    run = usage_for_run(led.engine, context.run_id)
+    return {"strategy": "llm", "model": llm.model, "model_calls": run.calls,
+            "reused_stored_answer": bool(reused) and all(reused),
+            "run_prompt_tokens": run.prompt_tokens, "run_completion_tokens": run.completion_tokens,
+            "run_cost_usd": float(run.cost_usd)}
 
 
 # No RetryPolicy: a model call may take minutes, and Dagster turns a cancel that interrupts an op with
 # a RetryPolicy into a retry. Database blips and retryable HTTP answers are retried explicitly instead.
 @op
-def decompose_task(context: OpExecutionContext, config: DecomposeConfig, loaded: LoadedTask,
-                   ledger: LedgerResource, llm: LLMResource) -> DecomposeResult:
-    """Break the task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
-    with retry_on_infrastructure_errors(context):
-        if config.corrected_subtasks_json.strip():
-            subtasks = _corrected_subtasks(context, loaded, config.corrected_subtasks_json, ledger.get())
-        elif config.strategy == Strategy.llm:
-            subtasks = decompose_with_model(context, loaded.task_id, loaded.payload, config.feedback, ledger.get(), llm)
-        else:
-            subtasks = decompose(loaded.payload)
-    try:
-        validate_plan(subtasks, loaded.payload.exclude_categories)
-    except PlanError as exc:
-        raise permanent_failure(f"task {loaded.task_id}: {exc}", "InvalidPlan", task_id=loaded.task_id) from None
-    per_category = Counter(s.category.value for s in subtasks)
-    context.add_output_metadata(
-        {"subtasks": len(subtasks), **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())},
-         "dependencies": sum(len(s.dependencies) for s in subtasks),
-         "estimated_hours": round(sum(s.estimated_effort_hours for s in subtasks), 1),
-         "corrected_by_operator": bool(config.corrected_subtasks_json.strip())}
-    )
-    return DecomposeResult(task=loaded, subtasks=subtasks)
-
-
-@op(retry_policy=TRANSIENT_RETRY)
-def enrich_subtasks(context: OpExecutionContext, plan: DecomposeResult) -> DecomposeResult:
-    """Add tech-stack requirements, coding standards, project rules and best practices."""
-    enriched = enrich(plan.subtasks, plan.task.payload)
-    context.add_output_metadata(
-        {"tech_requirements": sum(len(s.tech_requirements) for s in enriched),
-         "best_practices": sum(len(s.best_practices) for s in enriched)}
-    )
-    return DecomposeResult(task=plan.task, subtasks=enriched)
-
-
-class PromptedPlan(BaseModel):
-    task: LoadedTask
-    subtasks: list[Subtask]
-    prompts: list[Prompt]
-
-
-@op(retry_policy=TRANSIENT_RETRY)
-def generate_prompts(context: OpExecutionContext, plan: DecomposeResult) -> PromptedPlan:
-    """Render one implementation prompt per category from the package's jinja2 templates."""
-    prompts = render_prompts(plan.subtasks, plan.task.payload)
-    context.add_output_metadata({"prompts": len(prompts),
-                                 **{f"prompt_chars_{p.category.value.lower()}": len(p.text) for p in prompts}})
-    return PromptedPlan(task=plan.task, subtasks=plan.subtasks, prompts=prompts)
-
-
-@op(retry_policy=TRANSIENT_RETRY)
-def store_results(context: OpExecutionContext, plan: PromptedPlan, ledger: LedgerResource) -> None:
-    """Write subtasks and prompts (replacing any earlier attempt's) and complete the task."""
+def decompose_task(context: OpExecutionContext, config: DecomposeConfig, items: list[PlanItem],
+                   ledger: LedgerResource, llm: LLMResource) -> list[PlanItem]:
+    """Break each task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
     led = ledger.get()
-    task_id = plan.task.task_id
-    save_plan(led.engine, task_id, context.run_id, plan.subtasks, plan.prompts)
-    complete_task(context, led, task_id)
-    per_category = Counter(s.category.value for s in plan.subtasks)
+    if config.corrected_subtasks_json.strip() and len(items) != 1:
+        raise permanent_failure(f"corrected_subtasks_json: corrects the plan of a run of one task; this run has "
+                                f"{len(items)} (`orbit dlq retry TASK_ID` gives a task a run of its own)",
+                                "InvalidCorrection")
+    figures: list[dict] = []
+    with retry_on_infrastructure_errors(context):
+        items = [_decompose_one(context, config, i, led, llm, figures) if i.ok else i for i in items]
+    record_failures(context, led, items, "decompose_task")
+    fail_if_none_left(items, "decompose_task")
+    done = [i for i in items if i.ok]
+    per_category = Counter(s.category.value for i in done for s in i.subtasks)
     context.add_output_metadata(
-        {
-            "task_id": task_id,
-            "subtasks": MetadataValue.md(plan_markdown(plan.subtasks)),
-            "subtasks_per_category": MetadataValue.json(dict(sorted(per_category.items()))),
-            "prompt_chars": MetadataValue.json({p.category.value: len(p.text) for p in plan.prompts}),
-            "total_estimated_hours": round(sum(s.estimated_effort_hours for s in plan.subtasks), 1),
-        }
+        {"tasks": len(done), "failed": sum(1 for i in items if i.failure and i.failure.step == "decompose_task"),
+         "subtasks": sum(len(i.subtasks) for i in done),
+         **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())},
+         "dependencies": sum(len(s.dependencies) for i in done for s in i.subtasks),
+         "estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
+         "corrected_by_operator": bool(config.corrected_subtasks_json.strip()),
+         **(_model_metadata(context, led, llm, [f["reused_stored_answer"] for f in figures])
+            if config.strategy == Strategy.llm and not config.corrected_subtasks_json.strip() else {})}
     )
+    return items
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def enrich_subtasks(context: OpExecutionContext, items: list[PlanItem]) -> list[PlanItem]:
+    """Add tech-stack requirements, coding standards, project rules and best practices."""
+    items = [i.model_copy(update={"subtasks": enrich(i.subtasks, i.payload)}) if i.ok else i for i in items]
+    done = [i for i in items if i.ok]
+    context.add_output_metadata(
+        {"tech_requirements": sum(len(s.tech_requirements) for i in done for s in i.subtasks),
+         "best_practices": sum(len(s.best_practices) for i in done for s in i.subtasks)}
+    )
+    return items
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def generate_prompts(context: OpExecutionContext, items: list[PlanItem]) -> list[PlanItem]:
+    """Render one implementation prompt per category from the package's jinja2 templates."""
+    items = [i.model_copy(update={"prompts": render_prompts(i.subtasks, i.payload)}) if i.ok else i for i in items]
+    prompts = [p for i in items if i.ok for p in i.prompts]
+    chars = Counter()
+    for prompt in prompts:
+        chars[prompt.category.value.lower()] += len(prompt.text)
+    context.add_output_metadata({"prompts": len(prompts), **{f"prompt_chars_{c}": n for c, n in sorted(chars.items())}})
+    return items
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def store_results(context: OpExecutionContext, items: list[PlanItem], ledger: LedgerResource) -> None:
+    """Write each task's subtasks and prompts (replacing any earlier attempt's) and complete it."""
+    led = ledger.get()
+    done = [i for i in items if i.ok]
+    for item in done:
+        save_plan(led.engine, item.task_id, context.run_id, item.subtasks, item.prompts)
+        complete_task(context, led, item.task_id)
+    if len(items) == 1:
+        item = done[0]
+        per_category = Counter(s.category.value for s in item.subtasks)
+        context.add_output_metadata({
+            "task_id": item.task_id,
+            "subtasks": MetadataValue.md(plan_markdown(item.subtasks)),
+            "subtasks_per_category": MetadataValue.json(dict(sorted(per_category.items()))),
+            "prompt_chars": MetadataValue.json({p.category.value: len(p.text) for p in item.prompts}),
+            "total_estimated_hours": round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
+        })
+        return
+    context.add_output_metadata({
+        "completed": len(done), "failed": len(items) - len(done),
+        "tasks": MetadataValue.md(batch_markdown(items)),
+        "total_estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
+    })
+
+
+def batch_markdown(items: list[PlanItem]) -> str:
+    """One row per task of a batch run: what it became, or why it failed."""
+    lines = ["| task | title | subtasks | prompts | hours | outcome |", "|---:|---|---:|---:|---:|---|"]
+    for item in items[:500]:
+        outcome = "stored" if item.ok else f"{item.failure.error_class} in {item.failure.step}"
+        hours = round(sum(s.estimated_effort_hours for s in item.subtasks), 1)
+        title = item.payload.title.replace("|", "\\|")[:80] if item.payload else "(invalid payload)"
+        lines.append(f"| {item.task_id} | {title} | {len(item.subtasks)} | {len(item.prompts)} | {hours} | {outcome} |")
+    return "\n".join(lines)

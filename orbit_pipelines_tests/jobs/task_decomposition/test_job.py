@@ -109,3 +109,67 @@ def test_a_launchpad_launch_with_an_inline_task_records_and_completes_it(instanc
     assert task is not None and task.status == TaskStatus.COMPLETED
     assert instance.get_run_by_id(result.run_id).tags["orbit/task_id"] == str(task.id)
     assert load_plan(ledger.engine, task.id)[0], "the inline task's subtasks are stored"
+
+
+def run_batch(instance, ledger, payloads, **kwargs):
+    tasks = [submit_task(ledger, "decomposition", p)[0] for p in payloads]
+    claimed = ledger.claim_pending(limit=len(tasks), kinds=["decomposition"], batch_size=len(tasks))
+    from orbit_pipelines.jobs.registry import get_kind
+
+    kind = get_kind("decomposition")
+    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=kind.run_config(claimed),
+                         tags=kind.tags_for(claimed), raise_on_error=False, **kwargs)
+    return [ledger.get(t.id) for t in tasks], result
+
+
+def test_a_batch_run_gives_each_task_its_own_plan(instance, ledger, sample_payload):
+    payloads = [{**sample_payload, "title": f"Export {what}", "entities": [what]} for what in ("Invoice", "Order")]
+    tasks, result = run_batch(instance, ledger, payloads)
+    assert result.success and {t.status for t in tasks} == {TaskStatus.COMPLETED}
+    assert all(t.run_id == result.run_id for t in tasks)
+    plans = [load_plan(ledger.engine, t.id)[0] for t in tasks]
+    assert any("Invoice" in s.title for s in plans[0]) and any("Order" in s.title for s in plans[1])
+    assert instance.get_run_by_id(result.run_id).tags["orbit/batch_size"] == "2"
+
+
+def invalid_task(ledger, title=None):
+    """A task with a bad payload, as a hand-written SQL insert would make (intake would refuse it)."""
+    payload = {"description": "no title here"} if title is None else {"title": title}
+    return ledger.submit("decomposition", payload)[0]
+
+
+def test_a_bad_task_in_a_batch_fails_alone_and_the_others_complete(instance, ledger, sample_payload):
+    good, _ = submit_task(ledger, "decomposition", sample_payload)
+    bad = invalid_task(ledger)
+    claimed = ledger.claim_pending(limit=2, kinds=["decomposition"], batch_size=2)
+    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
+                         run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}})
+    assert result.success, "one bad task must not sink the batch"
+    assert ledger.get(good.id).status == TaskStatus.COMPLETED
+    failed = ledger.get(bad.id)
+    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidPayload", "load_task")
+    assert [row["id"] for row in ledger.dead_letters()] == [bad.id]
+
+
+def test_a_batch_in_which_every_task_fails_fails_the_run_at_that_step(instance, ledger):
+    bad = [invalid_task(ledger), invalid_task(ledger, title="no description")]
+    claimed = ledger.claim_pending(limit=2, kinds=["decomposition"], batch_size=2)
+    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
+                         run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}})
+    assert not result.success
+    assert [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE] == ["load_task"]
+    assert {(ledger.get(t.id).status, ledger.get(t.id).error_class) for t in bad} == {
+        (TaskStatus.FAILED, "InvalidPayload")}
+
+
+def test_a_correction_applies_to_a_run_of_one_task_only(instance, ledger, sample_payload):
+    tasks, result = run_batch(instance, ledger, [sample_payload, {**sample_payload, "title": "another"}])
+    again = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
+                        run_config={**result.dagster_run.run_config,
+                                    "ops": {**result.dagster_run.run_config["ops"],
+                                            "decompose_task": {"config": {"corrected_subtasks_json": "[]"}}}},
+                        reexecution_options=ReexecutionOptions(parent_run_id=result.run_id,
+                                                               step_selection=["decompose_task*"]))
+    failure = next(e for e in again.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
+    assert "corrects the plan of a run of one task; this run has 2" in (
+        failure.step_failure_data.user_failure_data.description)

@@ -234,3 +234,22 @@ def test_orbit_task_show_reports_the_model_spending(instance, ledger, llm_emulat
     assert (f"- model calls: 1, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, "
             f"${usage.cost_usd}") in task_report_markdown(ledger, task.id)
     assert json.loads(task_report_json(ledger, task.id))["model_usage"]["cost_usd"] == str(usage.cost_usd)
+
+
+def test_in_a_batch_a_task_the_model_cannot_plan_fails_alone(instance, ledger, llm_emulator, sample_payload):
+    from orbit_pipelines.intake import submit_task
+
+    first, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "First"})
+    second, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "Second"})
+    claimed = ledger.claim_pending(limit=2, kinds=["decomposition"], batch_size=2)
+    llm_emulator.next("partial", "partial")  # the first task's two attempts; the second gets good answers
+    config = llm_config(llm_emulator, first.id, max_attempts=2)
+    config["ops"]["load_task"] = {"config": {"task_ids": [t.id for t in claimed]}}
+    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config=config)
+    assert result.success
+    failed, done = ledger.get(first.id), ledger.get(second.id)
+    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidModelAnswer",
+                                                                      "decompose_task")
+    assert done.status == TaskStatus.COMPLETED and load_plan(ledger.engine, done.id)[0]
+    metadata = events(result, DagsterEventType.STEP_OUTPUT)[0].step_output_data.metadata
+    assert (metadata["model_calls"].value, metadata["failed"].value) == (3, 1)
