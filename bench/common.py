@@ -72,3 +72,35 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+@contextmanager
+def s3_server_process():
+    """The local S3 server (moto) in a process of its own, as S3 is a system of its own: in the
+    benchmark's process it would take the interpreter lock from the Veryfi emulator and the figures
+    would measure the stand-ins, not the project. Exports ORBIT_S3_ENDPOINT_URL and credentials."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orbit_pipelines.local.stack import free_port
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            raise TimeoutError("the S3 server did not start")
+        os.environ.update(ORBIT_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
+                          AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1")
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -35,6 +35,8 @@ def get_engine(url: str) -> Engine:
     with _lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = create_engine(key[1], pool_pre_ping=True, pool_size=5, max_overflow=10)
+            # A batch op's worker threads (up to ORBIT_VERYFI_CONCURRENCY, 64 at most) each store an
+            # answer now and then: room for all of them, of which 5 are kept open between bursts.
+            engine = create_engine(key[1], pool_pre_ping=True, pool_size=5, max_overflow=64)
             _engines[key] = engine
         return engine

@@ -49,6 +49,6 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
 def test_one_veryfi_extraction_runs_at_a_time_across_runs(instance):
     pools = instance.get_concurrency_config().pool_config
     assert pools.default_pool_limit == 1 and pools.pool_granularity.value == "op"
-    from orbit_pipelines.jobs.document_processing.ops import extract_with_veryfi
+    from orbit_pipelines.jobs.document_processing.ops import upload_and_extract
 
-    assert extract_with_veryfi.pool == "veryfi"
+    assert upload_and_extract.pool == "veryfi"

@@ -16,10 +16,10 @@ class DocumentStorage(ConfigurableResource):
     """An S3 bucket (AWS, MinIO, or the local S3 server) holding documents by content hash.
 
     The S3 settings of dagster-aws's S3Resource that we use, as run config next to the bucket, so a
-    run (or a test) can point at another S3 without a code change; the client is dagster-aws's own.
-    Not a subclass of S3Resource because importing dagster_aws costs every run ~0.5 s at start (its
-    package loads all its components); it is imported when a run first talks to S3. Credentials are no
-    field here: they come from boto3's own chain (environment, profile, instance role), never run config.
+    run (or a test) can point at another S3 without a code change. The client is boto3's own, built
+    as S3Resource builds it: importing dagster_aws costs a run ~0.5 s (its package loads all its
+    components), a tenth of a small batch. Credentials are no field here: they come from boto3's own
+    chain (environment, profile, instance role), never from run config.
     """
 
     endpoint_url: Optional[str] = Field(default=None, description="S3-compatible endpoint (MinIO, the local S3 "
@@ -34,11 +34,13 @@ class DocumentStorage(ConfigurableResource):
     presign_seconds: int = Field(default=900, description="Lifetime of presigned URLs given to Veryfi.")
 
     def client(self):
-        from dagster_aws.s3.utils import construct_s3_client
+        import boto3
+        from botocore.config import Config
 
-        return construct_s3_client(max_attempts=self.max_attempts, region_name=self.region_name,
-                                   endpoint_url=self.endpoint_url, profile_name=self.profile_name,
-                                   use_ssl=self.use_ssl)
+        session = boto3.session.Session(profile_name=self.profile_name)
+        return session.client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url,
+                              use_ssl=self.use_ssl,
+                              config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}))
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -65,14 +65,13 @@ def test_a_document_run_shows_totals_per_document_s3_objects_and_veryfi_figures(
     loaded = outputs(result, "load_documents")
     assert loaded["documents"] == 3 and all(k in loaded["files"] for k in keys)
 
-    uploaded = outputs(result, "upload_to_s3")
+    uploaded = extracted = outputs(result, "upload_and_extract")
     # The local S3 server lives for the whole session: an earlier test may have stored the same content.
     assert uploaded["uploaded"] == uploaded["sent_to_s3"] + uploaded["already_in_s3"] == 3
     for key in keys:
         assert re.search(rf"`s3://orbit-documents/documents/{key[:2]}/{key}\.\w+`", uploaded["objects"])
     assert "first_object_in_console" not in uploaded, "the local S3 server has no console to link to"
 
-    extracted = outputs(result, "extract_with_veryfi")
     assert extracted["veryfi_calls"] == 3 and extracted["veryfi_calls_by_status_class"] == {"2xx": 3}
     assert extracted["veryfi_latency_max_s"] >= extracted["veryfi_latency_median_s"] > 0
     assert extracted["veryfi_documents"].count("| 1000") == 3, "each document's Veryfi id is listed"

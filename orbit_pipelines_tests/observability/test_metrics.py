@@ -97,7 +97,7 @@ def test_a_document_run_shows_in_run_step_document_and_veryfi_metrics(instance, 
     run = {"job": "document_processing", "status": "SUCCESS"}
     assert grew("orbit_runs_finished", **run) == 1
     assert grew("orbit_run_duration_seconds_gcount", **run) == 1
-    assert grew("orbit_step_retries", job="document_processing", step="extract_with_veryfi") == 1
+    assert grew("orbit_step_retries", job="document_processing", step="upload_and_extract") == 1
     assert grew("orbit_step_duration_seconds_gcount", job="document_processing", step="summarize",
                 outcome="success") == 1
     assert after("orbit_documents_processed", status="COMPLETED") == 2

@@ -187,7 +187,7 @@ def test_any_veryfi_answer_is_parsed_and_stored_or_refused_naming_a_field(raw, l
     if answered is None:
         return
     try:
-        # What extract_with_veryfi stores for an answer, and what store_documents makes of the stored one.
+        # What upload_and_extract stores for an answer, and what store_documents makes of the stored one.
         save_veryfi_response(ledger.engine, FUZZ_KEY, raw, answered.id, None, "fuzz")
         stored = load_veryfi_responses(ledger.engine, [FUZZ_KEY])[FUZZ_KEY]
         document = parsed_or_refused(stored)

@@ -83,7 +83,7 @@ def test_bad_credentials_fail_the_batch_with_a_reason_and_a_re_execution_after_t
                         run_config={**first.dagster_run.run_config, "resources": FAST},
                         reexecution_options=ReexecutionOptions(
                             parent_run_id=first.run_id,
-                            step_selection=["extract_with_veryfi", "store_documents", "summarize"]))
+                            step_selection=["upload_and_extract", "store_documents", "summarize"]))
     assert again.success
     outcome = scoreboard(account(ledger, ids, "Veryfi 401, after the key is fixed: re-execution", emulator=emulator,
                                  recover_seconds=time.monotonic() - started))

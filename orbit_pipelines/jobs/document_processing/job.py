@@ -2,11 +2,10 @@ from dagster import in_process_executor, job
 
 from orbit_pipelines.jobs.common import record_task_failure
 from orbit_pipelines.jobs.document_processing.ops import (
-    extract_with_veryfi,
     load_documents,
     store_documents,
     summarize,
-    upload_to_s3,
+    upload_and_extract,
 )
 
 
@@ -19,4 +18,4 @@ from orbit_pipelines.jobs.document_processing.ops import (
     description="Upload documents to S3, extract them with Veryfi, store the results, summarise the batch.",
 )
 def document_processing():
-    summarize(store_documents(extract_with_veryfi(upload_to_s3(load_documents()))))
+    summarize(store_documents(upload_and_extract(load_documents())))

@@ -186,96 +186,74 @@ def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[Docume
             if item.task_id in transient else item for item in items]
 
 
-@op
-def upload_to_s3(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
-                 ledger: LedgerResource, veryfi: VeryfiResource) -> list[DocumentItem]:
-    """Validate each file and put it in S3 under its content hash (skipped when already there)."""
+STEP = "upload_and_extract"
+
+
+# One step, not an upload step and then an extraction step: each worker uploads a document and then
+# sends it to Veryfi, so uploads overlap the other documents' Veryfi calls. Two steps in sequence
+# would add the whole upload time (seconds per thousand documents) to every batch.
+@op(pool="veryfi")
+def upload_and_extract(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
+                       veryfi: VeryfiResource, ledger: LedgerResource) -> list[DocumentItem]:
+    """Each document: checked, put in S3 under its content hash unless already there, then sent to
+    Veryfi once (its answer is stored before anything else); ORBIT_VERYFI_CONCURRENCY at a time."""
     with retry_on_infrastructure_errors(context):
-        return _upload_all(context, items, storage, ledger, veryfi)
+        return _upload_and_extract_all(context, items, storage, veryfi, ledger)
 
 
-def _upload_all(context, items, storage, ledger, veryfi):
-    _adopt(context, ledger.get(), items)
-    s3 = storage.client()
-    if storage.create_bucket:
-        try:
-            s3.head_bucket(Bucket=storage.bucket)
-        except ClientError as exc:
-            if not is_missing_s3_object(exc):
-                raise  # transient ones are retried by retry_on_infrastructure_errors
-            s3.create_bucket(Bucket=storage.bucket)
-    transient: dict[int, str] = {}
-    sent_bytes: list[int] = []
+class _Uploader:
+    """Puts documents in S3 under their content hash, once: a conditional PUT (If-None-Match: *) is one
+    request whether the object is new or already there (412)."""
 
-    def upload(item: DocumentItem) -> DocumentItem:
-        if not item.ok or item.uploaded:
-            return item
+    def __init__(self, storage: DocumentStorage):
+        self.storage, self.s3 = storage, storage.client()
+        self.sent_bytes: list[int] = []
+        if storage.create_bucket:
+            try:
+                self.s3.head_bucket(Bucket=storage.bucket)
+            except ClientError as exc:
+                if not is_missing_s3_object(exc):
+                    raise  # transient ones are retried by retry_on_infrastructure_errors
+                self.s3.create_bucket(Bucket=storage.bucket)
+
+    def upload(self, item: DocumentItem, transient: dict[int, str]) -> DocumentItem:
         try:
             facts = inspect_file(item.path)
         except BadDocument as exc:
-            return item.failed("BadDocument", str(exc), "upload_to_s3")
+            return item.failed("BadDocument", str(exc), STEP)
         if facts.sha256 != item.document_key:
             return item.failed("DocumentChanged", f"{item.path}: content changed since it was submitted "
-                               "(SHA-256 differs); submit it again", "upload_to_s3")
-        key = object_key(storage.prefix, facts)
+                               "(SHA-256 differs); submit it again", STEP)
+        key = object_key(self.storage.prefix, facts)
         try:
-            try:
-                head = s3.head_object(Bucket=storage.bucket, Key=key)
-                exists = head["ContentLength"] == facts.size_bytes
-            except ClientError as exc:
-                if not is_missing_s3_object(exc):
-                    raise
-                exists = False
-            if not exists:
-                s3.upload_file(str(facts.path), storage.bucket, key, ExtraArgs={
-                    "ContentType": facts.content_type, "Metadata": {"source-name": facts.name[:512]}})
-                sent_bytes.append(facts.size_bytes)
+            with open(facts.path, "rb") as body:
+                self.s3.put_object(Bucket=self.storage.bucket, Key=key, Body=body, IfNoneMatch="*",
+                                   ContentType=facts.content_type, Metadata={"source-name": facts.name[:512]})
+            self.sent_bytes.append(facts.size_bytes)
         except (ClientError, BotoCoreError) as exc:
-            if not is_transient_s3_error(exc):
-                return item.failed("S3Refused", f"{item.source_name}: S3 refused the upload: {exc}", "upload_to_s3")
-            transient[item.task_id] = f"S3: {exc}"
-            return item
-        return item.model_copy(update={"s3_bucket": storage.bucket, "s3_key": key,
+            if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                pass  # already there: same key, same content
+            elif not is_transient_s3_error(exc):
+                return item.failed("S3Refused", f"{item.source_name}: S3 refused the upload: {exc}", STEP)
+            else:
+                transient[item.task_id] = f"S3: {exc}"
+                return item
+        return item.model_copy(update={"s3_bucket": self.storage.bucket, "s3_key": key,
                                        "content_type": facts.content_type, "uploaded": True})
 
-    items = _pool(items, upload, veryfi.concurrency)
-    items = _retry_or_give_up(context, "upload_to_s3", items, transient, wait=0)
-    _record_failures(ledger.get(), [i for i in items if i.failure and i.failure.step == "upload_to_s3"],
-                     context.run_id, context)
-    uploaded = [i for i in items if i.uploaded]
-    metadata = {
-        "uploaded": len(uploaded), "sent_to_s3": len(sent_bytes), "already_in_s3": len(uploaded) - len(sent_bytes),
-        "bytes_sent": sum(sent_bytes), "failed": sum(1 for i in items if not i.ok), "bucket": storage.bucket,
-        "first_object": MetadataValue.text(storage.uri(uploaded[0].s3_key)) if uploaded else MetadataValue.text("-"),
-        "objects": MetadataValue.md(table(["task", "file", "object"], [
-            (i.task_id, i.source_name, storage.link_markdown(i.s3_key)) for i in uploaded], limit=50)),
-    }
-    console = storage.console_url(uploaded[0].s3_key) if uploaded else None
-    if console:
-        metadata["first_object_in_console"] = MetadataValue.url(console)
-    context.add_output_metadata(metadata)
-    return items
 
-
-@op(pool="veryfi")
-def extract_with_veryfi(context: OpExecutionContext, items: list[DocumentItem], veryfi: VeryfiResource,
-                        storage: DocumentStorage, ledger: LedgerResource) -> list[DocumentItem]:
-    """Send each uploaded document to Veryfi once; answers are stored before anything else."""
-    with retry_on_infrastructure_errors(context):
-        return _extract_all(context, items, veryfi, storage, ledger)
-
-
-def _extract_all(context, items, veryfi, storage, ledger):
+def _upload_and_extract_all(context, items, storage, veryfi, ledger):
     led = ledger.get()
     _adopt(context, led, items)
-    todo = [i for i in items if i.ok and i.uploaded]
-    already = load_veryfi_responses(led.engine, [i.document_key for i in todo])
+    uploader = _Uploader(storage)
+    already = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok])
     local = threading.local()
     transient: dict[int, str] = {}
     waits: list[float] = [0.0]
     calls = VeryfiCallLog()
     traces: list[tuple] = []
-    s3 = storage.client() if veryfi.upload_mode == "file_url" else None
+    sent: list[int] = []
+    presign = veryfi.upload_mode == "file_url"
 
     def client():
         if not hasattr(local, "client"):
@@ -283,8 +261,6 @@ def _extract_all(context, items, veryfi, storage, ledger):
         return local.client
 
     def extract(item: DocumentItem) -> DocumentItem:
-        if not item.ok or not item.uploaded:
-            return item
         if item.document_key in already:
             return item.model_copy(update={"veryfi_id": already[item.document_key].get("id")})
         try:
@@ -297,9 +273,9 @@ def _extract_all(context, items, veryfi, storage, ledger):
                     save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id,
                                          result.trace_id, context.run_id)
                     return item.model_copy(update={"veryfi_id": result.document.id})
-            if s3 is not None:
-                url = s3.generate_presigned_url("get_object", Params={"Bucket": item.s3_bucket, "Key": item.s3_key},
-                                                ExpiresIn=storage.presign_seconds)
+            if presign:
+                url = uploader.s3.generate_presigned_url("get_object", ExpiresIn=storage.presign_seconds,
+                                                         Params={"Bucket": item.s3_bucket, "Key": item.s3_key})
                 result = calls.call("process", client().process_url, url, external_id=item.document_key)
             else:
                 result = calls.call("process", client().process_file, item.path, item.source_name,
@@ -312,28 +288,45 @@ def _extract_all(context, items, veryfi, storage, ledger):
                 settle = veryfi.read_timeout if isinstance(exc, VeryfiReadTimeout) else 0.0
                 waits.append(max(exc.retry_after or 0.0, settle))
                 return item
-            return item.failed(type(exc).__name__, str(exc), "extract_with_veryfi")
+            return item.failed(type(exc).__name__, str(exc), STEP)
         save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id, result.trace_id,
                              context.run_id)
-        context.log.debug(f"{item.source_name}: Veryfi document {result.document.id}, trace {result.trace_id}")
+        sent.append(item.task_id)
         traces.append((item.task_id, item.source_name, result.document.id, result.trace_id or ""))
         return item.model_copy(update={"veryfi_id": result.document.id})
 
+    def process(item: DocumentItem) -> DocumentItem:
+        if item.ok and not item.uploaded:
+            item = uploader.upload(item, transient)
+        if item.ok and item.uploaded and item.veryfi_id is None:
+            item = extract(item)
+        return item
+
     try:
-        items = _pool(items, extract, veryfi.concurrency)
+        items = _pool(items, process, veryfi.concurrency)
     finally:
         _save_calls(context, calls, led)
-    items = _retry_or_give_up(context, "extract_with_veryfi", items, transient, wait=max(waits))
-    _record_failures(led, [i for i in items if i.failure and i.failure.step == "extract_with_veryfi"],
-                     context.run_id, context)
-    context.add_output_metadata({
-        "sent_to_veryfi": len(todo) - len(already), "reused_stored_answers": len(already),
+    items = _retry_or_give_up(context, STEP, items, transient, wait=max(waits))
+    _record_failures(led, [i for i in items if i.failure and i.failure.step == STEP], context.run_id, context)
+    uploaded = [i for i in items if i.uploaded]
+    metadata = {
+        "uploaded": len(uploaded), "sent_to_s3": len(uploader.sent_bytes),
+        "already_in_s3": len(uploaded) - len(uploader.sent_bytes), "bytes_sent": sum(uploader.sent_bytes),
+        "bucket": storage.bucket,
+        "first_object": MetadataValue.text(storage.uri(uploaded[0].s3_key)) if uploaded else MetadataValue.text("-"),
+        "objects": MetadataValue.md(table(["task", "file", "object"], [
+            (i.task_id, i.source_name, storage.link_markdown(i.s3_key)) for i in uploaded], limit=50)),
+        "sent_to_veryfi": len(sent), "reused_stored_answers": len(already),
         "extracted": sum(1 for i in items if i.veryfi_id is not None),
         "failed": sum(1 for i in items if not i.ok),
         **{k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in calls.summary().items()},
         "veryfi_documents": MetadataValue.md(table(["task", "file", "Veryfi id", "trace id"], sorted(traces),
                                                    limit=50)),
-    })
+    }
+    console = storage.console_url(uploaded[0].s3_key) if uploaded else None
+    if console:
+        metadata["first_object_in_console"] = MetadataValue.url(console)
+    context.add_output_metadata(metadata)
     return items
 
 

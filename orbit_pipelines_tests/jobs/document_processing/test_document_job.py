@@ -59,7 +59,7 @@ def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(
     ids = submitted_documents(ledger, receipts)
     first = process_documents(instance, ledger, ids)
     keys_after_first = sorted(s3_keys())
-    for step in ("extract_with_veryfi", "store_documents"):
+    for step in ("upload_and_extract", "store_documents"):
         again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
                             reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
                                                                    step_selection=[step, "summarize"]))
@@ -79,7 +79,7 @@ def test_a_corrupt_file_fails_alone_and_names_itself(instance, ledger, emulator,
     result = process_documents(instance, ledger, ids)
     assert result.success, "one bad document must not sink the batch"
     bad, *good = [ledger.get(ids[1])] + [ledger.get(ids[0]), ledger.get(ids[2])]
-    assert bad.status == TaskStatus.FAILED and bad.error_step == "upload_to_s3"
+    assert bad.status == TaskStatus.FAILED and bad.error_step == "upload_and_extract"
     assert str(receipts[1]) in bad.error_message
     assert all(t.status == TaskStatus.COMPLETED for t in good)
 
@@ -89,7 +89,7 @@ def test_server_errors_are_retried_and_each_document_is_paid_for_once(instance, 
     emulator.fail_next(2, status=503)
     result = process_documents(instance, ledger, ids)
     assert result.success
-    assert events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
+    assert events(result, DagsterEventType.STEP_UP_FOR_RETRY, "upload_and_extract")
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
     assert emulator.total_paid_calls == len(ids)
 
@@ -99,7 +99,7 @@ def test_a_rate_limit_waits_for_retry_after(instance, ledger, emulator, receipts
     emulator.fail_next(1, status=429, retry_after=2)
     result = process_documents(instance, ledger, ids)
     assert result.success
-    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")[0]
+    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "upload_and_extract")[0]
     assert retry.event_specific_data.seconds_to_wait >= 2
 
 
@@ -120,7 +120,7 @@ def test_bad_credentials_fail_every_document_with_a_clear_reason(instance, ledge
     process_documents(instance, ledger, ids)
     task = ledger.get(ids[0])
     assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "VeryfiRejected",
-                                                                "extract_with_veryfi")
+                                                                "upload_and_extract")
     assert "401" in task.error_message
 
 
@@ -138,7 +138,7 @@ def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, 
     emulator.timeout_next(1, seconds=1.5)  # answers after the client (1 s) gave up, before the retry
     result = process_documents(instance, ledger, ids, resources=veryfi_overrides(read_timeout=1.0))
     assert result.success
-    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "extract_with_veryfi")
+    retry = events(result, DagsterEventType.STEP_UP_FOR_RETRY, "upload_and_extract")
     assert retry, "the timed-out call must have been retried"
     assert retry[0].event_specific_data.seconds_to_wait >= 1.0, "it waits a read timeout for Veryfi to finish"
     key = ledger.get(ids[0]).payload["sha256"]
@@ -156,9 +156,11 @@ def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extrac
     again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
                         reexecution_options=ReexecutionOptions(
                             parent_run_id=first.run_id,
-                            step_selection=["extract_with_veryfi", "store_documents", "summarize"]))
+                            step_selection=["upload_and_extract", "store_documents", "summarize"]))
     assert again.success
-    assert not events(again, DagsterEventType.STEP_START, "upload_to_s3"), "uploads are reused from the first run"
+    step = next(e for e in again.all_events if e.event_type == DagsterEventType.STEP_OUTPUT
+                and e.step_key == "upload_and_extract").step_output_data.metadata
+    assert (step["sent_to_s3"].value, step["already_in_s3"].value) == (0, len(ids)), "the uploads are reused"
     for task in ledger.get_many(ids):
         assert (task.status, task.run_id) == (TaskStatus.COMPLETED, again.run_id)
         assert emulator.paid_calls_for(task.payload["sha256"]) == 1
