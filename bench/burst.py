@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.common import bench_environment, write_results
+from bench.common import bench_environment, run_timeline, write_results
 
 
 def bench(n: int) -> dict:
@@ -46,14 +46,9 @@ def bench(n: int) -> dict:
             with ledger.engine.connect() as conn:
                 runs = conn.execute(text("SELECT count(DISTINCT run_id) FROM orbit.task_runs WHERE task_id = ANY(:i)"),
                                     {"i": ids}).scalar()
-                # When each run was created, started and ended, seconds after the burst: where time goes.
-                timeline = [tuple(round(float(x), 1) for x in row) for row in conn.execute(text(
-                    """SELECT extract(epoch from r.create_timestamp) - :t0,
-                              min(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'PIPELINE_START') - :t0,
-                              max(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'PIPELINE_SUCCESS') - :t0
-                       FROM runs r JOIN event_logs e ON e.run_id = r.run_id
-                       WHERE r.run_id IN (SELECT run_id FROM orbit.task_runs WHERE task_id = ANY(:i))
-                       GROUP BY r.run_id, r.create_timestamp ORDER BY 1"""), {"i": ids, "t0": wall_start})]
+                run_ids = list(conn.execute(text("SELECT DISTINCT run_id FROM orbit.task_runs WHERE task_id = ANY(:i)"),
+                                            {"i": ids}).scalars())
+            timeline = run_timeline(ledger.engine, run_ids, wall_start)
             statuses = Counter(t.status.value for t in ledger.get_many(ids))
         finally:
             stack.stop()

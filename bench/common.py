@@ -104,3 +104,23 @@ def s3_server_process():
     finally:
         server.terminate()
         server.wait(10)
+
+
+def run_timeline(engine, run_ids: list[str], t0: float, step: str | None = None) -> list[tuple]:
+    """Per run: seconds after `t0` (epoch) when it was created, started, and ended, and when `step`
+    started and ended in it: where the time of a burst goes."""
+    from sqlalchemy import text
+
+    rows = engine.connect().execute(text(
+        """SELECT extract(epoch from r.create_timestamp) - :t0,
+                  min(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'PIPELINE_START') - :t0,
+                  max(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type IN
+                      ('PIPELINE_SUCCESS', 'PIPELINE_FAILURE')) - :t0,
+                  min(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'STEP_START'
+                      AND e.step_key = :step) - :t0,
+                  max(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'STEP_SUCCESS'
+                      AND e.step_key = :step) - :t0
+           FROM runs r JOIN event_logs e ON e.run_id = r.run_id
+           WHERE r.run_id = ANY(:ids) GROUP BY r.run_id, r.create_timestamp ORDER BY 1"""),
+        {"ids": list(run_ids), "t0": t0, "step": step or ""}).all()
+    return [tuple(None if x is None else round(float(x), 1) for x in row[: 5 if step else 3]) for row in rows]

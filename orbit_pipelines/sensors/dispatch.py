@@ -67,6 +67,19 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
     return lost[:MAX_RUNS_PER_TICK]
 
 
+def claim_runs(ledger: Ledger, kinds: list[str], max_runs: int) -> list[list[Task]]:
+    """Claim PENDING tasks of `kinds` for at most `max_runs` runs, packed per kind and lane; each list is
+    one run's tasks. The claim is atomic, so whichever sensor claims a task is the only one to run it."""
+    groups: list[list[Task]] = []
+    for name in kinds:
+        budget = max_runs - len(groups)
+        if budget <= 0:
+            break
+        batch_size = max(1, get_kind(name).batch_size())
+        groups += _groups(ledger.claim_pending(budget * batch_size, kinds=[name], batch_size=batch_size))
+    return groups
+
+
 @sensor(
     name="task_dispatch_sensor",
     jobs=[k.job for k in all_kinds().values()],
@@ -82,15 +95,7 @@ def task_dispatch_sensor(context: SensorEvaluationContext, ledger: LedgerResourc
     lost = [g for g in _recover_lost_dispatches(context, led) if g[0].kind not in paused]
     for group in lost:
         context.log.warning(f"tasks {[t.id for t in group]} were QUEUED without a run; requesting it again")
-    new_groups: list[list[Task]] = []
-    for kind in all_kinds().values():
-        if kind.kind in paused:
-            continue
-        budget = MAX_RUNS_PER_TICK - len(lost) - len(new_groups)
-        if budget <= 0:
-            break
-        batch_size = max(1, kind.batch_size())
-        new_groups += _groups(led.claim_pending(budget * batch_size, kinds=[kind.kind], batch_size=batch_size))
+    new_groups = claim_runs(led, [k for k in all_kinds() if k not in paused], MAX_RUNS_PER_TICK - len(lost))
     if not lost and not new_groups:
         note = f"; paused: {', '.join(sorted(paused))}" if paused else ""
         return SkipReason(f"no pending tasks{note}")

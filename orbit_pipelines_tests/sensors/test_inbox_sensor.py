@@ -30,11 +30,23 @@ def tick(instance, ledger_resource):
     return document_inbox_sensor(build_sensor_context(instance=instance, resources={"ledger": ledger_resource}))
 
 
-def test_new_files_become_one_document_task_each(instance, ledger, ledger_resource, inbox):
+def test_new_files_become_one_document_task_each_and_their_run_starts_in_the_same_tick(instance, ledger,
+                                                                                      ledger_resource, inbox):
     settled(write_sample_set(inbox, n=3))
     result = tick(instance, ledger_resource)
-    assert "3 submitted" in result.skip_message
-    assert [t.kind for t in ledger.list()] == ["document"] * 3
+    tasks = ledger.list()
+    assert [t.kind for t in tasks] == ["document"] * 3
+    [request] = result.run_requests
+    assert sorted(request.run_config["ops"]["load_documents"]["config"]["task_ids"]) == sorted(t.id for t in tasks)
+    assert {t.status.value for t in tasks} == {"QUEUED"} and request.run_key == tasks[0].dispatch_key
+
+
+def test_a_paused_intake_still_records_dropped_files_but_starts_nothing(instance, ledger, ledger_resource, inbox):
+    ledger.set_paused(True, kind="document", reason="month-end close")
+    settled(write_sample_set(inbox, n=2))
+    result = tick(instance, ledger_resource)
+    assert "2 submitted" in result.skip_message and "intake paused" in result.skip_message
+    assert {t.status.value for t in ledger.list()} == {"PENDING"}
 
 
 def test_files_seen_before_are_not_submitted_again_after_a_restart(instance, ledger, ledger_resource, inbox):
@@ -75,3 +87,14 @@ def test_bad_files_and_symlinks_out_of_the_inbox_are_refused_by_name(instance, l
 def test_a_missing_inbox_is_reported_not_created(instance, ledger_resource, monkeypatch, tmp_path):
     monkeypatch.setenv("ORBIT_INBOX_DIR", str(tmp_path / "nowhere"))
     assert "does not exist" in tick(instance, ledger_resource).skip_message
+
+
+def test_a_scan_takes_on_a_bounded_number_of_files_and_the_rest_on_the_next(ledger, inbox):
+    from orbit_pipelines.jobs.document_processing.intake import scan_inbox
+
+    settled(write_sample_set(inbox, n=5))
+    first = scan_inbox(ledger, inbox, limit=3)
+    second = scan_inbox(ledger, inbox, limit=3)
+    assert (len(first.submitted), first.waiting) == (3, 2)
+    assert (len(second.submitted), second.already_known) == (2, 3)
+    assert len(ledger.list()) == 5

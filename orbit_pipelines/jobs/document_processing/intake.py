@@ -49,20 +49,15 @@ class InboxScan:
     waiting: int = 0
 
 
-def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
-    """Submit new files under `inbox`. A file is examined once per (path, size, mtime)."""
-    scan = InboxScan()
-    root = inbox.resolve()
-    with ledger.engine.connect() as conn:
-        known = {(p, s, m) for p, s, m in conn.execute(
-            text("SELECT path, size_bytes, mtime_ns FROM orbit.inbox_files WHERE path LIKE :prefix"),
-            {"prefix": f"{root}/%"})}
-    now = time.time()
-    accepted: list[tuple[tuple[str, int, int], dict]] = []
-    refused: list[tuple[str, int, int]] = []
+# What one scan takes on: a sensor tick must end well inside its ~60 s, and hashing is the cost.
+SCAN_MAX_FILES = 2000
+SCAN_MAX_BYTES = 1 << 30
+
+
+def _stat_files(root: Path, scan: InboxScan) -> list[tuple[Path, tuple[str, int, int], float]]:
+    """(path, identity, mtime) of every file under `root`; an identity is what the ledger remembers."""
+    found = []
     for path in sorted(root.rglob("*")):
-        if len(accepted) + len(refused) >= limit:
-            break
         if path.name.startswith(".") or not (path.is_file() or path.is_symlink()):
             continue
         try:
@@ -71,11 +66,45 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
             scan.refused.append(f"{display_path(path)}: {exc.strerror}")
             continue
         # Stored and compared as printable text, so a name that is not UTF-8 is refused once, not every tick.
-        identity = (display_path(path), st.st_size, st.st_mtime_ns)
+        found.append((path, (display_path(path), st.st_size, st.st_mtime_ns), st.st_mtime))
+    return found
+
+
+def _known(ledger: Ledger, identities: list[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+    """Which of these the inbox has seen: looked up by primary key, so the cost follows the files in the
+    folder now, not every file the inbox ever took."""
+    if not identities:
+        return set()
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT f.path, f.size_bytes, f.mtime_ns FROM orbit.inbox_files f "
+            "JOIN unnest(CAST(:paths AS text[]), CAST(:sizes AS bigint[]), CAST(:mtimes AS bigint[])) "
+            "AS c(path, size_bytes, mtime_ns) USING (path, size_bytes, mtime_ns)"),
+            {"paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
+             "mtimes": [i[2] for i in identities]})
+        return {(p, s, m) for p, s, m in rows}
+
+
+def scan_inbox(ledger: Ledger, inbox: Path, limit: int = SCAN_MAX_FILES,
+               max_bytes: int = SCAN_MAX_BYTES) -> InboxScan:
+    """Submit new files under `inbox`. A file is examined once per (path, size, mtime); a scan takes on
+    at most `limit` new files and `max_bytes` of them, the rest waits for the next one."""
+    scan = InboxScan()
+    root = inbox.resolve()
+    files = _stat_files(root, scan)
+    known = _known(ledger, [identity for _, identity, _ in files])
+    now = time.time()
+    accepted: list[tuple[tuple[str, int, int], dict]] = []
+    refused: list[tuple[str, int, int]] = []
+    taken_bytes = 0
+    for path, identity, mtime in files:
         if identity in known:
             scan.already_known += 1
             continue
-        if now - st.st_mtime < SETTLE_SECONDS:
+        if len(accepted) + len(refused) >= limit or taken_bytes >= max_bytes:
+            scan.waiting += 1
+            continue
+        if now - mtime < SETTLE_SECONDS:
             scan.waiting += 1
             continue
         if path.is_symlink() and not path.resolve().is_relative_to(root):
@@ -88,6 +117,7 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = 500) -> InboxScan:
             scan.refused.append(str(exc))
             refused.append(identity)
             continue
+        taken_bytes += facts.size_bytes
         accepted.append((identity, DocumentPayload(path=str(facts.path.resolve()), source_name=facts.name,
                                                    sha256=facts.sha256, size_bytes=facts.size_bytes).model_dump()))
     # One transaction for the whole scan: files dropped together are dispatched together.
