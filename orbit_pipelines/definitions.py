@@ -4,12 +4,12 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from orbit_pipelines.jobs.housekeeping.job import housekeeping
+from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.resources.webhooks import WebhookResource
-from orbit_pipelines.schedules import stuck_task_sweep
+from orbit_pipelines.schedules import run_retention_schedule, stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
 from orbit_pipelines.sensors.outcome import (
@@ -22,10 +22,10 @@ from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL
 
 defs = Definitions(
-    jobs=[*(k.job for k in all_kinds().values()), housekeeping],
+    jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention],
     sensors=[task_dispatch_sensor, task_started_sensor, task_success_sensor, task_failure_sensor,
              task_canceled_sensor, document_inbox_sensor, webhook_delivery_sensor],
-    schedules=[stuck_task_sweep],
+    schedules=[stuck_task_sweep, run_retention_schedule],
     resources={
         **{key: resource for k in all_kinds().values() for key, resource in k.resources().items()},
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),

@@ -2,8 +2,10 @@ from dagster import Config, MetadataValue, OpExecutionContext, op
 from pydantic import Field
 
 from orbit_pipelines.jobs.common import TRANSIENT_RETRY
+from orbit_pipelines.jobs.housekeeping.retention import DEFAULT_RETENTION_DAYS
+from orbit_pipelines.jobs.housekeeping.retention import purge_old_runs as purge_runs
 from orbit_pipelines.outcomes import reconcile_task
-from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources import LedgerResource, env_number
 
 
 class SweepConfig(Config):
@@ -31,3 +33,22 @@ def sweep_stuck_tasks(context: OpExecutionContext, config: SweepConfig, ledger: 
         }
     )
     return len(settled)
+
+
+class RetentionConfig(Config):
+    older_than_days: float = Field(
+        default=env_number("ORBIT_RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+        description="Finished runs not updated for this many days are purged (ORBIT_RUN_RETENTION_DAYS).",
+    )
+    limit: int = Field(default=5000, description="At most this many runs per purge (the oldest first).")
+
+
+@op(retry_policy=TRANSIENT_RETRY)
+def purge_old_runs(context: OpExecutionContext, config: RetentionConfig, ledger: LedgerResource) -> int:
+    """Remove old finished runs from Dagster's storage; the ledger keeps each task and a run summary."""
+    purge = purge_runs(context.instance, ledger.get(), config.older_than_days, config.limit)
+    if purge.kept_in_use:
+        context.log.warning(f"kept {len(purge.kept_in_use)} old run(s) a task still waits on: {purge.kept_in_use[:10]}")
+    context.add_output_metadata({"purged": len(purge.purged), "kept_in_use": len(purge.kept_in_use),
+                                 "older_than_days": config.older_than_days})
+    return len(purge.purged)

@@ -1,0 +1,121 @@
+"""Our own cost: one single-task decomposition run against a bare Dagster job with the same number of
+no-op steps (five), both executed in this process on the same Postgres-backed instance, alternately.
+
+    .venv/bin/python -m bench.overhead --repeat 15 [--profile]
+
+What separates the two is what the project adds per run: loading the task from the ledger, the
+ledger transitions, subtask and prompt storage, metadata tables and the failure hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import statistics
+import time
+
+from dagster import in_process_executor, job, op, reconstructable
+
+from bench.common import bench_environment, write_results
+
+
+@op
+def first() -> int:
+    return 1
+
+
+@op
+def step(value: int) -> int:
+    return value
+
+
+@job(executor_def=in_process_executor)
+def bare_five_steps():
+    step.alias("fifth")(step.alias("fourth")(step.alias("third")(step.alias("second")(first()))))
+
+
+def bench(repeat: int, profile: bool) -> dict:
+    from dagster import DagsterInstance, execute_job
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.environment import project_root
+    from orbit_pipelines.jobs.common import task_tags
+    from orbit_pipelines.ledger import Ledger
+
+    with bench_environment(local_services=False) as env:
+        instance = DagsterInstance.get()
+        ledger = Ledger(get_engine(env.pg_url))
+        repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
+                                                    working_directory=str(project_root()))
+        decomposition = repo.get_reconstructable_job("task_decomposition")
+        bare = reconstructable(bare_five_steps)
+
+        def one_task(i: int):
+            task, _ = ledger.submit("decomposition", {"title": f"Overhead task {i}",
+                                                      "description": "Export Invoices as CSV by Customer."})
+            [claimed] = ledger.claim_pending(limit=1)
+            return lambda: execute_job(decomposition, instance=instance, tags=task_tags(claimed),
+                                       run_config={"ops": {"load_task": {"config": {"task_id": task.id}}}})
+
+        def measure(run) -> tuple[float, float]:
+            started = time.perf_counter()
+            result = run()
+            wall = time.perf_counter() - started
+            assert result.success, result.run_id
+            stats = instance.get_run_stats(result.run_id)
+            return wall, stats.end_time - stats.start_time
+
+        measure(one_task(-1)), measure(lambda: execute_job(bare, instance=instance))  # warm imports and caches
+        ours, theirs = [], []
+        for i in range(repeat):
+            ours.append(measure(one_task(i)))
+            theirs.append(measure(lambda: execute_job(bare, instance=instance)))
+        profile_top = _profile(one_task(repeat)) if profile else None
+        instance.dispose()
+
+    def median(rows, k):
+        return round(statistics.median(r[k] for r in rows), 3)
+
+    figures = {
+        "repeat": repeat,
+        "decomposition_execute_s": median(ours, 0), "bare_execute_s": median(theirs, 0),
+        "decomposition_run_s": median(ours, 1), "bare_run_s": median(theirs, 1),
+    }
+    figures["ratio_execute"] = round(figures["decomposition_execute_s"] / figures["bare_execute_s"], 2)
+    figures["ratio_run"] = round(figures["decomposition_run_s"] / figures["bare_run_s"], 2)
+    if profile_top:
+        figures["profile_top_cumulative"] = profile_top
+    return figures
+
+
+def _profile(run) -> list[str]:
+    """The project's functions that took the most time in one decomposition run (cumulative)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats("orbit_pipelines", 15)
+    return [line for line in out.getvalue().splitlines() if "orbit_pipelines" in line]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    figures = bench(args.repeat, args.profile)
+    print(f"{'':24}{'execute_job s':>14}{'RUN_START..END s':>18}")
+    print(f"{'decomposition (1 task)':24}{figures['decomposition_execute_s']:>14}{figures['decomposition_run_s']:>18}")
+    print(f"{'bare job, 5 no-op steps':24}{figures['bare_execute_s']:>14}{figures['bare_run_s']:>18}")
+    print(f"{'ratio':24}{figures['ratio_execute']:>14}{figures['ratio_run']:>18}")
+    for line in figures.get("profile_top_cumulative", []):
+        print(line)
+    print(f"written to {write_results('overhead', figures)}")
+
+
+if __name__ == "__main__":
+    main()
