@@ -33,8 +33,8 @@ browser:
 up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
 	$(BIN)/orbit up
 
-bench: setup  ## benchmarks; figures printed and written to bench/results/
-	$(BIN)/python -m bench.documents --n 200 --n 1000 --latency 0.25 --concurrency 16
+bench: setup  ## every benchmark, then targets vs measured (bench/results/*.json, summary.json)
+	$(BIN)/python -m bench
 
 reliability: setup  ## the fault suite alone, and its table (bench/results/reliability.json)
 	$(BIN)/python -m bench.reliability

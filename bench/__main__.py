@@ -1,0 +1,130 @@
+"""Every benchmark, one after another, then the table of targets against what was measured.
+
+    .venv/bin/python -m bench                 # run them all (about 15 minutes here), then the table
+    .venv/bin/python -m bench --only latency  # one of them (repeatable), then the table
+    .venv/bin/python -m bench --table         # the table from bench/results/*.json as they are
+
+Each benchmark runs in a process of its own and writes bench/results/<name>.json with the machine and
+versions; the table is written to bench/results/summary.json. The fault suite has its own table:
+`python -m bench.reliability` (make reliability).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from typing import Callable
+
+from bench.common import RESULTS, write_results
+
+# name -> the command's arguments (python -m bench.<name> ...)
+BENCHMARKS: dict[str, list[str]] = {
+    "documents": ["--n", "200", "--n", "1000", "--latency", "0.25", "--concurrency", "16", "--repeat", "3"],
+    "inbox": ["--n", "1000", "--latency", "0.25", "--concurrency", "16"],
+    "latency": ["--n", "30"],
+    "burst": ["--n", "500"],
+    "overhead": ["--repeat", "15", "--profile"],
+    "ledger_scale": ["--tasks", "100000", "--pending", "1000"],
+    "storage": ["--documents", "200", "--tasks", "100", "--single", "20", "--idle-seconds", "60"],
+}
+
+
+def _documents(r: dict, n: int) -> dict:
+    return next(row for row in r["runs"] if row["n"] == n)
+
+
+# (benchmark, target, measured from its results, met?)
+Row = tuple[str, str, Callable[[dict], str], Callable[[dict], bool]]
+TARGETS: list[Row] = [
+    ("documents", "N=1000, L=0.25 s, C=16: run wall <= 1.25 x ideal (15.6 s)",
+     lambda r: f"{_documents(r, 1000)['run_wall_s']} s = {_documents(r, 1000)['ratio_to_ideal']} x",
+     lambda r: _documents(r, 1000)["ratio_to_ideal"] <= 1.25),
+    ("documents", "N=200: run wall <= 1.5 x ideal (3.1 s)",
+     lambda r: f"{_documents(r, 200)['run_wall_s']} s = {_documents(r, 200)['ratio_to_ideal']} x",
+     lambda r: _documents(r, 200)["ratio_to_ideal"] <= 1.5),
+    ("documents", "N=1000: run worker peak RSS <= 300 MB",
+     lambda r: f"{_documents(r, 1000)['worker_peak_rss_mb']} MB",
+     lambda r: _documents(r, 1000)["worker_peak_rss_mb"] <= 300),
+    ("inbox", "N=1000 dropped in the inbox to all stored <= ideal + 10 s (25.6 s)",
+     lambda r: f"{r['dropped_to_stored_s']} s = ideal + {r['over_ideal_s']} s",
+     lambda r: r["over_ideal_s"] <= 10),
+    ("latency", "one task via orbit task submit: p50 <= 4 s, p95 <= 6 s",
+     lambda r: f"p50 {r['cli']['p50_s']} s, p95 {r['cli']['p95_s']} s (n={r['cli']['n']})",
+     lambda r: r["cli"]["p50_s"] <= 4 and r["cli"]["p95_s"] <= 6),
+    ("latency", "one task via GraphQL: p50 <= 4 s, p95 <= 6 s",
+     lambda r: f"p50 {r['graphql']['p50_s']} s, p95 {r['graphql']['p95_s']} s (n={r['graphql']['n']})",
+     lambda r: r["graphql"]["p50_s"] <= 4 and r["graphql"]["p95_s"] <= 6),
+    ("latency", "one task by the sensor path: p50 <= 7 s",
+     lambda r: f"p50 {r['sensor']['p50_s']} s, p95 {r['sensor']['p95_s']} s (n={r['sensor']['n']})",
+     lambda r: r["sensor"]["p50_s"] <= 7),
+    ("burst", "500 tasks at once: >= 300 tasks/min",
+     lambda r: f"{r['tasks_per_minute']} tasks/min ({r['elapsed_s']} s, {r['runs']} runs)",
+     lambda r: r["tasks_per_minute"] >= 300 and r["statuses"] == {"COMPLETED": r["n"]}),
+    ("overhead", "one-task decomposition run <= 1.3 x a bare 5-no-op-step job",
+     lambda r: f"{r['ratio_run']} x ({r['decomposition_run_s']} s vs {r['bare_run_s']} s)",
+     lambda r: r["ratio_run"] <= 1.3),
+    ("ledger_scale", "100k tasks, 1k pending: one dispatch tick <= 100 ms",
+     lambda r: f"{r['dispatch_tick_ms_median']} ms median (max {r['dispatch_tick_ms_max']})",
+     lambda r: r["dispatch_tick_ms_median"] <= 100),
+    ("ledger_scale", "every dispatch and outcome query uses an index",
+     lambda r: f"{r['statements_explained']} statements, {len(r['statements_with_big_seq_scan'])} seq scans "
+               f"of a large table",
+     lambda r: not r["statements_with_big_seq_scan"]),
+    ("storage", "event-log rows and bytes per document / per task, printed",
+     lambda r: "; ".join(f"{s['scenario']}: {s['event_rows_per_item']} rows, "
+                         f"{s['event_bytes_per_item'] / 1024:.1f} KB" for s in r["scenarios"]),
+     lambda r: bool(r["scenarios"])),
+    ("storage", "the retention purge removes old runs, the ledger keeps its tasks",
+     lambda r: f"{r['retention']['runs_purged']} runs: event rows {r['retention']['event_rows_before']} -> "
+               f"{r['retention']['event_rows_after']}; tasks kept {r['retention']['ledger_tasks_kept']}",
+     lambda r: r["retention"]["runs_purged"] > 0 and r["retention"]["event_rows_after"] < r["retention"]["event_rows_before"]),
+]
+
+
+def table() -> list[dict]:
+    rows = []
+    for name, target, measured, met in TARGETS:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            rows.append({"benchmark": name, "target": target, "measured": "not run", "met": None, "when": None})
+            continue
+        results = json.loads(path.read_text())
+        try:
+            rows.append({"benchmark": name, "target": target, "measured": measured(results), "met": met(results),
+                         "when": results["machine"]["when"]})
+        except (KeyError, StopIteration, TypeError) as exc:
+            rows.append({"benchmark": name, "target": target, "measured": f"not in its results ({exc!r})",
+                         "met": None, "when": results["machine"]["when"]})
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    width = max(len(r["target"]) for r in rows)
+    print(f"\n{'benchmark':13} {'target':{width}}  {'met':4} measured")
+    for r in rows:
+        verdict = {True: "yes", False: "NO", None: "-"}[r["met"]]
+        print(f"{r['benchmark']:13} {r['target']:{width}}  {verdict:4} {r['measured']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", action="append", choices=sorted(BENCHMARKS))
+    parser.add_argument("--table", action="store_true", help="only print the table from the existing results")
+    args = parser.parse_args()
+    failed = []
+    if not args.table:
+        for name in args.only or BENCHMARKS:
+            print(f"== bench.{name} {' '.join(BENCHMARKS[name])}", flush=True)
+            if subprocess.run([sys.executable, "-m", f"bench.{name}", *BENCHMARKS[name]], check=False).returncode:
+                failed.append(name)
+    rows = table()
+    print_table(rows)
+    print(f"written to {write_results('summary', {'targets': rows, 'failed_to_run': failed})}")
+    if failed:
+        sys.exit(f"benchmarks that did not finish: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
