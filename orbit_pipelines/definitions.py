@@ -8,6 +8,7 @@ from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
 from orbit_pipelines.schedules import run_retention_schedule, stuck_task_sweep
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
@@ -28,6 +29,8 @@ defs = Definitions(
     schedules=[stuck_task_sweep, run_retention_schedule],
     resources={
         **{key: resource for k in all_kinds().values() for key, resource in k.resources().items()},
+        # Op outputs in S3 when ORBIT_IO_MANAGER_BUCKET is set (deploy/), else under $DAGSTER_HOME/storage.
+        **io_manager_resources(),
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
         "webhooks": WebhookResource(urls=optional_env_var("ORBIT_WEBHOOK_URL"),
                                     secret=optional_env_var("ORBIT_WEBHOOK_SECRET")),

@@ -1,5 +1,6 @@
 """Helpers for tests against the live stack (see conftest.py): waiting, the `orbit` CLI, free ports."""
 
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,29 @@ from orbit_pipelines_tests.support import ROOT
 
 # The live stack signs its task events with this (conftest.py sets ORBIT_WEBHOOK_SECRET).
 WEBHOOK_SECRET = "live-stack-webhook-secret"
+
+# Where the live stack keeps op outputs and compute logs, on the local S3 server.
+IO_MANAGER_BUCKET, IO_MANAGER_PREFIX = "orbit-live-io", "dagster-io"
+COMPUTE_LOGS_BUCKET, COMPUTE_LOGS_PREFIX = "orbit-live-compute-logs", "compute-logs"
+
+
+def s3_client():
+    import boto3
+
+    return boto3.client("s3", endpoint_url=os.environ["ORBIT_S3_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+
+
+def production_s3_settings() -> dict[str, str]:
+    """The variables of deploy/single-host/dagster.yaml and the S3 IO manager, on the local S3 server
+    (its buckets created, as an operator creates them before deploying)."""
+    s3 = s3_client()
+    for bucket in (IO_MANAGER_BUCKET, COMPUTE_LOGS_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    return {"ORBIT_IO_MANAGER_BUCKET": IO_MANAGER_BUCKET, "ORBIT_IO_MANAGER_PREFIX": IO_MANAGER_PREFIX,
+            "ORBIT_COMPUTE_LOGS_BUCKET": COMPUTE_LOGS_BUCKET, "ORBIT_COMPUTE_LOGS_PREFIX": COMPUTE_LOGS_PREFIX,
+            # deploy/ leaves S3ComputeLogManager's endpoint_url out (it cannot be empty on AWS), so boto3's
+            # own variable points it at another server.
+            "AWS_ENDPOINT_URL_S3": os.environ["ORBIT_S3_ENDPOINT_URL"]}
 
 
 def wait_for(predicate, timeout, what, log_files=()):
