@@ -52,3 +52,11 @@ def test_one_veryfi_extraction_runs_at_a_time_across_runs(instance):
     from orbit_pipelines.jobs.document_processing.ops import upload_and_extract
 
     assert upload_and_extract.pool == "veryfi"
+
+
+def test_skipped_sensor_ticks_are_kept_one_day(instance):
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    kept = instance.get_tick_retention_settings(InstigatorType.SENSOR)
+    assert kept[TickStatus.SKIPPED] == 1 and kept[TickStatus.SUCCESS] == 30
