@@ -43,6 +43,7 @@ def bench_environment(local_services: bool = True):
     from orbit_pipelines.environment import ensure_database, prepare_environment
     from orbit_pipelines.ledger.migrate import apply_migrations
 
+    before = dict(os.environ)
     env = prepare_environment(migrate=False, local_services=local_services)
     url = make_url(env.pg_url).set(database=f"orbit_bench_{uuid.uuid4().hex[:8]}").render_as_string(False)
     ensure_database(url)
@@ -54,6 +55,10 @@ def bench_environment(local_services: bool = True):
         get_engine(url).dispose()
         _drop_database(url)
         env.close()
+        # prepare_environment exported its servers' addresses: a second environment in the same
+        # process starts from where the first did, not from servers that are gone.
+        os.environ.clear()
+        os.environ.update(before)
 
 
 def _drop_database(url: str) -> None:
