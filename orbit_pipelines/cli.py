@@ -44,6 +44,9 @@ def _ledger(env: Environment):
 @click.group()
 def main() -> None:
     """orbit_pipelines: work pipelines on Dagster."""
+    from orbit_pipelines.local.processes import stop_ignoring_interrupts
+
+    stop_ignoring_interrupts()
 
 
 @main.command("env")

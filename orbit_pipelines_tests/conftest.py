@@ -12,6 +12,14 @@ from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines_tests.support import ROOT, create_database, drop_database
 
 
+def pytest_configure(config):
+    # `make test` run in the background would otherwise hand every process the tests start an
+    # ignored SIGINT and, through Dagster, an ignored SIGTERM (see stop_ignoring_interrupts).
+    from orbit_pipelines.local.processes import stop_ignoring_interrupts
+
+    stop_ignoring_interrupts()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def local_services():
     """The local S3 server and the Veryfi emulator, for every test and every process tests start.

@@ -9,6 +9,21 @@ from pathlib import Path
 from typing import Sequence
 
 
+def stop_ignoring_interrupts() -> None:
+    """Take SIGINT and SIGTERM as a foreground process does. Call from the main thread.
+
+    A shell starts background commands with SIGINT ignored, and an ignored signal stays ignored
+    across exec. Dagster's CLIs then map SIGTERM to their SIGINT handler, which is that same ignore,
+    so a daemon, webserver or code server started from `orbit up &` (or a backgrounded `make test`)
+    would shrug off both and stop only to SIGKILL. Handlers set here reset to the default in
+    children, so they get the default behaviour too.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class ManagedProcess:
     def __init__(self, argv: Sequence[str], *, cwd: Path, log_file: Path | None = None, env=None):
         self.argv = list(argv)
