@@ -42,7 +42,9 @@ def bench_environment(local_services: bool = True):
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.environment import ensure_database, prepare_environment
     from orbit_pipelines.ledger.migrate import apply_migrations
+    from orbit_pipelines.local.processes import stop_ignoring_interrupts
 
+    stop_ignoring_interrupts()  # a backgrounded `make bench` must still be able to stop the stacks it starts
     before = dict(os.environ)
     env = prepare_environment(migrate=False, local_services=local_services)
     url = make_url(env.pg_url).set(database=f"orbit_bench_{uuid.uuid4().hex[:8]}").render_as_string(False)
@@ -70,6 +72,7 @@ def _drop_database(url: str) -> None:
     admin = get_engine(make_url(url).set(database="postgres").render_as_string(False))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()  # before the server it talks to stops
 
 
 def percentile(values: list[float], p: float) -> float:

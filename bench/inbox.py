@@ -58,9 +58,7 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
             elapsed = time.monotonic() - dropped
             with ledger.engine.connect() as conn:
                 run_ids = list(conn.execute(text("SELECT DISTINCT run_id FROM orbit.task_runs")).scalars())
-                submitted = conn.execute(text("SELECT extract(epoch from max(created_at)) - :t0 FROM orbit.tasks"),
-                                         {"t0": dropped_epoch}).scalar_one()
-                tick = _submitting_tick(conn, dropped_epoch)
+            tick = _submitting_tick(dropped_epoch)
             timeline = run_timeline(ledger.engine, run_ids, dropped_epoch, step="upload_and_extract")
             completed = ledger.counts_by_status().get("COMPLETED", 0)
             paid = env.services.veryfi.total_paid_calls
@@ -69,7 +67,7 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
     ideal = n * latency / concurrency
     figures = {"n": n, "latency_s": latency, "concurrency": concurrency, "ideal_s": round(ideal, 2),
                "dropped_to_stored_s": round(elapsed, 1), "over_ideal_s": round(elapsed - ideal, 1),
-               "submitted_s": round(float(submitted), 1), "inbox_tick_started_ended_s": tick,
+               "inbox_tick_started_ended_s": tick,
                "completed": completed, "paid_calls": paid, "runs": len(run_ids),
                "run_timeline_created_started_ended_step_started_step_ended_s": timeline,
                "batch_size": int(os.environ.get("ORBIT_DOCUMENT_BATCH_SIZE", 0)) or "default"}
@@ -77,21 +75,20 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
     return figures
 
 
-def _submitting_tick(conn, t0: float) -> tuple[float, float] | None:
-    """When the inbox sensor tick that submitted the files started and ended, in seconds after `t0`:
+def _submitting_tick(t0: float) -> tuple[float, float] | None:
+    """When the inbox sensor tick that submitted the files began and ended, in seconds after `t0`:
     the wait for the daemon's sensor loop, then the tick's own work."""
-    import json
+    from dagster import DagsterInstance
+    from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-    from sqlalchemy import text
-
-    bodies = conn.execute(text(
-        "SELECT tick_body FROM job_ticks WHERE status = 'SUCCESS' AND tick_body LIKE '%document_inbox_sensor%' "
-        "ORDER BY id")).scalars()
-    for body in bodies:
-        data = json.loads(body)
-        if data.get("end_timestamp") and data["end_timestamp"] >= t0:
-            return round(data["timestamp"] - t0, 1), round(data["end_timestamp"] - t0, 1)
-    return None
+    with DagsterInstance.get() as instance:
+        [state] = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+                   if s.instigator_name == "document_inbox_sensor"]
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=t0 - 10,
+                                   statuses=[TickStatus.SUCCESS])
+        tick = min((t for t in ticks if t.end_timestamp and t.end_timestamp >= t0), key=lambda t: t.timestamp,
+                   default=None)
+    return (round(tick.timestamp - t0, 1), round(tick.end_timestamp - t0, 1)) if tick else None
 
 
 def main() -> None:
