@@ -20,10 +20,10 @@ def bench(n: int) -> dict:
     from sqlalchemy import text
 
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
-    from orbit_pipelines.intake import validate_payload
     from orbit_pipelines.ledger import Ledger
     from orbit_pipelines.local.stack import LocalStack
+    from orbit_pipelines.runtime.intake import validate_payload
+    from orbit_pipelines.settings import project_root
 
     with bench_environment(), tempfile.TemporaryDirectory() as tmp:
         stack = LocalStack(dict(os.environ), Path(tmp), project_root())

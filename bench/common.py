@@ -6,6 +6,9 @@ import json
 import math
 import os
 import platform
+import re
+import site
+import sysconfig
 import time
 import uuid
 from contextlib import contextmanager
@@ -24,6 +27,32 @@ def machine() -> dict:
         "dagster-postgres": version("dagster-postgres"),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _path_prefixes() -> list[tuple[str, str]]:
+    """(absolute folder + "/", what stands for it), longest first: a virtualenv inside the
+    repository must be matched before the repository."""
+    root = Path(__file__).resolve().parent.parent
+    prefixes = {str(root): ""}
+    packages = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib"), *site.getsitepackages()}
+    prefixes.update({folder: "site-packages/" for folder in packages})
+    prefixes[sysconfig.get_path("stdlib")] = "stdlib/"
+    for folder, short in list(prefixes.items()):
+        prefixes[str(Path(folder).resolve())] = short
+    return sorted(((folder.rstrip("/") + "/", short) for folder, short in prefixes.items()),
+                  key=lambda pair: len(pair[0]), reverse=True)
+
+
+_OTHER_SITE_PACKAGES = re.compile(r"(?<![^\s(])/\S*?/(?:site|dist)-packages/")
+
+
+def relative_paths(line: str) -> str:
+    """A profile line with this machine's folders left out: the project's files relative to the
+    repository (``orbit_pipelines/ledger/store.py``), installed packages' to site-packages
+    (``site-packages/dagster/...``) and the standard library's to it (``stdlib/json/...``)."""
+    for folder, short in _path_prefixes():
+        line = line.replace(folder, short)
+    return _OTHER_SITE_PACKAGES.sub("site-packages/", line)
 
 
 def write_results(name: str, figures: dict) -> Path:

@@ -27,7 +27,7 @@ def run_in_child(task_ids: list[int]) -> dict:
     from dagster import DagsterInstance, execute_job
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from orbit_pipelines.environment import project_root
+    from orbit_pipelines.settings import project_root
 
     repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
                                                 working_directory=str(project_root()))

@@ -25,10 +25,10 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
     from sqlalchemy import text
 
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
     from orbit_pipelines.ledger import Ledger
     from orbit_pipelines.local.sample_documents import write_unique_sample_set
     from orbit_pipelines.local.stack import LocalStack
+    from orbit_pipelines.settings import project_root
 
     with s3_server_process(), bench_environment() as env, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

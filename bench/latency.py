@@ -63,7 +63,7 @@ def via_graphql(api, i: int) -> float:
 
 
 def via_sensor(ledger, i: int) -> float:
-    from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.runtime.intake import submit_task
 
     started = time.monotonic()
     task, _ = submit_task(ledger, "decomposition", {"title": f"Sensor task {i}",
@@ -81,10 +81,10 @@ def summary(samples: list[float]) -> dict:
 
 def bench(n: int, paths: list[str]) -> dict:
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
     from orbit_pipelines.ledger import Ledger
     from orbit_pipelines.local.stack import LocalStack
     from orbit_pipelines.operations import DagsterApi
+    from orbit_pipelines.settings import project_root
 
     root = project_root()
     with bench_environment(), tempfile.TemporaryDirectory() as tmp:

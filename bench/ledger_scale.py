@@ -17,7 +17,7 @@ import json
 import statistics
 import time
 
-from bench.common import bench_environment, write_results
+from bench.common import bench_environment, relative_paths, write_results
 
 SMALL_TABLE_ROWS = 1000
 
@@ -113,18 +113,23 @@ def explain(engine, statement: str, parameters) -> dict:
 
 
 def bench(total: int, pending: int, repeat: int) -> dict:
-    from dagster import DagsterInstance, build_run_status_sensor_context, build_sensor_context, execute_job
-    from dagster import DagsterEventType
+    from dagster import (
+        DagsterEventType,
+        DagsterInstance,
+        build_run_status_sensor_context,
+        build_sensor_context,
+        execute_job,
+    )
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
-    from orbit_pipelines.jobs.common import task_tags
     from orbit_pipelines.ledger import Ledger
     from orbit_pipelines.observability.metrics import build_registry
     from orbit_pipelines.resources import LedgerResource
+    from orbit_pipelines.runtime.tags import task_tags
     from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
     from orbit_pipelines.sensors.outcome import task_success_sensor
+    from orbit_pipelines.settings import project_root
 
     with bench_environment(local_services=False) as env:
         engine = get_engine(env.pg_url)
@@ -210,7 +215,7 @@ def _profile(tick) -> list[str]:
     profiler.runcall(tick)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
-    return [line for line in out.getvalue().splitlines() if "(" in line and "/" in line]
+    return [relative_paths(line) for line in out.getvalue().splitlines() if "(" in line and "/" in line]
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import time
 
 from dagster import in_process_executor, job, op, reconstructable
 
-from bench.common import bench_environment, write_results
+from bench.common import bench_environment, relative_paths, write_results
 
 
 @op
@@ -41,9 +41,9 @@ def bench(repeat: int, profile: bool) -> dict:
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
-    from orbit_pipelines.jobs.common import task_tags
     from orbit_pipelines.ledger import Ledger
+    from orbit_pipelines.runtime.tags import task_tags
+    from orbit_pipelines.settings import project_root
 
     with bench_environment(local_services=False) as env:
         instance = DagsterInstance.get()
@@ -105,7 +105,7 @@ def _profile(run) -> list[str]:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats("orbit_pipelines", 15)
-    return [line for line in out.getvalue().splitlines() if "orbit_pipelines" in line]
+    return [relative_paths(line) for line in out.getvalue().splitlines() if "orbit_pipelines" in line]
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -67,8 +66,8 @@ def run_batches(instance, ledger, kind_name: str, task_ids: list[int], per_run: 
     from dagster import execute_job
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from orbit_pipelines.environment import project_root
     from orbit_pipelines.jobs.registry import get_kind
+    from orbit_pipelines.settings import project_root
 
     kind = get_kind(kind_name)
     repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
@@ -89,8 +88,8 @@ def idle_tick_growth(env, seconds: float) -> dict:
     from sqlalchemy import text
 
     from orbit_pipelines.db import get_engine
-    from orbit_pipelines.environment import project_root
     from orbit_pipelines.local.stack import LocalStack
+    from orbit_pipelines.settings import project_root
 
     engine = get_engine(env.pg_url)
 

@@ -12,7 +12,8 @@ from importlib import resources
 
 import click
 
-from orbit_pipelines.environment import Environment, prepare_environment, project_root
+from orbit_pipelines.environment import Environment, prepare_environment
+from orbit_pipelines.settings import project_root
 
 DEFAULT_UI_HOST, DEFAULT_UI_PORT = "127.0.0.1", 3000
 DEFAULT_METRICS_PORT = 9464
@@ -82,8 +83,8 @@ def db_migrate() -> None:
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded Postgres under ORBIT_HOME, if it is running."""
-    from orbit_pipelines.environment import orbit_home
     from orbit_pipelines.local.postgres import stop_embedded_postgres
+    from orbit_pipelines.settings import orbit_home
 
     data_dir = orbit_home() / "pgdata"
     if stop_embedded_postgres(data_dir):
@@ -110,9 +111,9 @@ def task() -> None:
                    "instance; otherwise, and for the sync lane, the dispatch sensor starts it.")
 def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wait_seconds, launch) -> None:
     """Submit a task to the ledger and start its run (directly, or by the dispatch sensor)."""
-    from orbit_pipelines.intake import PayloadError, submit_task
     from orbit_pipelines.jobs.registry import UnknownKind
     from orbit_pipelines.ledger import IdempotencyConflict
+    from orbit_pipelines.runtime.intake import PayloadError, submit_task
 
     if bool(payload_file) == bool(sample):
         raise click.UsageError("give exactly one of --payload FILE|- or --sample")
@@ -322,11 +323,11 @@ def webhooks_retry(delivery_ids, all_failed) -> None:
 @click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the runs.")
 def demo(timeout: float) -> None:
     """Submit the sample task and sample documents, let the daemon's sensor run them, print the results."""
-    from orbit_pipelines.intake import submit_task
     from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
     from orbit_pipelines.local.sample_documents import write_sample_set
     from orbit_pipelines.reports import documents_report_markdown, task_report_markdown
+    from orbit_pipelines.runtime.intake import submit_task
 
     root = project_root()
     with _environment(local_services=True) as env:
@@ -504,7 +505,7 @@ def dlq() -> None:
 @click.option("--kind")
 def dlq_list(kind) -> None:
     """Failed tasks nobody has retried to success or discarded, with what to do about each."""
-    from orbit_pipelines.remediation import remediation_for
+    from orbit_pipelines.runtime.remediation import remediation_for
 
     with _environment() as env:
         rows = _ledger(env).dead_letters(kind)

@@ -1,11 +1,7 @@
-"""Where the instance lives and which Postgres it uses: resolved once, exported to child processes.
-
-| variable        | default                                   |
-|-----------------|-------------------------------------------|
-| DAGSTER_HOME    | the project root (its dagster.yaml)       |
-| DAGSTER_PG_URL  | an embedded Postgres under ORBIT_HOME     |
-| ORBIT_HOME      | <project root>/.orbit                     |
-"""
+"""Preparing a process to use the instance: the Postgres it uses (an embedded one when DAGSTER_PG_URL is
+unset), the ledger migrated, and, for the dev stack, the local S3 server and Veryfi emulator; the
+result is exported to child processes. The dev stack (`orbit_pipelines.local`) is imported only when
+it is needed, so a production process with DAGSTER_PG_URL set never loads it."""
 
 from __future__ import annotations
 
@@ -13,34 +9,21 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines.ledger.migrate import apply_migrations
-from orbit_pipelines.local.postgres import EmbeddedPostgres, start_embedded_postgres
-from orbit_pipelines.local.services import (
-    LocalServices,
-    needs_local_s3,
-    needs_veryfi_emulator,
-    start_local_services,
-)
+from orbit_pipelines.settings import dagster_home as _dagster_home
+from orbit_pipelines.settings import orbit_home
+
+if TYPE_CHECKING:
+    from orbit_pipelines.local.postgres import EmbeddedPostgres
+    from orbit_pipelines.local.services import LocalServices
 
 log = logging.getLogger(__name__)
-
-_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-
-
-def project_root() -> Path:
-    """The checkout holding dagster.yaml and workspace.yaml (the current directory for an installed copy)."""
-    if (_PACKAGE_PARENT / "dagster.yaml").exists():
-        return _PACKAGE_PARENT
-    return Path.cwd()
-
-
-def orbit_home() -> Path:
-    return Path(os.environ.get("ORBIT_HOME") or project_root() / ".orbit").resolve()
 
 
 @dataclass
@@ -99,8 +82,7 @@ def prepare_environment(*, migrate: bool = True, local_services: bool = False) -
     With `local_services`, also start the local S3 server and the Veryfi emulator for whichever
     of the two the environment does not configure (they live as long as this process).
     """
-    root = project_root()
-    dagster_home = Path(os.environ.get("DAGSTER_HOME") or root).resolve()
+    dagster_home = _dagster_home()
     home = orbit_home()
     home.mkdir(parents=True, exist_ok=True)
     embedded = None
@@ -109,6 +91,8 @@ def prepare_environment(*, migrate: bool = True, local_services: bool = False) -
         pg_url = normalize_pg_url(configured)
         ensure_database(pg_url)
     else:
+        from orbit_pipelines.local.postgres import start_embedded_postgres
+
         embedded = start_embedded_postgres(home / "pgdata")
         pg_url = normalize_pg_url(embedded.url)
     env = Environment(dagster_home=dagster_home, orbit_home=home, pg_url=pg_url, embedded=embedded)
@@ -116,6 +100,8 @@ def prepare_environment(*, migrate: bool = True, local_services: bool = False) -
     if migrate:
         env.applied_migrations = apply_migrations(get_engine(pg_url))
     if local_services:
+        from orbit_pipelines.local.services import needs_local_s3, needs_veryfi_emulator, start_local_services
+
         env.services = start_local_services(s3=needs_local_s3(), veryfi=needs_veryfi_emulator())
         os.environ.update(env.services.variables)
     return env

@@ -14,9 +14,9 @@ import logging
 from sqlalchemy import text
 
 from orbit_pipelines.jobs.registry import get_kind
-from orbit_pipelines.jobs.tags import RUN_KEY_TAG
 from orbit_pipelines.ledger import Ledger, Task, TaskStatus
 from orbit_pipelines.operations import DagsterApi, OperationError
+from orbit_pipelines.runtime.tags import RUN_KEY_TAG
 
 log = logging.getLogger(__name__)
 

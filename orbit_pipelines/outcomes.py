@@ -84,7 +84,7 @@ def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Rec
     """Settle a QUEUED/RUNNING task whose run has finished or vanished. None when nothing to do."""
     from dagster import RunsFilter
 
-    from orbit_pipelines.jobs.common import RUN_KEY_TAG, TASK_ID_TAG
+    from orbit_pipelines.runtime.tags import RUN_KEY_TAG, TASK_ID_TAG
 
     run = instance.get_run_by_id(task.run_id) if task.run_id else None
     if task.run_id is None:

@@ -133,12 +133,12 @@ def ledger(pg_url):
     """The ledger, emptied (and intake unpaused) before each test. Ids keep growing so they never match an
     older test's run tags."""
     from orbit_pipelines.ledger import Ledger
+    from orbit_pipelines.ledger.migrate import ledger_tables
 
     engine = get_engine(pg_url)
+    tables = ", ".join(f"orbit.{name}" for name in ledger_tables(engine))
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE orbit.tasks, orbit.veryfi_responses, orbit.documents, orbit.inbox_files, "
-                          "orbit.run_summaries, orbit.veryfi_calls, orbit.webhook_deliveries, orbit.intake_controls "
-                          "CASCADE"))
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     return Ledger(engine)
 
 

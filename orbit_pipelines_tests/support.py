@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import make_url, text
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.environment import project_root
+from orbit_pipelines.settings import project_root
 
 ROOT = project_root()
 
@@ -72,7 +72,7 @@ def process_documents(instance, ledger, task_ids, resources: dict | None = None,
     """One document_processing run over claimed tasks, on the Postgres-backed instance."""
     from dagster import execute_job
 
-    from orbit_pipelines.jobs.common import run_tags
+    from orbit_pipelines.runtime.tags import run_tags
 
     run_config = {"ops": {"load_documents": {"config": {"task_ids": task_ids}}}}
     if resources:

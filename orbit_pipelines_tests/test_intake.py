@@ -2,9 +2,9 @@
 
 import pytest
 
-from orbit_pipelines.intake import PayloadError, submit_task
 from orbit_pipelines.jobs.registry import UnknownKind
 from orbit_pipelines.jobs.task_decomposition.models import MAX_DESCRIPTION_CHARS
+from orbit_pipelines.runtime.intake import PayloadError, submit_task
 
 
 def refusal(ledger, payload, kind="decomposition"):

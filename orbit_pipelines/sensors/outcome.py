@@ -16,12 +16,12 @@ from dagster import (
     run_status_sensor,
 )
 
-from orbit_pipelines.jobs.common import tasks_of_run
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.runtime.lifecycle import resume_tasks, tasks_of_run
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
 _JOBS = [k.job for k in all_kinds().values()]
@@ -94,10 +94,7 @@ def task_started_sensor(context: RunStatusSensorContext, ledger: LedgerResource)
     if not run.parent_run_id:
         return SkipReason("first runs mark their own tasks RUNNING")
     led = ledger.get()
-    moved = []
-    for task in tasks_of_run(led, run):
-        if task.status in (TaskStatus.FAILED, TaskStatus.CANCELED) and task.run_id in (run.parent_run_id, None):
-            led.move_along(task.id, TaskStatus.RUNNING, run_id=run.run_id, note="re-execution started",
-                           only_if_current_run=False)
-            moved.append(task.id)
+    ended_by_parent = [t for t in tasks_of_run(led, run) if t.status in (TaskStatus.FAILED, TaskStatus.CANCELED)
+                       and t.run_id in (run.parent_run_id, None)]
+    moved = resume_tasks(led, ended_by_parent, run.run_id, note="re-execution started")
     return None if moved else SkipReason(f"run {run.run_id}: no task to resume")

@@ -12,7 +12,6 @@ from orbit_pipelines.veryfi.client import (
     VeryfiResult,
     VeryfiServerError,
     VeryfiTransportError,
-    parse_retry_after,
     sign_request,
 )
 from orbit_pipelines.veryfi.models import (
@@ -46,6 +45,5 @@ __all__ = [
     "VeryfiTransportError",
     "VeryfiVendor",
     "parse_document",
-    "parse_retry_after",
     "sign_request",
 ]

@@ -8,13 +8,11 @@ Every request has explicit connect and read timeouts.
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import hmac
 import io
 import json
 import logging
-import math
 import mimetypes
 import os
 import secrets
@@ -22,12 +20,12 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import requests
 import urllib3
 
+from orbit_pipelines.runtime.retry import is_transient_status, parse_retry_after
 from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, parse_document
 
 log = logging.getLogger(__name__)
@@ -245,25 +243,6 @@ def _default_file_name(source: Any) -> str:
 
 
 # --------------------------------------------------------------------------------------- client
-
-
-def parse_retry_after(value: Optional[str], default: Optional[float]) -> Optional[float]:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); default if unusable."""
-    if value is None or not value.strip():
-        return default
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    if not math.isfinite(seconds):
-        return default
-    return max(0.0, seconds)
 
 
 def _truncate(text: str, limit: int = MESSAGE_LIMIT) -> str:
@@ -490,7 +469,7 @@ class VeryfiClient:
         if status == 429:
             wait = parse_retry_after(retry_after_header, DEFAULT_RATE_LIMIT_WAIT)
             return VeryfiRateLimited(message, retry_after=wait, **kwargs)
-        if status == 499 or status >= 500:
+        if is_transient_status(status):
             wait = parse_retry_after(retry_after_header, None)
             return VeryfiServerError(message, retry_after=wait, **kwargs)
         if 300 <= status < 400:

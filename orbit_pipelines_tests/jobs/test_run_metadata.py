@@ -8,12 +8,12 @@ from click.testing import CliRunner
 from dagster import DagsterEventType, execute_job
 
 from orbit_pipelines.cli import main
-from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
 from orbit_pipelines.jobs.registry import get_kind
 from orbit_pipelines.local.sample_documents import write_sample_set
-from orbit_pipelines.remediation import DEFAULT_HINT, HINTS, remediation_for
+from orbit_pipelines.runtime.remediation import DEFAULT_HINT, HINTS, remediation_for
+from orbit_pipelines.runtime.tags import run_tags
 from orbit_pipelines_tests.support import ROOT, recon_job
 
 ORBIT_SOURCE = ROOT / "orbit_pipelines"

@@ -93,7 +93,7 @@ def test_documents_dropped_in_the_inbox_are_stored_in_one_batch(live, emulator, 
 def _submit_concurrently(live, lane, n):
     import threading
 
-    from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.runtime.intake import submit_task
 
     barrier = threading.Barrier(n)
 

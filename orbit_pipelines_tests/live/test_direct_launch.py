@@ -6,10 +6,10 @@ import re
 import pytest
 from dagster import RunsFilter, execute_job
 
-from orbit_pipelines.intake import submit_task
-from orbit_pipelines.jobs.tags import TASK_ID_TAG
 from orbit_pipelines.launch import launch_now
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import submit_task
+from orbit_pipelines.runtime.tags import TASK_ID_TAG
 from orbit_pipelines_tests.live.stack import finished, orbit, run_finished
 from orbit_pipelines_tests.support import recon_job
 

@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.sample_documents import write_sample_set
@@ -26,6 +25,7 @@ from orbit_pipelines.local.stack import free_port
 from orbit_pipelines.observability.metrics import OrbitCollector, serve
 from orbit_pipelines.observability.webhooks.events import events_for_change
 from orbit_pipelines.observability.webhooks.outbox import Outbox
+from orbit_pipelines.runtime.tags import run_tags
 from orbit_pipelines_tests.support import ROOT, recon_job
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "orbit-pipelines.json"

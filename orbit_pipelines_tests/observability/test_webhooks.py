@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from dagster import build_sensor_context
 
-from orbit_pipelines.intake import submit_task
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.observability.webhooks.delivery import deliver_due
 from orbit_pipelines.observability.webhooks.events import WebhookEvent
 from orbit_pipelines.observability.webhooks.outbox import Outbox
 from orbit_pipelines.resources.webhooks import WebhookResource, parse_urls
+from orbit_pipelines.runtime.intake import submit_task
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 from orbit_pipelines_tests.support import MessageReceiver
 
@@ -54,7 +54,7 @@ def dispatched(ledger, payload):
 def test_a_task_run_is_told_as_signed_events_in_order(instance, ledger, ledger_resource, receiver, sample_payload):
     from dagster import execute_job
 
-    from orbit_pipelines.jobs.common import task_tags
+    from orbit_pipelines.runtime.tags import task_tags
     from orbit_pipelines_tests.support import recon_job, run_config_for
 
     sensor = Sensor(instance, ledger_resource, [receiver.url("/events")])

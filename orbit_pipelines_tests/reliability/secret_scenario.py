@@ -16,10 +16,10 @@ from pathlib import Path
 from dagster import DagsterInstance, execute_job
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.intake import submit_task
-from orbit_pipelines.jobs.common import run_tags
 from orbit_pipelines.jobs.document_processing.intake import submit_document
 from orbit_pipelines.ledger import Ledger
+from orbit_pipelines.runtime.intake import submit_task
+from orbit_pipelines.runtime.tags import run_tags
 from orbit_pipelines_tests.support import recon_job
 
 

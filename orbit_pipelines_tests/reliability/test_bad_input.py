@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from orbit_pipelines.intake import PayloadError, _field_name, submit_task
 from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file
 from orbit_pipelines.jobs.document_processing.intake import scan_inbox, submit_document
 from orbit_pipelines.jobs.document_processing.models import DocumentItem
@@ -26,6 +25,7 @@ from orbit_pipelines.jobs.document_processing.store import (
 )
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.local.sample_documents import write_text_receipt
+from orbit_pipelines.runtime.intake import PayloadError, _field_name, submit_task
 from orbit_pipelines.veryfi import VeryfiResponseError, parse_document
 from orbit_pipelines_tests.veryfi.test_models import EXAMPLE_JSON
 

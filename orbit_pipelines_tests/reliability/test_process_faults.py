@@ -21,13 +21,13 @@ from dagster import DagsterEventType, RunsFilter
 from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine, normalize_pg_url
-from orbit_pipelines.jobs.common import RUN_KEY_TAG
 from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.ledger.migrate import apply_migrations
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.postgres import start_embedded_postgres, stop_embedded_postgres
 from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
+from orbit_pipelines.runtime.tags import RUN_KEY_TAG
 from orbit_pipelines_tests.reliability.accounting import account
 from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
 
@@ -116,7 +116,7 @@ def documents(live, n, salt) -> list[int]:
 
 
 def decompositions(live, n, salt, sample_payload) -> list[int]:
-    from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.runtime.intake import submit_task
 
     return [submit_task(live.ledger, "decomposition", {**sample_payload, "title": f"{salt} task {i}"})[0].id
             for i in range(n)]

@@ -5,9 +5,9 @@ import json
 from dagster import SensorResult, SkipReason, build_sensor_context
 from sqlalchemy import text
 
-from orbit_pipelines.intake import submit_task
 from orbit_pipelines.jobs.task_decomposition.job import task_decomposition
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import submit_task
 from orbit_pipelines.sensors.dispatch import LOST_DISPATCH_AFTER_SECONDS, task_dispatch_sensor
 
 

@@ -3,9 +3,9 @@
 from dagster import DagsterEventType, build_run_status_sensor_context, execute_job
 from sqlalchemy import text
 
-from orbit_pipelines.intake import submit_task
-from orbit_pipelines.jobs.common import task_tags
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import submit_task
+from orbit_pipelines.runtime.tags import task_tags
 from orbit_pipelines.sensors.outcome import task_canceled_sensor, task_failure_sensor, task_success_sensor
 from orbit_pipelines_tests.support import recon_job, run_config_for
 

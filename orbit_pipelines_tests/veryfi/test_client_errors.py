@@ -2,8 +2,6 @@
 
 import pickle
 import time
-from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 
 import pytest
 
@@ -16,7 +14,6 @@ from orbit_pipelines.veryfi import (
     VeryfiRejected,
     VeryfiServerError,
     VeryfiTransportError,
-    parse_retry_after,
 )
 
 
@@ -72,15 +69,6 @@ def test_server_error_keeps_a_retry_after_when_one_is_sent(emulator, client, rec
 def test_server_error_without_retry_after_leaves_the_wait_to_the_caller(emulator, client, receipt_path):
     emulator.fail_next(1, 500)
     assert _failure(client, receipt_path).retry_after is None
-
-
-def test_retry_after_as_an_http_date_is_turned_into_seconds():
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
-    assert 25 <= parse_retry_after(format_datetime(when, usegmt=True), 5.0) <= 30
-
-
-def test_retry_after_in_the_past_means_no_wait():
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 5.0) == 0.0
 
 
 def test_message_is_taken_from_the_error_field(emulator, client, receipt_path):

@@ -1,7 +1,7 @@
 from dagster import in_process_executor, job
 
 from orbit_pipelines.jobs.agent_execution.ops import finish_agent_task, load_agent_task, run_prompts
-from orbit_pipelines.jobs.common import record_task_failure
+from orbit_pipelines.runtime.lifecycle import record_task_failure
 
 
 # In-process: the agents run in their own processes already; a process per step would only add seconds.

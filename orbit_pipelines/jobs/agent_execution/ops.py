@@ -13,13 +13,11 @@ from dagster import (
     Out,
     Output,
     PipesSubprocessClient,
-    RetryRequested,
     op,
 )
 from dagster._core.errors import DagsterPipesExecutionError  # not exported; what a failed Pipes child raises
 from pydantic import BaseModel, Field, ValidationError
 
-from orbit_pipelines.intake import describe_validation_error
 from orbit_pipelines.jobs.agent_execution.logic import (
     NothingToRun,
     blocked_by,
@@ -39,19 +37,19 @@ from orbit_pipelines.jobs.agent_execution.models import (
 )
 from orbit_pipelines.jobs.agent_execution.resources import AgentRunner
 from orbit_pipelines.jobs.agent_execution.store import load_results, save_result
-from orbit_pipelines.jobs.common import (
-    TRANSIENT_RETRY,
-    complete_task,
-    load_ledger_task,
-    permanent_failure,
-    retry_on_infrastructure_errors,
-    submit_inline_task,
-)
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError
 from orbit_pipelines.jobs.task_decomposition.models import Category
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import Ledger, TaskNotFound
 from orbit_pipelines.resources import LedgerResource, env_number
+from orbit_pipelines.runtime.intake import describe_validation_error, submit_inline
+from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task
+from orbit_pipelines.runtime.retry import (
+    TRANSIENT_RETRY,
+    permanent_failure,
+    retry_on_infrastructure_errors,
+    retry_requested,
+)
 
 AGENT_POOL = "agents"
 WRAPPER_MODULE = "orbit_pipelines.jobs.agent_execution.wrapper"
@@ -71,7 +69,7 @@ def _inline_task_id(context: OpExecutionContext, ledger: Ledger, config: LoadAge
                                                "categories": config.categories})
     except ValidationError as exc:
         raise permanent_failure(f"invalid {KIND} payload: {describe_validation_error(exc)}", "InvalidPayload") from None
-    return submit_inline_task(context, ledger, KIND, payload).id
+    return submit_inline(context, ledger, KIND, payload).id
 
 
 @op(retry_policy=TRANSIENT_RETRY, out=Out(AgentPlan, is_required=False))
@@ -184,11 +182,11 @@ def run_prompts(context: OpExecutionContext, config: RunPromptsConfig, plan: Age
             save_result(engine, plan.task_id, plan.decomposition_task_id, prompt, result, str(workdir), context.run_id)
             outcomes[prompt.category] = result.status
             retryable = result.status in (PromptStatus.TIMED_OUT, PromptStatus.CRASHED)
-            if retryable and context.retry_number < config.max_retries:
-                wait = TRANSIENT_RETRY.calculate_delay(context.retry_number + 1)
-                context.log.warning(f"{describe(result)}; retrying in {wait:.1f} s "
+            retry = retry_requested(context, max_retries=config.max_retries) if retryable else None
+            if retry is not None:
+                context.log.warning(f"{describe(result)}; retrying in {retry.seconds_to_wait:.1f} s "
                                     f"(retry {context.retry_number + 1} of {config.max_retries})")
-                raise RetryRequested(max_retries=config.max_retries, seconds_to_wait=wait)
+                raise retry
             log = context.log.info if result.status == PromptStatus.SUCCEEDED else context.log.warning
             log(describe(result))
         everything = load_results(engine, plan.task_id)
@@ -220,7 +218,7 @@ def _run_or_skip(context, config: RunPromptsConfig, plan: AgentPlan, prompt: Sch
 @op(retry_policy=TRANSIENT_RETRY)
 def finish_agent_task(context: OpExecutionContext, outcome: AgentOutcome, ledger: LedgerResource) -> None:
     """Every prompt succeeded: complete the task, with the results table and changed files on the run."""
-    complete_task(context, ledger.get(), outcome.task_id)
+    complete_items(context, ledger.get(), [outcome.task_id])
     changed = sorted({f for r in outcome.results for f in (r.changed_files or [])})
     context.add_output_metadata({
         "task_id": outcome.task_id, "workdir": outcome.workdir,

@@ -10,7 +10,7 @@ from typing import Literal
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from orbit_pipelines.environment import orbit_home
+from orbit_pipelines.settings import orbit_home
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -1,12 +1,12 @@
 from dagster import in_process_executor, job
 
-from orbit_pipelines.jobs.common import record_task_failure
 from orbit_pipelines.jobs.document_processing.ops import (
     load_documents,
     store_documents,
     summarize,
     upload_and_extract,
 )
+from orbit_pipelines.runtime.lifecycle import record_task_failure
 
 
 # In-process: the work is I/O bound and already concurrent inside each op (bounded pools);

@@ -5,8 +5,8 @@ import os
 from orbit_pipelines.jobs.document_processing.models import KIND as _KIND
 from orbit_pipelines.jobs.document_processing.models import DocumentPayload
 from orbit_pipelines.jobs.registry import JobKind
-from orbit_pipelines.jobs.tags import DOCUMENT_KEY_TAG
 from orbit_pipelines.ledger import Task
+from orbit_pipelines.runtime.tags import DOCUMENT_KEY_TAG
 
 # Runs of a kind share the `veryfi` pool, one extraction at a time (that keeps the instance at
 # ORBIT_VERYFI_CONCURRENCY calls in flight): more, smaller runs only add run starts and waits for the

@@ -1,8 +1,10 @@
-"""Payloads and per-document state of the document_processing job (pydantic, no Dagster)."""
+"""Payloads and per-document state of the document_processing job (pydantic)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from orbit_pipelines.runtime.items import Item
 
 KIND = "document"
 
@@ -18,16 +20,9 @@ class DocumentPayload(BaseModel):
     size_bytes: int = Field(ge=0)
 
 
-class DocumentFailure(BaseModel):
-    error_class: str
-    message: str
-    step: str
-
-
-class DocumentItem(BaseModel):
+class DocumentItem(Item):
     """A document as it moves through the run; each op fills in its part or records a failure."""
 
-    task_id: int
     path: str
     source_name: str
     document_key: str
@@ -38,11 +33,3 @@ class DocumentItem(BaseModel):
     uploaded: bool = False
     veryfi_id: int | None = None
     stored: bool = False
-    failure: DocumentFailure | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    def failed(self, error_class: str, message: str, step: str) -> "DocumentItem":
-        return self.model_copy(update={"failure": DocumentFailure(error_class=error_class, message=message, step=step)})

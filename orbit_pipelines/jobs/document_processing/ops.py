@@ -10,21 +10,10 @@ from pathlib import Path
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
-from dagster import Config, MetadataValue, OpExecutionContext, RetryRequested, op
+from dagster import Config, MetadataValue, OpExecutionContext, op
 from pydantic import Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from orbit_pipelines.intake import describe_validation_error
-from orbit_pipelines.jobs.common import (
-    IDEMPOTENCY_KEY_TAG,
-    TRANSIENT_RETRY,
-    add_missing_tags,
-    is_missing_s3_object,
-    is_transient_s3_error,
-    permanent_failure,
-    retry_on_infrastructure_errors,
-    run_tags,
-)
 from orbit_pipelines.jobs.document_processing.files import MAX_BYTES, BadDocument, inspect_file, object_key
 from orbit_pipelines.jobs.document_processing.kind import document_tags
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
@@ -34,17 +23,33 @@ from orbit_pipelines.jobs.document_processing.store import (
     save_veryfi_response,
     upsert_documents,
 )
-from orbit_pipelines.ledger import Ledger, TaskStatus
-from orbit_pipelines.markdown import table
+from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
-from orbit_pipelines.remediation import remediation_for
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.runtime.intake import describe_validation_error, submit_inline
+from orbit_pipelines.runtime.lifecycle import (
+    checked_tasks,
+    complete_items,
+    record_failures,
+    resume_items,
+    start_items,
+)
+from orbit_pipelines.runtime.markdown import table
+from orbit_pipelines.runtime.remediation import remediation_for
+from orbit_pipelines.runtime.retry import (
+    TRANSIENT_RETRY,
+    is_missing_s3_object,
+    is_transient_s3_error,
+    permanent_failure,
+    retry_on_infrastructure_errors,
+    retry_requested,
+)
+from orbit_pipelines.runtime.tags import IDEMPOTENCY_KEY_TAG
 from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout, VeryfiResponseError, parse_document
 
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
-_BACKOFF_SECONDS = (1, 3, 7, 15)
 
 
 class LoadDocumentsConfig(Config):
@@ -55,6 +60,10 @@ class LoadDocumentsConfig(Config):
     )
 
 
+def _file_label(item: DocumentItem) -> str:
+    return f" ({item.source_name})"
+
+
 def _pool(items: list, fn: Callable, workers: int) -> list:
     if len(items) <= 1:
         return [fn(i) for i in items]
@@ -62,31 +71,9 @@ def _pool(items: list, fn: Callable, workers: int) -> list:
         return list(pool.map(fn, items))
 
 
-def _record_failures(ledger: Ledger, items: list[DocumentItem], run_id: str, context: OpExecutionContext) -> None:
-    """Failed documents end their task now: the rest of the batch goes on."""
-    for item in items:
-        if item.failure is None:
-            continue
-        ledger.move_along(item.task_id, TaskStatus.FAILED, run_id=run_id, note="document failed",
-                          error=(item.failure.error_class, item.failure.message, item.failure.step))
-        context.log.warning(f"task {item.task_id} ({item.source_name}) failed in {item.failure.step}: "
-                            f"{item.failure.error_class}: {item.failure.message}. "
-                            f"What to do: {remediation_for(item.failure.error_class)}")
-
-
-def _adopt(context: OpExecutionContext, ledger: Ledger, items: list[DocumentItem]) -> None:
-    """On a re-execution, the tasks of the documents still in play come back to RUNNING under this run
-    (a FAILED one walks FAILED -> QUEUED -> RUNNING). A no-op within the run that loaded them."""
-    ids = [i.task_id for i in items if i.ok]
-    for task in ledger.get_many(ids):
-        if task.run_id != context.run_id and task.status != TaskStatus.COMPLETED:
-            ledger.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id, note="re-execution",
-                              only_if_current_run=False)
-
-
 def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
     """Stream an s3:// document to the run worker's disk; the rest of the run treats it as a file."""
-    from orbit_pipelines.environment import orbit_home
+    from orbit_pipelines.settings import orbit_home
 
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket or not key:
@@ -108,7 +95,9 @@ def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
     return str(target)
 
 
-def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str], storage: DocumentStorage) -> list[int]:
+def _submit_paths(context: OpExecutionContext, ledger: Ledger, paths: list[str], storage: DocumentStorage) -> list[int]:
+    """Files (or s3:// objects) named in the Launchpad or a GraphQL launch: one task each, keyed by content
+    (and the run's idempotency key, if it has one), QUEUED under this run."""
     ids = []
     for path in paths:
         if path.startswith("s3://"):
@@ -120,9 +109,7 @@ def _submit_inline(context: OpExecutionContext, ledger: Ledger, paths: list[str]
         payload = DocumentPayload(path=str(Path(path).resolve()), source_name=facts.name, sha256=facts.sha256,
                                   size_bytes=facts.size_bytes)
         key = context.run.tags.get(IDEMPOTENCY_KEY_TAG, "") + facts.sha256
-        task, _ = ledger.submit(KIND, payload.model_dump(), idempotency_key=key, status=TaskStatus.QUEUED,
-                                run_id=context.run_id)
-        ids.append(task.id)
+        ids.append(submit_inline(context, ledger, KIND, payload, idempotency_key=key).id)
     return ids
 
 
@@ -131,39 +118,26 @@ def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, led
                    storage: DocumentStorage) -> list[DocumentItem]:
     """Read the batch's tasks and mark them RUNNING under this run."""
     led = ledger.get()
-    task_ids = list(config.task_ids) or _submit_inline(context, led, config.paths, storage)
+    task_ids = list(config.task_ids) or _submit_paths(context, led, config.paths, storage)
     if not task_ids:
         raise permanent_failure("nothing to process: give task_ids or paths", "EmptyBatch")
-    led.transition_many(task_ids, TaskStatus.RUNNING, run_id=context.run_id, note="run started")
-    tasks = led.get_many(task_ids)
-    if tasks:
-        # Launchpad/GraphQL launches arrive without them; dispatched runs already have them.
-        add_missing_tags(context, {**run_tags(tasks), **document_tags(tasks)})
-    items, skipped = [], []
-    for task in tasks:
-        if task.kind != KIND:
-            raise permanent_failure(f"task {task.id} is of kind {task.kind!r}, not {KIND!r}", "WrongKind")
-        if task.status != TaskStatus.RUNNING:
-            # Re-execution of a failed or canceled task, or a task another run owns.
-            if task.status == TaskStatus.COMPLETED or (task.run_id not in (None, context.run_id)
-                                                       and task.status == TaskStatus.RUNNING):
-                skipped.append(task.id)
-                continue
-            led.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id, note="run started",
-                           only_if_current_run=False)
+    tasks = checked_tasks(led, task_ids, KIND)
+    started = start_items(context, led, tasks, extra_tags=document_tags)
+    items, invalid = [], []
+    for task in started:
         try:
             payload = DocumentPayload.model_validate(task.payload)
         except ValidationError as exc:
-            led.move_along(task.id, TaskStatus.FAILED, run_id=context.run_id, error=(
+            invalid.append(DocumentItem(task_id=task.id, path="", source_name="", document_key="", size_bytes=0).failed(
                 "InvalidPayload", f"task {task.id}: invalid {KIND} payload: {describe_validation_error(exc)}",
                 "load_documents"))
             continue
         items.append(DocumentItem(task_id=task.id, path=payload.path, source_name=payload.source_name,
                                   document_key=payload.sha256, size_bytes=payload.size_bytes))
-    if skipped:
-        context.log.info(f"skipping tasks already done or owned by another run: {skipped}")
+    record_failures(context, led, invalid, "load_documents")
+    skipped = len(tasks) - len(started)
     context.add_output_metadata({
-        "documents": len(items), "skipped": len(skipped),
+        "documents": len(items), "skipped": skipped,
         "bytes": sum(i.size_bytes for i in items),
         "files": MetadataValue.md(table(["task", "file", "bytes", "document key"],
                                         [(i.task_id, i.source_name, i.size_bytes, i.document_key) for i in items],
@@ -177,10 +151,11 @@ def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[Docume
     """Retry the op for the documents that failed transiently; after the last retry, fail just them."""
     if not transient:
         return items
-    if context.retry_number < DOCUMENT_RETRIES:
-        context.log.warning(f"{step}: {len(transient)} document(s) failed transiently; retrying them")
-        raise RetryRequested(max_retries=DOCUMENT_RETRIES,
-                             seconds_to_wait=max(wait, _BACKOFF_SECONDS[context.retry_number]))
+    retry = retry_requested(context, max_retries=DOCUMENT_RETRIES, wait=wait)
+    if retry is not None:
+        context.log.warning(f"{step}: {len(transient)} document(s) failed transiently; retrying them in "
+                            f"{retry.seconds_to_wait:.1f} s")
+        raise retry
     return [item.failed("TransientErrorsExhausted",
                         f"gave up after {DOCUMENT_RETRIES + 1} attempts: {transient[item.task_id]}", step)
             if item.task_id in transient else item for item in items]
@@ -244,7 +219,7 @@ class _Uploader:
 
 def _upload_and_extract_all(context, items, storage, veryfi, ledger):
     led = ledger.get()
-    _adopt(context, led, items)
+    resume_items(context, led, [i.task_id for i in items if i.ok])
     uploader = _Uploader(storage)
     already = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok])
     local = threading.local()
@@ -307,7 +282,7 @@ def _upload_and_extract_all(context, items, storage, veryfi, ledger):
     finally:
         _save_calls(context, calls, led)
     items = _retry_or_give_up(context, STEP, items, transient, wait=max(waits))
-    _record_failures(led, [i for i in items if i.failure and i.failure.step == STEP], context.run_id, context)
+    record_failures(context, led, items, STEP, label=_file_label)
     uploaded = [i for i in items if i.uploaded]
     metadata = {
         "uploaded": len(uploaded), "sent_to_s3": len(uploader.sent_bytes),
@@ -342,7 +317,7 @@ def _save_calls(context: OpExecutionContext, calls: VeryfiCallLog, ledger: Ledge
 def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> list[DocumentItem]:
     """Upsert one row per document from its stored Veryfi answer and complete its task."""
     led = ledger.get()
-    _adopt(context, led, items)
+    resume_items(context, led, [i.task_id for i in items if i.ok])
     ready = [i for i in items if i.ok and i.veryfi_id is not None]
     answers = load_veryfi_responses(led.engine, [i.document_key for i in ready])
     rows, out = [], []
@@ -361,10 +336,8 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
     out = [item.model_copy(update={"stored": False}).failed(
                "UnusableVeryfiAnswer", f"{item.source_name}: the database refused it: {refused[item.document_key]}",
                "store_documents") if item.stored and item.document_key in refused else item for item in out]
-    led.transition_many([i.task_id for i in out if i.stored], TaskStatus.COMPLETED, run_id=context.run_id,
-                        note="document stored")
-    _record_failures(led, [i for i in out if i.failure and i.failure.step == "store_documents"], context.run_id,
-                     context)
+    complete_items(context, led, [i.task_id for i in out if i.stored], note="document stored")
+    record_failures(context, led, out, "store_documents", label=_file_label)
     context.add_output_metadata({"stored": len(rows) - len(refused)})
     return out
 

@@ -1,11 +1,11 @@
 from dagster import Config, MetadataValue, OpExecutionContext, op
 from pydantic import Field
 
-from orbit_pipelines.jobs.common import TRANSIENT_RETRY
 from orbit_pipelines.jobs.housekeeping.retention import DEFAULT_RETENTION_DAYS
 from orbit_pipelines.jobs.housekeeping.retention import purge_old_runs as purge_runs
 from orbit_pipelines.outcomes import reconcile_task
 from orbit_pipelines.resources import LedgerResource, env_number
+from orbit_pipelines.runtime.retry import TRANSIENT_RETRY
 
 
 class SweepConfig(Config):

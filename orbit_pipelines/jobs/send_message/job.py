@@ -1,7 +1,7 @@
 from dagster import in_process_executor, job
 
-from orbit_pipelines.jobs.common import record_task_failure
 from orbit_pipelines.jobs.send_message.ops import deliver_message, load_message
+from orbit_pipelines.runtime.lifecycle import record_task_failure
 
 
 @job(executor_def=in_process_executor, hooks={record_task_failure}, tags={"orbit/kind": "message"},

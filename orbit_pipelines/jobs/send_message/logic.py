@@ -1,12 +1,11 @@
-"""What to send and what an answer means (pure, no Dagster, no HTTP)."""
+"""What to send and what an answer means (pure: no HTTP; the retry rule is the platform's)."""
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
 from enum import Enum
-from time import time
 
 from orbit_pipelines.jobs.send_message.models import MessagePayload
+from orbit_pipelines.runtime.retry import is_transient_status
 
 
 def request_body(payload: MessagePayload, task_id: int) -> dict:
@@ -33,20 +32,6 @@ def verdict(status: int) -> Verdict:
     """2xx delivered; 429, 408 and 5xx are worth retrying; any other 4xx will fail the same way again."""
     if 200 <= status < 300:
         return Verdict.DELIVERED
-    if status in (408, 429) or status >= 500:
+    if is_transient_status(status):
         return Verdict.RETRY
     return Verdict.REJECTED
-
-
-def retry_after_seconds(header: str | None, default: float) -> float:
-    """Retry-After in seconds or as an HTTP date; the default when absent or unreadable."""
-    if not header:
-        return default
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(header).timestamp() - time())
-    except (TypeError, ValueError):
-        return default

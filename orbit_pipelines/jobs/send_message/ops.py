@@ -6,14 +6,15 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from dagster import Config, OpExecutionContext, Out, Output, RetryRequested, op
+from dagster import Config, OpExecutionContext, Out, Output, op
 from pydantic import Field
 
-from orbit_pipelines.jobs.common import TRANSIENT_RETRY, complete_task, load_ledger_task, permanent_failure
-from orbit_pipelines.jobs.send_message.logic import Verdict, request_body, retry_after_seconds, verdict
+from orbit_pipelines.jobs.send_message.logic import Verdict, request_body, verdict
 from orbit_pipelines.jobs.send_message.models import KIND, MessagePayload
 from orbit_pipelines.jobs.send_message.resources import MessageEndpoints
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task
+from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, parse_retry_after, permanent_failure, retry_requested
 
 ANSWER_BYTES_KEPT = 4096
 
@@ -42,7 +43,6 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
         raise permanent_failure(f"endpoint: {payload.endpoint!r} is not configured (known: "
                                 f"{', '.join(endpoints.names()) or 'none'})", "UnknownEndpoint")
     attempt = context.retry_number
-    backoff = TRANSIENT_RETRY.calculate_delay(attempt + 1)
     try:
         # The same key on every attempt lets a receiver drop a duplicate after a lost answer.
         started = time.monotonic()
@@ -53,20 +53,24 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         # The exception's text carries the URL, and a webhook URL is a secret: name the endpoint instead.
         reason = type(exc).__name__
-        if attempt >= endpoints.retries:
+        retry = retry_requested(context, max_retries=endpoints.retries)
+        if retry is None:
             raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({reason})",
                                     "DeliveryFailed") from None
-        context.log.warning(f"{payload.endpoint}: {reason}; retrying in {backoff:.1f}s")
-        raise RetryRequested(max_retries=endpoints.retries, seconds_to_wait=backoff) from None
+        context.log.warning(f"{payload.endpoint}: {reason}; retrying in {retry.seconds_to_wait:.1f}s")
+        raise retry from None
     outcome = verdict(response.status_code)
-    if outcome == Verdict.RETRY and attempt < endpoints.retries:
-        wait = retry_after_seconds(response.headers.get("Retry-After"), backoff)
-        context.log.warning(f"{payload.endpoint} answered {response.status_code}; retrying in {wait:.1f}s")
-        raise RetryRequested(max_retries=endpoints.retries, seconds_to_wait=wait)
+    if outcome == Verdict.RETRY:
+        retry = retry_requested(context, max_retries=endpoints.retries,
+                                wait=parse_retry_after(response.headers.get("Retry-After"), None))
+        if retry is not None:
+            context.log.warning(f"{payload.endpoint} answered {response.status_code}; retrying in "
+                                f"{retry.seconds_to_wait:.1f}s")
+            raise retry
     if outcome != Verdict.DELIVERED:
         raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {response.status_code} "
                                 f"{answer[:300]}", "DeliveryRejected", status=response.status_code)
-    complete_task(context, ledger.get(), task_id)
+    complete_items(context, ledger.get(), [task_id])
     # The host only: webhook URLs often carry their secret in the path.
     context.add_output_metadata({"endpoint": payload.endpoint, "host": urlsplit(url).hostname or "",
                                  "status": response.status_code, "attempts": attempt + 1,

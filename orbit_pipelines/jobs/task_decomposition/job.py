@@ -1,6 +1,5 @@
 from dagster import in_process_executor, job
 
-from orbit_pipelines.jobs.common import record_task_failure
 from orbit_pipelines.jobs.task_decomposition.ops import (
     decompose_task,
     enrich_subtasks,
@@ -8,6 +7,7 @@ from orbit_pipelines.jobs.task_decomposition.ops import (
     load_task,
     store_results,
 )
+from orbit_pipelines.runtime.lifecycle import record_task_failure
 
 
 # In-process: five small steps; the multiprocess executor would spend seconds per step starting

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dagster import OpExecutionContext, RetryRequested
+from dagster import OpExecutionContext
 
-from orbit_pipelines.jobs.common import TRANSIENT_RETRY, permanent_failure
 from orbit_pipelines.jobs.task_decomposition.llm import (
     AnswerRejected,
     BudgetExceeded,
@@ -25,6 +24,7 @@ from orbit_pipelines.llm.store import (
     usage_today,
 )
 from orbit_pipelines.resources.llm import LLMResource
+from orbit_pipelines.runtime.retry import permanent_failure, retry_or_fail
 
 
 def decompose_with_model(context: OpExecutionContext, task_id: int, payload: DecompositionPayload, feedback: str,
@@ -66,13 +66,8 @@ def decompose_with_model(context: OpExecutionContext, task_id: int, payload: Dec
     except AnswerRejected as exc:
         raise permanent_failure(f"task {task_id}: {exc}", "InvalidModelAnswer", task_id=task_id) from None
     except LLMError as exc:
-        attempt = context.retry_number
-        if exc.retryable and attempt < llm.max_retries:
-            wait = exc.retry_after if exc.retry_after is not None else TRANSIENT_RETRY.calculate_delay(attempt + 1)
-            context.log.warning(f"{exc}; retrying in {wait:.1f}s (retry {attempt + 1} of {llm.max_retries})")
-            raise RetryRequested(max_retries=llm.max_retries, seconds_to_wait=wait) from exc
-        suffix = f" (gave up after {attempt + 1} attempts)" if exc.retryable else ""
-        raise permanent_failure(f"{exc}{suffix}", type(exc).__name__, task_id=task_id, status=exc.status) from None
+        raise retry_or_fail(context, exc, type(exc).__name__, str(exc), max_retries=llm.max_retries,
+                            task_id=task_id, status=exc.status) from None
     finally:
         client.close()
     run, task = usage_for_run(engine, context.run_id), usage_for_task(engine, task_id)

@@ -2,7 +2,7 @@
 
 A run takes one task (a submission launched at once, a Launchpad launch) or a batch of them (a
 backlog packed by the dispatch sensor); each op works on the list and records a task's failure on
-that task alone (see jobs/batches.py).
+that task alone (see runtime/lifecycle.py).
 """
 
 import os
@@ -11,29 +11,28 @@ from enum import Enum
 from typing import Optional
 
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Output, op
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from orbit_pipelines.intake import PayloadError, describe_validation_error, validate_payload
-from orbit_pipelines.jobs.batches import ItemFailure, fail_if_none_left, record_failures
-from orbit_pipelines.jobs.common import (
-    TRANSIENT_RETRY,
-    complete_task,
-    error_details,
-    permanent_failure,
-    retry_on_infrastructure_errors,
-    start_task,
-    submit_inline_task,
-)
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
 from orbit_pipelines.jobs.task_decomposition.enrich import enrich
 from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
 from orbit_pipelines.jobs.task_decomposition.models import KIND, DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
-from orbit_pipelines.ledger import TaskNotFound, TaskStatus
 from orbit_pipelines.llm.store import usage_for_run
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.llm import LLMResource
+from orbit_pipelines.runtime.intake import PayloadError, describe_validation_error, submit_inline, validate_payload
+from orbit_pipelines.runtime.items import Item
+from orbit_pipelines.runtime.lifecycle import (
+    checked_tasks,
+    complete_items,
+    error_details,
+    fail_if_none_left,
+    record_failures,
+    start_items,
+)
+from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, permanent_failure, retry_on_infrastructure_errors
 
 
 class InlineTask(Config):
@@ -65,21 +64,12 @@ class LoadTaskConfig(Config):
     priority: int = Field(default=0, description="Ledger priority for an inline task (-100..100).")
 
 
-class PlanItem(BaseModel):
+class PlanItem(Item):
     """One task as it moves through the run; each op fills in its part or records the task's failure."""
 
-    task_id: int
     payload: Optional[DecompositionPayload] = None  # None only when it was invalid (then failure says so)
     subtasks: list[Subtask] = []
     prompts: list[Prompt] = []
-    failure: Optional[ItemFailure] = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
-
-    def failed(self, error_class: str, message: str, step: str) -> "PlanItem":
-        return self.model_copy(update={"failure": ItemFailure(error_class=error_class, message=message, step=step)})
 
 
 def _item(task) -> PlanItem:
@@ -91,41 +81,14 @@ def _item(task) -> PlanItem:
             "load_task")
 
 
-def _start_batch(context: OpExecutionContext, led, tasks) -> list:
-    """Mark a batch's tasks RUNNING under this run, in one statement; leave out those done or owned by a
-    live run. (A run of one task goes through start_task, which also tags the run with the task.)"""
-    led.transition_many([t.id for t in tasks], TaskStatus.RUNNING, run_id=context.run_id, note="run started")
-    started, skipped = [], []
-    for task in led.get_many([t.id for t in tasks]):
-        if task.status == TaskStatus.RUNNING and task.run_id == context.run_id:
-            started.append(task)
-        elif task.status == TaskStatus.COMPLETED or task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING):
-            skipped.append(task.id)  # done, or another run's
-        else:  # FAILED or CANCELED: a re-execution takes it up again
-            started.append(led.move_along(task.id, TaskStatus.RUNNING, run_id=context.run_id,
-                                          note="run started", only_if_current_run=False))
-    if skipped:
-        context.log.info(f"skipping tasks already done or owned by another run: {skipped}")
-    return started
-
-
 def _tasks_to_load(context: OpExecutionContext, config: LoadTaskConfig, led) -> list:
     if config.task_ids or config.task_id is not None:
-        ids = list(dict.fromkeys(config.task_ids or [config.task_id]))
-        tasks = {t.id: t for t in led.get_many(ids)}
-        missing = [i for i in ids if i not in tasks]
-        if missing:
-            raise permanent_failure(str(TaskNotFound(missing[0])), "TaskNotFound", task_ids=missing[:100])
-        wrong = [t for t in tasks.values() if t.kind != KIND]
-        if wrong:
-            raise permanent_failure(f"task {wrong[0].id} is of kind {wrong[0].kind!r}, not {KIND!r}", "WrongKind",
-                                    task_id=wrong[0].id)
-        return [tasks[i] for i in ids]
+        return checked_tasks(led, config.task_ids or [config.task_id], KIND)
     try:
         validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
     except PayloadError as exc:
         raise permanent_failure(str(exc), "InvalidPayload") from None
-    return [submit_inline_task(context, led, KIND, validated, priority=config.priority)]
+    return [submit_inline(context, led, KIND, validated, priority=config.priority)]
 
 
 @op(retry_policy=TRANSIENT_RETRY, out=Out(list[PlanItem], is_required=False))
@@ -137,10 +100,7 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
     """
     led = ledger.get()
     tasks = _tasks_to_load(context, config, led)
-    if len(tasks) == 1:
-        started = [t for t in [start_task(context, led, tasks[0])] if t is not None]
-    else:
-        started = _start_batch(context, led, tasks)
+    started = start_items(context, led, tasks)
     items = [_item(task) for task in started]
     if not items:
         return
@@ -297,7 +257,7 @@ def store_results(context: OpExecutionContext, items: list[PlanItem], ledger: Le
     done = [i for i in items if i.ok]
     for item in done:
         save_plan(led.engine, item.task_id, context.run_id, item.subtasks, item.prompts)
-        complete_task(context, led, item.task_id)
+        complete_items(context, led, [item.task_id])
     if len(items) == 1:
         item = done[0]
         per_category = Counter(s.category.value for s in item.subtasks)

@@ -1,4 +1,5 @@
--- The task ledger: one row per piece of work, its runs, its status history and its results.
+-- The task ledger: one row per piece of work, its runs and its status history (shared by every job;
+-- each job keeps its own tables in jobs/<name>/migrations/).
 CREATE TABLE orbit.tasks (
     id              BIGSERIAL PRIMARY KEY,
     kind            TEXT        NOT NULL,
@@ -47,26 +48,3 @@ CREATE TABLE orbit.task_events (
     at          TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX task_events_task_idx ON orbit.task_events (task_id, id);
-
--- task_decomposition results.
-CREATE TABLE orbit.subtasks (
-    task_id    BIGINT      NOT NULL REFERENCES orbit.tasks (id) ON DELETE CASCADE,
-    subtask_id TEXT        NOT NULL,
-    position   INTEGER     NOT NULL,
-    category   TEXT        NOT NULL,
-    title      TEXT        NOT NULL,
-    data       JSONB       NOT NULL,
-    run_id     TEXT        NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (task_id, subtask_id)
-);
-
-CREATE TABLE orbit.prompts (
-    task_id     BIGINT      NOT NULL REFERENCES orbit.tasks (id) ON DELETE CASCADE,
-    category    TEXT        NOT NULL,
-    subtask_ids JSONB       NOT NULL,
-    text        TEXT        NOT NULL,
-    run_id      TEXT        NOT NULL,
-    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (task_id, category)
-);

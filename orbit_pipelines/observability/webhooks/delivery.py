@@ -23,6 +23,7 @@ from orbit_pipelines.observability.webhooks.events import (
     signature,
 )
 from orbit_pipelines.observability.webhooks.outbox import Delivery, Outbox
+from orbit_pipelines.runtime.retry import backoff_seconds
 
 FIRST_RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 900.0
@@ -30,8 +31,9 @@ CONNECT_TIMEOUT, READ_TIMEOUT = 3.05, 10.0
 
 
 def retry_delay(attempts: int) -> float:
-    """Seconds before the next attempt after `attempts` failed ones: 5, 10, 20... capped at 15 minutes."""
-    return min(FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1), MAX_RETRY_SECONDS)
+    """Seconds before the next attempt after `attempts` failed ones: the platform's schedule in units of
+    5 s (5, 15, 35, 75... s), capped at 15 minutes. A receiver is retried for hours, not for seconds."""
+    return min(backoff_seconds(max(1, attempts), jitter=False, unit=FIRST_RETRY_SECONDS), MAX_RETRY_SECONDS)
 
 
 @dataclass(frozen=True)

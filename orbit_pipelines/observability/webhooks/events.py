@@ -10,7 +10,7 @@ from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from orbit_pipelines.remediation import remediation_for
+from orbit_pipelines.runtime.remediation import remediation_for
 
 EventType = Literal["task.queued", "task.started", "task.step_completed", "task.completed", "task.failed",
                     "task.canceled", "dlq.added"]

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 
-from orbit_pipelines.intake import PayloadError, submit_task
 from orbit_pipelines.jobs.agent_execution.models import PromptStatus
 from orbit_pipelines.jobs.agent_execution.store import load_results
 from orbit_pipelines.jobs.registry import get_kind
 from orbit_pipelines.jobs.task_decomposition.models import Category, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import PayloadError, submit_task
 from orbit_pipelines_tests.support import recon_job
 
 FAKE_AGENT = str(Path(__file__).with_name("fake_agent.py"))

@@ -7,9 +7,9 @@ from dagster import execute_job
 from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.jobs.common import task_tags
 from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.ledger.migrate import apply_migrations
+from orbit_pipelines.runtime.tags import task_tags
 from orbit_pipelines_tests.support import create_database, drop_database, instance_for, recon_job, run_config_for
 
 

@@ -2,10 +2,10 @@
 
 from dagster import DagsterEventType, execute_job
 
-from orbit_pipelines.intake import PayloadError, submit_task
 from orbit_pipelines.jobs.registry import get_kind
-from orbit_pipelines.jobs.send_message.logic import Verdict, retry_after_seconds, verdict
+from orbit_pipelines.jobs.send_message.logic import Verdict, verdict
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import PayloadError, submit_task
 from orbit_pipelines_tests.support import recon_job
 
 
@@ -86,6 +86,3 @@ def test_verdicts_and_retry_after_parsing():
     assert [verdict(s) for s in (200, 204, 408, 429, 500, 503, 400, 401, 404)] == [
         Verdict.DELIVERED, Verdict.DELIVERED, Verdict.RETRY, Verdict.RETRY, Verdict.RETRY, Verdict.RETRY,
         Verdict.REJECTED, Verdict.REJECTED, Verdict.REJECTED]
-    assert retry_after_seconds("3", 1.0) == 3.0
-    assert retry_after_seconds("soon", 1.5) == 1.5
-    assert retry_after_seconds(None, 2.0) == 2.0

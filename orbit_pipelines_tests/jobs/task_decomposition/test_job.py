@@ -2,10 +2,10 @@
 
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 
-from orbit_pipelines.intake import submit_task
-from orbit_pipelines.jobs.common import task_tags
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.runtime.intake import submit_task
+from orbit_pipelines.runtime.tags import task_tags
 from orbit_pipelines_tests.support import recon_job, run_config_for
 
 

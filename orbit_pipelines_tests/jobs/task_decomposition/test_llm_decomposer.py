@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 
-from orbit_pipelines.jobs.common import task_tags
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.llm.store import load_conversation, record_usage, usage_for_run, usage_for_task
+from orbit_pipelines.runtime.tags import task_tags
 from orbit_pipelines_tests.jobs.task_decomposition.test_job import dispatched
 from orbit_pipelines_tests.support import recon_job, run_config_for
 
@@ -237,7 +237,7 @@ def test_orbit_task_show_reports_the_model_spending(instance, ledger, llm_emulat
 
 
 def test_in_a_batch_a_task_the_model_cannot_plan_fails_alone(instance, ledger, llm_emulator, sample_payload):
-    from orbit_pipelines.intake import submit_task
+    from orbit_pipelines.runtime.intake import submit_task
 
     first, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "First"})
     second, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "Second"})

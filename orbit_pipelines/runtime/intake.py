@@ -1,12 +1,17 @@
-"""Validating and submitting work to the ledger, for every kind, in one place."""
+"""Validating and submitting work to the ledger, for every kind, in one place: `orbit task submit`, the
+sensors, and work typed into the Launchpad or sent through GraphQL (`submit_inline`). No Dagster here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from orbit_pipelines.ledger import Ledger, Task
+from orbit_pipelines.ledger import Ledger, Task, TaskStatus
+from orbit_pipelines.runtime.tags import IDEMPOTENCY_KEY_TAG
+
+if TYPE_CHECKING:
+    from dagster import OpExecutionContext
 
 
 class PayloadError(ValueError):
@@ -104,3 +109,20 @@ def submit_task(
         lane=lane or job_kind.default_lane,
         idempotency_key=idempotency_key,
     )
+
+
+def inline_idempotency_key(context: OpExecutionContext) -> str:
+    """The run's idempotency-key tag, else its root run id: re-executions share the root, so relaunching a
+    run never makes a second task."""
+    return context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
+
+
+def submit_inline(context: OpExecutionContext, ledger: Ledger, kind: str, payload: BaseModel, *, priority: int = 0,
+                  idempotency_key: str | None = None) -> Task:
+    """Record work typed into the Launchpad (or launched through GraphQL) as a ledger task of this run,
+    QUEUED under it. The payload is the kind's validated model; the key defaults to the run's own."""
+    key = idempotency_key or inline_idempotency_key(context)
+    task, created = ledger.submit(kind, payload.model_dump(mode="json"), priority=priority, idempotency_key=key,
+                                  status=TaskStatus.QUEUED, run_id=context.run_id)
+    context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
+    return task
