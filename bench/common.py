@@ -143,21 +143,49 @@ def s3_server_process():
         server.wait(10)
 
 
-def run_timeline(engine, run_ids: list[str], t0: float, step: str | None = None) -> list[tuple]:
-    """Per run: seconds after `t0` (epoch) when it was created, started, and ended, and when `step`
-    started and ended in it: where the time of a burst goes."""
-    from sqlalchemy import text
+def definitions_job(name: str):
+    """The job `name` of the project's Definitions, its resources bound: the job the daemon runs."""
+    from orbit_pipelines.definitions import defs
 
-    rows = engine.connect().execute(text(
-        """SELECT extract(epoch from r.create_timestamp) - :t0,
-                  min(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'PIPELINE_START') - :t0,
-                  max(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type IN
-                      ('PIPELINE_SUCCESS', 'PIPELINE_FAILURE')) - :t0,
-                  min(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'STEP_START'
-                      AND e.step_key = :step) - :t0,
-                  max(extract(epoch from e.timestamp)) FILTER (WHERE e.dagster_event_type = 'STEP_SUCCESS'
-                      AND e.step_key = :step) - :t0
-           FROM runs r JOIN event_logs e ON e.run_id = r.run_id
-           WHERE r.run_id = ANY(:ids) GROUP BY r.run_id, r.create_timestamp ORDER BY 1"""),
-        {"ids": list(run_ids), "t0": t0, "step": step or ""}).all()
-    return [tuple(None if x is None else round(float(x), 1) for x in row[: 5 if step else 3]) for row in rows]
+    return defs.get_job_def(name)
+
+
+def recon_job(name: str):
+    """The job `name` for execute_job, which rebuilds it in the processes its steps run in."""
+    from dagster import build_reconstructable_job
+
+    from orbit_pipelines.settings import project_root
+
+    return build_reconstructable_job("bench.common", "definitions_job", reconstructable_args=(name,),
+                                     reconstructor_working_directory=str(project_root()))
+
+
+def run_timeline(instance, run_ids: list[str], t0: float, step: str | None = None) -> list[tuple]:
+    """Per run: seconds after `t0` (epoch) when it was created, started, and ended, and when `step`
+    started and ended in it: where the time of a burst goes.
+
+    Read through `instance`, a DagsterInstance; anything else (callers pass the ledger's engine) stands
+    for the instance of DAGSTER_HOME, which bench_environment keeps in the same database."""
+    from dagster import DagsterEventType, DagsterInstance, RunsFilter
+
+    owned = not isinstance(instance, DagsterInstance)
+    if owned:
+        instance = DagsterInstance.get()
+    try:
+        records = sorted(instance.get_run_records(RunsFilter(run_ids=list(run_ids))),
+                         key=lambda r: r.create_timestamp)
+        rows = []
+        for record in records:
+            # A run record's start and end times are those of its RUN_START and RUN_SUCCESS/FAILURE events.
+            row = [record.create_timestamp.timestamp(), record.start_time, record.end_time]
+            if step:
+                events = [e for e in instance.all_logs(record.dagster_run.run_id, of_type={
+                    DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}) if e.step_key == step]
+                starts = [e.timestamp for e in events if e.dagster_event_type == DagsterEventType.STEP_START]
+                ends = [e.timestamp for e in events if e.dagster_event_type == DagsterEventType.STEP_SUCCESS]
+                row += [min(starts, default=None), max(ends, default=None)]
+            rows.append(tuple(None if x is None else round(float(x) - t0, 1) for x in row))
+        return rows
+    finally:
+        if owned:
+            instance.dispose()

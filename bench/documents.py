@@ -19,22 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import bench_environment, s3_server_process, write_results
+from bench.common import bench_environment, recon_job, s3_server_process, write_results
 
 
 def run_in_child(task_ids: list[int]) -> dict:
     """Executed in the child: one run over the tasks; prints its figures as JSON."""
     from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from orbit_pipelines.settings import project_root
-
-    repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
-                                                working_directory=str(project_root()))
     instance = DagsterInstance.get()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    result = execute_job(repo.get_reconstructable_job("document_processing"), instance=instance,
+    result = execute_job(recon_job("document_processing"), instance=instance,
                          run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}},
                          raise_on_error=False)
     wall = time.perf_counter() - started

@@ -78,6 +78,8 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
 def _submitting_tick(t0: float) -> tuple[float, float] | None:
     """When the inbox sensor tick that submitted the files began and ended, in seconds after `t0`:
     the wait for the daemon's sensor loop, then the tick's own work."""
+    # InstigatorType and TickStatus stay private imports: `dagster` exports no public name for them, and
+    # all_instigator_state/get_ticks take them.
     from dagster import DagsterInstance
     from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 

@@ -17,7 +17,7 @@ import json
 import statistics
 import time
 
-from bench.common import bench_environment, relative_paths, write_results
+from bench.common import bench_environment, recon_job, relative_paths, write_results
 
 SMALL_TABLE_ROWS = 1000
 
@@ -120,7 +120,6 @@ def bench(total: int, pending: int, repeat: int) -> dict:
         build_sensor_context,
         execute_job,
     )
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.ledger import Ledger
@@ -129,7 +128,6 @@ def bench(total: int, pending: int, repeat: int) -> dict:
     from orbit_pipelines.runtime.tags import task_tags
     from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
     from orbit_pipelines.sensors.outcome import task_success_sensor
-    from orbit_pipelines.settings import project_root
 
     with bench_environment(local_services=False) as env:
         engine = get_engine(env.pg_url)
@@ -168,10 +166,8 @@ def bench(total: int, pending: int, repeat: int) -> dict:
         ledger = Ledger(engine)
         task, _ = ledger.submit("decomposition", {"title": "At scale", "description": "Export invoices as CSV."})
         [claimed] = ledger.claim_pending(limit=1, kinds=["decomposition"])
-        repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
-                                                    working_directory=str(project_root()))
         captured.on = True
-        result = execute_job(repo.get_reconstructable_job("task_decomposition"), instance=instance,
+        result = execute_job(recon_job("task_decomposition"), instance=instance,
                              run_config={"ops": {"load_task": {"config": {"task_id": task.id}}}},
                              tags=task_tags(claimed))
         event = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[-1]

@@ -18,7 +18,7 @@ import time
 
 from dagster import in_process_executor, job, op, reconstructable
 
-from bench.common import bench_environment, relative_paths, write_results
+from bench.common import bench_environment, recon_job, relative_paths, write_results
 
 
 @op
@@ -38,19 +38,15 @@ def bare_five_steps():
 
 def bench(repeat: int, profile: bool) -> dict:
     from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.ledger import Ledger
     from orbit_pipelines.runtime.tags import task_tags
-    from orbit_pipelines.settings import project_root
 
     with bench_environment(local_services=False) as env:
         instance = DagsterInstance.get()
         ledger = Ledger(get_engine(env.pg_url))
-        repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
-                                                    working_directory=str(project_root()))
-        decomposition = repo.get_reconstructable_job("task_decomposition")
+        decomposition = recon_job("task_decomposition")
         bare = reconstructable(bare_five_steps)
 
         # Both jobs log to the console at WARNING: the same cost for each, and a readable bench output.

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import bench_environment, write_results
+from bench.common import bench_environment, recon_job, write_results
 
 
 def _dir_bytes(path: Path) -> int:
@@ -27,6 +27,9 @@ def footprint(engine, instance, run_ids: list[str]) -> dict:
     """Rows and bytes these runs hold in Dagster's storage (row bytes as stored, before indexes)."""
     from sqlalchemy import text
 
+    # SQL over Dagster's tables on purpose: the figure is the storage itself (pg_column_size of the rows
+    # as stored), which no Dagster API reports. The event row count comes from the same statement, so
+    # rows and bytes are of the same rows.
     with engine.connect() as conn:
         events, event_bytes = conn.execute(text(
             "SELECT count(*), coalesce(sum(pg_column_size(e.*)), 0) FROM event_logs e WHERE run_id = ANY(:ids)"),
@@ -51,6 +54,7 @@ def ledger_bytes(engine) -> int:
 def event_log_table(engine) -> dict:
     from sqlalchemy import text
 
+    # SQL on purpose: the table's size on disk, indexes included, is the storage itself (no Dagster API).
     with engine.connect() as conn:
         rows, total = conn.execute(text(
             "SELECT (SELECT count(*) FROM event_logs), pg_total_relation_size('event_logs')")).one()
@@ -64,15 +68,11 @@ def per_item(figures: dict, items: int) -> dict:
 def run_batches(instance, ledger, kind_name: str, task_ids: list[int], per_run: int) -> list[str]:
     """Claim the tasks and execute their runs, `per_run` tasks each, as dispatch would."""
     from dagster import execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from orbit_pipelines.jobs.registry import get_kind
-    from orbit_pipelines.settings import project_root
 
     kind = get_kind(kind_name)
-    repo = ReconstructableRepository.for_module("orbit_pipelines.definitions", "defs",
-                                                working_directory=str(project_root()))
-    job = repo.get_reconstructable_job(kind.job_name)
+    job = recon_job(kind.job_name)
     run_ids = []
     for start in range(0, len(task_ids), per_run):
         tasks = ledger.claim(task_ids[start:start + per_run], f"bench-{kind_name}-{start}-{time.time_ns()}")
@@ -94,6 +94,8 @@ def idle_tick_growth(env, seconds: float) -> dict:
     engine = get_engine(env.pg_url)
 
     def ticks():
+        # SQL on purpose: bytes of the tick rows as stored (pg_column_size), which no Dagster API reports;
+        # get_ticks would need every sensor's origin and would count the rows only.
         with engine.connect() as conn:
             return conn.execute(text("SELECT count(*), coalesce(sum(pg_column_size(t.*)), 0) FROM job_ticks t")).one()
 

@@ -20,7 +20,6 @@ from orbit_pipelines.sensors.outcome import (
     task_success_sensor,
 )
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
-from orbit_pipelines.veryfi import DEFAULT_BASE_URL
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention],
@@ -34,15 +33,14 @@ defs = Definitions(
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
         "webhooks": WebhookResource(urls=optional_env_var("ORBIT_WEBHOOK_URL"),
                                     secret=optional_env_var("ORBIT_WEBHOOK_SECRET")),
-        # Not secrets: read when the code location loads. AWS credentials stay with boto3's own chain.
+        # Not secrets: read when the code location loads, but the endpoints (S3's and Veryfi's) when a run
+        # uses them (see DocumentStorage.endpoint). AWS credentials stay with boto3's own chain.
         "storage": DocumentStorage(
-            endpoint_url=os.environ.get("ORBIT_S3_ENDPOINT_URL") or None,
             region_name=os.environ.get("AWS_REGION", "us-east-1"),
             bucket=os.environ.get("ORBIT_S3_BUCKET", "orbit-documents"),
             prefix=os.environ.get("ORBIT_S3_PREFIX", "documents"),
         ),
         "veryfi": VeryfiResource(
-            base_url=os.environ.get("VERYFI_BASE_URL", DEFAULT_BASE_URL),
             client_id=EnvVar("VERYFI_CLIENT_ID"),
             username=EnvVar("VERYFI_USERNAME"),
             api_key=EnvVar("VERYFI_API_KEY"),

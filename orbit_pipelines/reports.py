@@ -1,10 +1,15 @@
-"""Human and machine views of a task: `orbit task show`."""
+"""Human and machine views of tasks and their surroundings: `orbit task show` (with the task's status
+history), the listings of `orbit task list/kinds`, `orbit dlq list` and `orbit webhooks log`, and the
+documents table of `orbit doc submit --wait` and `orbit demo`."""
 
 from __future__ import annotations
 
 import json
+from typing import Any, Iterable
 
-from orbit_pipelines.ledger import Ledger
+from orbit_pipelines.ledger import Ledger, Task
+
+_WHEN = "%Y-%m-%d %H:%M:%S"
 
 
 def _plan(ledger: Ledger, task_id: int):
@@ -25,7 +30,23 @@ def _model_usage(ledger: Ledger, task_id: int):
     return usage_for_task(ledger.engine, task_id)
 
 
+def history(ledger: Ledger, task_id: int) -> list[dict[str, Any]]:
+    """The task's status changes and notes, oldest first (orbit.task_events): from (None when it was
+    submitted), to, run id, note and time."""
+    return [{"from": e["from_status"], "to": e["to_status"], "run_id": e["run_id"], "note": e["note"], "at": e["at"]}
+            for e in ledger.events(task_id)]
+
+
+def history_markdown(events: list[dict[str, Any]]) -> str:
+    lines = ["| at | from | to | run | note |", "|---|---|---|---|---|"]
+    for e in events:
+        lines.append(f"| {e['at']:{_WHEN}} | {e['from'] or '(submitted)'} | {e['to']} | {e['run_id'] or ''} | "
+                     f"{(e['note'] or '').replace('|', '/')} |")
+    return "\n".join(lines)
+
+
 def task_report_json(ledger: Ledger, task_id: int) -> str:
+    """The task, its status history, its plan, model usage and agent results as JSON."""
     task = ledger.get(task_id)
     subtasks, prompts = _plan(ledger, task_id)
     usage = _model_usage(ledger, task_id)
@@ -40,6 +61,7 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
                 "payload": task.payload,
                 "created_at": task.created_at.isoformat(), "updated_at": task.updated_at.isoformat(),
             },
+            "history": [{**e, "at": e["at"].isoformat()} for e in history(ledger, task_id)],
             "subtasks": [s.model_dump(mode="json") for s in subtasks],
             "prompts": [p.model_dump(mode="json") for p in prompts],
             "model_usage": {"calls": usage.calls, "prompt_tokens": usage.prompt_tokens,
@@ -55,6 +77,7 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
 
 
 def task_report_markdown(ledger: Ledger, task_id: int) -> str:
+    """The task as markdown: summary, status history, agent results, subtasks and prompts."""
     from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown
 
     task = ledger.get(task_id)
@@ -71,6 +94,7 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     if usage.calls:
         lines.append(f"- model calls: {usage.calls}, {usage.prompt_tokens} prompt + {usage.completion_tokens} "
                      f"completion tokens, ${usage.cost_usd}")
+    lines += ["", "## History", "", history_markdown(history(ledger, task_id))]
     agent_results = _agent_results(ledger, task_id)
     if agent_results:
         from orbit_pipelines.jobs.agent_execution.logic import results_markdown
@@ -103,3 +127,53 @@ def documents_report_markdown(ledger: Ledger, task_ids: list[int]) -> str:
             why = f"{task.error_class}: {task.error_message}" if task.error_class else ""
             lines.append(f"| {task.id} | {name} | {task.status.value} | {why} | | | |")
     return "\n".join(lines)
+
+
+def task_lines(tasks: Iterable[Task]) -> list[str]:
+    """`orbit task list`: one line per task (id, kind, status, priority, lane, run, title, error)."""
+    lines = []
+    for t in tasks:
+        error = f"  {t.error_class}: {t.error_message}" if t.error_class else ""
+        lines.append(f"{t.id:>6}  {t.kind:<14} {t.status.value:<9} p={t.priority:<4} {t.lane:<5} "
+                     f"{t.run_id or '-':<36} {t.payload.get('title', '')[:40]}{error}")
+    return lines
+
+
+def kind_lines() -> list[str]:
+    """`orbit task kinds`: each task kind, the job it runs and its default lane."""
+    from orbit_pipelines.jobs.registry import all_kinds
+
+    return [f"{k.kind:<16} -> job {k.job_name} (default lane {k.default_lane})" for k in all_kinds().values()]
+
+
+def dead_letter_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """`orbit dlq list`: each dead letter (Ledger.dead_letters) with its failures and what to do."""
+    from orbit_pipelines.runtime.remediation import remediation_for
+
+    if not rows:
+        return ["no dead letters"]
+    lines = []
+    for r in rows:
+        lines.append(f"task {r['id']} ({r['kind']}) run {r['run_id']} step {r['error_step'] or '-'}: "
+                     f"{r['error_class']}: {r['error_message']} | attempts {r['attempts']}, failures {r['failures']}, "
+                     f"first {r['first_failure']:{_WHEN}}, last {r['last_failure']:{_WHEN}}")
+        lines.append(f"    what to do: {remediation_for(r['error_class'])}")
+    return lines
+
+
+def webhook_log_lines(rows: list[dict[str, Any]], webhook_url_set: bool = True) -> list[str]:
+    """`orbit webhooks log`: each delivery (Outbox.log) with its state and last answer or error."""
+    if not rows:
+        return ["no deliveries" + ("" if webhook_url_set else " (ORBIT_WEBHOOK_URL is not set where this runs)")]
+    lines = []
+    for r in rows:
+        if r["status"] == "delivered":
+            when = f"delivered {r['delivered_at']:{_WHEN}}"
+        elif r["status"] == "pending":
+            when = f"next attempt {r['next_attempt_at']:{_WHEN}}"
+        else:
+            when = "given up (`orbit webhooks retry --failed`)"
+        last = f" | last: {r['last_error']}" if r["last_error"] else ""
+        lines.append(f"{r['id']:>7} {r['event_type']:<20} task {r['task_id']:<6} {r['status']:<9} "
+                     f"attempts {r['attempts']} {r['url']} | {when}{last}")
+    return lines

@@ -1,5 +1,11 @@
 """Real local services for the suite: an embedded Postgres (or ORBIT_TEST_PG_SERVER), one fresh
-database per session, and the project's own dagster.yaml as the instance config."""
+database per session, and the project's own dagster.yaml as the instance config.
+
+Servers start only for the tests that need them. A test that uses Postgres (any fixture on
+`pg_server`: the instance, the ledger) also gets the local S3 server, the Veryfi emulator and the
+message receiver: `pg_server` depends on them, so they are up before anything on the instance runs
+and whatever it starts sees their addresses. A test that uses no server fixture and carries no
+`services`/`reliability`/`external_pg` marker is marked `unit`: `pytest -m unit` runs those alone."""
 
 from __future__ import annotations
 
@@ -20,12 +26,24 @@ def pytest_configure(config):
     stop_ignoring_interrupts()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def local_services():
-    """The local S3 server and the Veryfi emulator, for every test and every process tests start.
+_SERVER_FIXTURES = {"pg_server", "local_services", "message_receiver"}
+_SERVER_MARKERS = ("services", "reliability", "external_pg")
 
-    Started before any test runs, so the code location reads their addresses when it loads.
-    """
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not (_SERVER_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in _SERVER_MARKERS)):
+            item.add_marker(pytest.mark.unit)
+    # Unit tests first, then the rest in the order they had (daemon tests last, as marked): a broken
+    # state machine should not wait behind the daemon tests.
+    items.sort(key=lambda item: (item.get_closest_marker("unit") is None, item.get_closest_marker("services") is not None))
+
+
+@pytest.fixture(scope="session")
+def local_services():
+    """The local S3 server and the Veryfi emulator, for the tests on the instance and every process
+    they start (exported in os.environ before such a test's other fixtures run)."""
     from orbit_pipelines.local.services import start_local_services
 
     services = start_local_services(s3=True, veryfi=True)
@@ -40,7 +58,7 @@ def local_services():
             os.environ[key] = value
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def message_receiver():
     """Webhook endpoints `ops` (JSON) and `slack` for send_message, named in ORBIT_MESSAGE_ENDPOINTS."""
     import json
@@ -88,7 +106,7 @@ def emulator(local_services):
 
 
 @pytest.fixture(scope="session")
-def pg_server():
+def pg_server(local_services, message_receiver):
     """URL of a Postgres server to create test databases on (embedded unless ORBIT_TEST_PG_SERVER)."""
     configured = os.environ.get("ORBIT_TEST_PG_SERVER")
     if configured:
@@ -155,9 +173,5 @@ def sample_payload() -> dict:
 
     return json.loads((ROOT / "orbit_pipelines" / "samples" / "decomposition_task.json").read_text())
 
-
-def pytest_collection_modifyitems(config, items):
-    # Unit tests first: a broken state machine should not wait behind the daemon tests.
-    items.sort(key=lambda item: item.get_closest_marker("services") is not None)
 
 

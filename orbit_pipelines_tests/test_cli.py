@@ -68,3 +68,46 @@ def test_doc_submit_walks_folders_and_lists_refusals(ledger, tmp_path):
     again = CliRunner().invoke(main, ["doc", "submit", str(tmp_path / "docs")])
     assert "0 submitted, 3 already known" in again.output
     assert len(ledger.list()) == 3
+
+
+def _history_rows(markdown: str) -> list[tuple[str, str, str]]:
+    """(from, to, run) of each row of the `## History` table of `orbit task show`."""
+    section = markdown.split("## History", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:-1] for line in section.strip().splitlines()[2:]]
+    return [(cells[1].strip(), cells[2].strip(), cells[3].strip()) for cells in rows]
+
+
+def test_show_prints_the_status_history_in_order(ledger):
+    from orbit_pipelines.ledger import TaskStatus
+
+    orbit("task", "submit", "--sample", "--no-launch")
+    task = ledger.list()[0]
+    ledger.claim([task.id], f"task-{task.id}")
+    ledger.move_along(task.id, TaskStatus.COMPLETED, run_id="run-of-the-history-test")
+
+    shown = orbit("task", "show", str(task.id))
+    assert shown.exit_code == 0, shown.output
+    assert _history_rows(shown.output) == [
+        ("(submitted)", "PENDING", ""), ("PENDING", "QUEUED", ""),
+        ("QUEUED", "RUNNING", "run-of-the-history-test"), ("RUNNING", "COMPLETED", "run-of-the-history-test")]
+    history = json.loads(orbit("task", "show", str(task.id), "--format", "json").output)["history"]
+    assert [(e["from"], e["to"]) for e in history] == [
+        (None, "PENDING"), ("PENDING", "QUEUED"), ("QUEUED", "RUNNING"), ("RUNNING", "COMPLETED")]
+    assert history[0]["note"] == "submitted" and history[1]["note"] == "launched directly"
+
+
+def test_runs_started_outside_the_sensor_are_batched_as_its_claim_batches(ledger, monkeypatch):
+    """`orbit doc submit` and `orbit dlq retry` split tasks into runs with JobKind.batches: the same runs
+    the dispatch sensor's claim makes (7 documents at a batch size of 3: runs of 3, 3 and 1)."""
+    from orbit_pipelines.jobs.registry import get_kind
+
+    monkeypatch.setenv("ORBIT_DOCUMENT_BATCH_SIZE", "3")
+    for i in range(7):
+        ledger.submit("document", {"n": i}, idempotency_key=f"batching-{i}")
+    kind = get_kind("document")
+    claimed = ledger.claim_pending(7, kinds=["document"], batch_size=kind.batch_size())
+    by_key: dict[str, list[int]] = {}
+    for t in claimed:
+        by_key.setdefault(t.dispatch_key, []).append(t.id)
+    assert [[t.id for t in run] for run in kind.batches(claimed)] == sorted(by_key.values())
+    assert [len(run) for run in kind.batches(claimed)] == [3, 3, 1]

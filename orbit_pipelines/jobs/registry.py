@@ -50,6 +50,19 @@ class JobKind:
 
         return {**run_tags(tasks), **self.run_tags(tasks)}
 
+    def batches(self, tasks: list[Task]) -> list[list[Task]]:
+        """These tasks of this kind as runs, split as the dispatch sensor's claim splits them: per lane,
+        in as few evenly filled runs of at most `batch_size()` as possible (30 tasks at 25 are two runs
+        of 15), keeping the order given. Used where runs are started outside the sensor (direct launch
+        of a set of documents, dead-letter retries)."""
+        size = max(1, self.batch_size())
+        runs: list[list[Task]] = []
+        for lane in dict.fromkeys(t.lane for t in tasks):
+            group = [t for t in tasks if t.lane == lane]
+            per_run = -(-len(group) // -(-len(group) // size))
+            runs += [group[i:i + per_run] for i in range(0, len(group), per_run)]
+        return runs
+
     @property
     def job(self) -> JobDefinition:
         return getattr(importlib.import_module(f"{self.package}.job"), self.job_name)

@@ -14,28 +14,18 @@ from typing import Any, Optional, Sequence
 
 import requests
 
+from orbit_pipelines.http_errors import HttpApiError
 from orbit_pipelines.runtime.retry import is_transient_status, parse_retry_after
 
 DEFAULT_RATE_LIMIT_WAIT = 5.0
 MESSAGE_LIMIT = 500
 
 
-class LLMError(Exception):
+class LLMError(HttpApiError):
     retryable: bool = False
 
-    def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None):
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
-        super().__init__(f"chat completion failed{f' with HTTP {status}' if status else ''}: {message}")
-
-    def __reduce__(self):
-        # Keyword-only arguments would otherwise be lost if the error is pickled across processes.
-        return (_rebuild_error, (type(self), self.message, self.status, self.retry_after))
-
-
-def _rebuild_error(cls, message, status, retry_after):
-    return cls(message, status=status, retry_after=retry_after)
+    def _render(self) -> str:
+        return f"chat completion failed{f' with HTTP {self.status}' if self.status else ''}: {self.message}"
 
 
 class LLMRejected(LLMError):

@@ -3,7 +3,9 @@
 Nothing is counted in memory: run workers, sensors and the CLI are separate processes, and the
 database already knows everything. Each scrape runs a few bounded queries (GROUP BY over indexed
 columns, partial indexes for the small sets, a time window and a row cap for durations), each under
-a statement timeout, so a slow database makes a scrape fail fast instead of piling up.
+a statement timeout, so a slow database makes a scrape fail fast instead of piling up. Dagster's
+runs and events are read through the DagsterInstance's public API (run records, run counts, a run's
+event log), never its tables; the step figures of a finished run, which never change, are read once.
 
 State (tasks, queues, dead letters, pauses, runs in flight) is reported as it is now. Activity
 (runs finished, durations, retries, documents, Veryfi calls, webhook deliveries) is reported over
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence, Union
 
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -26,11 +29,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.store import LANES
 
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, RunRecord
+
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_SECONDS = 3600
 # Most recent finished runs whose run and step durations are read per scrape.
 RUN_SAMPLE = 500
+# Queued and in-flight runs read per scrape to count them by job; past it, counted by get_runs_count.
+ACTIVE_RUN_CAP = 2000
 STATEMENT_TIMEOUT_MS = 5000
 
 ACTIVE_RUN_STATUSES = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
@@ -70,38 +78,63 @@ def _le(bound: float) -> str:
 
 
 class OrbitCollector(Collector):
+    """`engine`: the ledger's database. `instance`: the Dagster instance whose runs are reported, or a
+    function making it at the first scrape (build_registry: the instance of DAGSTER_HOME); without one
+    there are no run metrics and orbit_metrics_up{source="dagster"} is 0."""
+
     def __init__(self, engine: Engine, kinds: Sequence[str] = (), jobs: Sequence[str] = (),
-                 window_seconds: int = DEFAULT_WINDOW_SECONDS):
+                 window_seconds: int = DEFAULT_WINDOW_SECONDS,
+                 instance: Union["DagsterInstance", Callable[[], "DagsterInstance"], None] = None):
         if window_seconds <= 0:
             raise ValueError(f"window_seconds: must be positive, got {window_seconds}")
         self.engine = engine
         self.kinds = tuple(kinds)
         self.jobs = tuple(jobs)
         self.window = window_seconds
+        self._make_instance = instance if callable(instance) else None
+        self._instance = None if callable(instance) else instance
+        # run id -> its step figures (see _step_figures), for the finished runs of the last sample
+        self._finished_steps: dict[str, tuple[list[tuple[str, str, float]], dict[str, int]]] = {}
 
     def collect(self) -> Iterable[Metric]:
         started = time.monotonic()
         up = GaugeMetricFamily("orbit_metrics_up", "1 when the source could be read at this scrape, else 0.",
                                labels=["source"])
-        for source, read in (("ledger", self._ledger_metrics), ("dagster", self._dagster_metrics)):
-            try:
-                with self.engine.connect() as conn:
-                    # LOCAL: ends with this read-only transaction, so the pooled connection is left as it was.
-                    conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-                    families = list(read(conn))
-                    conn.rollback()
-            except SQLAlchemyError as exc:
-                log.warning("metrics: could not read %s: %s", source, exc)
-                up.add_metric([source], 0)
-                continue
-            up.add_metric([source], 1)
+        try:
+            with self.engine.connect() as conn:
+                # LOCAL: ends with this read-only transaction, so the pooled connection is left as it was.
+                conn.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+                families = list(self._ledger_metrics(conn))
+                conn.rollback()
+        except SQLAlchemyError as exc:
+            log.warning("metrics: could not read ledger: %s", exc)
+            up.add_metric(["ledger"], 0)
+        else:
+            up.add_metric(["ledger"], 1)
             yield from families
+        try:
+            instance = self._dagster_instance()
+            families = list(self._dagster_metrics(instance)) if instance is not None else None
+        except Exception as exc:  # noqa: BLE001 - whatever fails in Dagster's storage stack, the scrape goes on
+            log.warning("metrics: could not read dagster: %s", exc)
+            families = None
+        up.add_metric(["dagster"], 0 if families is None else 1)
+        yield from families or ()
         yield up
         yield GaugeMetricFamily("orbit_metrics_window_seconds",
                                 "Length of the window of the activity metrics (runs finished, durations, calls).",
                                 value=self.window)
         yield GaugeMetricFamily("orbit_metrics_collect_seconds", "Time this scrape spent reading the database.",
                                 value=time.monotonic() - started)
+
+    def _dagster_instance(self) -> "DagsterInstance | None":
+        if self._instance is None and self._make_instance is not None:
+            instance = self._make_instance()
+            # A long-lived reader, as dagster-webserver is (which calls the same): one pooled connection
+            # instead of one per query, and the ledger's statement timeout on every query.
+            instance.optimize_for_webserver(statement_timeout=STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=4)
+            self._instance = instance
+        return self._instance
 
     # -- the ledger ------------------------------------------------------------------------------
 
@@ -221,40 +254,54 @@ class OrbitCollector(Collector):
         yield GaugeMetricFamily("orbit_webhook_deliveries_delivered", "Webhook deliveries acknowledged in the window.",
                                 value=delivered)
 
-    # -- Dagster's run storage (same database, tables `runs` and `event_logs`) -----------------
+    # -- Dagster's runs, through the instance -------------------------------------------------------
 
-    def _dagster_metrics(self, conn: Connection) -> Iterable[Metric]:
-        since = {"window": self.window}
+    def _by_job_and_status(self, instance: "DagsterInstance", records: Sequence["RunRecord"],
+                           statuses: Sequence[str], complete: bool, **bounds) -> dict[tuple[str, str], int]:
+        """Runs per (job, status): counted from `records` when they are all the runs there are
+        (`complete`), else one get_runs_count per job (the known ones and those in `records`) and status."""
+        from dagster import DagsterRunStatus, RunsFilter
+
+        if complete:
+            return dict(Counter((r.dagster_run.job_name, r.dagster_run.status.value) for r in records))
+        jobs = set(self.jobs) | {r.dagster_run.job_name for r in records}
+        return {(job, status): instance.get_runs_count(RunsFilter(job_name=job, statuses=[DagsterRunStatus(status)],
+                                                                  **bounds))
+                for job in sorted(jobs) for status in statuses}
+
+    def _dagster_metrics(self, instance: "DagsterInstance") -> Iterable[Metric]:
+        from dagster import DagsterRunStatus, RunsFilter
+
         active = GaugeMetricFamily("orbit_runs_active", "Dagster runs queued or in flight, by job and status.",
                                    labels=["job", "status"])
+        in_flight = instance.get_run_records(
+            RunsFilter(statuses=[DagsterRunStatus(s) for s in ACTIVE_RUN_STATUSES]), limit=ACTIVE_RUN_CAP)
         counts = {(j, s): 0 for j in self.jobs for s in ACTIVE_RUN_STATUSES}
-        counts.update({(job, status): n for job, status, n in conn.execute(text(
-            "SELECT pipeline_name, status, count(*) FROM runs WHERE status = ANY(:statuses) GROUP BY 1, 2"),
-            {"statuses": list(ACTIVE_RUN_STATUSES)})})
+        counts.update(self._by_job_and_status(instance, in_flight, ACTIVE_RUN_STATUSES,
+                                              complete=len(in_flight) < ACTIVE_RUN_CAP))
         for (job, status), n in sorted(counts.items()):
             active.add_metric([job, status], n)
         yield active
 
-        # update_timestamp is written in UTC when a run ends; the (status, update_timestamp) index bounds this.
-        recent = ("status = ANY(:finished) AND "
-                  "update_timestamp > (now() AT TIME ZONE 'UTC') - make_interval(secs => :window)")
+        # A run's update timestamp is the time it ended; the runs table's (status, update_timestamp)
+        # index bounds these reads.
+        since = datetime.now(timezone.utc) - timedelta(seconds=self.window)
+        ended = instance.get_run_records(
+            RunsFilter(statuses=[DagsterRunStatus(s) for s in FINISHED_RUN_STATUSES], updated_after=since),
+            limit=RUN_SAMPLE, order_by="update_timestamp", ascending=False)
         finished = GaugeMetricFamily("orbit_runs_finished", "Dagster runs that ended in the window, by job and "
                                      "status.", labels=["job", "status"])
         counts = {(j, s): 0 for j in self.jobs for s in FINISHED_RUN_STATUSES}
-        params = {**since, "finished": list(FINISHED_RUN_STATUSES)}
-        counts.update({(job, status): n for job, status, n in conn.execute(text(
-            f"SELECT pipeline_name, status, count(*) FROM runs WHERE {recent} GROUP BY 1, 2"), params)})
+        counts.update(self._by_job_and_status(instance, ended, FINISHED_RUN_STATUSES,
+                                              complete=len(ended) < RUN_SAMPLE, updated_after=since))
         for (job, status), n in sorted(counts.items()):
             finished.add_metric([job, status], n)
         yield finished
 
-        sample = conn.execute(text(
-            f"SELECT run_id, pipeline_name, status, end_time - start_time FROM runs WHERE {recent} "
-            "AND start_time IS NOT NULL AND end_time IS NOT NULL ORDER BY update_timestamp DESC LIMIT :cap"),
-            {**params, "cap": RUN_SAMPLE}).all()
+        sample = [r for r in ended if r.start_time is not None and r.end_time is not None]
         runs: dict[tuple[str, str], Histogram] = defaultdict(lambda: Histogram(RUN_BUCKETS))
-        for _, job, status, seconds in sample:
-            runs[(job, status)].observe(max(0.0, float(seconds)))
+        for r in sample:
+            runs[(r.dagster_run.job_name, r.dagster_run.status.value)].observe(max(0.0, r.end_time - r.start_time))
         run_hist = GaugeHistogramMetricFamily("orbit_run_duration_seconds", "Wall time of the runs that ended in "
                                               f"the window (the {RUN_SAMPLE} most recent), by job and status.",
                                               labels=["job", "status"])
@@ -262,8 +309,8 @@ class OrbitCollector(Collector):
             run_hist.add_metric(list(labels), hist.buckets(), hist.total)
         yield run_hist
 
-        job_of = {run_id: job for run_id, job, _, _ in sample}
-        steps, retries = self._step_figures(conn, job_of)
+        job_of = {r.dagster_run.run_id: r.dagster_run.job_name for r in sample}
+        steps, retries = self._step_figures(instance, job_of)
         step_hist = GaugeHistogramMetricFamily("orbit_step_duration_seconds", "Time from a step's start to its "
                                                "final success or failure (retries included), for the runs in "
                                                "orbit_run_duration_seconds, by job, step and outcome.",
@@ -277,46 +324,70 @@ class OrbitCollector(Collector):
             retry_family.add_metric([job, step], n)
         yield retry_family
 
-    @staticmethod
-    def _step_figures(conn: Connection, job_of: dict[str, str]):
+    def _step_figures(self, instance: "DagsterInstance", job_of: dict[str, str]):
         steps: dict[tuple[str, str, str], Histogram] = defaultdict(lambda: Histogram(STEP_BUCKETS))
         retries: dict[tuple[str, str], int] = defaultdict(int)
-        if not job_of:
-            return steps, retries
-        starts: dict[tuple[str, str], float] = {}
-        ends: dict[tuple[str, str], tuple[float, str]] = {}
-        rows = conn.execute(text(
-            "SELECT run_id, step_key, dagster_event_type, extract(epoch FROM timestamp) FROM event_logs "
-            "WHERE run_id = ANY(:runs) AND dagster_event_type = ANY(:types) AND step_key IS NOT NULL"),
-            {"runs": list(job_of), "types": list(STEP_EVENTS)})
-        for run_id, step, event_type, at in rows:
-            key, at = (run_id, step), float(at)
-            if event_type == "STEP_START":
-                starts[key] = min(at, starts.get(key, at))
-            elif event_type == "STEP_UP_FOR_RETRY":
-                retries[(job_of[run_id], step)] += 1
-            elif key not in ends or at > ends[key][0]:
-                ends[key] = (at, "success" if event_type == "STEP_SUCCESS" else "failure")
-        for (run_id, step), (end, outcome) in ends.items():
-            if (run_id, step) in starts:
-                steps[(job_of[run_id], step, outcome)].observe(max(0.0, end - starts[(run_id, step)]))
+        # Every run here has ended, so its step events are final: read once, kept while it is sampled.
+        known = self._finished_steps
+        self._finished_steps = {run_id: known.get(run_id) or self._run_step_figures(instance, run_id)
+                                for run_id in job_of}
+        for run_id, (ended, retried) in self._finished_steps.items():
+            for step, outcome, seconds in ended:
+                steps[(job_of[run_id], step, outcome)].observe(seconds)
+            for step, n in retried.items():
+                retries[(job_of[run_id], step)] += n
         return steps, retries
 
+    @staticmethod
+    def _run_step_figures(instance: "DagsterInstance", run_id: str):
+        """(step, outcome, seconds from its first start to its last success or failure) per step that
+        ended, and retries per step, from the run's step events."""
+        from dagster import DagsterEventType
 
-def build_registry(engine: Engine, window_seconds: int = DEFAULT_WINDOW_SECONDS) -> CollectorRegistry:
-    """A registry with only Orbit's collector (no process metrics of whichever process serves it)."""
+        starts: dict[str, float] = {}
+        ends: dict[str, tuple[float, str]] = {}
+        retried: dict[str, int] = defaultdict(int)
+        for entry in instance.all_logs(run_id, of_type={DagsterEventType(t) for t in STEP_EVENTS}):
+            step, at, event_type = entry.step_key, entry.timestamp, entry.dagster_event_type
+            if step is None:
+                continue
+            if event_type == DagsterEventType.STEP_START:
+                starts[step] = min(at, starts.get(step, at))
+            elif event_type == DagsterEventType.STEP_UP_FOR_RETRY:
+                retried[step] += 1
+            elif step not in ends or at > ends[step][0]:
+                ends[step] = (at, "success" if event_type == DagsterEventType.STEP_SUCCESS else "failure")
+        ended = [(step, outcome, max(0.0, end - starts[step])) for step, (end, outcome) in ends.items()
+                 if step in starts]
+        return ended, dict(retried)
+
+
+def build_registry(engine: Engine, window_seconds: int = DEFAULT_WINDOW_SECONDS,
+                   instance: "DagsterInstance | None" = None) -> CollectorRegistry:
+    """A registry with only Orbit's collector (no process metrics of whichever process serves it).
+
+    Dagster's runs are read from `instance`, by default the one of DAGSTER_HOME (made at the first scrape:
+    a database down when the server starts is reported, not fatal). orbit exports DAGSTER_HOME and
+    DAGSTER_PG_URL, whose dagster.yaml keeps Dagster's storage in the ledger's database."""
     from orbit_pipelines.jobs.registry import all_kinds
 
     kinds = all_kinds().values()
     registry = CollectorRegistry()
     registry.register(OrbitCollector(engine, kinds=[k.kind for k in kinds], jobs=[k.job_name for k in kinds],
-                                     window_seconds=window_seconds))
+                                     window_seconds=window_seconds, instance=instance or _dagster_home_instance))
     return registry
 
 
-def serve(engine: Engine, host: str, port: int, window_seconds: int = DEFAULT_WINDOW_SECONDS):
+def _dagster_home_instance() -> "DagsterInstance":
+    from dagster import DagsterInstance  # here: Dagster takes a second to import, the server starts without it
+
+    return DagsterInstance.get()
+
+
+def serve(engine: Engine, host: str, port: int, window_seconds: int = DEFAULT_WINDOW_SECONDS,
+          instance: "DagsterInstance | None" = None):
     """Serve /metrics over HTTP from a background thread; returns the server (call .shutdown() to stop)."""
     from prometheus_client import start_http_server
 
-    server, _thread = start_http_server(port, addr=host, registry=build_registry(engine, window_seconds))
+    server, _thread = start_http_server(port, addr=host, registry=build_registry(engine, window_seconds, instance))
     return server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal, Optional
 from urllib.parse import quote
 
@@ -23,7 +24,7 @@ class DocumentStorage(ConfigurableResource):
     """
 
     endpoint_url: Optional[str] = Field(default=None, description="S3-compatible endpoint (MinIO, the local S3 "
-                                                                  "server); empty for AWS.")
+                                        "server). Empty: ORBIT_S3_ENDPOINT_URL as the run finds it, else AWS.")
     region_name: Optional[str] = Field(default=None, description="AWS region.")
     max_attempts: int = Field(default=5, description="botocore's attempts per request (its own retries).")
     profile_name: Optional[str] = Field(default=None, description="AWS profile to use.")
@@ -33,12 +34,17 @@ class DocumentStorage(ConfigurableResource):
     create_bucket: bool = Field(default=True, description="Create the bucket when it does not exist.")
     presign_seconds: int = Field(default=900, description="Lifetime of presigned URLs given to Veryfi.")
 
+    def endpoint(self) -> Optional[str]:
+        """Resolved when the run uses it, never frozen when the code location loads or into run config: a
+        run re-executed after the local S3 server restarted on another port reaches the new one."""
+        return self.endpoint_url or os.environ.get("ORBIT_S3_ENDPOINT_URL") or None
+
     def client(self):
         import boto3
         from botocore.config import Config
 
         session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url,
+        return session.client("s3", region_name=self.region_name, endpoint_url=self.endpoint(),
                               use_ssl=self.use_ssl,
                               config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}))
 
@@ -47,7 +53,7 @@ class DocumentStorage(ConfigurableResource):
 
     def console_url(self, key: str, bucket: str | None = None) -> str | None:
         """The object's page in the AWS console; None for other S3-compatible servers (they have none)."""
-        if self.endpoint_url:
+        if self.endpoint():
             return None
         region = self.region_name or "us-east-1"
         return (f"https://s3.console.aws.amazon.com/s3/object/{bucket or self.bucket}"
@@ -63,7 +69,8 @@ class DocumentStorage(ConfigurableResource):
 class VeryfiResource(ConfigurableResource):
     """The Veryfi API (or the local emulator); credentials come from environment variables."""
 
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root, e.g. https://api.veryfi.com/api/")
+    base_url: str = Field(default="", description="API root, e.g. https://api.veryfi.com/api/. Empty: "
+                          "VERYFI_BASE_URL as the run finds it, else Veryfi's own.")
     api_version: str = Field(default="v8")
     client_id: str = Field(description="CLIENT-ID header.")
     username: str = Field(description="User name of the API key.")
@@ -78,7 +85,7 @@ class VeryfiResource(ConfigurableResource):
 
     def client(self) -> VeryfiClient:
         return VeryfiClient(
-            base_url=self.base_url, client_id=self.client_id, username=self.username, api_key=self.api_key,
+            base_url=self.base_url or os.environ.get("VERYFI_BASE_URL") or DEFAULT_BASE_URL, client_id=self.client_id, username=self.username, api_key=self.api_key,
             client_secret=self.client_secret or None, api_version=self.api_version,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from dagster import ConfigurableResource
@@ -14,9 +15,9 @@ class LLMResource(ConfigurableResource):
     """Any server that speaks `POST {base_url}/chat/completions`: OpenAI and other hosted APIs, vLLM,
     Ollama (`http://localhost:11434/v1`). The API key comes through EnvVar and never shows in run config."""
 
-    base_url: str = Field(default="",
-                          description="API root ending before /chat/completions, e.g. https://api.openai.com/v1.")
-    model: str = Field(default="", description="Model name as the server knows it.")
+    base_url: str = Field(default="", description="API root ending before /chat/completions, e.g. "
+                          "https://api.openai.com/v1. Empty: ORBIT_LLM_BASE_URL as the run finds it.")
+    model: str = Field(default="", description="Model name as the server knows it. Empty: ORBIT_LLM_MODEL.")
     api_key: str = Field(default="", description="Bearer token; empty for local servers that need none.")
     connect_timeout: float = Field(default=10.0, description="Seconds to connect.")
     read_timeout: float = Field(default=120.0, description="Seconds to wait for the answer.")
@@ -34,12 +35,19 @@ class LLMResource(ConfigurableResource):
     daily_budget_usd: float = Field(default=20.0, ge=0,
                                     description="No further calls today (UTC) once all tasks have spent this.")
 
+    # The endpoint is resolved when the run uses it, never frozen when the code location loads.
+    def endpoint(self) -> str:
+        return (self.base_url or os.environ.get("ORBIT_LLM_BASE_URL", "")).strip()
+
+    def model_name(self) -> str:
+        return (self.model or os.environ.get("ORBIT_LLM_MODEL", "")).strip()
+
     def missing_settings(self) -> list[str]:
-        return [name for name, value in (("ORBIT_LLM_BASE_URL", self.base_url), ("ORBIT_LLM_MODEL", self.model))
-                if not value.strip()]
+        return [name for name, value in (("ORBIT_LLM_BASE_URL", self.endpoint()), ("ORBIT_LLM_MODEL", self.model_name()))
+                if not value]
 
     def client(self) -> ChatClient:
-        return ChatClient(self.base_url, self.model, self.api_key, connect_timeout=self.connect_timeout,
+        return ChatClient(self.endpoint(), self.model_name(), self.api_key, connect_timeout=self.connect_timeout,
                           read_timeout=self.read_timeout, max_response_bytes=self.max_response_bytes)
 
     def decimal(self, name: str) -> Decimal:

@@ -24,5 +24,12 @@ class Item(BaseModel):
     def ok(self) -> bool:
         return self.failure is None
 
+    @property
+    def failed_with(self) -> ItemFailure:
+        """The failure of an item known to have failed."""
+        if self.failure is None:
+            raise ValueError(f"task {self.task_id} has not failed")
+        return self.failure
+
     def failed(self, error_class: str, message: str, step: str):
         return self.model_copy(update={"failure": ItemFailure(error_class=error_class, message=message, step=step)})

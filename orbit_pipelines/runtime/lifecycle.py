@@ -14,7 +14,7 @@ The run-status sensors (sensors/outcome.py) are the catch-all for what ops canno
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from dagster import DagsterRunStatus, Failure, HookContext, OpExecutionContext, failure_hook
 from pydantic import BaseModel
@@ -34,6 +34,7 @@ from orbit_pipelines.runtime.tags import (
 )
 
 _ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
+ItemT = TypeVar("ItemT", bound=Item)
 
 
 def checked_tasks(ledger: Ledger, task_ids: Sequence[int], kind: str) -> list[Task]:
@@ -122,12 +123,13 @@ def resume_tasks(ledger: Ledger, tasks: Iterable[Task], run_id: str, note: str) 
     return moved
 
 
-def record_failures(context: OpExecutionContext, ledger: Ledger, items: Iterable[Item], step: str,
-                    label: Callable[[Item], str] = lambda item: "") -> list[Item]:
+def record_failures(context: OpExecutionContext, ledger: Ledger, items: Iterable[ItemT], step: str,
+                    label: Callable[[ItemT], str] = lambda item: "") -> list[ItemT]:
     """End the tasks of the items that failed in `step`; returns those items."""
     failed = [i for i in items if i.failure is not None and i.failure.step == step]
     for item in failed:
         failure = item.failure
+        assert failure is not None
         ledger.move_along(item.task_id, TaskStatus.FAILED, run_id=context.run_id, note="failed in its batch",
                           error=(failure.error_class, failure.message, failure.step))
         context.log.warning(f"task {item.task_id}{label(item)} failed in {step}: {failure.error_class}: "
@@ -135,7 +137,7 @@ def record_failures(context: OpExecutionContext, ledger: Ledger, items: Iterable
     return failed
 
 
-def fail_if_none_left(items: list[Item], step: str) -> None:
+def fail_if_none_left(items: Sequence[Item], step: str) -> None:
     """Fail the step when every item has failed and this step made at least one of them fail."""
     if not items or any(i.failure is None for i in items):
         return

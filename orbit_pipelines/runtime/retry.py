@@ -3,7 +3,7 @@ why), and what that becomes in a Dagster op (`RetryRequested` or `permanent_fail
 
 One backoff schedule for every op and client: exponential, (2^n - 1) x ORBIT_RETRY_BASE_SECONDS
 (1 s: 1, 3, 7, 15, 31 s...) plus or minus up to one base of jitter, which is exactly what the ops'
-`TRANSIENT_RETRY` policy does. A server's `Retry-After` is honoured when it asks for longer.
+`TRANSIENT_RETRY` policy does. A server's `Retry-After` is honoured as given: it knows when.
 
 Why some ops raise `RetryRequested` themselves instead of carrying `TRANSIENT_RETRY`: Dagster turns a
 cancel that interrupts an op with a RetryPolicy into a retry, so a long op (a batch, a model call, an
@@ -135,11 +135,11 @@ def retry_requested(context: OpExecutionContext, *, max_retries: int = DEFAULT_M
 
 def next_retry(retry_number: int, *, max_retries: int = DEFAULT_MAX_RETRIES,
                wait: Optional[float] = None) -> Optional[RetryRequested]:
-    """After attempt `retry_number` (0 for the first), the next one: the schedule's wait, or the
-    server's if longer; None when `max_retries` are used up."""
+    """After attempt `retry_number` (0 for the first), the next one: after `wait` when the server said
+    how long (Retry-After), else on the schedule; None when `max_retries` are used up."""
     if retry_number >= max_retries:
         return None
-    seconds = max(wait or 0.0, backoff_seconds(retry_number + 1))
+    seconds = backoff_seconds(retry_number + 1) if wait is None else wait
     return RetryRequested(max_retries=max_retries, seconds_to_wait=seconds)
 
 

@@ -1,18 +1,15 @@
 """Veryfi documents API: a thin client, its error classes and the v8 response models."""
 
-from orbit_pipelines.veryfi.client import (
-    DEFAULT_BASE_URL,
+from orbit_pipelines.veryfi.auth import sign_request
+from orbit_pipelines.veryfi.client import DEFAULT_BASE_URL, VeryfiClient, VeryfiDocumentPage, VeryfiResult
+from orbit_pipelines.veryfi.errors import (
     VeryfiBadResponse,
-    VeryfiClient,
-    VeryfiDocumentPage,
     VeryfiError,
     VeryfiRateLimited,
     VeryfiReadTimeout,
     VeryfiRejected,
-    VeryfiResult,
     VeryfiServerError,
     VeryfiTransportError,
-    sign_request,
 )
 from orbit_pipelines.veryfi.models import (
     VeryfiDocument,

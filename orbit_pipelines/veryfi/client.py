@@ -1,32 +1,37 @@
 """A thin ``requests`` client for the Veryfi v8 documents API.
 
 Deliberately without retries: each call either returns a parsed result or raises one
-``VeryfiError`` subclass whose ``retryable``/``retry_after`` tell the Dagster op what to do.
-Every request has explicit connect and read timeouts.
+``VeryfiError`` subclass (see ``errors``) whose ``retryable``/``retry_after`` tell the Dagster op
+what to do. Every request has explicit connect and read timeouts, and the answer is read up to a
+size cap. Credentials and signatures are in ``auth``, the streamed upload body in ``upload``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import io
 import json
 import logging
 import mimetypes
 import os
-import secrets
-import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import IO, Any, Optional, Sequence, Union
 
 import requests
 import urllib3
 
 from orbit_pipelines.runtime.retry import is_transient_status, parse_retry_after
+from orbit_pipelines.veryfi.auth import Fields, auth_headers, scrub_secrets
+from orbit_pipelines.veryfi.errors import (
+    VeryfiBadResponse,
+    VeryfiError,
+    VeryfiRateLimited,
+    VeryfiReadTimeout,
+    VeryfiRejected,
+    VeryfiServerError,
+    VeryfiTransportError,
+)
 from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, parse_document
+from orbit_pipelines.veryfi.upload import MultipartBody, default_file_name, form_pairs, open_upload
 
 log = logging.getLogger(__name__)
 
@@ -35,101 +40,6 @@ MESSAGE_LIMIT = 500
 DEFAULT_RATE_LIMIT_WAIT = 5.0
 # The largest answer read: a document with its OCR text is kilobytes; anything near this is not Veryfi.
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
-_SPOOL_IN_MEMORY_UP_TO = 8 * 1024 * 1024
-
-Fields = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
-
-
-# --------------------------------------------------------------------------------------- errors
-
-
-class VeryfiError(Exception):
-    """Base class. ``message`` is Veryfi's own text when it sent one, and never holds a credential."""
-
-    retryable: bool = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: Optional[int] = None,
-        trace_id: Optional[str] = None,
-        retry_after: Optional[float] = None,
-        context: str = "Veryfi request",
-    ):
-        self.message = message
-        self.status = status
-        self.trace_id = trace_id
-        self.retry_after = retry_after
-        self.context = context
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        text = f"{self.context} failed"
-        if self.status is not None:
-            text += f" with HTTP {self.status}"
-        text += f": {self.message}"
-        if self.trace_id:
-            text += f" (Veryfi trace id {self.trace_id})"
-        return text
-
-    def __reduce__(self):
-        # Keyword-only arguments would otherwise be lost if the error is pickled across processes.
-        state = (self.message, self.status, self.trace_id, self.retry_after, self.context)
-        return (_rebuild_error, (type(self),) + state)
-
-
-def _rebuild_error(cls, message, status, trace_id, retry_after, context):
-    return cls(message, status=status, trace_id=trace_id, retry_after=retry_after, context=context)
-
-
-class VeryfiRejected(VeryfiError):
-    """4xx other than 429 (bad file, credentials, id, quota): the same request will fail again."""
-
-    retryable = False
-
-
-class VeryfiRateLimited(VeryfiError):
-    """429: retry once ``retry_after`` seconds have passed."""
-
-    retryable = True
-
-
-class VeryfiServerError(VeryfiError):
-    """499 or 5xx: trouble on Veryfi's side; retry with backoff."""
-
-    retryable = True
-
-
-class VeryfiTransportError(VeryfiError):
-    """No HTTP answer at all (timeout, refused or reset connection); retry with backoff."""
-
-    retryable = True
-
-
-class VeryfiReadTimeout(VeryfiTransportError):
-    """The request was sent but no answer came in time: Veryfi may still process (and bill) it."""
-
-
-class VeryfiBadResponse(VeryfiError):
-    """A 2xx whose body is not JSON or not a document; usually a truncated answer, so retryable."""
-
-    retryable = True
-
-
-# ------------------------------------------------------------------------------------ signature
-
-
-def sign_request(secret: str, timestamp_ms: int, fields: Fields = ()) -> str:
-    """Veryfi request signature: base64(HMAC-SHA256(secret, "timestamp:<ts>,<k>:<v>,...")).
-
-    Values are rendered with ``str()`` as the official Python SDK does. ``fields`` may be a
-    mapping (a JSON body) or ordered pairs (multipart form fields, where a key may repeat).
-    """
-    pairs = fields.items() if isinstance(fields, Mapping) else fields
-    payload = f"timestamp:{timestamp_ms}" + "".join(f",{key}:{value}" for key, value in pairs)
-    digest = hmac.new(secret.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 # -------------------------------------------------------------------------------------- results
@@ -154,92 +64,6 @@ class VeryfiDocumentPage:
     raw: Any = None
     status: int = 200
     trace_id: Optional[str] = None
-
-
-# ------------------------------------------------------------------------------------ multipart
-
-
-class _MultipartBody:
-    """A multipart/form-data body that requests reads in blocks, so the file is never held whole.
-
-    requests' own ``files=`` builds the entire body in memory. This object also owns the boundary,
-    so the Content-Type it reports is the only one that can match the body.
-    """
-
-    def __init__(self, fields: Sequence[tuple[str, str]], file_field: str, file_name: str,
-                 fileobj: IO[bytes], file_size: int, file_type: str):
-        self.boundary = secrets.token_hex(16)
-        self.content_type = f"multipart/form-data; boundary={self.boundary}"
-        head = b"".join(
-            self._part_header(f'name="{_quote(name)}"') + value.encode("utf-8") + b"\r\n"
-            for name, value in fields
-        )
-        head += self._part_header(
-            f'name="{_quote(file_field)}"; filename="{_quote(file_name)}"', file_type
-        )
-        tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
-        self._head, self._tail = io.BytesIO(head), io.BytesIO(tail)
-        self._file, self._file_left = fileobj, file_size
-        self.len = len(head) + file_size + len(tail)
-
-    def _part_header(self, disposition: str, content_type: Optional[str] = None) -> bytes:
-        lines = [f"--{self.boundary}", f"Content-Disposition: form-data; {disposition}"]
-        if content_type:
-            lines.append(f"Content-Type: {content_type}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-
-    def __len__(self) -> int:
-        return self.len
-
-    def read(self, size: int = -1) -> bytes:
-        size = 64 * 1024 if size is None or size < 0 else size
-        chunk = self._head.read(size)
-        if chunk:
-            return chunk
-        if self._file_left > 0:
-            chunk = self._file.read(min(size, self._file_left))
-            if not chunk:
-                # Content-Length is already on the wire; a short body would hang the server.
-                raise OSError("upload file ended before its announced size")
-            self._file_left -= len(chunk)
-            return chunk
-        return self._tail.read(size)
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
-
-
-@contextmanager
-def _open_upload(source: Union[str, os.PathLike, IO[bytes]]) -> Iterator[tuple[IO[bytes], int]]:
-    """Yield (readable, byte count from the current position) without loading the file."""
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as handle:
-            yield handle, os.fstat(handle.fileno()).st_size
-        return
-    try:
-        start = source.tell()
-        source.seek(0, io.SEEK_END)
-        end = source.tell()
-        source.seek(start)
-        yield source, end - start
-        return
-    except (AttributeError, OSError, ValueError):
-        pass
-    # A pipe or socket: the size must be known before sending, so spool it (to disk when large).
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY_UP_TO) as spool:
-        for block in iter(lambda: source.read(1024 * 1024), b""):
-            spool.write(block)
-        size = spool.tell()
-        spool.seek(0)
-        yield spool, size
-
-
-def _default_file_name(source: Any) -> str:
-    name = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
-    if isinstance(name, (str, os.PathLike)):
-        return os.path.basename(os.fspath(name))
-    raise ValueError("file_name is required when uploading a file object without a name")
 
 
 # --------------------------------------------------------------------------------------- client
@@ -307,12 +131,12 @@ class VeryfiClient:
         auto_delete: bool = False,
     ) -> VeryfiResult:
         """Upload one file as multipart/form-data (streamed) and return the processed document."""
-        file_name = file_name or _default_file_name(path_or_fileobj)
+        file_name = file_name or default_file_name(path_or_fileobj)
         options = _process_options(external_id, categories, tags, boost_mode, auto_delete)
-        form = [("file_name", file_name)] + _form_pairs(options)
+        form = [("file_name", file_name)] + form_pairs(options)
         file_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        with _open_upload(path_or_fileobj) as (handle, size):
-            body = _MultipartBody(form, "file", file_name, handle, size, file_type)
+        with open_upload(path_or_fileobj) as (handle, size):
+            body = MultipartBody(form, "file", file_name, handle, size, file_type)
             response = self._send(
                 "POST", "", signed_fields=form, data=body,
                 headers={"Content-Type": body.content_type},
@@ -378,18 +202,7 @@ class VeryfiClient:
     # ------------------------------------------------------------------------------ plumbing
 
     def _headers(self, signed_fields: Fields) -> dict[str, str]:
-        headers = {
-            "CLIENT-ID": self.client_id,
-            "AUTHORIZATION": f"apikey {self._username}:{self._api_key}",
-            "Accept": "application/json",
-        }
-        if self._client_secret:
-            timestamp = int(time.time() * 1000)
-            headers["X-Veryfi-Request-Timestamp"] = str(timestamp)
-            headers["X-Veryfi-Request-Signature"] = sign_request(
-                self._client_secret, timestamp, signed_fields
-            )
-        return headers
+        return auth_headers(self.client_id, self._username, self._api_key, self._client_secret, signed_fields)
 
     def _send(self, method: str, path: str, *, signed_fields: Fields = (), headers=None, **kwargs):
         all_headers = self._headers(signed_fields)
@@ -443,11 +256,7 @@ class VeryfiClient:
     # ------------------------------------------------------------------------------- errors
 
     def _clean(self, text: str) -> str:
-        # Longest first, so a username that prefixes the key cannot leave part of the key behind.
-        for secret in sorted(filter(None, (self._api_key, self._client_secret, self._username)),
-                             key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return _truncate(text)
+        return _truncate(scrub_secrets(text, (self._api_key, self._client_secret, self._username)))
 
     def _transport_error(self, method: str, path: str, detail: str,
                          cls: type[VeryfiTransportError] = VeryfiTransportError) -> VeryfiTransportError:
@@ -492,18 +301,6 @@ def _process_options(external_id, categories, tags, boost_mode, auto_delete) -> 
     if auto_delete:
         options["auto_delete"] = True
     return options
-
-
-def _form_pairs(options: Mapping[str, Any]) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for key, value in options.items():
-        if isinstance(value, list):
-            pairs.extend((key, str(item)) for item in value)
-        elif value is True:
-            pairs.append((key, "true"))
-        else:
-            pairs.append((key, str(value)))
-    return pairs
 
 
 def _read_limited(response: requests.Response, limit: int) -> Optional[bytes]:

@@ -1,5 +1,6 @@
-"""`orbit task submit` launches the task's run at once through the webserver; the dispatch sensor is
-the catch-all for what it does not launch. Against the live stack (code server, webserver, daemon)."""
+"""`orbit task submit` and `orbit doc submit` launch their runs at once through the webserver; the
+dispatch sensor is the catch-all for what they do not launch. Against the live stack (code server,
+webserver, daemon)."""
 
 import re
 
@@ -9,7 +10,7 @@ from dagster import RunsFilter, execute_job
 from orbit_pipelines.launch import launch_now
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.runtime.intake import submit_task
-from orbit_pipelines.runtime.tags import TASK_ID_TAG
+from orbit_pipelines.runtime.tags import BATCH_SIZE_TAG, RUN_KEY_TAG, TASK_ID_TAG
 from orbit_pipelines_tests.live.stack import finished, orbit, run_finished
 from orbit_pipelines_tests.support import recon_job
 
@@ -37,6 +38,24 @@ def test_a_submitted_task_is_launched_at_once_not_by_the_sensor(stack_with_a_run
     [run] = runs_of(stack, task_id)
     assert run.run_id == run_id and "dagster/sensor_name" not in run.tags
     assert run.tags["dagster/run_key"] == f"task-{task_id}", "the sensor's recovery can find it"
+
+
+def test_submitted_documents_are_launched_at_once_as_one_batch(stack_with_a_run, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_unique_sample_set
+
+    stack = stack_with_a_run
+    write_unique_sample_set(tmp_path / "docs", n=3, salt="direct-launch-documents")
+    result = orbit(stack, "doc", "submit", str(tmp_path / "docs"))
+    assert "3 submitted, 0 already known, 0 refused" in result.stdout
+    [(run_id, key)] = re.findall(r"launched run (\S+) for 3 document\(s\) \((batch-\d+-\d+)\)", result.stdout)
+    # At once, in the command itself: every document is on that run when it returns, no sensor tick needed.
+    tasks = stack.ledger.tasks_with_dispatch_key(key)
+    assert len(tasks) == 3 and {t.run_id for t in tasks} == {run_id}
+    assert {t.status for t in tasks} <= {TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.COMPLETED}
+    [run] = stack.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: key}))
+    assert run.run_id == run_id and "dagster/sensor_name" not in run.tags
+    assert run.tags[BATCH_SIZE_TAG] == "3"
+    assert [finished(stack, t.id).status for t in tasks] == [TaskStatus.COMPLETED] * 3
 
 
 def test_a_sync_lane_task_keeps_its_order_through_the_sensor(stack_with_a_run):

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import Config, MetadataValue, OpExecutionContext, op
@@ -39,6 +39,7 @@ from orbit_pipelines.runtime.markdown import table
 from orbit_pipelines.runtime.remediation import remediation_for
 from orbit_pipelines.runtime.retry import (
     TRANSIENT_RETRY,
+    backoff_seconds,
     is_missing_s3_object,
     is_transient_s3_error,
     permanent_failure,
@@ -151,7 +152,9 @@ def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[Docume
     """Retry the op for the documents that failed transiently; after the last retry, fail just them."""
     if not transient:
         return items
-    retry = retry_requested(context, max_retries=DOCUMENT_RETRIES, wait=wait)
+    # The batch waits for the longest the server asked for, and never less than the schedule says.
+    retry = retry_requested(context, max_retries=DOCUMENT_RETRIES,
+                            wait=max(wait, backoff_seconds(context.retry_number + 1)))
     if retry is not None:
         context.log.warning(f"{step}: {len(transient)} document(s) failed transiently; retrying them in "
                             f"{retry.seconds_to_wait:.1f} s")
@@ -355,12 +358,12 @@ def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: Le
         if row["total"] is not None:
             totals[row["currency"] or "unknown"] += row["total"]
     failures = [i for i in items if not i.ok]
-    by_class = Counter(i.failure.error_class for i in failures)
-    summary = {
+    by_class = Counter(i.failed_with.error_class for i in failures)
+    summary: dict[str, Any] = {
         "documents": len(items), "stored": len(stored), "failed": len(failures),
         "totals": {c: str(v) for c, v in sorted(totals.items())},
-        "failures": [{"task_id": i.task_id, "file": i.source_name, "step": i.failure.step,
-                      "error_class": i.failure.error_class, "message": i.failure.message} for i in failures],
+        "failures": [{"task_id": i.task_id, "file": i.source_name, "step": i.failed_with.step,
+                      "error_class": i.failed_with.error_class, "message": i.failed_with.message} for i in failures],
     }
     documents = table(
         ["task", "file", "vendor", "date", "subtotal", "tax", "total", "currency", "object"],

@@ -1,22 +1,17 @@
-"""Ops of send_message: thin wrappers over logic.py, the ledger and one HTTP POST."""
+"""Ops of send_message: thin wrappers over logic.py, the ledger and the endpoints resource's POST."""
 
-import time
 from typing import Optional
 from urllib.parse import urlsplit
 
-import requests
-import urllib3
 from dagster import Config, OpExecutionContext, Out, Output, op
 from pydantic import Field
 
 from orbit_pipelines.jobs.send_message.logic import Verdict, request_body, verdict
 from orbit_pipelines.jobs.send_message.models import KIND, MessagePayload
-from orbit_pipelines.jobs.send_message.resources import MessageEndpoints
+from orbit_pipelines.jobs.send_message.resources import EndpointUnreachable, MessageEndpoints
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task
 from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, parse_retry_after, permanent_failure, retry_requested
-
-ANSWER_BYTES_KEPT = 4096
 
 
 class LoadMessageConfig(Config):
@@ -44,35 +39,28 @@ def deliver_message(context: OpExecutionContext, task_id: int, payload: MessageP
                                 f"{', '.join(endpoints.names()) or 'none'})", "UnknownEndpoint")
     attempt = context.retry_number
     try:
-        # The same key on every attempt lets a receiver drop a duplicate after a lost answer.
-        started = time.monotonic()
-        with requests.post(url, json=request_body(payload, task_id), timeout=endpoints.timeout_seconds,
-                           headers={"Idempotency-Key": f"orbit-task-{task_id}"}, stream=True) as response:
-            # Only the start of the answer is kept (for the error message): an endpoint cannot flood us.
-            answer = response.raw.read(ANSWER_BYTES_KEPT, decode_content=True).decode("utf-8", "replace")
-    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        # The exception's text carries the URL, and a webhook URL is a secret: name the endpoint instead.
-        reason = type(exc).__name__
+        answer = endpoints.post(url, request_body(payload, task_id), f"orbit-task-{task_id}")
+    except EndpointUnreachable as exc:
         retry = retry_requested(context, max_retries=endpoints.retries)
         if retry is None:
-            raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({reason})",
+            raise permanent_failure(f"{payload.endpoint}: unreachable after {attempt + 1} attempts ({exc})",
                                     "DeliveryFailed") from None
-        context.log.warning(f"{payload.endpoint}: {reason}; retrying in {retry.seconds_to_wait:.1f}s")
+        context.log.warning(f"{payload.endpoint}: {exc}; retrying in {retry.seconds_to_wait:.1f}s")
         raise retry from None
-    outcome = verdict(response.status_code)
+    outcome = verdict(answer.status)
     if outcome == Verdict.RETRY:
         retry = retry_requested(context, max_retries=endpoints.retries,
-                                wait=parse_retry_after(response.headers.get("Retry-After"), None))
+                                wait=parse_retry_after(answer.retry_after, None))
         if retry is not None:
-            context.log.warning(f"{payload.endpoint} answered {response.status_code}; retrying in "
+            context.log.warning(f"{payload.endpoint} answered {answer.status}; retrying in "
                                 f"{retry.seconds_to_wait:.1f}s")
             raise retry
     if outcome != Verdict.DELIVERED:
-        raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {response.status_code} "
-                                f"{answer[:300]}", "DeliveryRejected", status=response.status_code)
+        raise permanent_failure(f"{payload.endpoint} refused the message: HTTP {answer.status} "
+                                f"{answer.text[:300]}", "DeliveryRejected", status=answer.status)
     complete_items(context, ledger.get(), [task_id])
     # The host only: webhook URLs often carry their secret in the path.
     context.add_output_metadata({"endpoint": payload.endpoint, "host": urlsplit(url).hostname or "",
-                                 "status": response.status_code, "attempts": attempt + 1,
-                                 "response_ms": round((time.monotonic() - started) * 1000)})
-    return response.status_code
+                                 "status": answer.status, "attempts": attempt + 1,
+                                 "response_ms": answer.elapsed_ms})
+    return answer.status

@@ -11,10 +11,9 @@ def resources() -> dict:
     from orbit_pipelines.resources import env_number, optional_env_var
     from orbit_pipelines.resources.llm import LLMResource
 
-    # Read when the code location loads (like VERYFI_BASE_URL); the key only through EnvVar.
+    # Prices and budgets are read when the code location loads; the endpoint and model when a run uses
+    # them (LLMResource.endpoint); the key only through EnvVar.
     return {"llm": LLMResource(
-        base_url=os.environ.get("ORBIT_LLM_BASE_URL", ""),
-        model=os.environ.get("ORBIT_LLM_MODEL", ""),
         api_key=optional_env_var("ORBIT_LLM_API_KEY"),
         read_timeout=env_number("ORBIT_LLM_TIMEOUT_SECONDS", 120),
         price_input_per_1k=env_number("ORBIT_LLM_PRICE_INPUT_PER_1K", 0),

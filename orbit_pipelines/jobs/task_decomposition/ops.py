@@ -8,7 +8,7 @@ that task alone (see runtime/lifecycle.py).
 import os
 from collections import Counter
 from enum import Enum
-from typing import Optional
+from typing import Any, Optional
 
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Output, op
 from pydantic import Field, ValidationError
@@ -32,6 +32,7 @@ from orbit_pipelines.runtime.lifecycle import (
     record_failures,
     start_items,
 )
+from orbit_pipelines.runtime.markdown import table
 from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, permanent_failure, retry_on_infrastructure_errors
 
 
@@ -71,6 +72,13 @@ class PlanItem(Item):
     subtasks: list[Subtask] = []
     prompts: list[Prompt] = []
 
+    @property
+    def task(self) -> DecompositionPayload:
+        """The payload of an item still in play."""
+        if self.payload is None:
+            raise ValueError(f"task {self.task_id} has no valid payload")
+        return self.payload
+
 
 def _item(task) -> PlanItem:
     try:
@@ -82,8 +90,10 @@ def _item(task) -> PlanItem:
 
 
 def _tasks_to_load(context: OpExecutionContext, config: LoadTaskConfig, led) -> list:
-    if config.task_ids or config.task_id is not None:
-        return checked_tasks(led, config.task_ids or [config.task_id], KIND)
+    if config.task_ids:
+        return checked_tasks(led, config.task_ids, KIND)
+    if config.task_id is not None:
+        return checked_tasks(led, [config.task_id], KIND)
     try:
         validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
     except PayloadError as exc:
@@ -107,13 +117,13 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
     record_failures(context, led, items, "load_task")
     fail_if_none_left(items, "load_task")
     ok = [i for i in items if i.ok]
-    metadata = {"tasks": len(tasks), "loaded": len(ok), "skipped": len(tasks) - len(items),
+    metadata: dict[str, Any] = {"tasks": len(tasks), "loaded": len(ok), "skipped": len(tasks) - len(items),
                 "failed": len(items) - len(ok)}
     if len(tasks) == 1:
         task = started[0]
-        metadata.update({"task_id": task.id, "title": ok[0].payload.title, "attempt": task.attempts,
+        metadata.update({"task_id": task.id, "title": ok[0].task.title, "attempt": task.attempts,
                          "lane": task.lane, "priority": task.priority,
-                         "tech_stack": ", ".join(ok[0].payload.tech_stack) or "-"})
+                         "tech_stack": ", ".join(ok[0].task.tech_stack) or "-"})
     yield Output(items, metadata=metadata)
 
 
@@ -172,15 +182,15 @@ def _decompose_one(context, config: DecomposeConfig, item: PlanItem, led, llm: L
         subtasks = _corrected_subtasks(context, item, config.corrected_subtasks_json, led)
     elif config.strategy == Strategy.llm:
         try:
-            subtasks, figures = decompose_with_model(context, item.task_id, item.payload, config.feedback, led, llm)
+            subtasks, figures = decompose_with_model(context, item.task_id, item.task, config.feedback, led, llm)
         except Failure as exc:  # permanent for this task (invalid answers, budget, 4xx): the batch goes on
             error_class, message = error_details(exc)
             return item.failed(error_class, message, "decompose_task")
         model_figures.append(figures)
     else:
-        subtasks = decompose(item.payload)
+        subtasks = decompose(item.task)
     try:
-        validate_plan(subtasks, item.payload.exclude_categories)
+        validate_plan(subtasks, item.task.exclude_categories)
     except PlanError as exc:
         return item.failed("InvalidPlan", f"task {item.task_id}: {exc}", "decompose_task")
     return item.model_copy(update={"subtasks": subtasks})
@@ -189,7 +199,7 @@ def _decompose_one(context, config: DecomposeConfig, item: PlanItem, led, llm: L
 def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: list[bool]) -> dict:
     """What this run's model calls cost, failed tasks' calls included."""
     run = usage_for_run(led.engine, context.run_id)
-    return {"strategy": "llm", "model": llm.model, "model_calls": run.calls,
+    return {"strategy": "llm", "model": llm.model_name(), "model_calls": run.calls,
             "reused_stored_answer": bool(reused) and all(reused),
             "run_prompt_tokens": run.prompt_tokens, "run_completion_tokens": run.completion_tokens,
             "run_cost_usd": float(run.cost_usd)}
@@ -229,7 +239,7 @@ def decompose_task(context: OpExecutionContext, config: DecomposeConfig, items: 
 @op(retry_policy=TRANSIENT_RETRY)
 def enrich_subtasks(context: OpExecutionContext, items: list[PlanItem]) -> list[PlanItem]:
     """Add tech-stack requirements, coding standards, project rules and best practices."""
-    items = [i.model_copy(update={"subtasks": enrich(i.subtasks, i.payload)}) if i.ok else i for i in items]
+    items = [i.model_copy(update={"subtasks": enrich(i.subtasks, i.task)}) if i.ok else i for i in items]
     done = [i for i in items if i.ok]
     context.add_output_metadata(
         {"tech_requirements": sum(len(s.tech_requirements) for i in done for s in i.subtasks),
@@ -241,9 +251,9 @@ def enrich_subtasks(context: OpExecutionContext, items: list[PlanItem]) -> list[
 @op(retry_policy=TRANSIENT_RETRY)
 def generate_prompts(context: OpExecutionContext, items: list[PlanItem]) -> list[PlanItem]:
     """Render one implementation prompt per category from the package's jinja2 templates."""
-    items = [i.model_copy(update={"prompts": render_prompts(i.subtasks, i.payload)}) if i.ok else i for i in items]
+    items = [i.model_copy(update={"prompts": render_prompts(i.subtasks, i.task)}) if i.ok else i for i in items]
     prompts = [p for i in items if i.ok for p in i.prompts]
-    chars = Counter()
+    chars: Counter[str] = Counter()
     for prompt in prompts:
         chars[prompt.category.value.lower()] += len(prompt.text)
     context.add_output_metadata({"prompts": len(prompts), **{f"prompt_chars_{c}": n for c, n in sorted(chars.items())}})
@@ -278,10 +288,8 @@ def store_results(context: OpExecutionContext, items: list[PlanItem], ledger: Le
 
 def batch_markdown(items: list[PlanItem]) -> str:
     """One row per task of a batch run: what it became, or why it failed."""
-    lines = ["| task | title | subtasks | prompts | hours | outcome |", "|---:|---|---:|---:|---:|---|"]
-    for item in items[:500]:
-        outcome = "stored" if item.ok else f"{item.failure.error_class} in {item.failure.step}"
-        hours = round(sum(s.estimated_effort_hours for s in item.subtasks), 1)
-        title = item.payload.title.replace("|", "\\|")[:80] if item.payload else "(invalid payload)"
-        lines.append(f"| {item.task_id} | {title} | {len(item.subtasks)} | {len(item.prompts)} | {hours} | {outcome} |")
-    return "\n".join(lines)
+    return table(["task", "title", "subtasks", "prompts", "hours", "outcome"], [
+        (item.task_id, item.payload.title[:80] if item.payload else "(invalid payload)", len(item.subtasks),
+         len(item.prompts), round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
+         "stored" if item.ok else f"{item.failed_with.error_class} in {item.failed_with.step}")
+        for item in items], limit=500, right=["task", "subtasks", "prompts", "hours"])

@@ -6,13 +6,17 @@ Kept as data rather than code so that adding a technology is a reviewable text c
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the same parser, before it joined the standard library
+    import tomli as tomllib
 
 from orbit_pipelines.jobs.task_decomposition.models import Category
 

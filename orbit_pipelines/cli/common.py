@@ -1,0 +1,89 @@
+"""What the `orbit` commands share: the environment they run in, the ledger, turning a service's
+refusal into a one-line error, the metrics server options, and echoing a task's progress."""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+
+import click
+
+from orbit_pipelines.environment import Environment, prepare_environment
+
+DEFAULT_UI_HOST, DEFAULT_UI_PORT = "127.0.0.1", 3000
+DEFAULT_METRICS_PORT = 9464
+
+
+@contextmanager
+def environment(migrate: bool = True, local_services: bool = False):
+    """Prepare the environment; stop what we started on exit, on Ctrl-C and on SIGTERM."""
+    env = prepare_environment(migrate=migrate, local_services=local_services)
+
+    def _terminate(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield env
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        env.close()
+
+
+def ledger(env: Environment):
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.ledger import Ledger
+
+    return Ledger(get_engine(env.pg_url))
+
+
+@contextmanager
+def reported(*errors: type[BaseException]):
+    """Show these exceptions as `Error: <message>` and exit 1, not as a traceback."""
+    try:
+        yield
+    except errors as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def echo_status(task) -> None:
+    run = f" (run {task.run_id})" if task.run_id else ""
+    click.echo(f"  task {task.id}: {task.status.value}{run}")
+
+
+def echo_lines(lines) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+def metrics_options(prefix: str):
+    """Bind address, port and window of the metrics server: `--host/--port` for `orbit metrics serve`,
+    `--metrics-host/--metrics-port` for `orbit up` (whose --host/--port are the UI's)."""
+
+    def decorate(command):
+        command = click.option(f"--{prefix}window", "window", type=click.IntRange(60, 7 * 86400), default=3600,
+                               show_default=True, envvar="ORBIT_METRICS_WINDOW_SECONDS",
+                               help="Seconds of activity the window metrics cover (runs finished, durations, "
+                                    "calls).")(command)
+        command = click.option(f"--{prefix}port", "metrics_port", type=click.IntRange(0, 65535),
+                               default=DEFAULT_METRICS_PORT, show_default=True, envvar="ORBIT_METRICS_PORT",
+                               help="Prometheus metrics port (0: no metrics server).")(command)
+        return click.option(f"--{prefix}host", "metrics_host", default=DEFAULT_UI_HOST, show_default=True,
+                            envvar="ORBIT_METRICS_HOST", help="Metrics bind address (loopback by default).")(command)
+
+    return decorate
+
+
+def start_metrics(env: Environment, host: str, port: int, window: int):
+    """The Prometheus metrics server (observability.metrics.serve), or a one-line error when the port is
+    taken."""
+    from orbit_pipelines.db import get_engine
+    from orbit_pipelines.observability.metrics import serve
+
+    try:
+        server = serve(get_engine(env.pg_url), host, port, window)
+    except OSError as exc:
+        raise click.ClickException(f"metrics: cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                                   "port with --metrics-port/ORBIT_METRICS_PORT, or 0 for none") from None
+    click.echo(f"metrics: http://{host}:{port}/metrics")
+    return server

@@ -1,0 +1,94 @@
+"""`orbit env`, `orbit up`, `orbit demo`: the local stack."""
+
+from __future__ import annotations
+
+import click
+
+from orbit_pipelines.cli.common import (
+    DEFAULT_UI_HOST,
+    DEFAULT_UI_PORT,
+    echo_lines,
+    echo_status,
+    environment,
+    ledger,
+    metrics_options,
+    reported,
+    start_metrics,
+)
+from orbit_pipelines.environment import prepare_environment
+from orbit_pipelines.local import dev_stack
+from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task, wait_for_tasks
+
+
+@click.command("env")
+def env_command() -> None:
+    """Start the embedded Postgres if needed and print `export` lines for the shell.
+
+    eval "$(orbit env)" before running `dagster dev` or `dagster-daemon` yourself. The embedded
+    server keeps running; `orbit db stop` stops it.
+    """
+    echo_lines(dev_stack.shell_exports(prepare_environment()))
+
+
+@click.command("up")
+@click.option("--host", default=DEFAULT_UI_HOST, show_default=True,
+              help="Webserver bind address (loopback by default).")
+@click.option("--port", default=DEFAULT_UI_PORT, show_default=True, type=int)
+@metrics_options("metrics-")
+def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) -> None:
+    """Run the webserver, the daemon (sensors, schedules, run queue), a code server and the Prometheus
+    metrics server until Ctrl-C."""
+    with environment(local_services=True) as env:
+        click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
+        echo_lines(env.services.describe())
+        click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
+        metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
+        click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
+        server = dev_stack.start_dev_server(host, port)
+        dev_stack.run_until_interrupted(server.proc.wait, server.stop,
+                                        *([metrics_server.shutdown] if metrics_server else []))
+
+
+@click.command("demo")
+@click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the runs.")
+def demo(timeout: float) -> None:
+    """Submit the sample task and sample documents, let the daemon's sensor run them, print the results."""
+    from orbit_pipelines.reports import documents_report_markdown, task_report_markdown
+
+    with environment(local_services=True) as env:
+        click.echo(f"storage: {env.describe_postgres()}; instance config: {env.dagster_home / 'dagster.yaml'}")
+        echo_lines(env.services.describe())
+        daemon = dev_stack.start_daemon(env)
+        led = ledger(env)
+        try:
+            task = dev_stack.submit_sample_task(led)
+            click.echo(f"submitted task {task.id}: {task.payload['title']!r}; "
+                       "waiting for the dispatch sensor to start its run...")
+            with reported(WaitError):
+                final = wait_for_task(led, task.id, timeout, on_change=echo_status, alive=daemon.alive)
+            click.echo("")
+            click.echo(task_report_markdown(led, task.id))
+            if not all_completed([final]):
+                raise click.ClickException(f"task {final.id} ended {final.status.value}; "
+                                           f"daemon log: {daemon.log_file}")
+            click.echo(f"\nSee the run in the UI: `make up`, then "
+                       f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n")
+
+            samples = dev_stack.submit_sample_documents(led, env.orbit_home / "samples")
+            if samples.any_new:
+                click.echo(f"submitted {len(samples.task_ids)} sample documents "
+                           f"({', '.join(p.name for p in samples.paths)}); "
+                           "they run as one batch through document_processing...")
+            else:
+                click.echo("the sample documents were submitted by an earlier demo (same content, same "
+                           "idempotency key); showing their results")
+            with reported(WaitError):
+                docs = wait_for_tasks(led, samples.task_ids, timeout, alive=daemon.alive)
+        finally:
+            daemon.stop()
+        click.echo(documents_report_markdown(led, samples.task_ids))
+        if not all_completed(docs):
+            raise click.ClickException(f"some documents did not complete; daemon log: {daemon.log_file}")
+
+
+COMMANDS = (env_command, up, demo)

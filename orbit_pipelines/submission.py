@@ -1,0 +1,92 @@
+"""Submitting work as `orbit task submit` and `orbit doc submit` do: into the ledger, then started at
+once through the webserver when it serves this instance (otherwise the dispatch sensor starts it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Iterable
+
+from orbit_pipelines.ledger import Ledger, Task
+
+if TYPE_CHECKING:
+    from orbit_pipelines.launch import LaunchedRun
+
+
+def sample_payload() -> dict:
+    """The built-in sample decomposition task (`orbit task submit --sample`, `orbit demo`)."""
+    return json.loads(resources.files("orbit_pipelines.samples").joinpath("decomposition_task.json").read_text())
+
+
+class NotJson(ValueError):
+    pass
+
+
+def read_json(stream: IO[str]) -> Any:
+    """A JSON document (a payload, config edits) from a file or stdin; NotJson naming the file."""
+    try:
+        return json.load(stream)
+    except json.JSONDecodeError as exc:
+        raise NotJson(f"{getattr(stream, 'name', 'input')}: not valid JSON ({exc})") from None
+
+
+@dataclass(frozen=True)
+class TaskSubmission:
+    task: Task
+    created: bool
+    run_id: str | None  # launched directly; None when left to the dispatch sensor (or not new)
+
+
+def submit_and_launch(ledger: Ledger, kind: str, payload: Any, *, priority: int = 0, lane: str | None = None,
+                      idempotency_key: str | None = None, launch: bool = True) -> TaskSubmission:
+    """Validate and submit one task; a new one is launched at once when `launch` (see launch.launch_now).
+    Raises PayloadError, UnknownKind or IdempotencyConflict for work the ledger refuses."""
+    from orbit_pipelines.launch import launch_now
+    from orbit_pipelines.runtime.intake import submit_task
+
+    task, created = submit_task(ledger, kind, payload, priority=priority, lane=lane, idempotency_key=idempotency_key)
+    run_id = launch_now(ledger, task) if created and launch else None
+    return TaskSubmission(task=task, created=created, run_id=run_id)
+
+
+@dataclass
+class DocumentSubmission:
+    # One (task, created) per accepted file; two files of the same content share a task.
+    accepted: list[tuple[Task, bool]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    runs: list[LaunchedRun] = field(default_factory=list)  # the runs started at once
+
+    @property
+    def created(self) -> int:
+        return sum(1 for _, created in self.accepted if created)
+
+    @property
+    def already_known(self) -> int:
+        return len(self.accepted) - self.created
+
+    @property
+    def task_ids(self) -> list[int]:
+        return list(dict.fromkeys(t.id for t, _ in self.accepted))
+
+
+def submit_documents(ledger: Ledger, files: Iterable[Path], *, priority: int = 0,
+                     launch: bool = True) -> DocumentSubmission:
+    """One task per document content for each file (a bad file is refused with the reason, the others
+    go on); then, with `launch`, every submitted document still PENDING is launched at once, in as few
+    runs as its kind batches (see launch.launch_batch_now)."""
+    from orbit_pipelines.jobs.document_processing.files import BadDocument
+    from orbit_pipelines.jobs.document_processing.intake import submit_document
+
+    result = DocumentSubmission()
+    for path in files:
+        try:
+            result.accepted.append(submit_document(ledger, path, priority=priority))
+        except BadDocument as exc:
+            result.refused.append(str(exc))
+    if launch and result.accepted:
+        from orbit_pipelines.launch import launch_batch_now
+
+        result.runs = launch_batch_now(ledger, [t for t, _ in result.accepted])
+    return result

@@ -1,0 +1,83 @@
+"""The errors a Veryfi call raises: one class per kind of failure, each saying whether to retry."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from orbit_pipelines.http_errors import HttpApiError
+
+
+class VeryfiError(HttpApiError):
+    """Base class. ``message`` is Veryfi's own text when it sent one, and never holds a credential."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        trace_id: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        context: str = "Veryfi request",
+    ):
+        self.trace_id = trace_id
+        self.context = context
+        super().__init__(message, status=status, retry_after=retry_after)
+
+    def _render(self) -> str:
+        text = f"{self.context} failed"
+        if self.status is not None:
+            text += f" with HTTP {self.status}"
+        text += f": {self.message}"
+        if self.trace_id:
+            text += f" (Veryfi trace id {self.trace_id})"
+        return text
+
+    def _rebuild_kwargs(self) -> dict[str, Any]:
+        return {**super()._rebuild_kwargs(), "trace_id": self.trace_id, "context": self.context}
+
+
+class VeryfiRejected(VeryfiError):
+    """4xx other than 429 (bad file, credentials, id, quota): the same request will fail again."""
+
+    retryable = False
+
+
+class VeryfiRateLimited(VeryfiError):
+    """429: retry once ``retry_after`` seconds have passed."""
+
+    retryable = True
+
+
+class VeryfiServerError(VeryfiError):
+    """499 or 5xx: trouble on Veryfi's side; retry with backoff."""
+
+    retryable = True
+
+
+class VeryfiTransportError(VeryfiError):
+    """No HTTP answer at all (timeout, refused or reset connection); retry with backoff."""
+
+    retryable = True
+
+
+class VeryfiReadTimeout(VeryfiTransportError):
+    """The request was sent but no answer came in time: Veryfi may still process (and bill) it."""
+
+
+class VeryfiBadResponse(VeryfiError):
+    """A 2xx whose body is not JSON or not a document; usually a truncated answer, so retryable."""
+
+    retryable = True
+
+
+__all__ = [
+    "VeryfiBadResponse",
+    "VeryfiError",
+    "VeryfiRateLimited",
+    "VeryfiReadTimeout",
+    "VeryfiRejected",
+    "VeryfiServerError",
+    "VeryfiTransportError",
+]

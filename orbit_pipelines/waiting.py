@@ -1,0 +1,66 @@
+"""Waiting for tasks to finish: `orbit task submit --wait`, `orbit doc submit --wait`, `orbit demo`."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+from orbit_pipelines.ledger import Ledger, Task
+from orbit_pipelines.ledger.states import TERMINAL
+
+POLL_SECONDS = 0.1
+
+
+class WaitError(RuntimeError):
+    """Waiting ended before the tasks finished."""
+
+
+class WaitTimedOut(WaitError):
+    pass
+
+
+class DaemonExited(WaitError):
+    pass
+
+
+def wait_for_tasks(ledger: Ledger, task_ids: Sequence[int], timeout: float, *,
+                   on_change: Callable[[Task], None] | None = None,
+                   alive: Callable[[], bool] = lambda: True) -> list[Task]:
+    """The tasks once every one of them is in a terminal state (COMPLETED, FAILED, CANCELED), in the
+    order given (repeats dropped). One deadline of `timeout` seconds for all of them.
+
+    `on_change(task)` is called for each task when first seen and whenever its status or run changes.
+    Raises WaitTimedOut at the deadline, naming a task still unfinished, and DaemonExited as soon as
+    `alive()` says the process that runs them (a daemon this command started) is gone.
+    """
+    ids = list(dict.fromkeys(task_ids))
+    deadline, seen = time.monotonic() + timeout, {}
+    while True:
+        current = {t.id: t for t in ledger.get_many(ids)}
+        if on_change:
+            for task_id in ids:
+                task = current[task_id]
+                if seen.get(task_id) != (task.status, task.run_id):
+                    on_change(task)
+                    seen[task_id] = (task.status, task.run_id)
+        unfinished = [current[i] for i in ids if current[i].status not in TERMINAL]
+        if not unfinished:
+            return [current[i] for i in ids]
+        if time.monotonic() > deadline:
+            more = f" (and {len(unfinished) - 1} more unfinished)" if len(unfinished) > 1 else ""
+            raise WaitTimedOut(f"task {unfinished[0].id} still {unfinished[0].status.value} after "
+                               f"{timeout:.0f}s{more}")
+        if not alive():
+            raise DaemonExited("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
+        time.sleep(POLL_SECONDS)
+
+
+def wait_for_task(ledger: Ledger, task_id: int, timeout: float, *,
+                  on_change: Callable[[Task], None] | None = None,
+                  alive: Callable[[], bool] = lambda: True) -> Task:
+    """One task, once it is in a terminal state (see wait_for_tasks)."""
+    return wait_for_tasks(ledger, [task_id], timeout, on_change=on_change, alive=alive)[0]
+
+
+def all_completed(tasks: Sequence[Task]) -> bool:
+    return all(t.status.value == "COMPLETED" for t in tasks)
