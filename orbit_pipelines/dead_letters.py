@@ -47,8 +47,7 @@ def retry_plan(api, tasks: Sequence[Task]) -> tuple[dict[str, list[Task]], list[
     by_failed_run: dict[str, list[Task]] = {}
     fresh: list[Task] = []
     for task in tasks:
-        run = api.run(task.run_id) if task.run_id else None
-        if run and run["status"] == "FAILURE":
+        if task.run_id and (run := api.run(task.run_id)) and run["status"] == "FAILURE":
             by_failed_run.setdefault(task.run_id, []).append(task)
         else:
             fresh.append(task)

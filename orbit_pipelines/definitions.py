@@ -6,7 +6,7 @@ from dagster import Definitions, EnvVar
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.registry import all_kinds
-from orbit_pipelines.resources import LedgerResource, optional_env_var
+from orbit_pipelines.resources import LedgerResource, env_choice, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
@@ -46,7 +46,7 @@ defs = Definitions(
             api_key=EnvVar("VERYFI_API_KEY"),
             client_secret=optional_env_var("VERYFI_CLIENT_SECRET"),
             concurrency=int(os.environ.get("ORBIT_VERYFI_CONCURRENCY", "16")),
-            upload_mode=os.environ.get("ORBIT_VERYFI_UPLOAD_MODE", "multipart"),
+            upload_mode=env_choice("ORBIT_VERYFI_UPLOAD_MODE", "multipart", ("multipart", "file_url")),
         ),
     },
 )

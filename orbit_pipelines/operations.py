@@ -99,7 +99,7 @@ class DagsterApi:
 
     def _client_error(self, exc: DagsterGraphQLClientError) -> OperationError:
         cause = exc.__cause__
-        chain = []  # gql wraps the requests error it got in one of its own
+        chain: list[BaseException] = []  # gql wraps the requests error it got in one of its own
         while cause is not None and len(chain) < 10:
             chain.append(cause)
             cause = cause.__cause__ or cause.__context__

@@ -37,7 +37,8 @@ def failure_from_step_events(events: Iterable[DagsterEvent], run_message: str | 
         error = data.error
         # Dagster wraps user exceptions; the cause carries the class the user raised.
         root = error.cause if error is not None and error.cause is not None and not declared else error
-        error_class = str(getattr(declared, "value", declared)) if declared else (root.cls_name if root else "StepFailure")
+        error_class = (str(getattr(declared, "value", declared)) if declared
+                       else (root.cls_name if root else "StepFailure"))
         if data.user_failure_data and data.user_failure_data.description:
             message = data.user_failure_data.description
         else:
@@ -53,8 +54,9 @@ def _truncate(message: str, limit: int = 2000) -> str:
 def run_failure_details(instance: DagsterInstance, run_id: str) -> FailureDetails:
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE, limit=5).records
     run_failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1).records
-    run_message = run_failures[0].event_log_entry.dagster_event.message if run_failures else None
-    return failure_from_step_events((r.event_log_entry.dagster_event for r in records), run_message)
+    # Records asked for by event type hold a Dagster event; get_dagster_event says so if one does not.
+    run_message = run_failures[0].event_log_entry.get_dagster_event().message if run_failures else None
+    return failure_from_step_events((r.event_log_entry.get_dagster_event() for r in records), run_message)
 
 
 def apply_run_outcome(
@@ -94,11 +96,11 @@ def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Rec
             return None  # never started: the dispatch sensor re-requests lost dispatches
         run = runs[0]
         ledger.attach_run(task.id, run.run_id)
-    if run is None:
-        failure = FailureDetails("RunLost", f"run {task.run_id} no longer exists in Dagster", None)
-        after = ledger.move_along(task.id, TaskStatus.FAILED, run_id=task.run_id, error=failure.as_tuple(),
+    elif run is None:
+        lost = FailureDetails("RunLost", f"run {task.run_id} no longer exists in Dagster", None)
+        after = ledger.move_along(task.id, TaskStatus.FAILED, run_id=task.run_id, error=lost.as_tuple(),
                                   note="sweep: run lost")
-        return Reconciled(task.id, task.run_id, task.status, after.status, failure.message) if after else None
+        return Reconciled(task.id, task.run_id, task.status, after.status, lost.message) if after else None
     if not run.is_finished or run.status not in RUN_STATUS_TO_TASK:
         return None
     failure = run_failure_details(instance, run.run_id) if run.status == DagsterRunStatus.FAILURE else None

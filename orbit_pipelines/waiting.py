@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from orbit_pipelines.ledger import Ledger, Task
+from orbit_pipelines.ledger import Ledger, Task, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 
 POLL_SECONDS = 0.1
@@ -34,7 +34,8 @@ def wait_for_tasks(ledger: Ledger, task_ids: Sequence[int], timeout: float, *,
     `alive()` says the process that runs them (a daemon this command started) is gone.
     """
     ids = list(dict.fromkeys(task_ids))
-    deadline, seen = time.monotonic() + timeout, {}
+    deadline = time.monotonic() + timeout
+    seen: dict[int, tuple[TaskStatus, str | None]] = {}
     while True:
         current = {t.id: t for t in ledger.get_many(ids)}
         if on_change:

@@ -68,7 +68,8 @@ def path_between(current: TaskStatus, target: TaskStatus) -> list[TaskStatus] | 
     current, target = TaskStatus(current), TaskStatus(target)
     if current == target:
         return []
-    seen = {current: None}
+    # state -> the state it was reached from; the start is its own, so the walk back ends at it.
+    seen = {current: current}
     queue = deque([current])
     while queue:
         state = queue.popleft()

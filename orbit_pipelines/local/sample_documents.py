@@ -231,13 +231,12 @@ def write_sample_set(folder: Union[str, Path], n: int = 5) -> list[Path]:
             lines = tuple((desc, int(qty) + rounds, price) for desc, qty, price in lines)
         when = start + timedelta(days=i, minutes=37 * i)
         slug = re.sub(r"[^a-z0-9]+", "_", vendor.lower()).strip("_")
-        layout = dict(address=address, receipt_number=1001 + i)
         if i % 2:
             path = write_pdf_receipt(folder / f"receipt_{i + 1:03d}_{slug}.pdf", vendor, when, lines,
-                                     rate, currency, **layout)
+                                     rate, currency, address=address, receipt_number=1001 + i)
         else:
             path = write_text_receipt(folder / f"receipt_{i + 1:03d}_{slug}.txt", vendor, when, lines,
-                                      rate, currency, **layout)
+                                      rate, currency, address=address, receipt_number=1001 + i)
         paths.append(path)
     return paths
 

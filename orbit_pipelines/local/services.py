@@ -8,6 +8,12 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
+
+    from orbit_pipelines.local.veryfi_emulator import VeryfiEmulator
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +23,8 @@ LOCAL_AWS_REGION = "us-east-1"
 @dataclass
 class LocalServices:
     variables: dict[str, str] = field(default_factory=dict)
-    _s3: object | None = None
-    _veryfi: object | None = None
+    _s3: ThreadedMotoServer | None = None
+    _veryfi: VeryfiEmulator | None = None
 
     @property
     def veryfi(self):

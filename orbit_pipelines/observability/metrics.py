@@ -69,8 +69,9 @@ class Histogram:
         self.counts[-1] += 1
         self.total += value
 
-    def buckets(self) -> list[tuple[str, float]]:
-        return [(_le(b), c) for b, c in zip(self.bounds, self.counts)] + [("+Inf", self.counts[-1])]
+    def buckets(self) -> list[tuple[str, int]]:
+        # counts has one more entry (+Inf) than bounds: zip stops at the bounds.
+        return [(_le(b), c) for b, c in zip(self.bounds, self.counts, strict=False)] + [("+Inf", self.counts[-1])]
 
 
 def _le(bound: float) -> str:
@@ -114,12 +115,12 @@ class OrbitCollector(Collector):
             yield from families
         try:
             instance = self._dagster_instance()
-            families = list(self._dagster_metrics(instance)) if instance is not None else None
+            dagster_families = list(self._dagster_metrics(instance)) if instance is not None else None
         except Exception as exc:  # noqa: BLE001 - whatever fails in Dagster's storage stack, the scrape goes on
             log.warning("metrics: could not read dagster: %s", exc)
-            families = None
-        up.add_metric(["dagster"], 0 if families is None else 1)
-        yield from families or ()
+            dagster_families = None
+        up.add_metric(["dagster"], 0 if dagster_families is None else 1)
+        yield from dagster_families or ()
         yield up
         yield GaugeMetricFamily("orbit_metrics_window_seconds",
                                 "Length of the window of the activity metrics (runs finished, durations, calls).",
@@ -301,6 +302,7 @@ class OrbitCollector(Collector):
         sample = [r for r in ended if r.start_time is not None and r.end_time is not None]
         runs: dict[tuple[str, str], Histogram] = defaultdict(lambda: Histogram(RUN_BUCKETS))
         for r in sample:
+            assert r.start_time is not None and r.end_time is not None  # sample keeps only those
             runs[(r.dagster_run.job_name, r.dagster_run.status.value)].observe(max(0.0, r.end_time - r.start_time))
         run_hist = GaugeHistogramMetricFamily("orbit_run_duration_seconds", "Wall time of the runs that ended in "
                                               f"the window (the {RUN_SAMPLE} most recent), by job and status.",

@@ -1,4 +1,5 @@
 import os
+from typing import Sequence, TypeVar
 
 from dagster import EnvVar
 
@@ -21,4 +22,16 @@ def env_number(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
-__all__ = ["LedgerResource", "env_number", "optional_env_var"]
+Choice = TypeVar("Choice", bound=str)
+
+
+def env_choice(name: str, default: Choice, choices: Sequence[Choice]) -> Choice:
+    """One of `choices` from the environment (`default` when unset); another value names the variable."""
+    raw = os.environ.get(name, default)
+    for choice in choices:
+        if raw == choice:
+            return choice
+    raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+
+
+__all__ = ["LedgerResource", "env_choice", "env_number", "optional_env_var"]

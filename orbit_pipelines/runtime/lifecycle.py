@@ -35,6 +35,7 @@ from orbit_pipelines.runtime.tags import (
 
 _ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 ItemT = TypeVar("ItemT", bound=Item)
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def checked_tasks(ledger: Ledger, task_ids: Sequence[int], kind: str) -> list[Task]:
@@ -91,10 +92,13 @@ def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Tas
         elif task.status == TaskStatus.COMPLETED:
             done.append(task)  # completed between the read and the claim
         else:  # FAILED, CANCELED, or left by a finished run: through legal steps to RUNNING
-            started.append(ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
-                                             only_if_current_run=False))
+            moved = ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
+                                      only_if_current_run=False)
+            assert moved is not None  # None only with only_if_current_run
+            started.append(moved)
     if done:
-        context.log.info(f"already COMPLETED, nothing to do: {', '.join(f'task {t.id} (run {t.run_id})' for t in done)}")
+        context.log.info("already COMPLETED, nothing to do: "
+                         f"{', '.join(f'task {t.id} (run {t.run_id})' for t in done)}")
     if owned:
         context.log.info("in progress in another run, not started twice: "
                          f"{', '.join(f'task {t.id} (run {t.run_id})' for t in owned)}")
@@ -107,7 +111,8 @@ def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Tas
     return started
 
 
-def resume_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int], note: str = "re-execution") -> None:
+def resume_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int],
+                 note: str = "re-execution") -> None:
     """The tasks of the items still in play come back RUNNING under this run (a FAILED one walks
     FAILED -> QUEUED -> RUNNING). A no-op within the run that started them."""
     resume_tasks(ledger, ledger.get_many(task_ids), context.run_id, note)
@@ -151,7 +156,8 @@ def fail_if_none_left(items: Sequence[Item], step: str) -> None:
     raise permanent_failure(message, first.error_class, task_ids=[i.task_id for i in mine][:100])
 
 
-def complete_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int], note: str = "run succeeded") -> None:
+def complete_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int],
+                   note: str = "run succeeded") -> None:
     """Mark the tasks COMPLETED by this run (the run-outcome sensor is the catch-all)."""
     if len(task_ids) == 1:
         ledger.move_along(task_ids[0], TaskStatus.COMPLETED, run_id=context.run_id, note=note,
@@ -216,8 +222,8 @@ def record_task_failure(context: HookContext) -> None:
         context.log.warning(f"could not record the failure in the ledger: {exc}")
 
 
-def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[BaseModel],
-                     kind: str) -> tuple[Task, BaseModel] | None:
+def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[ModelT],
+                     kind: str) -> tuple[Task, ModelT] | None:
     """The first op of a one-task job: read the task, mark it RUNNING, validate its payload.
 
     None when there is nothing to do (already completed, or in progress in another run).

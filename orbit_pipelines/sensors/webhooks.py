@@ -68,7 +68,8 @@ def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: Web
         entry = record.event_log_entry
         at = datetime.fromtimestamp(entry.timestamp, tz=timezone.utc)
         for task in tasks.get(entry.run_id, []):
-            if step_concerns_task(task, entry.run_id, at):
+            # Always true (a STEP_SUCCESS event names its step); the check narrows step_key to str.
+            if entry.step_key is not None and step_concerns_task(task, entry.run_id, at):
                 events.append(step_completed(task, entry.run_id, entry.step_key, at, record.storage_id))
         last_record = record.storage_id
     events.sort(key=lambda e: e.occurred_at)

@@ -188,8 +188,11 @@ class VeryfiClient:
         response = self._send("GET", "", params=params)
         body = self._json(response, "GET", "")
         # v8 wraps the page in {"documents", "meta"}; older versions answered with a bare list.
-        items, meta = (body, {}) if isinstance(body, list) else (None, None)
-        if isinstance(body, dict) and isinstance(body.get("documents"), list):
+        items: Optional[list[Any]] = None
+        meta: dict[str, Any] = {}
+        if isinstance(body, list):
+            items = body
+        elif isinstance(body, dict) and isinstance(body.get("documents"), list):
             items, meta = body["documents"], body.get("meta") or {}
         if items is None:
             raise self._bad_response(response, "GET", "", "expected {'documents': [...]} in the answer")
@@ -270,7 +273,7 @@ class VeryfiClient:
 
     def _http_error(self, response: requests.Response, method: str, path: str) -> VeryfiError:
         status = response.status_code
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             status=status, trace_id=_trace_id(response), context=f"Veryfi {method} documents/{path}"
         )
         message = self._clean(_api_message(response))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 VERYFI_DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
@@ -187,7 +188,7 @@ class VeryfiDocument(_VeryfiModel):
         return {} if value is None else value
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     field = ".".join(str(part) for part in error["loc"]) or "<document>"
     shown = repr(error.get("input"))
     if len(shown) > 60:

@@ -11,12 +11,13 @@ WORKDIR_TAG = "orbit/agent_workdir"
 
 def resources() -> dict:
     from orbit_pipelines.jobs.agent_execution.resources import AgentRunner
+    from orbit_pipelines.resources import env_choice
 
     # Deployment settings, read when the code location loads; secrets for the agent stay in the
     # environment and reach it only when ORBIT_AGENT_ENV_ALLOW names them.
     return {"agent": AgentRunner(
         command_json=os.environ.get("ORBIT_AGENT_COMMAND", ""),
-        prompt_via=os.environ.get("ORBIT_AGENT_PROMPT_VIA", "argument"),
+        prompt_via=env_choice("ORBIT_AGENT_PROMPT_VIA", "argument", ("argument", "stdin", "file")),
         env_allow=os.environ.get("ORBIT_AGENT_ENV_ALLOW", ""),
         workdir_root=os.environ.get("ORBIT_AGENT_WORKDIR_ROOT", ""),
     )}

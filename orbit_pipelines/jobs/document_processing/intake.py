@@ -26,7 +26,10 @@ def submit_document(ledger: Ledger, path: str | os.PathLike, *, priority: int = 
         return ledger.submit(KIND, payload.model_dump(), priority=priority, idempotency_key=facts.sha256)
     except IdempotencyConflict:
         # The same bytes under another name or folder: it is the same document.
-        return ledger.find_by_key(facts.sha256), False
+        existing = ledger.find_by_key(facts.sha256)
+        if existing is None:  # the conflicting task is gone: the conflict stands
+            raise
+        return existing, False
 
 
 def expand_paths(paths: list[str]) -> list[Path]:

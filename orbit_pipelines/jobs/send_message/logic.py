@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 from orbit_pipelines.jobs.send_message.models import MessagePayload
 from orbit_pipelines.runtime.retry import is_transient_status
@@ -11,7 +12,7 @@ from orbit_pipelines.runtime.retry import is_transient_status
 def request_body(payload: MessagePayload, task_id: int) -> dict:
     if payload.format == "slack":
         # Slack incoming webhooks take `text` (fallback) and optional blocks; mrkdwn fields for facts.
-        blocks = []
+        blocks: list[dict[str, Any]] = []
         if payload.title:
             blocks.append({"type": "header", "text": {"type": "plain_text", "text": payload.title[:150]}})
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": payload.text[:3000]}})

@@ -306,7 +306,7 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
 
     for e in entities:
         # A search field may name another entity ("filter invoices by customer"): that is a reference.
-        resolved = []
+        resolved: list[str] = []
         for name in e.search_fields:
             other = by_words.get(tuple(name_words(name)))
             if other is not None and other is not e:

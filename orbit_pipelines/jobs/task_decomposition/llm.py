@@ -101,7 +101,8 @@ def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtas
     try:
         data = json.loads(text)
     except ValueError as exc:
-        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}" if hasattr(exc, "msg") else str(exc)
+        detail = (f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError)
+                  else str(exc))
         raise AnswerInvalid([f"the answer is not valid JSON: {detail}"]) from None
     if isinstance(data, list):
         data = {"subtasks": data}
@@ -155,8 +156,12 @@ def check_budget(*, task_id: int, spent_task: Decimal, task_budget: Decimal, spe
 # ---------------------------------------------------------------------------------------------
 
 class Reply(Protocol):
-    content: str
-    finish_reason: str | None
+    # Read-only, so a frozen dataclass (llm.client.ChatAnswer) is one.
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def finish_reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,7 @@ def converse(
     calls = 0
     while True:
         if invalid >= max_attempts:
-            problems = next((t.get("problems", []) for t in reversed(history) if t["kind"] == "errors"), [])
+            problems: list[str] = next((t.get("problems", []) for t in reversed(history) if t["kind"] == "errors"), [])
             raise AnswerRejected(
                 f"the model gave {invalid} invalid answer{'s' if invalid != 1 else ''} in this run "
                 f"(at most {max_attempts}); last problems: {'; '.join(problems)}"

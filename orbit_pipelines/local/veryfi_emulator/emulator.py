@@ -245,6 +245,7 @@ class VeryfiEmulator:
         if len(digest) != 32:
             return "Not Authorized: X-Veryfi-Request-Signature must be base64 of an HMAC-SHA256 digest."
         if self.strict_signatures and fields is not None:
+            assert self.client_secret is not None  # __init__ refuses strict_signatures without one
             payload = f"timestamp:{timestamp}" + "".join(f",{k}:{v}" for k, v in fields)
             expected = hmac.new(self.client_secret.encode(), payload.encode(), hashlib.sha256).digest()
             if not hmac.compare_digest(expected, digest):

@@ -100,6 +100,7 @@ def _read_item(line: str) -> Optional[dict[str, Any]]:
         price = _money(parts["price"]) if parts.get("price") else None
         total = _money(parts["total"]) if parts.get("total") else None
         if total is None:
+            assert price is not None  # every pattern captures a price, a total or both
             total = (quantity * price).quantize(CENT, rounding=ROUND_HALF_UP)
         if price is None:
             price = (total / quantity).quantize(CENT, rounding=ROUND_HALF_UP) if quantity else total
@@ -152,8 +153,8 @@ def read_receipt(text: str) -> ReceiptFacts:
         if item:
             facts.items.append(item)
             continue
-        if not facts.items and _PHONE.search(line) and facts.phone is None:
-            facts.phone = _PHONE.search(line).group(0)
+        if not facts.items and (phone := _PHONE.search(line)) and facts.phone is None:
+            facts.phone = phone.group(0)
             continue
         if not facts.items and not invoice and len(facts.address_lines) < 2 and re.search(r"\d", line):
             facts.address_lines.append(line)

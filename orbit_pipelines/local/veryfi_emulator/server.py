@@ -193,14 +193,13 @@ class _Handler(BaseHTTPRequestHandler):
                 values.setdefault(name, []).append(value)
             upload = _Upload(
                 file_name=(values.get("file_name") or [""])[0],
-                external_id=(values.get("external_id") or [None])[0],
+                external_id=(values.get("external_id") or [""])[0] or None,
                 categories=_list_field(values.get("categories", [])),
                 tags=_list_field(values.get("tags", [])),
                 auto_delete=_flag((values.get("auto_delete") or [""])[0]),
                 boost_mode=_flag((values.get("boost_mode") or [""])[0]),
                 signed_fields=form,
             )
-            upload.external_id = upload.external_id or None
             file_part = next((f for f in files if f[0] == "file"), None)
             if file_part is None:
                 raise Refusal("No file provided: send 'file', 'file_data', 'file_url' or 'file_urls'.")

@@ -117,6 +117,7 @@ def deliver_due(outbox: Outbox, secret: str | None, now: datetime, *, budget_sec
             attempt = post(session(), delivery, secret)
             with lock:
                 if attempt.ok:
+                    assert attempt.status is not None  # an ok attempt is an HTTP answer
                     outbox.delivered(delivery.id, attempt.status, now)
                     report.delivered += 1
                     answered.add(delivery.url)

@@ -37,14 +37,14 @@ class Outbox:
 
     def newest_change_id(self) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(text("SELECT coalesce(max(id), 0) FROM orbit.task_events")).scalar()
+            return conn.execute(text("SELECT coalesce(max(id), 0) FROM orbit.task_events")).scalar_one()
 
     def last_change_id_before(self, seconds_ago: float) -> int:
         """The newest change older than `seconds_ago` (read backwards by id: only recent rows are touched)."""
         with self.engine.connect() as conn:
             return conn.execute(text(
                 "SELECT coalesce((SELECT id FROM orbit.task_events WHERE at < now() - make_interval(secs => :s) "
-                "ORDER BY id DESC LIMIT 1), 0)"), {"s": seconds_ago}).scalar()
+                "ORDER BY id DESC LIMIT 1), 0)"), {"s": seconds_ago}).scalar_one()
 
     def changes(self, cursor: IdCursor, limit: int) -> list[dict[str, Any]]:
         """task_events rows after the cursor (and its gaps) with their task, in id order."""
@@ -150,7 +150,8 @@ class Outbox:
                 {"before": now - RETENTION, "limit": limit}).rowcount
 
     def log(self, *, status: str | None = None, task_id: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        clauses, params = [], {"limit": limit}
+        clauses: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
         if status:
             clauses.append("status = :status")
             params["status"] = status
