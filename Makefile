@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup browser demo test up bench reliability clean
+.PHONY: setup browser demo lint test up bench reliability clean
 
 setup: $(VENV)/.installed
 
@@ -17,7 +17,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup  ## submit the sample task and watch the daemon's sensor run it
 	$(BIN)/orbit demo
 
-test: setup browser  ## the whole suite, as CI runs it
+lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.toml
+	$(BIN)/ruff check orbit_pipelines bench orbit_pipelines_tests
+	$(BIN)/ruff format --check orbit_pipelines bench orbit_pipelines_tests
+	$(BIN)/mypy
+
+test: setup browser lint  ## the lint checks, then the whole suite, as CI runs it
 	$(BIN)/pytest
 
 # The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser). Installed

@@ -39,49 +39,99 @@ def _documents(r: dict, n: int) -> dict:
 # (benchmark, target, measured from its results, met?)
 Row = tuple[str, str, Callable[[dict], str], Callable[[dict], bool]]
 TARGETS: list[Row] = [
-    ("documents", "N=1000, L=0.25 s, C=16: run wall <= 1.25 x ideal (15.6 s)",
-     lambda r: f"{_documents(r, 1000)['run_wall_s']} s = {_documents(r, 1000)['ratio_to_ideal']} x",
-     lambda r: _documents(r, 1000)["ratio_to_ideal"] <= 1.25),
-    ("documents", "N=200: run wall <= 1.5 x ideal (3.1 s)",
-     lambda r: f"{_documents(r, 200)['run_wall_s']} s = {_documents(r, 200)['ratio_to_ideal']} x",
-     lambda r: _documents(r, 200)["ratio_to_ideal"] <= 1.5),
-    ("documents", "N=1000: run worker peak RSS <= 300 MB",
-     lambda r: f"{_documents(r, 1000)['worker_peak_rss_mb']} MB",
-     lambda r: _documents(r, 1000)["worker_peak_rss_mb"] <= 300),
-    ("inbox", "N=1000 dropped in the inbox to all stored <= ideal + 10 s (25.6 s)",
-     lambda r: (f"{r['dropped_to_stored_s']} s = ideal + {r['over_ideal_s']} s (median of {r.get('repeats', 1)}; "
-                f"the inbox sensor's tick began {r['inbox_tick_started_ended_s'][0]} s after the drop)"),
-     lambda r: r["over_ideal_s"] <= 10),
-    ("latency", "one task via orbit task submit: p50 <= 4 s, p95 <= 6 s",
-     lambda r: f"p50 {r['cli']['p50_s']} s, p95 {r['cli']['p95_s']} s (n={r['cli']['n']})",
-     lambda r: r["cli"]["p50_s"] <= 4 and r["cli"]["p95_s"] <= 6),
-    ("latency", "one task via GraphQL: p50 <= 4 s, p95 <= 6 s",
-     lambda r: f"p50 {r['graphql']['p50_s']} s, p95 {r['graphql']['p95_s']} s (n={r['graphql']['n']})",
-     lambda r: r["graphql"]["p50_s"] <= 4 and r["graphql"]["p95_s"] <= 6),
-    ("latency", "one task by the sensor path: p50 <= 7 s",
-     lambda r: f"p50 {r['sensor']['p50_s']} s, p95 {r['sensor']['p95_s']} s (n={r['sensor']['n']})",
-     lambda r: r["sensor"]["p50_s"] <= 7),
-    ("burst", "500 tasks at once: >= 300 tasks/min",
-     lambda r: f"{r['tasks_per_minute']} tasks/min ({r['elapsed_s']} s, {r['runs']} runs)",
-     lambda r: r["tasks_per_minute"] >= 300 and r["statuses"] == {"COMPLETED": r["n"]}),
-    ("overhead", "one-task decomposition run <= 1.3 x a bare 5-no-op-step job",
-     lambda r: f"{r['ratio_run']} x ({r['decomposition_run_s']} s vs {r['bare_run_s']} s)",
-     lambda r: r["ratio_run"] <= 1.3),
-    ("ledger_scale", "100k tasks, 1k pending: one dispatch tick <= 100 ms",
-     lambda r: f"{r['dispatch_tick_ms_median']} ms median (max {r['dispatch_tick_ms_max']})",
-     lambda r: r["dispatch_tick_ms_median"] <= 100),
-    ("ledger_scale", "every dispatch and outcome query uses an index",
-     lambda r: f"{r['statements_explained']} statements, {len(r['statements_with_big_seq_scan'])} seq scans "
-               f"of a large table",
-     lambda r: not r["statements_with_big_seq_scan"]),
-    ("storage", "event-log rows and bytes per document / per task, printed",
-     lambda r: "; ".join(f"{s['scenario']}: {s['event_rows_per_item']} rows, "
-                         f"{s['event_bytes_per_item'] / 1024:.1f} KB" for s in r["scenarios"]),
-     lambda r: bool(r["scenarios"])),
-    ("storage", "the retention purge removes old runs, the ledger keeps its tasks",
-     lambda r: f"{r['retention']['runs_purged']} runs: event rows {r['retention']['event_rows_before']} -> "
-               f"{r['retention']['event_rows_after']}; tasks kept {r['retention']['ledger_tasks_kept']}",
-     lambda r: r["retention"]["runs_purged"] > 0 and r["retention"]["event_rows_after"] < r["retention"]["event_rows_before"]),
+    (
+        "documents",
+        "N=1000, L=0.25 s, C=16: run wall <= 1.25 x ideal (15.6 s)",
+        lambda r: f"{_documents(r, 1000)['run_wall_s']} s = {_documents(r, 1000)['ratio_to_ideal']} x",
+        lambda r: _documents(r, 1000)["ratio_to_ideal"] <= 1.25,
+    ),
+    (
+        "documents",
+        "N=200: run wall <= 1.5 x ideal (3.1 s)",
+        lambda r: f"{_documents(r, 200)['run_wall_s']} s = {_documents(r, 200)['ratio_to_ideal']} x",
+        lambda r: _documents(r, 200)["ratio_to_ideal"] <= 1.5,
+    ),
+    (
+        "documents",
+        "N=1000: run worker peak RSS <= 300 MB",
+        lambda r: f"{_documents(r, 1000)['worker_peak_rss_mb']} MB",
+        lambda r: _documents(r, 1000)["worker_peak_rss_mb"] <= 300,
+    ),
+    (
+        "inbox",
+        "N=1000 dropped in the inbox to all stored <= ideal + 10 s (25.6 s)",
+        lambda r: (
+            f"{r['dropped_to_stored_s']} s = ideal + {r['over_ideal_s']} s (median of {r.get('repeats', 1)}; "
+            f"the inbox sensor's tick began {r['inbox_tick_started_ended_s'][0]} s after the drop)"
+        ),
+        lambda r: r["over_ideal_s"] <= 10,
+    ),
+    (
+        "latency",
+        "one task via orbit task submit: p50 <= 4 s, p95 <= 6 s",
+        lambda r: f"p50 {r['cli']['p50_s']} s, p95 {r['cli']['p95_s']} s (n={r['cli']['n']})",
+        lambda r: r["cli"]["p50_s"] <= 4 and r["cli"]["p95_s"] <= 6,
+    ),
+    (
+        "latency",
+        "one task via GraphQL: p50 <= 4 s, p95 <= 6 s",
+        lambda r: f"p50 {r['graphql']['p50_s']} s, p95 {r['graphql']['p95_s']} s (n={r['graphql']['n']})",
+        lambda r: r["graphql"]["p50_s"] <= 4 and r["graphql"]["p95_s"] <= 6,
+    ),
+    (
+        "latency",
+        "one task by the sensor path: p50 <= 7 s",
+        lambda r: f"p50 {r['sensor']['p50_s']} s, p95 {r['sensor']['p95_s']} s (n={r['sensor']['n']})",
+        lambda r: r["sensor"]["p50_s"] <= 7,
+    ),
+    (
+        "burst",
+        "500 tasks at once: >= 300 tasks/min",
+        lambda r: f"{r['tasks_per_minute']} tasks/min ({r['elapsed_s']} s, {r['runs']} runs)",
+        lambda r: r["tasks_per_minute"] >= 300 and r["statuses"] == {"COMPLETED": r["n"]},
+    ),
+    (
+        "overhead",
+        "one-task decomposition run <= 1.3 x a bare 5-no-op-step job",
+        lambda r: f"{r['ratio_run']} x ({r['decomposition_run_s']} s vs {r['bare_run_s']} s)",
+        lambda r: r["ratio_run"] <= 1.3,
+    ),
+    (
+        "ledger_scale",
+        "100k tasks, 1k pending: one dispatch tick <= 100 ms",
+        lambda r: f"{r['dispatch_tick_ms_median']} ms median (max {r['dispatch_tick_ms_max']})",
+        lambda r: r["dispatch_tick_ms_median"] <= 100,
+    ),
+    (
+        "ledger_scale",
+        "every dispatch and outcome query uses an index",
+        lambda r: (
+            f"{r['statements_explained']} statements, {len(r['statements_with_big_seq_scan'])} seq scans "
+            f"of a large table"
+        ),
+        lambda r: not r["statements_with_big_seq_scan"],
+    ),
+    (
+        "storage",
+        "event-log rows and bytes per document / per task, printed",
+        lambda r: "; ".join(
+            f"{s['scenario']}: {s['event_rows_per_item']} rows, {s['event_bytes_per_item'] / 1024:.1f} KB"
+            for s in r["scenarios"]
+        ),
+        lambda r: bool(r["scenarios"]),
+    ),
+    (
+        "storage",
+        "the retention purge removes old runs, the ledger keeps its tasks",
+        lambda r: (
+            f"{r['retention']['runs_purged']} runs: event rows {r['retention']['event_rows_before']} -> "
+            f"{r['retention']['event_rows_after']}; tasks kept {r['retention']['ledger_tasks_kept']}"
+        ),
+        lambda r: (
+            r["retention"]["runs_purged"] > 0
+            and r["retention"]["event_rows_after"] < r["retention"]["event_rows_before"]
+        ),
+    ),
 ]
 
 
@@ -94,11 +144,25 @@ def table() -> list[dict]:
             continue
         results = json.loads(path.read_text())
         try:
-            rows.append({"benchmark": name, "target": target, "measured": measured(results), "met": met(results),
-                         "when": results["machine"]["when"]})
+            rows.append(
+                {
+                    "benchmark": name,
+                    "target": target,
+                    "measured": measured(results),
+                    "met": met(results),
+                    "when": results["machine"]["when"],
+                }
+            )
         except (KeyError, StopIteration, TypeError) as exc:
-            rows.append({"benchmark": name, "target": target, "measured": f"not in its results ({exc!r})",
-                         "met": None, "when": results["machine"]["when"]})
+            rows.append(
+                {
+                    "benchmark": name,
+                    "target": target,
+                    "measured": f"not in its results ({exc!r})",
+                    "met": None,
+                    "when": results["machine"]["when"],
+                }
+            )
     return rows
 
 

@@ -30,9 +30,20 @@ def bench(n: int) -> dict:
         try:
             stack.wait_until_ready()
             ledger = Ledger(get_engine(os.environ["DAGSTER_PG_URL"]))
-            items = [(validate_payload("decomposition", {
-                "title": f"Burst task {i}", "description": f"Export Invoices of Customer {i} as CSV.",
-                "tech_stack": ["python", "postgresql"]}).model_dump(mode="json"), f"burst-{i}") for i in range(n)]
+            items = [
+                (
+                    validate_payload(
+                        "decomposition",
+                        {
+                            "title": f"Burst task {i}",
+                            "description": f"Export Invoices of Customer {i} as CSV.",
+                            "tech_stack": ["python", "postgresql"],
+                        },
+                    ).model_dump(mode="json"),
+                    f"burst-{i}",
+                )
+                for i in range(n)
+            ]
             started, wall_start = time.monotonic(), time.time()
             ids = list(ledger.submit_many("decomposition", items).values())  # one commit: they arrive together
             while True:
@@ -44,17 +55,27 @@ def bench(n: int) -> dict:
                 time.sleep(0.5)
             elapsed = time.monotonic() - started
             with ledger.engine.connect() as conn:
-                runs = conn.execute(text("SELECT count(DISTINCT run_id) FROM orbit.task_runs WHERE task_id = ANY(:i)"),
-                                    {"i": ids}).scalar()
-                run_ids = list(conn.execute(text("SELECT DISTINCT run_id FROM orbit.task_runs WHERE task_id = ANY(:i)"),
-                                            {"i": ids}).scalars())
+                runs = conn.execute(
+                    text("SELECT count(DISTINCT run_id) FROM orbit.task_runs WHERE task_id = ANY(:i)"), {"i": ids}
+                ).scalar()
+                run_ids = list(
+                    conn.execute(
+                        text("SELECT DISTINCT run_id FROM orbit.task_runs WHERE task_id = ANY(:i)"), {"i": ids}
+                    ).scalars()
+                )
             timeline = run_timeline(ledger.engine, run_ids, wall_start)
             statuses = Counter(t.status.value for t in ledger.get_many(ids))
         finally:
             stack.stop()
-    figures = {"n": n, "elapsed_s": round(elapsed, 1), "tasks_per_minute": round(n / elapsed * 60),
-               "runs": runs, "statuses": dict(statuses), "run_timeline_created_started_ended_s": timeline,
-               "batch_size": int(os.environ.get("ORBIT_DECOMPOSITION_BATCH_SIZE", 25))}
+    figures = {
+        "n": n,
+        "elapsed_s": round(elapsed, 1),
+        "tasks_per_minute": round(n / elapsed * 60),
+        "runs": runs,
+        "statuses": dict(statuses),
+        "run_timeline_created_started_ended_s": timeline,
+        "batch_size": int(os.environ.get("ORBIT_DECOMPOSITION_BATCH_SIZE", 25)),
+    }
     print(figures, flush=True)
     return figures
 

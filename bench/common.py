@@ -39,8 +39,11 @@ def _path_prefixes() -> list[tuple[str, str]]:
     prefixes[sysconfig.get_path("stdlib")] = "stdlib/"
     for folder, short in list(prefixes.items()):
         prefixes[str(Path(folder).resolve())] = short
-    return sorted(((folder.rstrip("/") + "/", short) for folder, short in prefixes.items()),
-                  key=lambda pair: len(pair[0]), reverse=True)
+    return sorted(
+        ((folder.rstrip("/") + "/", short) for folder, short in prefixes.items()),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
 
 
 _OTHER_SITE_PACKAGES = re.compile(r"(?<![^\s(])/\S*?/(?:site|dist)-packages/")
@@ -124,8 +127,11 @@ def s3_server_process():
     from orbit_pipelines.local.stack import free_port
 
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -135,8 +141,12 @@ def s3_server_process():
             time.sleep(0.1)
         else:
             raise TimeoutError("the S3 server did not start")
-        os.environ.update(ORBIT_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1")
+        os.environ.update(
+            ORBIT_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_REGION="us-east-1",
+        )
         yield
     finally:
         server.terminate()
@@ -156,8 +166,12 @@ def recon_job(name: str):
 
     from orbit_pipelines.settings import project_root
 
-    return build_reconstructable_job("bench.common", "definitions_job", reconstructable_args=(name,),
-                                     reconstructor_working_directory=str(project_root()))
+    return build_reconstructable_job(
+        "bench.common",
+        "definitions_job",
+        reconstructable_args=(name,),
+        reconstructor_working_directory=str(project_root()),
+    )
 
 
 def run_timeline(instance, run_ids: list[str], t0: float, step: str | None = None) -> list[tuple]:
@@ -172,15 +186,19 @@ def run_timeline(instance, run_ids: list[str], t0: float, step: str | None = Non
     if owned:
         instance = DagsterInstance.get()
     try:
-        records = sorted(instance.get_run_records(RunsFilter(run_ids=list(run_ids))),
-                         key=lambda r: r.create_timestamp)
+        records = sorted(instance.get_run_records(RunsFilter(run_ids=list(run_ids))), key=lambda r: r.create_timestamp)
         rows = []
         for record in records:
             # A run record's start and end times are those of its RUN_START and RUN_SUCCESS/FAILURE events.
             row = [record.create_timestamp.timestamp(), record.start_time, record.end_time]
             if step:
-                events = [e for e in instance.all_logs(record.dagster_run.run_id, of_type={
-                    DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}) if e.step_key == step]
+                events = [
+                    e
+                    for e in instance.all_logs(
+                        record.dagster_run.run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+                    )
+                    if e.step_key == step
+                ]
                 starts = [e.timestamp for e in events if e.dagster_event_type == DagsterEventType.STEP_START]
                 ends = [e.timestamp for e in events if e.dagster_event_type == DagsterEventType.STEP_SUCCESS]
                 row += [min(starts, default=None), max(ends, default=None)]

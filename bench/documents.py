@@ -29,17 +29,25 @@ def run_in_child(task_ids: list[int]) -> dict:
     instance = DagsterInstance.get()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    result = execute_job(recon_job("document_processing"), instance=instance,
-                         run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}},
-                         raise_on_error=False)
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": task_ids}}}},
+        raise_on_error=False,
+    )
     wall = time.perf_counter() - started
     stats = instance.get_run_stats(result.run_id)
     steps = {s.step_key: round(s.end_time - s.start_time, 2) for s in instance.get_run_step_stats(result.run_id)}
-    return {"success": result.success, "run_id": result.run_id, "execute_wall_s": round(wall, 2),
-            "run_wall_s": round(stats.end_time - stats.start_time, 2), "step_s": steps,
-            "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            # CPU seconds of the run worker during the run: next to the wall time, whether it waited or worked.
-            "worker_cpu_s": round(_cpu_seconds() - cpu_before, 2)}
+    return {
+        "success": result.success,
+        "run_id": result.run_id,
+        "execute_wall_s": round(wall, 2),
+        "run_wall_s": round(stats.end_time - stats.start_time, 2),
+        "step_s": steps,
+        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # CPU seconds of the run worker during the run: next to the wall time, whether it waited or worked.
+        "worker_cpu_s": round(_cpu_seconds() - cpu_before, 2),
+    }
 
 
 def _cpu_seconds() -> float:
@@ -62,14 +70,24 @@ def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
         services.veryfi.reset()
         services.veryfi.faults.latency = latency
         child_env = {**os.environ, "ORBIT_VERYFI_CONCURRENCY": str(concurrency)}
-        out = subprocess.run([sys.executable, "-m", "bench.documents", "--child", json.dumps(ids)],
-                             env=child_env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.documents", "--child", json.dumps(ids)],
+            env=child_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     done = sum(1 for t in ledger.get_many(ids) if t.status.value == "COMPLETED")
     ideal = n * latency / concurrency
     return {
-        "n": n, "latency_s": latency, "concurrency": concurrency, "ideal_s": round(ideal, 2),
-        **figures, "ratio_to_ideal": round(figures["run_wall_s"] / ideal, 2), "completed": done,
+        "n": n,
+        "latency_s": latency,
+        "concurrency": concurrency,
+        "ideal_s": round(ideal, 2),
+        **figures,
+        "ratio_to_ideal": round(figures["run_wall_s"] / ideal, 2),
+        "completed": done,
         "paid_calls": services.veryfi.total_paid_calls,
     }
 
@@ -89,14 +107,18 @@ def main() -> None:
     with s3_server_process(), bench_environment() as env:
         for n in args.n or [200, 1000]:
             # This machine is shared and noisy: the median of several runs, with their spread.
-            tries = sorted((bench(n, args.latency, args.concurrency, env, env.services) for _ in range(args.repeat)),
-                           key=lambda r: r["run_wall_s"])
+            tries = sorted(
+                (bench(n, args.latency, args.concurrency, env, env.services) for _ in range(args.repeat)),
+                key=lambda r: r["run_wall_s"],
+            )
             median = tries[len(tries) // 2]
             rows.append({**median, "repeats": args.repeat, "run_wall_all_s": [t["run_wall_s"] for t in tries]})
     print(f"{'N':>6} {'ideal s':>8} {'run s':>7} {'x ideal':>8} {'done':>6} {'paid':>6} {'RSS MB':>7}")
     for r in rows:
-        print(f"{r['n']:>6} {r['ideal_s']:>8} {r['run_wall_s']:>7} {r['ratio_to_ideal']:>8} {r['completed']:>6} "
-              f"{r['paid_calls']:>6} {r['worker_peak_rss_mb']:>7}   all runs: {r['run_wall_all_s']}  steps: {r['step_s']}")
+        print(
+            f"{r['n']:>6} {r['ideal_s']:>8} {r['run_wall_s']:>7} {r['ratio_to_ideal']:>8} {r['completed']:>6} "
+            f"{r['paid_calls']:>6} {r['worker_peak_rss_mb']:>7}   all runs: {r['run_wall_all_s']}  steps: {r['step_s']}"
+        )
     print(f"written to {write_results('documents', {'runs': rows})}")
 
 

@@ -65,12 +65,20 @@ def bench(n: int, latency: float, concurrency: int) -> dict:
         finally:
             stack.stop()
     ideal = n * latency / concurrency
-    figures = {"n": n, "latency_s": latency, "concurrency": concurrency, "ideal_s": round(ideal, 2),
-               "dropped_to_stored_s": round(elapsed, 1), "over_ideal_s": round(elapsed - ideal, 1),
-               "inbox_tick_started_ended_s": tick,
-               "completed": completed, "paid_calls": paid, "runs": len(run_ids),
-               "run_timeline_created_started_ended_step_started_step_ended_s": timeline,
-               "batch_size": int(os.environ.get("ORBIT_DOCUMENT_BATCH_SIZE", 0)) or "default"}
+    figures = {
+        "n": n,
+        "latency_s": latency,
+        "concurrency": concurrency,
+        "ideal_s": round(ideal, 2),
+        "dropped_to_stored_s": round(elapsed, 1),
+        "over_ideal_s": round(elapsed - ideal, 1),
+        "inbox_tick_started_ended_s": tick,
+        "completed": completed,
+        "paid_calls": paid,
+        "runs": len(run_ids),
+        "run_timeline_created_started_ended_step_started_step_ended_s": timeline,
+        "batch_size": int(os.environ.get("ORBIT_DOCUMENT_BATCH_SIZE", 0)) or "default",
+    }
     print(figures, flush=True)
     return figures
 
@@ -84,12 +92,17 @@ def _submitting_tick(t0: float) -> tuple[float, float] | None:
     from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
     with DagsterInstance.get() as instance:
-        [state] = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-                   if s.instigator_name == "document_inbox_sensor"]
-        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=t0 - 10,
-                                   statuses=[TickStatus.SUCCESS])
-        tick = min((t for t in ticks if t.end_timestamp and t.end_timestamp >= t0), key=lambda t: t.timestamp,
-                   default=None)
+        [state] = [
+            s
+            for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+            if s.instigator_name == "document_inbox_sensor"
+        ]
+        ticks = instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=t0 - 10, statuses=[TickStatus.SUCCESS]
+        )
+        tick = min(
+            (t for t in ticks if t.end_timestamp and t.end_timestamp >= t0), key=lambda t: t.timestamp, default=None
+        )
     return (round(tick.timestamp - t0, 1), round(tick.end_timestamp - t0, 1)) if tick else None
 
 
@@ -100,13 +113,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3, help="drops, each on a fresh stack; the median is reported")
     args = parser.parse_args()
-    tries = sorted((bench(args.n, args.latency, args.concurrency) for _ in range(args.repeat)),
-                   key=lambda r: r["dropped_to_stored_s"])
-    median = {**tries[len(tries) // 2], "repeats": args.repeat,
-              "dropped_to_stored_all_s": [t["dropped_to_stored_s"] for t in tries],
-              "inbox_tick_all_s": [t["inbox_tick_started_ended_s"] for t in tries]}
-    print(f"median of {args.repeat}: {median['dropped_to_stored_s']} s = ideal + {median['over_ideal_s']} s; "
-          f"all: {median['dropped_to_stored_all_s']}, the inbox tick (began, ended): {median['inbox_tick_all_s']} s")
+    tries = sorted(
+        (bench(args.n, args.latency, args.concurrency) for _ in range(args.repeat)),
+        key=lambda r: r["dropped_to_stored_s"],
+    )
+    median = {
+        **tries[len(tries) // 2],
+        "repeats": args.repeat,
+        "dropped_to_stored_all_s": [t["dropped_to_stored_s"] for t in tries],
+        "inbox_tick_all_s": [t["inbox_tick_started_ended_s"] for t in tries],
+    }
+    print(
+        f"median of {args.repeat}: {median['dropped_to_stored_s']} s = ideal + {median['over_ideal_s']} s; "
+        f"all: {median['dropped_to_stored_all_s']}, the inbox tick (began, ended): {median['inbox_tick_all_s']} s"
+    )
     print(f"written to {write_results('inbox', median)}")
 
 

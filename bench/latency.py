@@ -37,12 +37,24 @@ def wait_completed(ledger, task_id: int, timeout: float = 120):
 def via_cli(env: dict, root: Path, i: int) -> float:
     import json
 
-    payload = json.dumps({"title": f"Latency task {i}", "description": "Export Invoices as CSV by Customer.",
-                          "tech_stack": ["python", "postgresql"]})
+    payload = json.dumps(
+        {
+            "title": f"Latency task {i}",
+            "description": "Export Invoices as CSV by Customer.",
+            "tech_stack": ["python", "postgresql"],
+        }
+    )
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "orbit_pipelines.cli", "task", "submit", "--payload", "-",
-                             "--wait", "120"], input=payload, env=env, cwd=root, capture_output=True, text=True,
-                            timeout=180, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orbit_pipelines.cli", "task", "submit", "--payload", "-", "--wait", "120"],
+        input=payload,
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     if result.returncode != 0 or "is COMPLETED" not in result.stdout:
         raise RuntimeError(f"orbit task submit failed: {result.stdout}{result.stderr}")
@@ -50,8 +62,11 @@ def via_cli(env: dict, root: Path, i: int) -> float:
 
 
 def via_graphql(api, i: int) -> float:
-    run_config = {"ops": {"load_task": {"config": {"task": {"title": f"GraphQL task {i}",
-                                                             "description": "Export Invoices as CSV."}}}}}
+    run_config = {
+        "ops": {
+            "load_task": {"config": {"task": {"title": f"GraphQL task {i}", "description": "Export Invoices as CSV."}}}
+        }
+    }
     started = time.monotonic()
     run_id = api.launch("task_decomposition", run_config, {})
     while api.run(run_id)["status"] not in ("SUCCESS", "FAILURE", "CANCELED"):
@@ -66,8 +81,9 @@ def via_sensor(ledger, i: int) -> float:
     from orbit_pipelines.runtime.intake import submit_task
 
     started = time.monotonic()
-    task, _ = submit_task(ledger, "decomposition", {"title": f"Sensor task {i}",
-                                                    "description": "Export Invoices as CSV."})
+    task, _ = submit_task(
+        ledger, "decomposition", {"title": f"Sensor task {i}", "description": "Export Invoices as CSV."}
+    )
     done = wait_completed(ledger, task.id)
     if done.status.value != "COMPLETED":
         raise RuntimeError(f"task {task.id} ended {done.status.value}")
@@ -75,8 +91,13 @@ def via_sensor(ledger, i: int) -> float:
 
 
 def summary(samples: list[float]) -> dict:
-    return {"n": len(samples), "p50_s": round(percentile(samples, 50), 2), "p95_s": round(percentile(samples, 95), 2),
-            "min_s": round(min(samples), 2), "max_s": round(max(samples), 2)}
+    return {
+        "n": len(samples),
+        "p50_s": round(percentile(samples, 50), 2),
+        "p95_s": round(percentile(samples, 95), 2),
+        "min_s": round(min(samples), 2),
+        "max_s": round(max(samples), 2),
+    }
 
 
 def bench(n: int, paths: list[str]) -> dict:

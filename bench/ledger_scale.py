@@ -28,7 +28,8 @@ def fill(engine, total: int, pending: int) -> None:
 
     done = total - pending
     with engine.begin() as conn:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO orbit.tasks (kind, payload, status, idempotency_key, run_id, dispatch_key, attempts,
                                      created_at, updated_at, queued_at, started_at, finished_at)
             SELECT CASE WHEN g % 2 = 0 THEN 'decomposition' ELSE 'document' END,
@@ -38,26 +39,37 @@ def fill(engine, total: int, pending: int) -> None:
                    now() - make_interval(mins => :done - g), now() - make_interval(mins => :done - g),
                    now() - make_interval(mins => :done - g), now() - make_interval(mins => :done - g),
                    now() - make_interval(mins => :done - g)
-            FROM generate_series(1, :done) g"""), {"done": done})
+            FROM generate_series(1, :done) g"""),
+            {"done": done},
+        )
         conn.execute(text("INSERT INTO orbit.task_runs (task_id, run_id) SELECT id, run_id FROM orbit.tasks"))
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note)
             SELECT id, s.f, s.t, run_id, 'bench' FROM orbit.tasks,
                    (VALUES (NULL, 'PENDING'), ('PENDING', 'QUEUED'), ('QUEUED', 'RUNNING'),
-                           ('RUNNING', 'COMPLETED')) AS s(f, t)"""))
+                           ('RUNNING', 'COMPLETED')) AS s(f, t)""")
+        )
         # What finished decompositions leave behind: five subtasks and three prompts each.
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO orbit.subtasks (task_id, subtask_id, position, category, title, data, run_id)
             SELECT id, 'st-' || n, n, 'backend', 'Subtask ' || n, '{}'::jsonb, run_id
-            FROM orbit.tasks, generate_series(1, 5) n WHERE kind = 'decomposition'"""))
-        conn.execute(text("""
+            FROM orbit.tasks, generate_series(1, 5) n WHERE kind = 'decomposition'""")
+        )
+        conn.execute(
+            text("""
             INSERT INTO orbit.prompts (task_id, category, subtask_ids, text, run_id)
             SELECT id, c, '[]'::jsonb, 'Implement ' || c, run_id
-            FROM orbit.tasks, unnest(ARRAY['backend', 'frontend', 'testing']) c WHERE kind = 'decomposition'"""))
-        conn.execute(text("""
+            FROM orbit.tasks, unnest(ARRAY['backend', 'frontend', 'testing']) c WHERE kind = 'decomposition'""")
+        )
+        conn.execute(
+            text("""
             INSERT INTO orbit.tasks (kind, payload, idempotency_key)
             SELECT 'decomposition', jsonb_build_object('title', 'Pending ' || g, 'description', 'Export invoices.'),
-                   'scale-pending-' || g FROM generate_series(1, :pending) g"""), {"pending": pending})
+                   'scale-pending-' || g FROM generate_series(1, :pending) g"""),
+            {"pending": pending},
+        )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
 
@@ -66,8 +78,12 @@ def back_to_pending(engine) -> None:
     from sqlalchemy import text
 
     with engine.begin() as conn:
-        conn.execute(text("UPDATE orbit.tasks SET status = 'PENDING', dispatch_key = NULL, queued_at = NULL "
-                          "WHERE idempotency_key LIKE 'scale-pending-%'"))
+        conn.execute(
+            text(
+                "UPDATE orbit.tasks SET status = 'PENDING', dispatch_key = NULL, queued_at = NULL "
+                "WHERE idempotency_key LIKE 'scale-pending-%'"
+            )
+        )
 
 
 class Captured:
@@ -80,8 +96,11 @@ class Captured:
         event.listen(engine, "before_cursor_execute", self._seen)
 
     def _seen(self, conn, cursor, statement, parameters, context, executemany):
-        if self.on and not executemany and statement.lstrip().split()[0].upper() in ("SELECT", "WITH", "UPDATE",
-                                                                                      "INSERT", "DELETE"):
+        if (
+            self.on
+            and not executemany
+            and statement.lstrip().split()[0].upper() in ("SELECT", "WITH", "UPDATE", "INSERT", "DELETE")
+        ):
             self.statements.setdefault(" ".join(statement.split()), (statement, parameters))
 
 
@@ -93,9 +112,12 @@ def explain(engine, statement: str, parameters) -> dict:
             [[plan]] = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).all()
         finally:
             trans.rollback()
-        sizes = dict(conn.exec_driver_sql(
-            "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'orbit'").all())
+        sizes = dict(
+            conn.exec_driver_sql(
+                "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'orbit'"
+            ).all()
+        )
     plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
     scans = []
 
@@ -107,9 +129,11 @@ def explain(engine, statement: str, parameters) -> dict:
 
     walk(plan["Plan"])
     big_seq = [rel for kind, rel, _ in scans if kind == "Seq Scan" and sizes.get(rel, 0) > SMALL_TABLE_ROWS]
-    return {"ms": round(plan["Execution Time"], 2),
-            "scans": sorted({f"{kind} {rel}" + (f" using {index}" if index else "") for kind, rel, index in scans}),
-            "ok": not big_seq}
+    return {
+        "ms": round(plan["Execution Time"], 2),
+        "scans": sorted({f"{kind} {rel}" + (f" using {index}" if index else "") for kind, rel, index in scans}),
+        "ok": not big_seq,
+    }
 
 
 def bench(total: int, pending: int, repeat: int) -> dict:
@@ -167,13 +191,22 @@ def bench(total: int, pending: int, repeat: int) -> dict:
         task, _ = ledger.submit("decomposition", {"title": "At scale", "description": "Export invoices as CSV."})
         [claimed] = ledger.claim_pending(limit=1, kinds=["decomposition"])
         captured.on = True
-        result = execute_job(recon_job("task_decomposition"), instance=instance,
-                             run_config={"ops": {"load_task": {"config": {"task_id": task.id}}}},
-                             tags=task_tags(claimed))
+        result = execute_job(
+            recon_job("task_decomposition"),
+            instance=instance,
+            run_config={"ops": {"load_task": {"config": {"task_id": task.id}}}},
+            tags=task_tags(claimed),
+        )
         event = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[-1]
-        task_success_sensor(build_run_status_sensor_context(
-            sensor_name="bench", dagster_event=event.event_log_entry.dagster_event, dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id), resources={"ledger": resource}))
+        task_success_sensor(
+            build_run_status_sensor_context(
+                sensor_name="bench",
+                dagster_event=event.event_log_entry.dagster_event,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id),
+                resources={"ledger": resource},
+            )
+        )
         ledger.active(600, 500)
         ledger.queued_without_run(60, 500)
         captured.on = False
@@ -190,14 +223,19 @@ def bench(total: int, pending: int, repeat: int) -> dict:
         instance.dispose()
 
     return {
-        "tasks": total, "pending": pending, "fill_s": round(fill_s, 1), "repeat": repeat,
+        "tasks": total,
+        "pending": pending,
+        "fill_s": round(fill_s, 1),
+        "repeat": repeat,
         "dispatch_tick_ms_median": round(statistics.median(busy) * 1000, 1),
-        "dispatch_tick_ms_max": round(max(busy) * 1000, 1), "runs_requested_per_tick": runs_requested,
+        "dispatch_tick_ms_max": round(max(busy) * 1000, 1),
+        "runs_requested_per_tick": runs_requested,
         "idle_tick_ms_median": round(statistics.median(idle) * 1000, 1),
         "metrics_scrape_ms_median": round(statistics.median(scrapes) * 1000, 1),
         "statements_explained": sum(len(v) for v in plans.values()),
         "statements_with_big_seq_scan": [p["statement"] for v in plans.values() for p in v if not p["ok"]],
-        "plans": plans, "busy_tick_profile_top_cumulative": profile,
+        "plans": plans,
+        "busy_tick_profile_top_cumulative": profile,
     }
 
 
@@ -224,16 +262,20 @@ def main() -> None:
     for path in ("dispatch", "outcome"):
         print(f"-- {path} statements ({len(figures['plans'][path])})")
         for p in figures["plans"][path]:
-            print(f"  {'ok ' if p['ok'] else 'SEQ'} {p['ms']:>7} ms  {', '.join(p['scans']) or 'no table read'}\n"
-                  f"      {p['statement'][:110]}")
+            print(
+                f"  {'ok ' if p['ok'] else 'SEQ'} {p['ms']:>7} ms  {', '.join(p['scans']) or 'no table read'}\n"
+                f"      {p['statement'][:110]}"
+            )
     print("-- one busy tick, profiled (cumulative)")
     for line in figures["busy_tick_profile_top_cumulative"]:
         print("  " + line[:150])
-    print(f"tasks {figures['tasks']}, pending {figures['pending']}: dispatch tick median "
-          f"{figures['dispatch_tick_ms_median']} ms (max {figures['dispatch_tick_ms_max']}, "
-          f"{figures['runs_requested_per_tick']} runs requested), idle tick {figures['idle_tick_ms_median']} ms, "
-          f"metrics scrape {figures['metrics_scrape_ms_median']} ms; statements with a sequential scan of a "
-          f"large table: {len(figures['statements_with_big_seq_scan'])}")
+    print(
+        f"tasks {figures['tasks']}, pending {figures['pending']}: dispatch tick median "
+        f"{figures['dispatch_tick_ms_median']} ms (max {figures['dispatch_tick_ms_max']}, "
+        f"{figures['runs_requested_per_tick']} runs requested), idle tick {figures['idle_tick_ms_median']} ms, "
+        f"metrics scrape {figures['metrics_scrape_ms_median']} ms; statements with a sequential scan of a "
+        f"large table: {len(figures['statements_with_big_seq_scan'])}"
+    )
     print(f"written to {write_results('ledger_scale', figures)}")
 
 

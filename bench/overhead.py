@@ -56,11 +56,16 @@ def bench(repeat: int, profile: bool) -> dict:
             return execute_job(bare, instance=instance, run_config=quiet)
 
         def one_task(i: int):
-            task, _ = ledger.submit("decomposition", {"title": f"Overhead task {i}",
-                                                      "description": "Export Invoices as CSV by Customer."})
+            task, _ = ledger.submit(
+                "decomposition", {"title": f"Overhead task {i}", "description": "Export Invoices as CSV by Customer."}
+            )
             [claimed] = ledger.claim_pending(limit=1)
-            return lambda: execute_job(decomposition, instance=instance, tags=task_tags(claimed),
-                                       run_config={**quiet, "ops": {"load_task": {"config": {"task_id": task.id}}}})
+            return lambda: execute_job(
+                decomposition,
+                instance=instance,
+                tags=task_tags(claimed),
+                run_config={**quiet, "ops": {"load_task": {"config": {"task_id": task.id}}}},
+            )
 
         def measure(run) -> tuple[float, float]:
             started = time.perf_counter()
@@ -83,8 +88,10 @@ def bench(repeat: int, profile: bool) -> dict:
 
     figures = {
         "repeat": repeat,
-        "decomposition_execute_s": median(ours, 0), "bare_execute_s": median(theirs, 0),
-        "decomposition_run_s": median(ours, 1), "bare_run_s": median(theirs, 1),
+        "decomposition_execute_s": median(ours, 0),
+        "bare_execute_s": median(theirs, 0),
+        "decomposition_run_s": median(ours, 1),
+        "bare_run_s": median(theirs, 1),
     }
     figures["ratio_execute"] = round(figures["decomposition_execute_s"] / figures["bare_execute_s"], 2)
     figures["ratio_run"] = round(figures["decomposition_run_s"] / figures["bare_run_s"], 2)

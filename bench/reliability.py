@@ -31,11 +31,15 @@ def main() -> None:
         suite = subprocess.run(command, env={**os.environ, "ORBIT_RELIABILITY_REPORT": str(report)}, check=False)
         outcomes = accounting.load(report) if report.exists() else []
     print(accounting.markdown_table(outcomes))
-    path = write_results("reliability", {"suite_exit_code": suite.returncode,
-                                         "columns": list(accounting.COLUMNS),
-                                         "rows": [dict(zip(accounting.COLUMNS, row))
-                                                  for row in accounting.table_rows(outcomes)],
-                                         "notes": {o.fault: o.note for o in outcomes if o.note}})
+    path = write_results(
+        "reliability",
+        {
+            "suite_exit_code": suite.returncode,
+            "columns": list(accounting.COLUMNS),
+            "rows": [dict(zip(accounting.COLUMNS, row, strict=True)) for row in accounting.table_rows(outcomes)],
+            "notes": {o.fault: o.note for o in outcomes if o.note},
+        },
+    )
     print(f"written to {path}")
     sys.exit(suite.returncode)
 

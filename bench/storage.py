@@ -31,24 +31,35 @@ def footprint(engine, instance, run_ids: list[str]) -> dict:
     # as stored), which no Dagster API reports. The event row count comes from the same statement, so
     # rows and bytes are of the same rows.
     with engine.connect() as conn:
-        events, event_bytes = conn.execute(text(
-            "SELECT count(*), coalesce(sum(pg_column_size(e.*)), 0) FROM event_logs e WHERE run_id = ANY(:ids)"),
-            {"ids": run_ids}).one()
-        run_bytes = conn.execute(text(
-            "SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM runs r WHERE run_id = ANY(:ids)"),
-            {"ids": run_ids}).scalar()
+        events, event_bytes = conn.execute(
+            text("SELECT count(*), coalesce(sum(pg_column_size(e.*)), 0) FROM event_logs e WHERE run_id = ANY(:ids)"),
+            {"ids": run_ids},
+        ).one()
+        run_bytes = conn.execute(
+            text("SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM runs r WHERE run_id = ANY(:ids)"), {"ids": run_ids}
+        ).scalar()
     storage = Path(instance.storage_directory())
-    return {"event_rows": events, "event_bytes": int(event_bytes), "run_row_bytes": int(run_bytes),
-            "compute_log_and_output_bytes": sum(_dir_bytes(storage / r) for r in run_ids)}
+    return {
+        "event_rows": events,
+        "event_bytes": int(event_bytes),
+        "run_row_bytes": int(run_bytes),
+        "compute_log_and_output_bytes": sum(_dir_bytes(storage / r) for r in run_ids),
+    }
 
 
 def ledger_bytes(engine) -> int:
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        return int(conn.execute(text(
-            "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'orbit' AND c.relkind = 'r'")).scalar())
+        return int(
+            conn.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = 'orbit' AND c.relkind = 'r'"
+                )
+            ).scalar()
+        )
 
 
 def event_log_table(engine) -> dict:
@@ -56,8 +67,9 @@ def event_log_table(engine) -> dict:
 
     # SQL on purpose: the table's size on disk, indexes included, is the storage itself (no Dagster API).
     with engine.connect() as conn:
-        rows, total = conn.execute(text(
-            "SELECT (SELECT count(*) FROM event_logs), pg_total_relation_size('event_logs')")).one()
+        rows, total = conn.execute(
+            text("SELECT (SELECT count(*) FROM event_logs), pg_total_relation_size('event_logs')")
+        ).one()
     return {"rows": rows, "table_and_index_bytes": int(total)}
 
 
@@ -75,7 +87,7 @@ def run_batches(instance, ledger, kind_name: str, task_ids: list[int], per_run: 
     job = recon_job(kind.job_name)
     run_ids = []
     for start in range(0, len(task_ids), per_run):
-        tasks = ledger.claim(task_ids[start:start + per_run], f"bench-{kind_name}-{start}-{time.time_ns()}")
+        tasks = ledger.claim(task_ids[start : start + per_run], f"bench-{kind_name}-{start}-{time.time_ns()}")
         result = execute_job(job, instance=instance, run_config=kind.run_config(tasks), tags=kind.tags_for(tasks))
         if not result.success:
             raise RuntimeError(f"{kind.job_name} run {result.run_id} failed")
@@ -110,9 +122,13 @@ def idle_tick_growth(env, seconds: float) -> dict:
         finally:
             stack.stop()
     per_day = 86400 / seconds
-    return {"seconds": seconds, "tick_rows": rows1 - rows0, "tick_bytes": int(bytes1 - bytes0),
-            "tick_rows_per_day": round((rows1 - rows0) * per_day),
-            "tick_mb_per_day": round((bytes1 - bytes0) * per_day / 1e6, 1)}
+    return {
+        "seconds": seconds,
+        "tick_rows": rows1 - rows0,
+        "tick_bytes": int(bytes1 - bytes0),
+        "tick_rows_per_day": round((rows1 - rows0) * per_day),
+        "tick_mb_per_day": round((bytes1 - bytes0) * per_day / 1e6, 1),
+    }
 
 
 def bench(documents: int, tasks: int, single: int, idle_seconds: float) -> dict:
@@ -133,9 +149,12 @@ def bench(documents: int, tasks: int, single: int, idle_seconds: float) -> dict:
         salt = f"storage bench {time.time_ns()}"
         doc_paths = write_unique_sample_set(Path(tmp), documents + single, salt=salt)
         doc_ids = [submit_document(ledger, p)[0].id for p in doc_paths]
-        task_ids = [ledger.submit("decomposition", {"title": f"Storage task {i}",
-                                                    "description": "Export Invoices as CSV by Customer."})[0].id
-                    for i in range(tasks + single)]
+        task_ids = [
+            ledger.submit(
+                "decomposition", {"title": f"Storage task {i}", "description": "Export Invoices as CSV by Customer."}
+            )[0].id
+            for i in range(tasks + single)
+        ]
         all_runs = []
         for name, kind, ids, per_run in (
             (f"documents, one run of {documents}", "document", doc_ids[:documents], documents),
@@ -147,9 +166,15 @@ def bench(documents: int, tasks: int, single: int, idle_seconds: float) -> dict:
             run_ids = run_batches(instance, ledger, kind, ids, per_run)
             all_runs += run_ids
             used = footprint(engine, instance, run_ids)
-            scenarios.append({"scenario": name, "items": len(ids), "runs": len(run_ids),
-                              **{f"{k}_per_item": v for k, v in per_item(used, len(ids)).items()},
-                              "ledger_bytes_per_item": round((ledger_bytes(engine) - before) / len(ids))})
+            scenarios.append(
+                {
+                    "scenario": name,
+                    "items": len(ids),
+                    "runs": len(run_ids),
+                    **{f"{k}_per_item": v for k, v in per_item(used, len(ids)).items()},
+                    "ledger_bytes_per_item": round((ledger_bytes(engine) - before) / len(ids)),
+                }
+            )
         figures["scenarios"] = scenarios
 
         before = {**event_log_table(engine), **footprint(engine, instance, all_runs)}
@@ -160,13 +185,17 @@ def bench(documents: int, tasks: int, single: int, idle_seconds: float) -> dict:
             conn.exec_driver_sql("VACUUM event_logs")
         after = {**event_log_table(engine), **footprint(engine, instance, all_runs)}
         kept = Ledger(engine).counts_by_status()
-        figures["retention"] = {"runs_purged": len(purge.purged), "purge_s": round(purge_s, 2),
-                                "event_rows_before": before["rows"], "event_rows_after": after["rows"],
-                                "event_log_table_bytes_before": before["table_and_index_bytes"],
-                                "event_log_table_bytes_after_vacuum": after["table_and_index_bytes"],
-                                "run_outputs_and_logs_bytes_before": before["compute_log_and_output_bytes"],
-                                "run_outputs_and_logs_bytes_after": after["compute_log_and_output_bytes"],
-                                "ledger_tasks_kept": kept}
+        figures["retention"] = {
+            "runs_purged": len(purge.purged),
+            "purge_s": round(purge_s, 2),
+            "event_rows_before": before["rows"],
+            "event_rows_after": after["rows"],
+            "event_log_table_bytes_before": before["table_and_index_bytes"],
+            "event_log_table_bytes_after_vacuum": after["table_and_index_bytes"],
+            "run_outputs_and_logs_bytes_before": before["compute_log_and_output_bytes"],
+            "run_outputs_and_logs_bytes_after": after["compute_log_and_output_bytes"],
+            "ledger_tasks_kept": kept,
+        }
         instance.dispose()
         if idle_seconds:
             figures["idle_sensor_ticks"] = idle_tick_growth(env, idle_seconds)
@@ -183,17 +212,23 @@ def main() -> None:
     figures = bench(args.documents, args.tasks, args.single, args.idle_seconds)
     print(f"{'per item':32}{'event rows':>11}{'event KB':>10}{'run row B':>10}{'logs+outputs KB':>16}{'ledger KB':>10}")
     for s in figures["scenarios"]:
-        print(f"{s['scenario']:32}{s['event_rows_per_item']:>11}{s['event_bytes_per_item'] / 1024:>10.1f}"
-              f"{s['run_row_bytes_per_item']:>10}{s['compute_log_and_output_bytes_per_item'] / 1024:>16.1f}"
-              f"{s['ledger_bytes_per_item'] / 1024:>10.1f}")
+        print(
+            f"{s['scenario']:32}{s['event_rows_per_item']:>11}{s['event_bytes_per_item'] / 1024:>10.1f}"
+            f"{s['run_row_bytes_per_item']:>10}{s['compute_log_and_output_bytes_per_item'] / 1024:>16.1f}"
+            f"{s['ledger_bytes_per_item'] / 1024:>10.1f}"
+        )
     r = figures["retention"]
-    print(f"retention purge of {r['runs_purged']} runs in {r['purge_s']} s: event rows {r['event_rows_before']} -> "
-          f"{r['event_rows_after']}, run outputs and logs {r['run_outputs_and_logs_bytes_before'] // 1024} KB -> "
-          f"{r['run_outputs_and_logs_bytes_after'] // 1024} KB; the ledger keeps {r['ledger_tasks_kept']}")
+    print(
+        f"retention purge of {r['runs_purged']} runs in {r['purge_s']} s: event rows {r['event_rows_before']} -> "
+        f"{r['event_rows_after']}, run outputs and logs {r['run_outputs_and_logs_bytes_before'] // 1024} KB -> "
+        f"{r['run_outputs_and_logs_bytes_after'] // 1024} KB; the ledger keeps {r['ledger_tasks_kept']}"
+    )
     if "idle_sensor_ticks" in figures:
         t = figures["idle_sensor_ticks"]
-        print(f"idle daemon: {t['tick_rows']} tick rows in {t['seconds']} s = {t['tick_rows_per_day']} rows/day, "
-              f"{t['tick_mb_per_day']} MB/day (kept 1 day when skipped: dagster.yaml retention)")
+        print(
+            f"idle daemon: {t['tick_rows']} tick rows in {t['seconds']} s = {t['tick_rows_per_day']} rows/day, "
+            f"{t['tick_mb_per_day']} MB/day (kept 1 day when skipped: dagster.yaml retention)"
+        )
     print(f"written to {write_results('storage', figures)}")
 
 

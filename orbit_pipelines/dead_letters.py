@@ -22,8 +22,9 @@ class NotDeadLetters(ValueError):
         self.task_ids = task_ids
 
 
-def select_dead_letters(ledger: Ledger, task_ids: Sequence[int] = (), *, kind: str | None = None,
-                        every: bool = False) -> list[Task]:
+def select_dead_letters(
+    ledger: Ledger, task_ids: Sequence[int] = (), *, kind: str | None = None, every: bool = False
+) -> list[Task]:
     """The dead letters to retry: `task_ids`, or with `every` all of them (of `kind` when given).
     Raises NotDeadLetters for ids that are not on the list (of that kind)."""
     letters = {r["id"] for r in ledger.dead_letters(kind, limit=MAX_RETRIED)}
@@ -65,5 +66,6 @@ def retry_dead_letters(api, tasks: Sequence[Task]) -> Iterator[Retry]:
     for kind_name in sorted({t.kind for t in fresh}):
         kind = get_kind(kind_name)
         for batch in kind.batches([t for t in fresh if t.kind == kind_name]):
-            yield Retry([t.id for t in batch], api.launch(kind.job_name, kind.run_config(batch), kind.tags_for(batch)),
-                        None)
+            yield Retry(
+                [t.id for t in batch], api.launch(kind.job_name, kind.run_config(batch), kind.tags_for(batch)), None
+            )

@@ -23,16 +23,24 @@ from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention],
-    sensors=[task_dispatch_sensor, task_started_sensor, task_success_sensor, task_failure_sensor,
-             task_canceled_sensor, document_inbox_sensor, webhook_delivery_sensor],
+    sensors=[
+        task_dispatch_sensor,
+        task_started_sensor,
+        task_success_sensor,
+        task_failure_sensor,
+        task_canceled_sensor,
+        document_inbox_sensor,
+        webhook_delivery_sensor,
+    ],
     schedules=[stuck_task_sweep, run_retention_schedule],
     resources={
         **{key: resource for k in all_kinds().values() for key, resource in k.resources().items()},
         # Op outputs in S3 when ORBIT_IO_MANAGER_BUCKET is set (deploy/), else under $DAGSTER_HOME/storage.
         **io_manager_resources(),
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
-        "webhooks": WebhookResource(urls=optional_env_var("ORBIT_WEBHOOK_URL"),
-                                    secret=optional_env_var("ORBIT_WEBHOOK_SECRET")),
+        "webhooks": WebhookResource(
+            urls=optional_env_var("ORBIT_WEBHOOK_URL"), secret=optional_env_var("ORBIT_WEBHOOK_SECRET")
+        ),
         # Not secrets: read when the code location loads, but the endpoints (S3's and Veryfi's) when a run
         # uses them (see DocumentStorage.endpoint). AWS credentials stay with boto3's own chain.
         "storage": DocumentStorage(

@@ -40,8 +40,9 @@ def serves_this_instance(api: DagsterApi, ledger: Ledger) -> bool:
     PostgresRunStorage(...).get_run_records(limit=1) 1.1 s. The webserver is asked with our own query
     (`DagsterApi.run`) for the same reason: the client's get_run_status imports Dagster (0.6 s)."""
     with ledger.engine.connect() as conn:
-        latest = conn.execute(text(
-            "SELECT run_id FROM orbit.tasks WHERE run_id IS NOT NULL ORDER BY id DESC LIMIT 1")).scalar()
+        latest = conn.execute(
+            text("SELECT run_id FROM orbit.tasks WHERE run_id IS NOT NULL ORDER BY id DESC LIMIT 1")
+        ).scalar()
     if latest is None:
         return False
     try:
@@ -76,8 +77,10 @@ def launchable(ledger: Ledger, tasks: Sequence[Task]) -> list[Task]:
     if "*" in paused:
         return []
     unique = {t.id: t for t in tasks}.values()
-    return sorted((t for t in unique if t.status == TaskStatus.PENDING and t.lane != "sync" and t.kind not in paused),
-                  key=lambda t: (-t.priority, t.id))
+    return sorted(
+        (t for t in unique if t.status == TaskStatus.PENDING and t.lane != "sync" and t.kind not in paused),
+        key=lambda t: (-t.priority, t.id),
+    )
 
 
 def launch_batch_now(ledger: Ledger, tasks: Sequence[Task], url: str | None = None) -> list[LaunchedRun]:

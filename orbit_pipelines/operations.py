@@ -43,16 +43,24 @@ _LAUNCH_RESULT = """
 """
 
 # The client's submit_job_execution sends the same mutation; this copy is only for launch_light.
-_LAUNCH = """
+_LAUNCH = (
+    """
 mutation($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {""" + _LAUNCH_RESULT + """  }
+  launchRun(executionParams: $params) {"""
+    + _LAUNCH_RESULT
+    + """  }
 }"""
+)
 
 # The client has no re-execution.
-_REEXECUTE = """
+_REEXECUTE = (
+    """
 mutation($params: ReexecutionParams, $executionParams: ExecutionParams) {
-  launchRunReexecution(reexecutionParams: $params, executionParams: $executionParams) {""" + _LAUNCH_RESULT + """  }
+  launchRunReexecution(reexecutionParams: $params, executionParams: $executionParams) {"""
+    + _LAUNCH_RESULT
+    + """  }
 }"""
+)
 
 # The client answers a run's status only (get_run_status); re-executing steps needs its job, config and tags.
 _RUN = """
@@ -83,9 +91,13 @@ class DagsterApi:
         parts = urlsplit(self.base_url)
         host = parts.hostname or ""
         # The client takes the parts of the URL and builds the same `self.url` from them.
-        return DagsterGraphQLClient(f"[{host}]" if ":" in host else host, port_number=parts.port,
-                                    use_https=parts.scheme == "https", path_prefix=parts.path,
-                                    timeout=self.timeout)  # type: ignore[arg-type]  # requests takes a pair too
+        return DagsterGraphQLClient(
+            f"[{host}]" if ":" in host else host,
+            port_number=parts.port,
+            use_https=parts.scheme == "https",
+            path_prefix=parts.path,
+            timeout=self.timeout,  # type: ignore[arg-type]  # requests takes a pair too
+        )
 
     # -- through Dagster's client ----------------------------------------------------------------------
 
@@ -108,15 +120,23 @@ class DagsterApi:
         cause = exc.__cause__
         if cause is not None:  # no answer from a GraphQL API: an HTTP error, not JSON, GraphQL errors, a timeout
             code = getattr(cause, "code", None)
-            return OperationError(f"{self.url} is no Dagster GraphQL API, or refused the call: "
-                                  f"{f'HTTP {code}: ' if code else ''}{cause or type(cause).__name__}")
+            return OperationError(
+                f"{self.url} is no Dagster GraphQL API, or refused the call: "
+                f"{f'HTTP {code}: ' if code else ''}{cause or type(cause).__name__}"
+            )
         # The API's answer was an error type: the client raises (__typename, message, errors or step key).
         typename, detail = (*exc.args, "")[:2]
         return OperationError(f"{typename}: {_describe(exc.body if exc.body is not None else detail)}")
 
     def launch(self, job_name: str, run_config: dict, tags: dict[str, str] | None = None) -> str:
-        return self._with_client(self.client.submit_job_execution, job_name, repository_location_name=LOCATION,
-                                 repository_name=REPOSITORY, run_config=run_config, tags=tags or {})
+        return self._with_client(
+            self.client.submit_job_execution,
+            job_name,
+            repository_location_name=LOCATION,
+            repository_name=REPOSITORY,
+            run_config=run_config,
+            tags=tags or {},
+        )
 
     def status(self, run_id: str) -> str:
         """The run's status, e.g. "QUEUED", "STARTED", "SUCCESS", "FAILURE", "CANCELED"."""
@@ -128,8 +148,9 @@ class DagsterApi:
     # -- our own GraphQL, for what the client has no method for ----------------------------------------
 
     def _unreachable(self) -> OperationError:
-        return OperationError(f"no Dagster webserver at {self.url}; start it with `orbit up` "
-                              "or point ORBIT_DAGSTER_URL at one")
+        return OperationError(
+            f"no Dagster webserver at {self.url}; start it with `orbit up` or point ORBIT_DAGSTER_URL at one"
+        )
 
     def _call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -142,8 +163,9 @@ class DagsterApi:
             body = {}
         if response.status_code != 200 or not isinstance(body, dict) or body.get("errors") or "data" not in body:
             detail = body.get("errors") if isinstance(body, dict) and body.get("errors") else response.text[:500]
-            raise OperationError(f"{self.url} is no Dagster GraphQL API, or refused the call: "
-                                 f"HTTP {response.status_code}: {detail}")
+            raise OperationError(
+                f"{self.url} is no Dagster GraphQL API, or refused the call: HTTP {response.status_code}: {detail}"
+            )
         return body["data"]
 
     @staticmethod
@@ -177,8 +199,11 @@ class DagsterApi:
         import yaml
 
         params = {
-            "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY,
-                         "jobName": parent["jobName"]},
+            "selector": {
+                "repositoryLocationName": LOCATION,
+                "repositoryName": REPOSITORY,
+                "jobName": parent["jobName"],
+            },
             "runConfigData": merge_config(yaml.safe_load(parent["runConfigYaml"]) or {}, config_edits or {}),
             "stepKeys": step_keys,
             "executionMetadata": {
@@ -221,6 +246,7 @@ def merge_config(base: dict, edits: dict) -> dict:
     """`edits` over `base`, key by key at every level."""
     merged = dict(base)
     for key, value in edits.items():
-        merged[key] = merge_config(base[key], value) if isinstance(value, dict) and isinstance(
-            base.get(key), dict) else value
+        merged[key] = (
+            merge_config(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+        )
     return merged

@@ -37,8 +37,9 @@ def failure_from_step_events(events: Iterable[DagsterEvent], run_message: str | 
         error = data.error
         # Dagster wraps user exceptions; the cause carries the class the user raised.
         root = error.cause if error is not None and error.cause is not None and not declared else error
-        error_class = (str(getattr(declared, "value", declared)) if declared
-                       else (root.cls_name if root else "StepFailure"))
+        error_class = (
+            str(getattr(declared, "value", declared)) if declared else (root.cls_name if root else "StepFailure")
+        )
         if data.user_failure_data and data.user_failure_data.description:
             message = data.user_failure_data.description
         else:
@@ -98,8 +99,9 @@ def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Rec
         ledger.attach_run(task.id, run.run_id)
     elif run is None:
         lost = FailureDetails("RunLost", f"run {task.run_id} no longer exists in Dagster", None)
-        after = ledger.move_along(task.id, TaskStatus.FAILED, run_id=task.run_id, error=lost.as_tuple(),
-                                  note="sweep: run lost")
+        after = ledger.move_along(
+            task.id, TaskStatus.FAILED, run_id=task.run_id, error=lost.as_tuple(), note="sweep: run lost"
+        )
         return Reconciled(task.id, task.run_id, task.status, after.status, lost.message) if after else None
     if not run.is_finished or run.status not in RUN_STATUS_TO_TASK:
         return None

@@ -10,8 +10,9 @@ from orbit_pipelines.ledger import Ledger, TaskStatus
 ALL_KINDS = "*"
 
 
-def reexecute(api, run_id: str, *, from_step: str | None = None, all_steps: bool = False,
-              config_edits: dict | None = None) -> str:
+def reexecute(
+    api, run_id: str, *, from_step: str | None = None, all_steps: bool = False, config_edits: dict | None = None
+) -> str:
     """Re-execute `run_id` through `api` (an operations.DagsterApi); the new run's id.
 
     From `from_step`: that step and every step after it in the run's job, with `config_edits` merged

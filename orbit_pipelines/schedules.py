@@ -18,5 +18,5 @@ run_retention_schedule = ScheduleDefinition(
     cron_schedule="17 3 * * *",
     default_status=DefaultScheduleStatus.RUNNING,
     description="Daily: purge finished runs older than ORBIT_RUN_RETENTION_DAYS (30) from Dagster's storage; "
-                "the ledger keeps the tasks and a summary of each run.",
+    "the ledger keeps the tasks and a summary of each run.",
 )

@@ -39,8 +39,16 @@ class TaskSubmission:
     run_id: str | None  # launched directly; None when left to the dispatch sensor (or not new)
 
 
-def submit_and_launch(ledger: Ledger, kind: str, payload: Any, *, priority: int = 0, lane: str | None = None,
-                      idempotency_key: str | None = None, launch: bool = True) -> TaskSubmission:
+def submit_and_launch(
+    ledger: Ledger,
+    kind: str,
+    payload: Any,
+    *,
+    priority: int = 0,
+    lane: str | None = None,
+    idempotency_key: str | None = None,
+    launch: bool = True,
+) -> TaskSubmission:
     """Validate and submit one task; a new one is launched at once when `launch` (see launch.launch_now).
     Raises PayloadError, UnknownKind or IdempotencyConflict for work the ledger refuses."""
     from orbit_pipelines.launch import launch_now
@@ -71,8 +79,9 @@ class DocumentSubmission:
         return list(dict.fromkeys(t.id for t, _ in self.accepted))
 
 
-def submit_documents(ledger: Ledger, files: Iterable[Path], *, priority: int = 0,
-                     launch: bool = True) -> DocumentSubmission:
+def submit_documents(
+    ledger: Ledger, files: Iterable[Path], *, priority: int = 0, launch: bool = True
+) -> DocumentSubmission:
     """One task per document content for each file (a bad file is refused with the reason, the others
     go on); then, with `launch`, every submitted document still PENDING is launched at once, in as few
     runs as its kind batches (see launch.launch_batch_now)."""

@@ -23,9 +23,14 @@ class DaemonExited(WaitError):
     pass
 
 
-def wait_for_tasks(ledger: Ledger, task_ids: Sequence[int], timeout: float, *,
-                   on_change: Callable[[Task], None] | None = None,
-                   alive: Callable[[], bool] = lambda: True) -> list[Task]:
+def wait_for_tasks(
+    ledger: Ledger,
+    task_ids: Sequence[int],
+    timeout: float,
+    *,
+    on_change: Callable[[Task], None] | None = None,
+    alive: Callable[[], bool] = lambda: True,
+) -> list[Task]:
     """The tasks once every one of them is in a terminal state (COMPLETED, FAILED, CANCELED), in the
     order given (repeats dropped). One deadline of `timeout` seconds for all of them.
 
@@ -49,16 +54,20 @@ def wait_for_tasks(ledger: Ledger, task_ids: Sequence[int], timeout: float, *,
             return [current[i] for i in ids]
         if time.monotonic() > deadline:
             more = f" (and {len(unfinished) - 1} more unfinished)" if len(unfinished) > 1 else ""
-            raise WaitTimedOut(f"task {unfinished[0].id} still {unfinished[0].status.value} after "
-                               f"{timeout:.0f}s{more}")
+            raise WaitTimedOut(f"task {unfinished[0].id} still {unfinished[0].status.value} after {timeout:.0f}s{more}")
         if not alive():
             raise DaemonExited("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
         time.sleep(POLL_SECONDS)
 
 
-def wait_for_task(ledger: Ledger, task_id: int, timeout: float, *,
-                  on_change: Callable[[Task], None] | None = None,
-                  alive: Callable[[], bool] = lambda: True) -> Task:
+def wait_for_task(
+    ledger: Ledger,
+    task_id: int,
+    timeout: float,
+    *,
+    on_change: Callable[[Task], None] | None = None,
+    alive: Callable[[], bool] = lambda: True,
+) -> Task:
     """One task, once it is in a terminal state (see wait_for_tasks)."""
     return wait_for_tasks(ledger, [task_id], timeout, on_change=on_change, alive=alive)[0]
 

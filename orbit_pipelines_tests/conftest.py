@@ -37,7 +37,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.unit)
     # Unit tests first, then the rest in the order they had (daemon tests last, as marked): a broken
     # state machine should not wait behind the daemon tests.
-    items.sort(key=lambda item: (item.get_closest_marker("unit") is None, item.get_closest_marker("services") is not None))
+    items.sort(
+        key=lambda item: (item.get_closest_marker("unit") is None, item.get_closest_marker("services") is not None)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -172,6 +174,3 @@ def sample_payload() -> dict:
     import json
 
     return json.loads((ROOT / "orbit_pipelines" / "samples" / "decomposition_task.json").read_text())
-
-
-

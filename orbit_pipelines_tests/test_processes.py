@@ -31,8 +31,9 @@ PARENT = textwrap.dedent("""
 
 
 def run_parent(mode: str) -> str:
-    return subprocess.run([sys.executable, "-c", PARENT, mode], capture_output=True, text=True, timeout=60,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", PARENT, mode], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
 
 
 def test_a_dagster_process_started_from_a_backgrounded_orbit_stops_on_sigterm():

@@ -26,8 +26,9 @@ def probe_job():
 
 def _changed_outside(folders) -> list[str]:
     """Paths git sees as changed or new, other than under the probe's own folders."""
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.splitlines()
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     inside = [str(f.relative_to(ROOT)) + "/" for f in folders]
     return [line for line in status if not any(line[3:].startswith(prefix) for prefix in inside)]
 
@@ -43,14 +44,28 @@ def test_a_new_job_is_found_by_the_registry_and_its_tests_pass(probe_job, pg_url
     assert _changed_outside(probe_job) == before  # nothing outside the job's folder and its tests
     # A fresh interpreter, as a newcomer would run it: the kind is discovered, the job is in Definitions.
     check = subprocess.run(
-        [sys.executable, "-c", "from orbit_pipelines.jobs.registry import get_kind; "
-         "from orbit_pipelines.definitions import defs; "
-         f"print(get_kind('{PROBE}').job_name, defs.get_job_def('{PROBE}').name)"],
-        cwd=ROOT, capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "from orbit_pipelines.jobs.registry import get_kind; "
+            "from orbit_pipelines.definitions import defs; "
+            f"print(get_kind('{PROBE}').job_name, defs.get_job_def('{PROBE}').name)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+    )
     assert check.stdout.split() == [PROBE, PROBE], check.stderr
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            f"orbit_pipelines_tests/jobs/{PROBE}"], cwd=ROOT, capture_output=True, text=True,
-                           env=os.environ.copy(), timeout=240)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"orbit_pipelines_tests/jobs/{PROBE}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=240,
+    )
     assert passed in tests.stdout, tests.stdout[-3000:] + tests.stderr[-2000:]
 
 

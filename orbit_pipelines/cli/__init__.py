@@ -19,8 +19,17 @@ def main() -> None:
     stop_ignoring_interrupts()
 
 
-for _command in (*stack.COMMANDS, database.db, tasks.task, documents.doc, *runs.COMMANDS, dead_letters.dlq,
-                 metrics.metrics, webhooks.webhooks, scaffold.new):
+for _command in (
+    *stack.COMMANDS,
+    database.db,
+    tasks.task,
+    documents.doc,
+    *runs.COMMANDS,
+    dead_letters.dlq,
+    metrics.metrics,
+    webhooks.webhooks,
+    scaffold.new,
+):
     main.add_command(_command)
 
 __all__ = ["main"]

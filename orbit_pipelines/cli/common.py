@@ -61,15 +61,32 @@ def metrics_options(prefix: str):
     `--metrics-host/--metrics-port` for `orbit up` (whose --host/--port are the UI's)."""
 
     def decorate(command):
-        command = click.option(f"--{prefix}window", "window", type=click.IntRange(60, 7 * 86400), default=3600,
-                               show_default=True, envvar="ORBIT_METRICS_WINDOW_SECONDS",
-                               help="Seconds of activity the window metrics cover (runs finished, durations, "
-                                    "calls).")(command)
-        command = click.option(f"--{prefix}port", "metrics_port", type=click.IntRange(0, 65535),
-                               default=DEFAULT_METRICS_PORT, show_default=True, envvar="ORBIT_METRICS_PORT",
-                               help="Prometheus metrics port (0: no metrics server).")(command)
-        return click.option(f"--{prefix}host", "metrics_host", default=DEFAULT_UI_HOST, show_default=True,
-                            envvar="ORBIT_METRICS_HOST", help="Metrics bind address (loopback by default).")(command)
+        command = click.option(
+            f"--{prefix}window",
+            "window",
+            type=click.IntRange(60, 7 * 86400),
+            default=3600,
+            show_default=True,
+            envvar="ORBIT_METRICS_WINDOW_SECONDS",
+            help="Seconds of activity the window metrics cover (runs finished, durations, calls).",
+        )(command)
+        command = click.option(
+            f"--{prefix}port",
+            "metrics_port",
+            type=click.IntRange(0, 65535),
+            default=DEFAULT_METRICS_PORT,
+            show_default=True,
+            envvar="ORBIT_METRICS_PORT",
+            help="Prometheus metrics port (0: no metrics server).",
+        )(command)
+        return click.option(
+            f"--{prefix}host",
+            "metrics_host",
+            default=DEFAULT_UI_HOST,
+            show_default=True,
+            envvar="ORBIT_METRICS_HOST",
+            help="Metrics bind address (loopback by default).",
+        )(command)
 
     return decorate
 
@@ -83,7 +100,9 @@ def start_metrics(env: Environment, host: str, port: int, window: int):
     try:
         server = serve(get_engine(env.pg_url), host, port, window)
     except OSError as exc:
-        raise click.ClickException(f"metrics: cannot listen on {host}:{port} ({exc.strerror}); choose another "
-                                   "port with --metrics-port/ORBIT_METRICS_PORT, or 0 for none") from None
+        raise click.ClickException(
+            f"metrics: cannot listen on {host}:{port} ({exc.strerror}); choose another "
+            "port with --metrics-port/ORBIT_METRICS_PORT, or 0 for none"
+        ) from None
     click.echo(f"metrics: http://{host}:{port}/metrics")
     return server

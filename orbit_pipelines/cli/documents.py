@@ -19,9 +19,13 @@ def doc() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--priority", type=click.IntRange(-100, 100), default=0, show_default=True)
 @click.option("--wait", "wait_seconds", type=float, default=0, help="Wait up to N seconds for all to finish.")
-@click.option("--launch/--no-launch", default=True, show_default=True,
-              help="Launch their runs at once through the webserver (ORBIT_DAGSTER_URL) when one serves this "
-                   "instance, batched as documents batch; otherwise the dispatch sensor starts them.")
+@click.option(
+    "--launch/--no-launch",
+    default=True,
+    show_default=True,
+    help="Launch their runs at once through the webserver (ORBIT_DAGSTER_URL) when one serves this "
+    "instance, batched as documents batch; otherwise the dispatch sensor starts them.",
+)
 def doc_submit(paths, priority, wait_seconds, launch) -> None:
     """Submit files (folders are walked): one task per document content, then start their run."""
     from orbit_pipelines.jobs.document_processing.intake import expand_paths

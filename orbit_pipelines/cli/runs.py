@@ -11,9 +11,13 @@ from orbit_pipelines.cli.common import environment, ledger, reported
 @click.argument("run_id")
 @click.option("--from-step", "from_step", help="Re-execute this step and everything after it.")
 @click.option("--all-steps", is_flag=True, help="Re-execute every step.")
-@click.option("--config", "config_file", type=click.File("r"),
-              help="With --from-step: run config edits (JSON) merged over the parent's, e.g. "
-                   "{\"ops\": {\"decompose_task\": {\"config\": {\"corrected_subtasks_json\": \"[...]\"}}}}")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.File("r"),
+    help="With --from-step: run config edits (JSON) merged over the parent's, e.g. "
+    '{"ops": {"decompose_task": {"config": {"corrected_subtasks_json": "[...]"}}}}',
+)
 def rerun(run_id, from_step, all_steps, config_file) -> None:
     """Re-execute a run through the webserver's GraphQL API (default: from its failed steps)."""
     from orbit_pipelines.operations import DagsterApi, OperationError

@@ -15,8 +15,9 @@ def new() -> None:
 
 @new.command("job")
 @click.argument("name")
-@click.option("--with-table", is_flag=True,
-              help="Also write the job's own migration (migrations/0001_results.sql) and store.py.")
+@click.option(
+    "--with-table", is_flag=True, help="Also write the job's own migration (migrations/0001_results.sql) and store.py."
+)
 def new_job_command(name: str, with_table: bool) -> None:
     """Create orbit_pipelines/jobs/NAME/ (models, logic, ops, job, kind) and its tests; with --with-table
     also its own migration (migrations/0001_results.sql) and store.py."""
@@ -27,5 +28,7 @@ def new_job_command(name: str, with_table: bool) -> None:
         written = new_job(name, root, with_table=True) if with_table else new_job(name, root)
     for path in written:
         click.echo(f"wrote {path.relative_to(root)}")
-    click.echo(f"next: edit models.py and logic.py, then `.venv/bin/pytest orbit_pipelines_tests/jobs/{name}`; "
-               f"submit with `orbit task submit --kind {name} --payload FILE`")
+    click.echo(
+        f"next: edit models.py and logic.py, then `.venv/bin/pytest orbit_pipelines_tests/jobs/{name}`; "
+        f"submit with `orbit task submit --kind {name} --payload FILE`"
+    )

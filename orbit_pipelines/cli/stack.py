@@ -31,8 +31,9 @@ def env_command() -> None:
 
 
 @click.command("up")
-@click.option("--host", default=DEFAULT_UI_HOST, show_default=True,
-              help="Webserver bind address (loopback by default).")
+@click.option(
+    "--host", default=DEFAULT_UI_HOST, show_default=True, help="Webserver bind address (loopback by default)."
+)
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, type=int)
 @metrics_options("metrics-")
 def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) -> None:
@@ -45,8 +46,9 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
         click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
         server = dev_stack.start_dev_server(host, port)
-        dev_stack.run_until_interrupted(server.proc.wait, server.stop,
-                                        *([metrics_server.shutdown] if metrics_server else []))
+        dev_stack.run_until_interrupted(
+            server.proc.wait, server.stop, *([metrics_server.shutdown] if metrics_server else [])
+        )
 
 
 @click.command("demo")
@@ -62,26 +64,33 @@ def demo(timeout: float) -> None:
         led = ledger(env)
         try:
             task = dev_stack.submit_sample_task(led)
-            click.echo(f"submitted task {task.id}: {task.payload['title']!r}; "
-                       "waiting for the dispatch sensor to start its run...")
+            click.echo(
+                f"submitted task {task.id}: {task.payload['title']!r}; "
+                "waiting for the dispatch sensor to start its run..."
+            )
             with reported(WaitError):
                 final = wait_for_task(led, task.id, timeout, on_change=echo_status, alive=daemon.alive)
             click.echo("")
             click.echo(task_report_markdown(led, task.id))
             if not all_completed([final]):
-                raise click.ClickException(f"task {final.id} ended {final.status.value}; "
-                                           f"daemon log: {daemon.log_file}")
-            click.echo(f"\nSee the run in the UI: `make up`, then "
-                       f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n")
+                raise click.ClickException(f"task {final.id} ended {final.status.value}; daemon log: {daemon.log_file}")
+            click.echo(
+                f"\nSee the run in the UI: `make up`, then "
+                f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n"
+            )
 
             samples = dev_stack.submit_sample_documents(led, env.orbit_home / "samples")
             if samples.any_new:
-                click.echo(f"submitted {len(samples.task_ids)} sample documents "
-                           f"({', '.join(p.name for p in samples.paths)}); "
-                           "they run as one batch through document_processing...")
+                click.echo(
+                    f"submitted {len(samples.task_ids)} sample documents "
+                    f"({', '.join(p.name for p in samples.paths)}); "
+                    "they run as one batch through document_processing..."
+                )
             else:
-                click.echo("the sample documents were submitted by an earlier demo (same content, same "
-                           "idempotency key); showing their results")
+                click.echo(
+                    "the sample documents were submitted by an earlier demo (same content, same "
+                    "idempotency key); showing their results"
+                )
             with reported(WaitError):
                 docs = wait_for_tasks(led, samples.task_ids, timeout, alive=daemon.alive)
         finally:

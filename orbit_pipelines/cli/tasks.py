@@ -25,9 +25,13 @@ def task() -> None:
 @click.option("--lane", type=click.Choice(["sync", "async"]), help="sync: one at a time; async: concurrent.")
 @click.option("--idempotency-key", help="Submitting the same key again returns the existing task.")
 @click.option("--wait", "wait_seconds", type=float, default=0, help="Wait up to N seconds for the task to finish.")
-@click.option("--launch/--no-launch", default=True, show_default=True,
-              help="Launch the run at once through the webserver (ORBIT_DAGSTER_URL) when one serves this "
-                   "instance; otherwise, and for the sync lane, the dispatch sensor starts it.")
+@click.option(
+    "--launch/--no-launch",
+    default=True,
+    show_default=True,
+    help="Launch the run at once through the webserver (ORBIT_DAGSTER_URL) when one serves this "
+    "instance; otherwise, and for the sync lane, the dispatch sensor starts it.",
+)
 def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wait_seconds, launch) -> None:
     """Submit a task to the ledger and start its run (directly, or by the dispatch sensor)."""
     from orbit_pipelines.jobs.registry import UnknownKind
@@ -42,8 +46,9 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
     with environment() as env:
         led = ledger(env)
         with reported(PayloadError, UnknownKind, IdempotencyConflict):
-            done = submit_and_launch(led, kind, payload, priority=priority, lane=lane,
-                                     idempotency_key=idempotency_key, launch=launch)
+            done = submit_and_launch(
+                led, kind, payload, priority=priority, lane=lane, idempotency_key=idempotency_key, launch=launch
+            )
         verb = "submitted" if done.created else "already submitted as"
         click.echo(f"{verb} task {done.task.id} ({done.task.kind}, {done.task.status.value})")
         if done.run_id:

@@ -60,7 +60,7 @@ class JobKind:
         for lane in dict.fromkeys(t.lane for t in tasks):
             group = [t for t in tasks if t.lane == lane]
             per_run = -(-len(group) // -(-len(group) // size))
-            runs += [group[i:i + per_run] for i in range(0, len(group), per_run)]
+            runs += [group[i : i + per_run] for i in range(0, len(group), per_run)]
         return runs
 
     @property

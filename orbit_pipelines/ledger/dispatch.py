@@ -92,22 +92,38 @@ class DispatchQueries:
             """
         )
         with self.engine.begin() as conn:
-            return Task.from_rows(conn.execute(stmt, {
-                "ids": list(task_ids), "key": dispatch_key, "source": source, "target": target, "note": note,
-                "claiming": claiming}))
+            return Task.from_rows(
+                conn.execute(
+                    stmt,
+                    {
+                        "ids": list(task_ids),
+                        "key": dispatch_key,
+                        "source": source,
+                        "target": target,
+                        "note": note,
+                        "claiming": claiming,
+                    },
+                )
+            )
 
     def tasks_for_run(self, run_id: str) -> list[Task]:
         """Tasks whose current run is `run_id`."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE run_id = :run_id ORDER BY id"),
-                                {"run_id": run_id})
+            rows = conn.execute(
+                text("SELECT * FROM orbit.tasks WHERE run_id = :run_id ORDER BY id"), {"run_id": run_id}
+            )
             return Task.from_rows(rows)
 
     def tasks_ever_in_run(self, run_id: str) -> list[Task]:
         """Tasks a run worked on, even if a later run has taken them over since."""
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT t.* FROM orbit.tasks t JOIN orbit.task_runs r ON r.task_id = t.id "
-                                     "WHERE r.run_id = :run_id ORDER BY t.id"), {"run_id": run_id})
+            rows = conn.execute(
+                text(
+                    "SELECT t.* FROM orbit.tasks t JOIN orbit.task_runs r ON r.task_id = t.id "
+                    "WHERE r.run_id = :run_id ORDER BY t.id"
+                ),
+                {"run_id": run_id},
+            )
             return Task.from_rows(rows)
 
     def tasks_with_dispatch_key(self, key: str) -> list[Task]:

@@ -70,27 +70,40 @@ def available_migrations() -> list[Migration]:
 def _record_table(conn: Connection) -> None:
     """The version table, in its per-owner shape; a legacy one (versions only) is converted in place."""
     conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
-    conn.execute(text(
-        f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations ("
-        " owner TEXT NOT NULL, version TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-        " PRIMARY KEY (owner, version))"))
-    has_owner = conn.execute(text(
-        "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'schema_migrations'"
-        " AND column_name = 'owner'"), {"s": SCHEMA}).first()
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations ("
+            " owner TEXT NOT NULL, version TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+            " PRIMARY KEY (owner, version))"
+        )
+    )
+    has_owner = conn.execute(
+        text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = :s AND table_name = 'schema_migrations'"
+            " AND column_name = 'owner'"
+        ),
+        {"s": SCHEMA},
+    ).first()
     if has_owner:
         return
     legacy = conn.execute(text(f"SELECT version, applied_at FROM {SCHEMA}.schema_migrations")).all()
     unknown = sorted(v for v, _ in legacy if v not in LEGACY_VERSIONS)
     if unknown:
-        raise RuntimeError(f"orbit.schema_migrations holds versions this code does not know: {unknown}; "
-                           "upgrade with the release that made them first")
+        raise RuntimeError(
+            f"orbit.schema_migrations holds versions this code does not know: {unknown}; "
+            "upgrade with the release that made them first"
+        )
     conn.execute(text(f"DROP TABLE {SCHEMA}.schema_migrations"))
     _record_table(conn)
-    rows = [{"o": owner, "v": version, "t": applied_at}
-            for legacy_version, applied_at in legacy for owner, version in LEGACY_VERSIONS[legacy_version]]
+    rows = [
+        {"o": owner, "v": version, "t": applied_at}
+        for legacy_version, applied_at in legacy
+        for owner, version in LEGACY_VERSIONS[legacy_version]
+    ]
     if rows:
-        conn.execute(text(f"INSERT INTO {SCHEMA}.schema_migrations (owner, version, applied_at) VALUES (:o, :v, :t)"),
-                     rows)
+        conn.execute(
+            text(f"INSERT INTO {SCHEMA}.schema_migrations (owner, version, applied_at) VALUES (:o, :v, :t)"), rows
+        )
 
 
 def apply_migrations(engine: Engine) -> list[str]:
@@ -106,8 +119,10 @@ def apply_migrations(engine: Engine) -> list[str]:
             if (migration.owner, migration.version) in done:
                 continue
             conn.exec_driver_sql(migration.sql)
-            conn.execute(text(f"INSERT INTO {SCHEMA}.schema_migrations (owner, version) VALUES (:o, :v)"),
-                         {"o": migration.owner, "v": migration.version})
+            conn.execute(
+                text(f"INSERT INTO {SCHEMA}.schema_migrations (owner, version) VALUES (:o, :v)"),
+                {"o": migration.owner, "v": migration.version},
+            )
             applied_now.append(migration.label)
     return applied_now
 
@@ -115,6 +130,12 @@ def apply_migrations(engine: Engine) -> list[str]:
 def ledger_tables(engine: Engine) -> list[str]:
     """Every table the migrations made (the version table aside), by name."""
     with engine.connect() as conn:
-        return list(conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename <> 'schema_migrations' "
-            "ORDER BY tablename"), {"s": SCHEMA}).scalars())
+        return list(
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = :s AND tablename <> 'schema_migrations' "
+                    "ORDER BY tablename"
+                ),
+                {"s": SCHEMA},
+            ).scalars()
+        )

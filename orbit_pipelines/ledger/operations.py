@@ -18,14 +18,17 @@ class OperatorQueries:
     engine: Engine
 
     if TYPE_CHECKING:
+
         def get(self, task_id: int) -> Task: ...
 
     def set_paused(self, paused: bool, kind: str = "*", reason: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                text("INSERT INTO orbit.intake_controls (kind, paused, reason) VALUES (:kind, :paused, :reason) "
-                     "ON CONFLICT (kind) DO UPDATE SET paused = EXCLUDED.paused, reason = EXCLUDED.reason, "
-                     "changed_at = now()"),
+                text(
+                    "INSERT INTO orbit.intake_controls (kind, paused, reason) VALUES (:kind, :paused, :reason) "
+                    "ON CONFLICT (kind) DO UPDATE SET paused = EXCLUDED.paused, reason = EXCLUDED.reason, "
+                    "changed_at = now()"
+                ),
                 {"kind": kind, "paused": paused, "reason": reason},
             )
 
@@ -68,8 +71,10 @@ class OperatorQueries:
             raise ValueError("reason: a discard needs a reason")
         with self.engine.begin() as conn:
             row = conn.execute(
-                text("UPDATE orbit.tasks SET discarded_at = now(), discard_reason = :reason, updated_at = now() "
-                     "WHERE id = :id AND status = 'FAILED' AND discarded_at IS NULL RETURNING *"),
+                text(
+                    "UPDATE orbit.tasks SET discarded_at = now(), discard_reason = :reason, updated_at = now() "
+                    "WHERE id = :id AND status = 'FAILED' AND discarded_at IS NULL RETURNING *"
+                ),
                 {"id": task_id, "reason": reason},
             ).first()
             if row is None:

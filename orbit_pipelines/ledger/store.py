@@ -66,8 +66,15 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
         with self.engine.begin() as conn:
             row = conn.execute(
                 stmt,
-                {"kind": kind, "payload": payload, "status": status.value, "priority": priority,
-                 "lane": lane, "key": key, "run_id": run_id},
+                {
+                    "kind": kind,
+                    "payload": payload,
+                    "status": status.value,
+                    "priority": priority,
+                    "lane": lane,
+                    "key": key,
+                    "run_id": run_id,
+                },
             ).first()
             if row is not None:
                 task = Task.from_row(row)
@@ -85,8 +92,9 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
             )
         return existing, False
 
-    def submit_many(self, kind: str, items: list[tuple[dict[str, Any], str]], *, priority: int = 0,
-                    lane: str = "async") -> dict[str, int]:
+    def submit_many(
+        self, kind: str, items: list[tuple[dict[str, Any], str]], *, priority: int = 0, lane: str = "async"
+    ) -> dict[str, int]:
         """Insert many (payload, idempotency key) pairs in one transaction, so a dispatcher sees all or
         none of them (documents that arrive together are batched together). Existing keys are kept.
         Returns {key: task id} for every key."""
@@ -112,8 +120,10 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
         ).bindparams(bindparam("rows", type_=JSONB))
         rows = [{"payload": payload, "key": key} for payload, key in items]
         with self.engine.begin() as conn:
-            return {key: task_id for task_id, key in conn.execute(
-                stmt, {"rows": rows, "kind": kind, "priority": priority, "lane": lane})}
+            return {
+                key: task_id
+                for task_id, key in conn.execute(stmt, {"rows": rows, "kind": kind, "priority": priority, "lane": lane})
+            }
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -163,16 +173,19 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
     def events(self, task_id: int) -> builtins.list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT from_status, to_status, run_id, note, at FROM orbit.task_events "
-                     "WHERE task_id = :id ORDER BY id"),
+                text(
+                    "SELECT from_status, to_status, run_id, note, at FROM orbit.task_events "
+                    "WHERE task_id = :id ORDER BY id"
+                ),
                 {"id": task_id},
             )
             return [dict(r._mapping) for r in rows]
 
     def get_many(self, task_ids: Sequence[int]) -> builtins.list[Task]:
         with self.engine.connect() as conn:
-            rows = conn.execute(text("SELECT * FROM orbit.tasks WHERE id = ANY(:ids) ORDER BY id"),
-                                {"ids": list(task_ids)})
+            rows = conn.execute(
+                text("SELECT * FROM orbit.tasks WHERE id = ANY(:ids) ORDER BY id"), {"ids": list(task_ids)}
+            )
             return Task.from_rows(rows)
 
 

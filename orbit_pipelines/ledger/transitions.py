@@ -106,19 +106,20 @@ class TransitionQueries:
                 if current_run != run_id:
                     # A re-execution redid work on a task already in the target state (e.g. re-ran
                     # store_results of a completed task): it is now the task's current run.
-                    conn.execute(text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
-                                 {"id": task_id, "run_id": run_id})
+                    conn.execute(
+                        text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
+                        {"id": task_id, "run_id": run_id},
+                    )
                     record_run(conn, task_id, run_id)
                 return Task.from_row(
-                    conn.execute(text("SELECT * FROM orbit.tasks WHERE id = :id"), {"id": task_id}).one())
+                    conn.execute(text("SELECT * FROM orbit.tasks WHERE id = :id"), {"id": task_id}).one()
+                )
             path = path_between(current, target)
             if path is None:
                 raise InvalidTransition(current, target, task_id)
             task = None
             for step in path:
-                task = self._transition(
-                    conn, task_id, step, [current], run_id, error if step == target else None, note
-                )
+                task = self._transition(conn, task_id, step, [current], run_id, error if step == target else None, note)
                 current = step
             return task
 
@@ -137,8 +138,13 @@ class TransitionQueries:
             sets.append("attempts = t.attempts + 1")
         if target == TaskStatus.COMPLETED:
             sets += ["error_class = NULL", "error_message = NULL", "error_step = NULL"]
-        params: dict[str, Any] = {"ids": list(task_ids), "target": target.value,
-                                  "sources": [s.value for s in sources_of(target)], "run_id": run_id, "note": note}
+        params: dict[str, Any] = {
+            "ids": list(task_ids),
+            "target": target.value,
+            "sources": [s.value for s in sources_of(target)],
+            "run_id": run_id,
+            "note": note,
+        }
         if run_id is not None:
             sets.append("run_id = :run_id")
         stmt = text(
@@ -147,7 +153,7 @@ class TransitionQueries:
                 SELECT id, status FROM orbit.tasks
                 WHERE id = ANY(:ids) AND status = ANY(:sources) ORDER BY id FOR UPDATE
             ), moved AS (
-                UPDATE orbit.tasks t SET {', '.join(sets)}
+                UPDATE orbit.tasks t SET {", ".join(sets)}
                 FROM locked WHERE t.id = locked.id
                 RETURNING t.*, locked.status AS previous_status
             ), logged AS (
@@ -166,8 +172,10 @@ class TransitionQueries:
 
     def attach_run(self, task_id: int, run_id: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
-                         {"id": task_id, "run_id": run_id})
+            conn.execute(
+                text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
+                {"id": task_id, "run_id": run_id},
+            )
             record_run(conn, task_id, run_id)
 
 

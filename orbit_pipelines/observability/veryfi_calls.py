@@ -86,8 +86,15 @@ class VeryfiCallLog:
         calls = self.calls
         if not calls:
             return 0
-        rows = [{"operation": c.operation, "status_class": c.status_class, "http_status": c.http_status,
-                 "latency_seconds": c.latency_seconds} for c in calls]
+        rows = [
+            {
+                "operation": c.operation,
+                "status_class": c.status_class,
+                "http_status": c.http_status,
+                "latency_seconds": c.latency_seconds,
+            }
+            for c in calls
+        ]
         insert = text(
             """
             INSERT INTO orbit.veryfi_calls (run_id, operation, status_class, http_status, latency_seconds)
@@ -98,6 +105,8 @@ class VeryfiCallLog:
         ).bindparams(bindparam("rows", type_=JSONB))
         with engine.begin() as conn:
             conn.execute(insert, {"run_id": run_id, "rows": rows})
-            conn.execute(text("DELETE FROM orbit.veryfi_calls WHERE at < now() - make_interval(days => :days)"),
-                         {"days": RETENTION_DAYS})
+            conn.execute(
+                text("DELETE FROM orbit.veryfi_calls WHERE at < now() - make_interval(days => :days)"),
+                {"days": RETENTION_DAYS},
+            )
         return len(rows)

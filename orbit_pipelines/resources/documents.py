@@ -23,8 +23,11 @@ class DocumentStorage(ConfigurableResource):
     chain (environment, profile, instance role), never from run config.
     """
 
-    endpoint_url: Optional[str] = Field(default=None, description="S3-compatible endpoint (MinIO, the local S3 "
-                                        "server). Empty: ORBIT_S3_ENDPOINT_URL as the run finds it, else AWS.")
+    endpoint_url: Optional[str] = Field(
+        default=None,
+        description="S3-compatible endpoint (MinIO, the local S3 "
+        "server). Empty: ORBIT_S3_ENDPOINT_URL as the run finds it, else AWS.",
+    )
     region_name: Optional[str] = Field(default=None, description="AWS region.")
     max_attempts: int = Field(default=5, description="botocore's attempts per request (its own retries).")
     profile_name: Optional[str] = Field(default=None, description="AWS profile to use.")
@@ -44,9 +47,13 @@ class DocumentStorage(ConfigurableResource):
         from botocore.config import Config
 
         session = boto3.session.Session(profile_name=self.profile_name)
-        return session.client("s3", region_name=self.region_name, endpoint_url=self.endpoint(),
-                              use_ssl=self.use_ssl,
-                              config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}))
+        return session.client(
+            "s3",
+            region_name=self.region_name,
+            endpoint_url=self.endpoint(),
+            use_ssl=self.use_ssl,
+            config=Config(retries={"max_attempts": self.max_attempts, "mode": "standard"}),
+        )
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
@@ -56,8 +63,9 @@ class DocumentStorage(ConfigurableResource):
         if self.endpoint():
             return None
         region = self.region_name or "us-east-1"
-        return (f"https://s3.console.aws.amazon.com/s3/object/{bucket or self.bucket}"
-                f"?region={region}&prefix={quote(key)}")
+        return (
+            f"https://s3.console.aws.amazon.com/s3/object/{bucket or self.bucket}?region={region}&prefix={quote(key)}"
+        )
 
     def link_markdown(self, key: str, bucket: str | None = None) -> Markdown:
         """The `s3://` URI, linked to its console page where there is one (a markdown table cell)."""
@@ -69,8 +77,11 @@ class DocumentStorage(ConfigurableResource):
 class VeryfiResource(ConfigurableResource):
     """The Veryfi API (or the local emulator); credentials come from environment variables."""
 
-    base_url: str = Field(default="", description="API root, e.g. https://api.veryfi.com/api/. Empty: "
-                          "VERYFI_BASE_URL as the run finds it, else Veryfi's own.")
+    base_url: str = Field(
+        default="",
+        description="API root, e.g. https://api.veryfi.com/api/. Empty: "
+        "VERYFI_BASE_URL as the run finds it, else Veryfi's own.",
+    )
     api_version: str = Field(default="v8")
     client_id: str = Field(description="CLIENT-ID header.")
     username: str = Field(description="User name of the API key.")
@@ -85,7 +96,12 @@ class VeryfiResource(ConfigurableResource):
 
     def client(self) -> VeryfiClient:
         return VeryfiClient(
-            base_url=self.base_url or os.environ.get("VERYFI_BASE_URL") or DEFAULT_BASE_URL, client_id=self.client_id, username=self.username, api_key=self.api_key,
-            client_secret=self.client_secret or None, api_version=self.api_version,
-            connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
+            base_url=self.base_url or os.environ.get("VERYFI_BASE_URL") or DEFAULT_BASE_URL,
+            client_id=self.client_id,
+            username=self.username,
+            api_key=self.api_key,
+            client_secret=self.client_secret or None,
+            api_version=self.api_version,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
         )

@@ -15,8 +15,11 @@ class LLMResource(ConfigurableResource):
     """Any server that speaks `POST {base_url}/chat/completions`: OpenAI and other hosted APIs, vLLM,
     Ollama (`http://localhost:11434/v1`). The API key comes through EnvVar and never shows in run config."""
 
-    base_url: str = Field(default="", description="API root ending before /chat/completions, e.g. "
-                          "https://api.openai.com/v1. Empty: ORBIT_LLM_BASE_URL as the run finds it.")
+    base_url: str = Field(
+        default="",
+        description="API root ending before /chat/completions, e.g. "
+        "https://api.openai.com/v1. Empty: ORBIT_LLM_BASE_URL as the run finds it.",
+    )
     model: str = Field(default="", description="Model name as the server knows it. Empty: ORBIT_LLM_MODEL.")
     api_key: str = Field(default="", description="Bearer token; empty for local servers that need none.")
     connect_timeout: float = Field(default=10.0, description="Seconds to connect.")
@@ -24,16 +27,17 @@ class LLMResource(ConfigurableResource):
     max_response_bytes: int = Field(default=2_000_000, description="Answers larger than this are refused unread.")
     max_tokens: int = Field(default=4096, description="Most tokens one answer may have.")
     temperature: float = Field(default=0.0, description="0 keeps answers as repeatable as the server allows.")
-    json_mode: bool = Field(default=True,
-                            description="Send response_format json_object (turn off for servers that refuse it).")
+    json_mode: bool = Field(
+        default=True, description="Send response_format json_object (turn off for servers that refuse it)."
+    )
     max_attempts: int = Field(default=3, ge=1, description="Invalid answers re-asked per run before failing for good.")
     max_retries: int = Field(default=5, ge=0, description="Retries for 429, 5xx and timeouts.")
     price_input_per_1k: float = Field(default=0.0, ge=0, description="USD per 1,000 prompt tokens.")
     price_output_per_1k: float = Field(default=0.0, ge=0, description="USD per 1,000 completion tokens.")
-    task_budget_usd: float = Field(default=1.0, ge=0,
-                                   description="No further calls for a task once it has spent this.")
-    daily_budget_usd: float = Field(default=20.0, ge=0,
-                                    description="No further calls today (UTC) once all tasks have spent this.")
+    task_budget_usd: float = Field(default=1.0, ge=0, description="No further calls for a task once it has spent this.")
+    daily_budget_usd: float = Field(
+        default=20.0, ge=0, description="No further calls today (UTC) once all tasks have spent this."
+    )
 
     # The endpoint is resolved when the run uses it, never frozen when the code location loads.
     def endpoint(self) -> str:
@@ -43,12 +47,21 @@ class LLMResource(ConfigurableResource):
         return (self.model or os.environ.get("ORBIT_LLM_MODEL", "")).strip()
 
     def missing_settings(self) -> list[str]:
-        return [name for name, value in (("ORBIT_LLM_BASE_URL", self.endpoint()), ("ORBIT_LLM_MODEL", self.model_name()))
-                if not value]
+        return [
+            name
+            for name, value in (("ORBIT_LLM_BASE_URL", self.endpoint()), ("ORBIT_LLM_MODEL", self.model_name()))
+            if not value
+        ]
 
     def client(self) -> ChatClient:
-        return ChatClient(self.endpoint(), self.model_name(), self.api_key, connect_timeout=self.connect_timeout,
-                          read_timeout=self.read_timeout, max_response_bytes=self.max_response_bytes)
+        return ChatClient(
+            self.endpoint(),
+            self.model_name(),
+            self.api_key,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_response_bytes=self.max_response_bytes,
+        )
 
     def decimal(self, name: str) -> Decimal:
         # Through str: 0.1 as a float is not 0.1 as money.

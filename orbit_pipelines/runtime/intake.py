@@ -27,7 +27,7 @@ def _field_name(part: object) -> str:
     name = str(part)
     if not name.isprintable():
         name = name.encode("unicode_escape").decode("ascii")
-    return name if len(name) <= _NAME_SHOWN else f"{name[:_NAME_SHOWN - 20]}…({len(name)} characters)"
+    return name if len(name) <= _NAME_SHOWN else f"{name[: _NAME_SHOWN - 20]}…({len(name)} characters)"
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
@@ -117,12 +117,25 @@ def inline_idempotency_key(context: OpExecutionContext) -> str:
     return context.run.tags.get(IDEMPOTENCY_KEY_TAG) or f"run:{context.run.root_run_id or context.run_id}"
 
 
-def submit_inline(context: OpExecutionContext, ledger: Ledger, kind: str, payload: BaseModel, *, priority: int = 0,
-                  idempotency_key: str | None = None) -> Task:
+def submit_inline(
+    context: OpExecutionContext,
+    ledger: Ledger,
+    kind: str,
+    payload: BaseModel,
+    *,
+    priority: int = 0,
+    idempotency_key: str | None = None,
+) -> Task:
     """Record work typed into the Launchpad (or launched through GraphQL) as a ledger task of this run,
     QUEUED under it. The payload is the kind's validated model; the key defaults to the run's own."""
     key = idempotency_key or inline_idempotency_key(context)
-    task, created = ledger.submit(kind, payload.model_dump(mode="json"), priority=priority, idempotency_key=key,
-                                  status=TaskStatus.QUEUED, run_id=context.run_id)
+    task, created = ledger.submit(
+        kind,
+        payload.model_dump(mode="json"),
+        priority=priority,
+        idempotency_key=key,
+        status=TaskStatus.QUEUED,
+        run_id=context.run_id,
+    )
     context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
     return task

@@ -17,5 +17,6 @@ from orbit_pipelines.runtime.tags import KIND_TAG
 
 
 def task_job(kind: str, description: str) -> Callable[[Callable[[], None]], JobDefinition]:
-    return job(executor_def=in_process_executor, hooks={record_task_failure}, tags={KIND_TAG: kind},
-               description=description)
+    return job(
+        executor_def=in_process_executor, hooks={record_task_failure}, tags={KIND_TAG: kind}, description=description
+    )

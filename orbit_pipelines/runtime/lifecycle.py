@@ -49,8 +49,9 @@ def checked_tasks(ledger: Ledger, task_ids: Sequence[int], kind: str) -> list[Ta
         raise permanent_failure(str(TaskNotFound(missing[0])), "TaskNotFound", task_ids=missing[:100])
     wrong = [t for t in tasks.values() if t.kind != kind]
     if wrong:
-        raise permanent_failure(f"task {wrong[0].id} is of kind {wrong[0].kind!r}, not {kind!r}", "WrongKind",
-                                task_id=wrong[0].id)
+        raise permanent_failure(
+            f"task {wrong[0].id} is of kind {wrong[0].kind!r}, not {kind!r}", "WrongKind", task_id=wrong[0].id
+        )
     return [tasks[i] for i in ids]
 
 
@@ -63,8 +64,12 @@ def _live_runs(context: OpExecutionContext, run_ids: set[str]) -> set[str]:
     return live
 
 
-def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Task],
-                extra_tags: Callable[[list[Task]], dict[str, str]] = lambda tasks: {}) -> list[Task]:
+def start_items(
+    context: OpExecutionContext,
+    ledger: Ledger,
+    tasks: Sequence[Task],
+    extra_tags: Callable[[list[Task]], dict[str, str]] = lambda tasks: {},
+) -> list[Task]:
     """Mark `tasks` RUNNING under this run (one statement for the batch) and return those started.
 
     Left out, saying why: tasks already COMPLETED and tasks another live run is working on. A task left
@@ -80,8 +85,9 @@ def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Tas
     owned = [t for t in tasks if t.status in _ACTIVE and t.run_id in live]
     for task in tasks:
         if task.status in _ACTIVE and task.run_id in others - live:
-            context.log.warning(f"task {task.id} was left {task.status.value} by finished run {task.run_id}; "
-                                "taking it over")
+            context.log.warning(
+                f"task {task.id} was left {task.status.value} by finished run {task.run_id}; taking it over"
+            )
     skipped = {t.id for t in done + owned}
     takeable = [t.id for t in tasks if t.id not in skipped]
     ledger.transition_many(takeable, TaskStatus.RUNNING, run_id=run_id, note="run started")
@@ -92,16 +98,20 @@ def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Tas
         elif task.status == TaskStatus.COMPLETED:
             done.append(task)  # completed between the read and the claim
         else:  # FAILED, CANCELED, or left by a finished run: through legal steps to RUNNING
-            moved = ledger.move_along(task.id, TaskStatus.RUNNING, run_id=run_id, note="run started",
-                                      only_if_current_run=False)
+            moved = ledger.move_along(
+                task.id, TaskStatus.RUNNING, run_id=run_id, note="run started", only_if_current_run=False
+            )
             assert moved is not None  # None only with only_if_current_run
             started.append(moved)
     if done:
-        context.log.info("already COMPLETED, nothing to do: "
-                         f"{', '.join(f'task {t.id} (run {t.run_id})' for t in done)}")
+        context.log.info(
+            f"already COMPLETED, nothing to do: {', '.join(f'task {t.id} (run {t.run_id})' for t in done)}"
+        )
     if owned:
-        context.log.info("in progress in another run, not started twice: "
-                         f"{', '.join(f'task {t.id} (run {t.run_id})' for t in owned)}")
+        context.log.info(
+            "in progress in another run, not started twice: "
+            f"{', '.join(f'task {t.id} (run {t.run_id})' for t in owned)}"
+        )
     if started:
         add_missing_tags(context, {**run_tags(started if len(tasks) == 1 else list(tasks)), **extra_tags(list(tasks))})
     else:
@@ -111,8 +121,9 @@ def start_items(context: OpExecutionContext, ledger: Ledger, tasks: Sequence[Tas
     return started
 
 
-def resume_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int],
-                 note: str = "re-execution") -> None:
+def resume_items(
+    context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int], note: str = "re-execution"
+) -> None:
     """The tasks of the items still in play come back RUNNING under this run (a FAILED one walks
     FAILED -> QUEUED -> RUNNING). A no-op within the run that started them."""
     resume_tasks(ledger, ledger.get_many(task_ids), context.run_id, note)
@@ -128,17 +139,29 @@ def resume_tasks(ledger: Ledger, tasks: Iterable[Task], run_id: str, note: str) 
     return moved
 
 
-def record_failures(context: OpExecutionContext, ledger: Ledger, items: Iterable[ItemT], step: str,
-                    label: Callable[[ItemT], str] = lambda item: "") -> list[ItemT]:
+def record_failures(
+    context: OpExecutionContext,
+    ledger: Ledger,
+    items: Iterable[ItemT],
+    step: str,
+    label: Callable[[ItemT], str] = lambda item: "",
+) -> list[ItemT]:
     """End the tasks of the items that failed in `step`; returns those items."""
     failed = [i for i in items if i.failure is not None and i.failure.step == step]
     for item in failed:
         failure = item.failure
         assert failure is not None
-        ledger.move_along(item.task_id, TaskStatus.FAILED, run_id=context.run_id, note="failed in its batch",
-                          error=(failure.error_class, failure.message, failure.step))
-        context.log.warning(f"task {item.task_id}{label(item)} failed in {step}: {failure.error_class}: "
-                            f"{failure.message}. What to do: {remediation_for(failure.error_class)}")
+        ledger.move_along(
+            item.task_id,
+            TaskStatus.FAILED,
+            run_id=context.run_id,
+            note="failed in its batch",
+            error=(failure.error_class, failure.message, failure.step),
+        )
+        context.log.warning(
+            f"task {item.task_id}{label(item)} failed in {step}: {failure.error_class}: "
+            f"{failure.message}. What to do: {remediation_for(failure.error_class)}"
+        )
     return failed
 
 
@@ -151,17 +174,22 @@ def fail_if_none_left(items: Sequence[Item], step: str) -> None:
         return
     first = mine[0].failure
     assert first is not None
-    message = first.message if len(items) == 1 else (
-        f"all {len(items)} tasks of the run failed; the first: task {mine[0].task_id}: {first.message}")
+    message = (
+        first.message
+        if len(items) == 1
+        else (f"all {len(items)} tasks of the run failed; the first: task {mine[0].task_id}: {first.message}")
+    )
     raise permanent_failure(message, first.error_class, task_ids=[i.task_id for i in mine][:100])
 
 
-def complete_items(context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int],
-                   note: str = "run succeeded") -> None:
+def complete_items(
+    context: OpExecutionContext, ledger: Ledger, task_ids: Sequence[int], note: str = "run succeeded"
+) -> None:
     """Mark the tasks COMPLETED by this run (the run-outcome sensor is the catch-all)."""
     if len(task_ids) == 1:
-        ledger.move_along(task_ids[0], TaskStatus.COMPLETED, run_id=context.run_id, note=note,
-                          only_if_current_run=False)
+        ledger.move_along(
+            task_ids[0], TaskStatus.COMPLETED, run_id=context.run_id, note=note, only_if_current_run=False
+        )
     else:
         ledger.transition_many(list(task_ids), TaskStatus.COMPLETED, run_id=context.run_id, note=note)
 
@@ -214,16 +242,20 @@ def record_task_failure(context: HookContext) -> None:
         for task in tasks_of_run(ledger, run):
             if task.status in _ACTIVE:
                 ledger.move_along(
-                    task.id, TaskStatus.FAILED, run_id=context.run_id,
-                    error=(error_class, message, context.step_key), note="step failed",
+                    task.id,
+                    TaskStatus.FAILED,
+                    run_id=context.run_id,
+                    error=(error_class, message, context.step_key),
+                    note="step failed",
                 )
     except (InvalidTransition, TaskNotFound, OperationalError) as exc:
         # The run-failure sensor and the sweep reconcile whatever this could not record.
         context.log.warning(f"could not record the failure in the ledger: {exc}")
 
 
-def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[ModelT],
-                     kind: str) -> tuple[Task, ModelT] | None:
+def load_ledger_task(
+    context: OpExecutionContext, ledger: Ledger, task_id: int | None, model: type[ModelT], kind: str
+) -> tuple[Task, ModelT] | None:
     """The first op of a one-task job: read the task, mark it RUNNING, validate its payload.
 
     None when there is nothing to do (already completed, or in progress in another run).
@@ -240,5 +272,6 @@ def load_ledger_task(context: OpExecutionContext, ledger: Ledger, task_id: int |
     try:
         return started[0], model.model_validate(started[0].payload)
     except ValidationError as exc:
-        raise permanent_failure(f"task {task_id}: invalid {kind} payload: {describe_validation_error(exc)}",
-                                "InvalidPayload") from None
+        raise permanent_failure(
+            f"task {task_id}: invalid {kind} payload: {describe_validation_error(exc)}", "InvalidPayload"
+        ) from None

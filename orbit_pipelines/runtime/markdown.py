@@ -16,13 +16,13 @@ def cell(value: object) -> str:
     return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, limit: int = 200,
-          right: Sequence[str] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], *, limit: int = 200, right: Sequence[str] = ()
+) -> str:
     """A markdown table of at most `limit` rows, saying how many more were left out; `right` names
     right-aligned columns."""
     rows = list(rows)
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---:" if h in right else "---" for h in headers) + "|"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---:" if h in right else "---" for h in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows[:limit]]
     if len(rows) > limit:
         lines.append(f"\n{len(rows) - limit} more not shown.")

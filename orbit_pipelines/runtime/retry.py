@@ -35,8 +35,9 @@ def retry_base_seconds() -> float:
     return float(os.environ.get("ORBIT_RETRY_BASE_SECONDS", "1.0"))
 
 
-TRANSIENT_RETRY = RetryPolicy(max_retries=DEFAULT_MAX_RETRIES, delay=retry_base_seconds(),
-                              backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+TRANSIENT_RETRY = RetryPolicy(
+    max_retries=DEFAULT_MAX_RETRIES, delay=retry_base_seconds(), backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 
 def backoff_seconds(retry: int, *, jitter: bool = True, unit: Optional[float] = None) -> float:
@@ -74,8 +75,15 @@ def is_transient_status(status: int) -> bool:
 
 
 # S3 error codes that mean "try again later" even when the HTTP status does not say 5xx.
-_TRANSIENT_S3_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
-                       "InternalError", "ServiceUnavailable"}
+_TRANSIENT_S3_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "InternalError",
+    "ServiceUnavailable",
+}
 
 
 def is_transient_s3_error(exc: BaseException) -> bool:
@@ -127,14 +135,16 @@ def permanent_failure(message: str, error_class: str, **metadata: Any) -> Failur
     )
 
 
-def retry_requested(context: OpExecutionContext, *, max_retries: int = DEFAULT_MAX_RETRIES,
-                    wait: Optional[float] = None) -> Optional[RetryRequested]:
+def retry_requested(
+    context: OpExecutionContext, *, max_retries: int = DEFAULT_MAX_RETRIES, wait: Optional[float] = None
+) -> Optional[RetryRequested]:
     """The RetryRequested for the op's next attempt; None when the op has used its retries."""
     return next_retry(context.retry_number, max_retries=max_retries, wait=wait)
 
 
-def next_retry(retry_number: int, *, max_retries: int = DEFAULT_MAX_RETRIES,
-               wait: Optional[float] = None) -> Optional[RetryRequested]:
+def next_retry(
+    retry_number: int, *, max_retries: int = DEFAULT_MAX_RETRIES, wait: Optional[float] = None
+) -> Optional[RetryRequested]:
     """After attempt `retry_number` (0 for the first), the next one: after `wait` when the server said
     how long (Retry-After), else on the schedule; None when `max_retries` are used up."""
     if retry_number >= max_retries:
@@ -143,16 +153,24 @@ def next_retry(retry_number: int, *, max_retries: int = DEFAULT_MAX_RETRIES,
     return RetryRequested(max_retries=max_retries, seconds_to_wait=seconds)
 
 
-def retry_or_fail(context: OpExecutionContext, exc: BaseException, error_class: str, message: str, *,
-                  max_retries: int = DEFAULT_MAX_RETRIES, **metadata: Any) -> BaseException:
+def retry_or_fail(
+    context: OpExecutionContext,
+    exc: BaseException,
+    error_class: str,
+    message: str,
+    *,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    **metadata: Any,
+) -> BaseException:
     """What to raise for `exc`: a retry while it is transient and retries remain, else a permanent
     failure saying what happened (`raise retry_or_fail(...) from exc`)."""
     verdict = classify(exc)
     if verdict.transient:
         retry = retry_requested(context, max_retries=max_retries, wait=verdict.wait)
         if retry is not None:
-            context.log.warning(f"{message}; retry {context.retry_number + 1} of {max_retries} in "
-                                f"{retry.seconds_to_wait:.1f} s")
+            context.log.warning(
+                f"{message}; retry {context.retry_number + 1} of {max_retries} in {retry.seconds_to_wait:.1f} s"
+            )
             return retry
         message = f"{message} (gave up after {max_retries + 1} attempts)"
     return permanent_failure(message, error_class, **metadata)

@@ -58,7 +58,7 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
     keys = [g[0].dispatch_key or f"task-{g[0].id}" for g in groups]
     runs = {r.tags[RUN_KEY_TAG]: r.run_id for r in context.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: keys}))}
     lost = []
-    for key, group in zip(keys, groups):
+    for key, group in zip(keys, groups, strict=True):
         if key in runs:
             for task in group:
                 ledger.attach_run(task.id, runs[key])

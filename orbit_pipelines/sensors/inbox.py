@@ -38,8 +38,10 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
     scan = scan_inbox(led, inbox)
     for reason in scan.refused:
         context.log.warning(f"inbox file refused: {reason}")
-    summary = (f"{len(scan.submitted)} submitted, {len(scan.refused)} refused, {scan.waiting} still being written, "
-               f"{scan.already_known} already known in {inbox}")
+    summary = (
+        f"{len(scan.submitted)} submitted, {len(scan.refused)} refused, {scan.waiting} still being written, "
+        f"{scan.already_known} already known in {inbox}"
+    )
     paused = led.paused_kinds()
     if not scan.submitted or "*" in paused or KIND in paused:
         return SkipReason(summary + ("; intake paused" if scan.submitted else ""))

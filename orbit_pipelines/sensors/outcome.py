@@ -94,7 +94,10 @@ def task_started_sensor(context: RunStatusSensorContext, ledger: LedgerResource)
     if not run.parent_run_id:
         return SkipReason("first runs mark their own tasks RUNNING")
     led = ledger.get()
-    ended_by_parent = [t for t in tasks_of_run(led, run) if t.status in (TaskStatus.FAILED, TaskStatus.CANCELED)
-                       and t.run_id in (run.parent_run_id, None)]
+    ended_by_parent = [
+        t
+        for t in tasks_of_run(led, run)
+        if t.status in (TaskStatus.FAILED, TaskStatus.CANCELED) and t.run_id in (run.parent_run_id, None)
+    ]
     moved = resume_tasks(led, ended_by_parent, run.run_id, note="re-execution started")
     return None if moved else SkipReason(f"run {run.run_id}: no task to resume")

@@ -46,20 +46,28 @@ def _recent(context: SensorEvaluationContext, outbox: Outbox) -> WebhookCursor:
     """Where a sensor that has never ticked starts: FIRST_TICK_LOOKBACK_SECONDS back, so the tasks that
     ran while the daemon was starting are told, and an existing history is not replayed."""
     older = context.instance.event_log_storage.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.STEP_SUCCESS,
-                           before_timestamp=time.time() - FIRST_TICK_LOOKBACK_SECONDS), limit=1, ascending=False)
-    return WebhookCursor(IdCursor(outbox.last_change_id_before(FIRST_TICK_LOOKBACK_SECONDS)),
-                         older[0].storage_id if older else 0)
+        EventRecordsFilter(
+            event_type=DagsterEventType.STEP_SUCCESS, before_timestamp=time.time() - FIRST_TICK_LOOKBACK_SECONDS
+        ),
+        limit=1,
+        ascending=False,
+    )
+    return WebhookCursor(
+        IdCursor(outbox.last_change_id_before(FIRST_TICK_LOOKBACK_SECONDS)), older[0].storage_id if older else 0
+    )
 
 
-def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: WebhookCursor,
-                   now: float) -> tuple[list[WebhookEvent], WebhookCursor]:
+def collect_events(
+    context: SensorEvaluationContext, outbox: Outbox, cursor: WebhookCursor, now: float
+) -> tuple[list[WebhookEvent], WebhookCursor]:
     """New events from both sources, merged in time order (a task's events reach receivers in order)."""
     changes = outbox.changes(cursor.ledger, CHANGES_PER_TICK)
     events = [e for row in changes for e in events_for_change(row)]
     records = context.instance.event_log_storage.get_event_records(
         EventRecordsFilter(event_type=DagsterEventType.STEP_SUCCESS, after_cursor=cursor.dagster),
-        limit=STEP_RECORDS_PER_TICK, ascending=True)
+        limit=STEP_RECORDS_PER_TICK,
+        ascending=True,
+    )
     tasks = outbox.tasks_of_runs(sorted({r.event_log_entry.run_id for r in records}))
     last_record = cursor.dagster
     for record in records:
@@ -81,7 +89,7 @@ def collect_events(context: SensorEvaluationContext, outbox: Outbox, cursor: Web
     minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
     description="Sends task events (task.queued/started/step_completed/completed/failed/canceled, dlq.added) "
-                "to ORBIT_WEBHOOK_URL, signed, with retries; `orbit webhooks log` shows the deliveries.",
+    "to ORBIT_WEBHOOK_URL, signed, with retries; `orbit webhooks log` shows the deliveries.",
 )
 def webhook_delivery_sensor(context: SensorEvaluationContext, ledger: LedgerResource, webhooks: WebhookResource):
     urls = webhooks.receivers()

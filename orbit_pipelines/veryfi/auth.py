@@ -24,8 +24,9 @@ def sign_request(secret: str, timestamp_ms: int, fields: Fields = ()) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def auth_headers(client_id: str, username: str, api_key: str, client_secret: Optional[str],
-                 signed_fields: Fields) -> dict[str, str]:
+def auth_headers(
+    client_id: str, username: str, api_key: str, client_secret: Optional[str], signed_fields: Fields
+) -> dict[str, str]:
     """The headers of every request; signed (timestamp and signature) when there is a client secret."""
     headers = {
         "CLIENT-ID": client_id,
@@ -35,9 +36,7 @@ def auth_headers(client_id: str, username: str, api_key: str, client_secret: Opt
     if client_secret:
         timestamp = int(time.time() * 1000)
         headers["X-Veryfi-Request-Timestamp"] = str(timestamp)
-        headers["X-Veryfi-Request-Signature"] = sign_request(
-            client_secret, timestamp, signed_fields
-        )
+        headers["X-Veryfi-Request-Signature"] = sign_request(client_secret, timestamp, signed_fields)
     return headers
 
 

@@ -138,7 +138,10 @@ class VeryfiClient:
         with open_upload(path_or_fileobj) as (handle, size):
             body = MultipartBody(form, "file", file_name, handle, size, file_type)
             response = self._send(
-                "POST", "", signed_fields=form, data=body,
+                "POST",
+                "",
+                signed_fields=form,
+                data=body,
                 headers={"Content-Type": body.content_type},
             )
         return self._document_result(response, "POST", "")
@@ -154,9 +157,7 @@ class VeryfiClient:
         auto_delete: bool = False,
     ) -> VeryfiResult:
         """Have Veryfi download the file(s) itself; several URLs become one multi-page document."""
-        body: dict[str, Any] = (
-            {"file_url": file_url} if isinstance(file_url, str) else {"file_urls": list(file_url)}
-        )
+        body: dict[str, Any] = {"file_url": file_url} if isinstance(file_url, str) else {"file_urls": list(file_url)}
         body.update(_process_options(external_id, categories, tags, boost_mode, auto_delete))
         response = self._send("POST", "", signed_fields=body, json=body)
         return self._document_result(response, "POST", "")
@@ -213,29 +214,45 @@ class VeryfiClient:
         started = time.monotonic()
         try:
             response = self._session.request(
-                method, self.documents_url + path, headers=all_headers,
+                method,
+                self.documents_url + path,
+                headers=all_headers,
                 timeout=(self.connect_timeout, self.read_timeout),
                 # A redirect would silently drop a streamed upload; report it instead.
-                allow_redirects=False, stream=True, **kwargs,
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
             )
             body = _read_limited(response, self.max_response_bytes)
         except requests.ReadTimeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}", VeryfiReadTimeout) from None
         except requests.Timeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
+        except (
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as exc:
             # requests reports a body that stopped coming as a ConnectionError around urllib3's timeout.
             timed_out = exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError)
-            raise self._transport_error(method, path, f"{'timed out' if timed_out else 'connection failed'}: {exc}",
-                                        VeryfiReadTimeout if timed_out else VeryfiTransportError) from None
+            raise self._transport_error(
+                method,
+                path,
+                f"{'timed out' if timed_out else 'connection failed'}: {exc}",
+                VeryfiReadTimeout if timed_out else VeryfiTransportError,
+            ) from None
         if body is None:
-            raise self._bad_response(response, method, path,
-                                     f"answer larger than {self.max_response_bytes} bytes; not read further")
+            raise self._bad_response(
+                response, method, path, f"answer larger than {self.max_response_bytes} bytes; not read further"
+            )
         response._content = body  # what .content and .json() return: read above, with a size limit
         log.debug(
-            "Veryfi %s documents/%s -> %s in %.2fs (trace id %s)", method, path,
-            response.status_code, time.monotonic() - started, _trace_id(response),
+            "Veryfi %s documents/%s -> %s in %.2fs (trace id %s)",
+            method,
+            path,
+            response.status_code,
+            time.monotonic() - started,
+            _trace_id(response),
         )
         if not 200 <= response.status_code < 300:
             raise self._http_error(response, method, path)
@@ -261,13 +278,16 @@ class VeryfiClient:
     def _clean(self, text: str) -> str:
         return _truncate(scrub_secrets(text, (self._api_key, self._client_secret, self._username)))
 
-    def _transport_error(self, method: str, path: str, detail: str,
-                         cls: type[VeryfiTransportError] = VeryfiTransportError) -> VeryfiTransportError:
+    def _transport_error(
+        self, method: str, path: str, detail: str, cls: type[VeryfiTransportError] = VeryfiTransportError
+    ) -> VeryfiTransportError:
         return cls(self._clean(detail), context=f"Veryfi {method} documents/{path}")
 
     def _bad_response(self, response, method: str, path: str, detail: str) -> VeryfiBadResponse:
         return VeryfiBadResponse(
-            self._clean(detail), status=response.status_code, trace_id=_trace_id(response),
+            self._clean(detail),
+            status=response.status_code,
+            trace_id=_trace_id(response),
             context=f"Veryfi {method} documents/{path}",
         )
 

@@ -200,9 +200,7 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
 def parse_document(data: Any) -> VeryfiDocument:
     """Validate one decoded Veryfi document, raising VeryfiResponseError that names bad fields."""
     if not isinstance(data, dict):
-        raise VeryfiResponseError(
-            f"Veryfi document must be a JSON object, got {type(data).__name__}", ("<document>",)
-        )
+        raise VeryfiResponseError(f"Veryfi document must be a JSON object, got {type(data).__name__}", ("<document>",))
     try:
         return VeryfiDocument.model_validate(data)
     except ValidationError as exc:

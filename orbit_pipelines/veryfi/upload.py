@@ -20,17 +20,21 @@ class MultipartBody:
     so the Content-Type it reports is the only one that can match the body.
     """
 
-    def __init__(self, fields: Sequence[tuple[str, str]], file_field: str, file_name: str,
-                 fileobj: IO[bytes], file_size: int, file_type: str):
+    def __init__(
+        self,
+        fields: Sequence[tuple[str, str]],
+        file_field: str,
+        file_name: str,
+        fileobj: IO[bytes],
+        file_size: int,
+        file_type: str,
+    ):
         self.boundary = secrets.token_hex(16)
         self.content_type = f"multipart/form-data; boundary={self.boundary}"
         head = b"".join(
-            self._part_header(f'name="{_quote(name)}"') + value.encode("utf-8") + b"\r\n"
-            for name, value in fields
+            self._part_header(f'name="{_quote(name)}"') + value.encode("utf-8") + b"\r\n" for name, value in fields
         )
-        head += self._part_header(
-            f'name="{_quote(file_field)}"; filename="{_quote(file_name)}"', file_type
-        )
+        head += self._part_header(f'name="{_quote(file_field)}"; filename="{_quote(file_name)}"', file_type)
         tail = f"\r\n--{self.boundary}--\r\n".encode("ascii")
         self._head, self._tail = io.BytesIO(head), io.BytesIO(tail)
         self._file, self._file_left = fileobj, file_size

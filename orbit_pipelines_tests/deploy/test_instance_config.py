@@ -21,10 +21,12 @@ from orbit_pipelines_tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"
 
-ECS_ENV = {"ORBIT_ECS_TASK_DEFINITION": "orbit-run", "ORBIT_ECS_CONTAINER_NAME": "run",
-           "ORBIT_ECS_CLUSTER": "orbit"}
-S3_ENV = {"ORBIT_COMPUTE_LOGS_BUCKET": "orbit-compute-logs", "ORBIT_COMPUTE_LOGS_PREFIX": "prod/compute-logs",
-          "AWS_REGION": "eu-west-1"}
+ECS_ENV = {"ORBIT_ECS_TASK_DEFINITION": "orbit-run", "ORBIT_ECS_CONTAINER_NAME": "run", "ORBIT_ECS_CLUSTER": "orbit"}
+S3_ENV = {
+    "ORBIT_COMPUTE_LOGS_BUCKET": "orbit-compute-logs",
+    "ORBIT_COMPUTE_LOGS_PREFIX": "prod/compute-logs",
+    "AWS_REGION": "eu-west-1",
+}
 
 
 def env_names(config) -> set[str]:
@@ -64,7 +66,8 @@ def aws(local_services, monkeypatch):
     ecs = boto3.client("ecs", region_name="eu-west-1")
     ecs.create_cluster(clusterName="orbit")
     registered = ecs.register_task_definition(
-        family="orbit-run", containerDefinitions=[{"name": "run", "image": "orbit-pipelines:latest", "memory": 512}])
+        family="orbit-run", containerDefinitions=[{"name": "run", "image": "orbit-pipelines:latest", "memory": 512}]
+    )
     return registered["taskDefinition"]["taskDefinitionArn"]
 
 
@@ -76,8 +79,7 @@ def deploy_env(pg_url, aws, monkeypatch):
 
 
 def test_every_variable_the_ecs_instance_reads_is_named_here():
-    assert env_names(yaml.safe_load((DEPLOY / "dagster.yaml").read_text())) == {
-        "DAGSTER_PG_URL", *ECS_ENV, *S3_ENV}
+    assert env_names(yaml.safe_load((DEPLOY / "dagster.yaml").read_text())) == {"DAGSTER_PG_URL", *ECS_ENV, *S3_ENV}
 
 
 def test_the_ecs_instance_launches_each_run_as_a_task_of_the_registered_definition(deploy_env, load):
@@ -92,8 +94,7 @@ def test_the_ecs_instance_launches_each_run_as_a_task_of_the_registered_definiti
 def test_the_ecs_instance_keeps_compute_logs_in_the_configured_bucket(deploy_env, load):
     logs = load(DEPLOY / "dagster.yaml").compute_log_manager
     assert isinstance(logs, S3ComputeLogManager)
-    assert (logs._s3_bucket, logs._s3_prefix, logs._region) == ("orbit-compute-logs", "prod/compute-logs",
-                                                                 "eu-west-1")
+    assert (logs._s3_bucket, logs._s3_prefix, logs._region) == ("orbit-compute-logs", "prod/compute-logs", "eu-west-1")
 
 
 def test_the_ecs_instance_resumes_a_run_whose_task_died_then_retries_it(deploy_env, load):

@@ -72,8 +72,13 @@ def code_server(tmp_path):
     shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
     port = free_port()
     log = (tmp_path / "code-server.log").open("w")
-    process = subprocess.Popen(with_port(image_command(), port), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
+    process = subprocess.Popen(
+        with_port(image_command(), port),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+    )
     yield port
     process.terminate()
     process.wait(timeout=30)
@@ -98,15 +103,21 @@ def test_the_images_command_serves_every_job_over_grpc_and_passes_its_health_che
     with DagsterInstance.ephemeral() as instance, origin.create_location(instance) as location:
         (repository,) = location.get_repositories().values()
         assert {job.name for job in repository.get_all_jobs()} >= {
-            "task_decomposition", "document_processing", "send_message", "agent_execution", "housekeeping"}
+            "task_decomposition",
+            "document_processing",
+            "send_message",
+            "agent_execution",
+            "housekeeping",
+        }
 
 
 def test_compose_runs_postgres_and_the_three_dagster_processes_from_the_one_image():
     services = compose()["services"]
     assert set(services) == {"postgres", *ORBIT_SERVICES}
     images = {services[name]["image"] for name in ORBIT_SERVICES}
-    assert len(images) == 1 and all(services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
-                                    for name in ORBIT_SERVICES)
+    assert len(images) == 1 and all(
+        services[name]["build"]["dockerfile"] == "deploy/Dockerfile" for name in ORBIT_SERVICES
+    )
 
 
 def test_compose_runs_the_images_command_as_the_code_server_and_points_the_others_at_it():
@@ -141,6 +152,9 @@ def test_compose_gives_every_dagster_process_each_variable_the_instance_workspac
 
 def test_the_example_env_file_lists_every_variable_compose_requires():
     required = set(re.findall(r"\$\{(\w+):\?", (DEPLOY / "compose.yaml").read_text()))
-    example = {line.split("=", 1)[0] for line in (DEPLOY / "orbit.env.example").read_text().splitlines()
-               if line and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (DEPLOY / "orbit.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     assert required and required <= example

@@ -35,8 +35,13 @@ def test_a_lone_document_run_is_tagged_with_its_document_key_and_a_batch_with_it
     kind = get_kind("document")
     one = ledger.get_many(submitted(ledger, write_sample_set(tmp_path / "one", n=1)))
     batch = ledger.get_many(submitted(ledger, write_sample_set(tmp_path / "many", n=3)[1:]))
-    assert kind.tags_for(one) == {"orbit/task_id": str(one[0].id), "orbit/kind": "document", "orbit/lane": "async",
-                                  "dagster/priority": "0", "orbit/document_key": one[0].payload["sha256"]}
+    assert kind.tags_for(one) == {
+        "orbit/task_id": str(one[0].id),
+        "orbit/kind": "document",
+        "orbit/lane": "async",
+        "dagster/priority": "0",
+        "orbit/document_key": one[0].payload["sha256"],
+    }
     tags = kind.tags_for(batch)
     assert tags["orbit/batch"] == batch[0].dispatch_key and tags["orbit/batch_size"] == "2"
     assert "orbit/document_key" not in tags and "orbit/task_id" not in tags
@@ -44,21 +49,32 @@ def test_a_lone_document_run_is_tagged_with_its_document_key_and_a_batch_with_it
 
 def test_a_launchpad_launch_of_one_file_gets_the_same_tags_as_a_dispatched_one(instance, ledger, emulator, tmp_path):
     (path,) = write_sample_set(tmp_path, n=1)
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_documents": {"config": {"paths": [str(path)]}}}})
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"paths": [str(path)]}}}},
+    )
     assert result.success
     (task,) = ledger.list(kind="document")
     tags = instance.get_run_by_id(result.run_id).tags
     assert (tags["orbit/task_id"], tags["orbit/document_key"], tags["orbit/kind"], tags["orbit/lane"]) == (
-        str(task.id), task.payload["sha256"], "document", "async")
+        str(task.id),
+        task.payload["sha256"],
+        "document",
+        "async",
+    )
 
 
-def test_a_document_run_shows_totals_per_document_s3_objects_and_veryfi_figures(instance, ledger, emulator,
-                                                                                tmp_path):
+def test_a_document_run_shows_totals_per_document_s3_objects_and_veryfi_figures(instance, ledger, emulator, tmp_path):
     ids = submitted(ledger, write_sample_set(tmp_path, n=3))
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
-                         tags=run_tags(ledger.get_many(ids)))
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
+        tags=run_tags(ledger.get_many(ids)),
+    )
     assert result.success
     keys = [t.payload["sha256"] for t in ledger.get_many(ids)]
 
@@ -81,9 +97,15 @@ def test_a_document_run_shows_totals_per_document_s3_objects_and_veryfi_figures(
     assert header == "| task | file | vendor | date | subtotal | tax | total | currency | object |"
     shown = {int(cells[0]): cells for cells in ([c.strip() for c in row.strip("| ").split(" | ")] for row in rows)}
     for doc in documents_for_tasks(ledger.engine, ids):
-        assert shown[doc["task_id"]][1:8] == [doc["source_name"], doc["vendor_name"],
-                                              doc["document_date"].date().isoformat(), str(doc["subtotal"]),
-                                              str(doc["tax"]), str(doc["total"]), doc["currency"]]
+        assert shown[doc["task_id"]][1:8] == [
+            doc["source_name"],
+            doc["vendor_name"],
+            doc["document_date"].date().isoformat(),
+            str(doc["subtotal"]),
+            str(doc["tax"]),
+            str(doc["total"]),
+            doc["currency"],
+        ]
         assert shown[doc["task_id"]][8] == f"`s3://{doc['s3_bucket']}/{doc['s3_key']}`"
 
 
@@ -94,7 +116,8 @@ def test_an_aws_bucket_links_each_object_to_its_console_page():
     aws = DocumentStorage(region_name="eu-west-1", bucket="receipts")
     assert aws.link_markdown("documents/ab/abc.pdf") == (
         "[s3://receipts/documents/ab/abc.pdf](https://s3.console.aws.amazon.com/s3/object/receipts"
-        "?region=eu-west-1&prefix=documents/ab/abc.pdf)")
+        "?region=eu-west-1&prefix=documents/ab/abc.pdf)"
+    )
     local = DocumentStorage(endpoint_url="http://127.0.0.1:9000", bucket="receipts")
     assert local.console_url("x.pdf") is None
 
@@ -104,8 +127,9 @@ def test_a_permanent_failure_says_what_to_do_in_the_step_and_the_run_log(instanc
 
     task, _ = ledger.submit("decomposition", {"description": "no title here"})
     ledger.claim_pending(limit=1)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task.id),
-                         raise_on_error=False)
+    result = execute_job(
+        recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task.id), raise_on_error=False
+    )
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
     metadata = failure.step_failure_data.user_failure_data.metadata
     assert metadata["error_class"].value == "InvalidPayload"
@@ -120,9 +144,13 @@ def test_a_permanent_failure_says_what_to_do_in_the_step_and_the_run_log(instanc
 def test_a_failed_document_in_a_batch_is_listed_with_what_to_do(instance, ledger, emulator, tmp_path):
     ids = submitted(ledger, write_sample_set(tmp_path, n=2))
     emulator.fail_next(1, status=400, body={"status": "fail", "error": "Corrupt file"})
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
-                         tags=run_tags(ledger.get_many(ids)))
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
+        tags=run_tags(ledger.get_many(ids)),
+    )
     assert result.success
     failures = outputs(result, "summarize")["failures"]
     assert "VeryfiRejected" in failures and remediation_for("VeryfiRejected") in failures
@@ -134,7 +162,7 @@ def test_every_error_class_the_code_raises_has_its_own_hint():
     raised = set()
     for call in re.finditer(r"(permanent_failure|\.failed|FailureDetails|error=)\(", source):
         # The class is the first quoted CamelCase word that is an argument of its own.
-        found = re.search(r'(?:^|,)\s*"([A-Z][A-Za-z]+)"', source[call.end():call.end() + 400])
+        found = re.search(r'(?:^|,)\s*"([A-Z][A-Za-z]+)"', source[call.end() : call.end() + 400])
         if found:
             raised.add(found.group(1))
     assert {"InvalidPayload", "BadDocument", "TransientErrorsExhausted", "RunLost", "WrongKind"} <= raised, raised

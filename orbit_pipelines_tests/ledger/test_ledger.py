@@ -109,8 +109,12 @@ def test_every_transition_is_recorded_with_its_run(ledger):
     ledger.transition(task.id, S.RUNNING, run_id="r1")
     ledger.transition(task.id, S.FAILED, run_id="r1", error=("ValueError", "boom", "decompose_task"))
     history = [(e["from_status"], e["to_status"], e["run_id"]) for e in ledger.events(task.id)]
-    assert history == [(None, "PENDING", None), ("PENDING", "QUEUED", None), ("QUEUED", "RUNNING", "r1"),
-                       ("RUNNING", "FAILED", "r1")]
+    assert history == [
+        (None, "PENDING", None),
+        ("PENDING", "QUEUED", None),
+        ("QUEUED", "RUNNING", "r1"),
+        ("RUNNING", "FAILED", "r1"),
+    ]
     failed = ledger.get(task.id)
     assert (failed.error_class, failed.error_message, failed.error_step) == ("ValueError", "boom", "decompose_task")
 
@@ -153,7 +157,11 @@ def test_a_failed_task_is_a_dead_letter_with_its_history(ledger):
     task = failed_task(ledger)
     (letter,) = ledger.dead_letters()
     assert (letter["id"], letter["error_class"], letter["error_step"], letter["failures"]) == (
-        task.id, "Boom", "decompose_task", 1)
+        task.id,
+        "Boom",
+        "decompose_task",
+        1,
+    )
     assert letter["first_failure"] == letter["last_failure"]
 
 

@@ -34,8 +34,12 @@ def _legacy_migrate(engine) -> None:
     """What the runner on main did before: one list of versions, no owners."""
     with engine.begin() as conn:
         conn.execute(text("CREATE SCHEMA orbit"))
-        conn.execute(text("CREATE TABLE orbit.schema_migrations (version TEXT PRIMARY KEY, "
-                          "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"))
+        conn.execute(
+            text(
+                "CREATE TABLE orbit.schema_migrations (version TEXT PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+        )
         for f in sorted(LEGACY.glob("*.sql")):
             conn.exec_driver_sql(f.read_text())
             conn.execute(text("INSERT INTO orbit.schema_migrations (version) VALUES (:v)"), {"v": f.stem})
@@ -43,31 +47,54 @@ def _legacy_migrate(engine) -> None:
 
 def _fill_every_table(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO orbit.tasks (id, kind, payload, idempotency_key) VALUES "
-            "(1, 'decomposition', '{}', 'a'), (2, 'document', '{}', 'b'), (3, 'agent', '{}', 'c')"))
+        conn.execute(
+            text(
+                "INSERT INTO orbit.tasks (id, kind, payload, idempotency_key) VALUES "
+                "(1, 'decomposition', '{}', 'a'), (2, 'document', '{}', 'b'), (3, 'agent', '{}', 'c')"
+            )
+        )
         conn.execute(text("INSERT INTO orbit.task_runs VALUES (1, 'r1', now())"))
         conn.execute(text("INSERT INTO orbit.task_events (task_id, to_status) VALUES (1, 'PENDING')"))
         conn.execute(text("INSERT INTO orbit.subtasks VALUES (1, 's1', 0, 'SERVICE', 't', '{}', 'r1', now())"))
         conn.execute(text("INSERT INTO orbit.prompts VALUES (1, 'SERVICE', '[]', 'p', 'r1', now())"))
         conn.execute(text("INSERT INTO orbit.veryfi_responses (document_key, raw, run_id) VALUES ('k', '{}', 'r2')"))
-        conn.execute(text(
-            "INSERT INTO orbit.documents (document_key, task_id, source_name, s3_bucket, s3_key, size_bytes, "
-            "content_type, raw, status, run_id) VALUES ('k', 2, 'a.pdf', 'b', 'k', 1, 'application/pdf', '{}', "
-            "'STORED', 'r2')"))
-        conn.execute(text("INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256) VALUES ('/a', 1, 1, 'k')"))
+        conn.execute(
+            text(
+                "INSERT INTO orbit.documents (document_key, task_id, source_name, s3_bucket, s3_key, size_bytes, "
+                "content_type, raw, status, run_id) VALUES ('k', 2, 'a.pdf', 'b', 'k', 1, 'application/pdf', '{}', "
+                "'STORED', 'r2')"
+            )
+        )
+        conn.execute(
+            text("INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256) VALUES ('/a', 1, 1, 'k')")
+        )
         conn.execute(text("INSERT INTO orbit.intake_controls (kind, paused) VALUES ('*', false)"))
         conn.execute(text("INSERT INTO orbit.run_summaries VALUES ('r2', 'document', '{}', now())"))
         conn.execute(text("INSERT INTO orbit.llm_conversations (task_id) VALUES (1)"))
-        conn.execute(text("INSERT INTO orbit.llm_usage (task_id, run_id, model, prompt_tokens, completion_tokens, "
-                          "cost_usd) VALUES (1, 'r1', 'm', 1, 1, 0)"))
-        conn.execute(text("INSERT INTO orbit.agent_results (task_id, category, decomposition_task_id, prompt_sha256, "
-                          "status, workdir, run_id) VALUES (3, 'SERVICE', 1, 'h', 'SUCCEEDED', '/w', 'r3')"))
-        conn.execute(text("INSERT INTO orbit.veryfi_calls (run_id, operation, status_class, latency_seconds) "
-                          "VALUES ('r2', 'process', 'ok', 0.1)"))
-        conn.execute(text(
-            "INSERT INTO orbit.webhook_deliveries (event_id, event_type, task_id, url, body, next_attempt_at, "
-            "give_up_at, created_at) VALUES ('e', 'task.completed', 1, 'http://x', '{}', now(), now(), now())"))
+        conn.execute(
+            text(
+                "INSERT INTO orbit.llm_usage (task_id, run_id, model, prompt_tokens, completion_tokens, "
+                "cost_usd) VALUES (1, 'r1', 'm', 1, 1, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orbit.agent_results (task_id, category, decomposition_task_id, prompt_sha256, "
+                "status, workdir, run_id) VALUES (3, 'SERVICE', 1, 'h', 'SUCCEEDED', '/w', 'r3')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orbit.veryfi_calls (run_id, operation, status_class, latency_seconds) "
+                "VALUES ('r2', 'process', 'ok', 0.1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO orbit.webhook_deliveries (event_id, event_type, task_id, url, body, next_attempt_at, "
+                "give_up_at, created_at) VALUES ('e', 'task.completed', 1, 'http://x', '{}', now(), now(), now())"
+            )
+        )
 
 
 def _row_counts(engine) -> dict[str, int]:
@@ -78,16 +105,30 @@ def _row_counts(engine) -> dict[str, int]:
 def _schema(engine) -> dict[str, object]:
     """Every column (type, default, nullability), index and constraint of the orbit schema."""
     with engine.connect() as conn:
-        columns = conn.execute(text(
-            "SELECT table_name, column_name, data_type, column_default, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = 'orbit' AND table_name <> 'schema_migrations' ORDER BY 1, 2")).all()
-        indexes = conn.execute(text(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'orbit' AND tablename <> 'schema_migrations' "
-            "ORDER BY 1")).scalars().all()
-        constraints = conn.execute(text(
-            "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE connamespace = 'orbit'::regnamespace AND conrelid::regclass::text <> 'orbit.schema_migrations' "
-            "ORDER BY 1, 2")).all()
+        columns = conn.execute(
+            text(
+                "SELECT table_name, column_name, data_type, column_default, is_nullable "
+                "FROM information_schema.columns "
+                "WHERE table_schema = 'orbit' AND table_name <> 'schema_migrations' ORDER BY 1, 2"
+            )
+        ).all()
+        indexes = (
+            conn.execute(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = 'orbit' AND tablename <> 'schema_migrations' "
+                    "ORDER BY 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        constraints = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE connamespace = 'orbit'::regnamespace AND conrelid::regclass::text <> 'orbit.schema_migrations' "
+                "ORDER BY 1, 2"
+            )
+        ).all()
     return {"columns": columns, "indexes": indexes, "constraints": constraints}
 
 
@@ -110,8 +151,17 @@ def test_a_fresh_database_gets_every_migration_once(database):
 
 def test_the_ledger_keeps_only_what_every_job_shares():
     ledger_sql = " ".join(m.sql for m in available_migrations() if m.owner == "ledger")
-    for job_table in ("subtasks", "prompts", "documents", "veryfi_responses", "inbox_files", "llm_conversations",
-                      "llm_usage", "agent_results", "veryfi_calls"):
+    for job_table in (
+        "subtasks",
+        "prompts",
+        "documents",
+        "veryfi_responses",
+        "inbox_files",
+        "llm_conversations",
+        "llm_usage",
+        "agent_results",
+        "veryfi_calls",
+    ):
         assert f"orbit.{job_table} (" not in ledger_sql
 
 
@@ -135,14 +185,21 @@ def test_a_database_made_before_job_folders_owned_their_tables_upgrades_in_place
 def test_an_older_partial_database_gets_only_what_it_lacks(database):
     with database.begin() as conn:
         conn.execute(text("CREATE SCHEMA orbit"))
-        conn.execute(text("CREATE TABLE orbit.schema_migrations (version TEXT PRIMARY KEY, "
-                          "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"))
+        conn.execute(
+            text(
+                "CREATE TABLE orbit.schema_migrations (version TEXT PRIMARY KEY, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+        )
         for f in sorted(LEGACY.glob("000[12]_*.sql")):
             conn.exec_driver_sql(f.read_text())
             conn.execute(text("INSERT INTO orbit.schema_migrations (version) VALUES (:v)"), {"v": f.stem})
     applied = apply_migrations(database)
     expected = {m.label for m in available_migrations()} - {
-        f"{owner}/{version}" for legacy in ("0001_task_ledger", "0002_documents") for owner, version in LEGACY_VERSIONS[legacy]}
+        f"{owner}/{version}"
+        for legacy in ("0001_task_ledger", "0002_documents")
+        for owner, version in LEGACY_VERSIONS[legacy]
+    }
     assert set(applied) == expected
 
 

@@ -30,9 +30,15 @@ def stack(pg_server, tmp_path_factory):
     dagster_home.mkdir()
     shutil.copy(ROOT / "deploy" / "single-host" / "dagster.yaml", dagster_home / "dagster.yaml")
     webhooks = MessageReceiver()
-    env = {**os.environ, **production_s3_settings(), "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(dagster_home),
-           "ORBIT_INBOX_DIR": str(folder / "inbox"),
-           "ORBIT_WEBHOOK_URL": webhooks.url("/orbit-events"), "ORBIT_WEBHOOK_SECRET": WEBHOOK_SECRET}
+    env = {
+        **os.environ,
+        **production_s3_settings(),
+        "DAGSTER_PG_URL": url,
+        "DAGSTER_HOME": str(dagster_home),
+        "ORBIT_INBOX_DIR": str(folder / "inbox"),
+        "ORBIT_WEBHOOK_URL": webhooks.url("/orbit-events"),
+        "ORBIT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
     processes = LocalStack(env, folder, ROOT)
     try:
         processes.wait_until_ready()
@@ -40,8 +46,17 @@ def stack(pg_server, tmp_path_factory):
         processes.stop()
         pytest.fail(str(exc))
     instance = instance_for(url)
-    yield SimpleNamespace(url=url, env=processes.env, dagster_home=dagster_home, api=DagsterApi(processes.url), ledger=Ledger(get_engine(url)),
-                          instance=instance, logs=processes.logs, ui=processes.url, webhooks=webhooks)
+    yield SimpleNamespace(
+        url=url,
+        env=processes.env,
+        dagster_home=dagster_home,
+        api=DagsterApi(processes.url),
+        ledger=Ledger(get_engine(url)),
+        instance=instance,
+        logs=processes.logs,
+        ui=processes.url,
+        webhooks=webhooks,
+    )
     processes.stop()
     webhooks.stop()
     instance.dispose()

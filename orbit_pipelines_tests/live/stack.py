@@ -30,11 +30,15 @@ def production_s3_settings() -> dict[str, str]:
     s3 = s3_client()
     for bucket in (IO_MANAGER_BUCKET, COMPUTE_LOGS_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    return {"ORBIT_IO_MANAGER_BUCKET": IO_MANAGER_BUCKET, "ORBIT_IO_MANAGER_PREFIX": IO_MANAGER_PREFIX,
-            "ORBIT_COMPUTE_LOGS_BUCKET": COMPUTE_LOGS_BUCKET, "ORBIT_COMPUTE_LOGS_PREFIX": COMPUTE_LOGS_PREFIX,
-            # deploy/ leaves S3ComputeLogManager's endpoint_url out (it cannot be empty on AWS), so boto3's
-            # own variable points it at another server.
-            "AWS_ENDPOINT_URL_S3": os.environ["ORBIT_S3_ENDPOINT_URL"]}
+    return {
+        "ORBIT_IO_MANAGER_BUCKET": IO_MANAGER_BUCKET,
+        "ORBIT_IO_MANAGER_PREFIX": IO_MANAGER_PREFIX,
+        "ORBIT_COMPUTE_LOGS_BUCKET": COMPUTE_LOGS_BUCKET,
+        "ORBIT_COMPUTE_LOGS_PREFIX": COMPUTE_LOGS_PREFIX,
+        # deploy/ leaves S3ComputeLogManager's endpoint_url out (it cannot be empty on AWS), so boto3's
+        # own variable points it at another server.
+        "AWS_ENDPOINT_URL_S3": os.environ["ORBIT_S3_ENDPOINT_URL"],
+    }
 
 
 def wait_for(predicate, timeout, what, log_files=()):
@@ -48,8 +52,14 @@ def wait_for(predicate, timeout, what, log_files=()):
 
 
 def orbit(stack, *args, check=True):
-    result = subprocess.run([sys.executable, "-m", "orbit_pipelines.cli", *args], env=stack.env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "orbit_pipelines.cli", *args],
+        env=stack.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -61,6 +71,10 @@ def finished(stack, task_id, timeout=120):
 
 
 def run_finished(stack, run_id, timeout=120):
-    wait_for(lambda: stack.api.run(run_id)["status"] in ("SUCCESS", "FAILURE", "CANCELED"), timeout,
-             f"run {run_id} to finish", stack.logs)
+    wait_for(
+        lambda: stack.api.run(run_id)["status"] in ("SUCCESS", "FAILURE", "CANCELED"),
+        timeout,
+        f"run {run_id} to finish",
+        stack.logs,
+    )
     return stack.api.run(run_id)["status"]

@@ -28,12 +28,20 @@ def events_of(stack, task_id):
 def test_a_task_run_by_the_daemon_is_told_to_the_webhook_receiver(stack):
     task_id = int(orbit(stack, "task", "submit", "--sample").stdout.split()[2])
     assert finished(stack, task_id).status == TaskStatus.COMPLETED
-    wait_for(lambda: any(e.type == "task.step_completed" and e.step == "store_results"
-                         for e in events_of(stack, task_id)), 60, "the last step's event", stack.logs)
+    wait_for(
+        lambda: any(e.type == "task.step_completed" and e.step == "store_results" for e in events_of(stack, task_id)),
+        60,
+        "the last step's event",
+        stack.logs,
+    )
     events = events_of(stack, task_id)
     assert [e.type for e in events][:2] == ["task.queued", "task.started"]
     assert [e.step for e in events if e.type == "task.step_completed"] == [
-        "load_task", "decompose_task", "enrich_subtasks", "generate_prompts", "store_results"]
+        "load_task",
+        "decompose_task",
+        "enrich_subtasks",
+        "generate_prompts",
+        "store_results",
+    ]
     assert [e.type for e in events].count("task.completed") == 1
     assert len({e.id for e in events}) == len(events), "no event delivered twice"
-

@@ -40,7 +40,9 @@ def test_a_failed_run_is_a_dead_letter_until_it_is_re_executed_from_failure(stac
         with engine.begin() as conn:  # the operator repairs the database
             conn.execute(text("ALTER TABLE orbit.prompts_away RENAME TO prompts"))
     assert (failed.status, failed.error_step) == (TaskStatus.FAILED, "store_results")
-    assert f"task {task_id} (decomposition) run {failed.run_id} step store_results" in orbit(stack, "dlq", "list").stdout
+    assert (
+        f"task {task_id} (decomposition) run {failed.run_id} step store_results" in orbit(stack, "dlq", "list").stdout
+    )
 
     rerun = orbit(stack, "rerun", failed.run_id)
     new_run = rerun.stdout.split()[2]
@@ -51,7 +53,9 @@ def test_a_failed_run_is_a_dead_letter_until_it_is_re_executed_from_failure(stac
     assert executed == {"store_results"}, "only the failed step ran again"
     assert "no dead letters" in orbit(stack, "dlq", "list").stdout
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM orbit.prompts WHERE task_id = :id"), {"id": task_id}).scalar() == 4
+        assert (
+            conn.execute(text("SELECT count(*) FROM orbit.prompts WHERE task_id = :id"), {"id": task_id}).scalar() == 4
+        )
 
 
 def test_paused_intake_keeps_tasks_pending_until_resumed(stack):
@@ -78,8 +82,12 @@ def test_a_canceled_document_run_resumes_by_re_execution_without_paying_twice(st
         run_id = stack.ledger.get(tasks[0].id).run_id
         orbit(stack, "cancel", str(tasks[0].id))
         assert run_finished(stack, run_id) == "CANCELED"
-        wait_for(lambda: {t.status for t in stack.ledger.get_many([t.id for t in tasks])} == {TaskStatus.CANCELED},
-                 30, "the tasks to be CANCELED", stack.logs)
+        wait_for(
+            lambda: {t.status for t in stack.ledger.get_many([t.id for t in tasks])} == {TaskStatus.CANCELED},
+            30,
+            "the tasks to be CANCELED",
+            stack.logs,
+        )
     finally:
         emulator.faults.latency = 0.0
     new_run = orbit(stack, "rerun", run_id).stdout.split()[2]
@@ -100,8 +108,13 @@ def test_rerun_from_a_chosen_step_reuses_the_outputs_before_it(stack):
 
 
 def test_the_readme_python_graphql_example_runs(stack):
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "trigger_with_graphql.py"), "Export invoices"],
-                            env=stack.env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "trigger_with_graphql.py"), "Export invoices"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "SUCCESS" in result.stdout
     assert stack.ledger.find_by_key("example:Export invoices").status == TaskStatus.COMPLETED
@@ -111,8 +124,13 @@ def test_the_readme_curl_example_runs(stack, emulator, tmp_path):
     from orbit_pipelines.local.sample_documents import write_sample_set
 
     (path,) = write_sample_set(tmp_path, n=1)
-    result = subprocess.run(["bash", str(ROOT / "examples" / "trigger_with_curl.sh"), str(path)], env=stack.env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", str(ROOT / "examples" / "trigger_with_curl.sh"), str(path)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": SUCCESS" in result.stdout
     task = [t for t in stack.ledger.list(kind="document") if t.payload["path"] == str(path.resolve())][0]
@@ -125,22 +143,51 @@ def test_an_operator_re_executes_with_a_corrected_subtask_list_and_the_edit_is_r
     first = stack.api.launch("task_decomposition", {}, {"orbit/idempotency_key": "needs-correction"})
     assert run_finished(stack, first) == "SUCCESS"
     corrected = [
-        {"id": "data_model.invoice", "category": "DATA_MODEL", "title": "Invoice table with tax columns",
-         "description": "Corrected by the operator", "requirements": ["tax_rate NUMERIC(5,4)"],
-         "dependencies": [], "estimated_effort_hours": 2, "priority": "HIGH"},
-        {"id": "service.invoice", "category": "SERVICE", "title": "Invoice tax service", "description": "d",
-         "requirements": ["compute tax"], "dependencies": ["data_model.invoice"], "estimated_effort_hours": 3,
-         "priority": "MEDIUM"},
-        {"id": "http_api.invoice", "category": "HTTP_API", "title": "GET /invoices/{id}/tax", "description": "d",
-         "requirements": ["route"], "dependencies": ["service.invoice"], "estimated_effort_hours": 1,
-         "priority": "MEDIUM"},
-        {"id": "testing.invoice", "category": "TESTING", "title": "Tax tests", "description": "d",
-         "requirements": ["cases"], "dependencies": ["http_api.invoice"], "estimated_effort_hours": 1,
-         "priority": "LOW"},
+        {
+            "id": "data_model.invoice",
+            "category": "DATA_MODEL",
+            "title": "Invoice table with tax columns",
+            "description": "Corrected by the operator",
+            "requirements": ["tax_rate NUMERIC(5,4)"],
+            "dependencies": [],
+            "estimated_effort_hours": 2,
+            "priority": "HIGH",
+        },
+        {
+            "id": "service.invoice",
+            "category": "SERVICE",
+            "title": "Invoice tax service",
+            "description": "d",
+            "requirements": ["compute tax"],
+            "dependencies": ["data_model.invoice"],
+            "estimated_effort_hours": 3,
+            "priority": "MEDIUM",
+        },
+        {
+            "id": "http_api.invoice",
+            "category": "HTTP_API",
+            "title": "GET /invoices/{id}/tax",
+            "description": "d",
+            "requirements": ["route"],
+            "dependencies": ["service.invoice"],
+            "estimated_effort_hours": 1,
+            "priority": "MEDIUM",
+        },
+        {
+            "id": "testing.invoice",
+            "category": "TESTING",
+            "title": "Tax tests",
+            "description": "d",
+            "requirements": ["cases"],
+            "dependencies": ["http_api.invoice"],
+            "estimated_effort_hours": 1,
+            "priority": "LOW",
+        },
     ]
     edits = tmp_path / "edits.json"
-    edits.write_text(json.dumps({"ops": {"decompose_task": {"config": {
-        "corrected_subtasks_json": json.dumps(corrected)}}}}))
+    edits.write_text(
+        json.dumps({"ops": {"decompose_task": {"config": {"corrected_subtasks_json": json.dumps(corrected)}}}})
+    )
     new_run = orbit(stack, "rerun", first, "--from-step", "decompose_task", "--config", str(edits)).stdout.split()[2]
     assert run_finished(stack, new_run) == "SUCCESS"
     task = stack.ledger.find_by_key("needs-correction")

@@ -55,8 +55,10 @@ def finished_run(stack):
 
 def test_every_op_output_of_a_run_is_an_object_in_the_io_manager_bucket(stack, finished_run):
     keys = s3_keys(IO_MANAGER_BUCKET, f"{IO_MANAGER_PREFIX}/storage/{finished_run}/")
-    assert {f"{IO_MANAGER_PREFIX}/storage/{finished_run}/{step}/result"
-            for step in ("load_task", "decompose_task", "enrich_subtasks", "generate_prompts")} <= keys
+    assert {
+        f"{IO_MANAGER_PREFIX}/storage/{finished_run}/{step}/result"
+        for step in ("load_task", "decompose_task", "enrich_subtasks", "generate_prompts")
+    } <= keys
 
 
 def test_the_runs_compute_logs_are_in_the_compute_logs_bucket(stack, finished_run):
@@ -77,7 +79,12 @@ def test_after_the_machine_is_lost_a_re_execution_loads_its_inputs_from_s3(stack
     new_run = stack.api.reexecute_steps(finished_run, ["generate_prompts", "store_results"])
     assert run_finished(stack, new_run) == "SUCCESS"
     assert {s.step_key for s in stack.instance.get_run_step_stats(new_run)} == {"generate_prompts", "store_results"}
-    loaded = [e.dagster_event.event_specific_data for e in
-              stack.instance.all_logs(new_run, of_type=DagsterEventType.LOADED_INPUT)]
-    assert [(d.input_name, d.upstream_output_name, d.upstream_step_key, d.manager_key) for d in loaded
-            if d.upstream_step_key == "enrich_subtasks"] == [("items", "result", "enrich_subtasks", "io_manager")]
+    loaded = [
+        e.dagster_event.event_specific_data
+        for e in stack.instance.all_logs(new_run, of_type=DagsterEventType.LOADED_INPUT)
+    ]
+    assert [
+        (d.input_name, d.upstream_output_name, d.upstream_step_key, d.manager_key)
+        for d in loaded
+        if d.upstream_step_key == "enrich_subtasks"
+    ] == [("items", "result", "enrich_subtasks", "io_manager")]

@@ -13,8 +13,13 @@ pytestmark = pytest.mark.services
 
 @pytest.mark.parametrize("args", [[], ["-w", "workspace.yaml"]], ids=["pyproject", "workspace"])
 def test_dagster_definitions_validate_passes_from_the_repo_root(args, pg_url):
-    result = subprocess.run([venv_bin("dagster"), "definitions", "validate", *args], cwd=ROOT,
-                            env={**os.environ, "DAGSTER_HOME": str(ROOT)}, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [venv_bin("dagster"), "definitions", "validate", *args],
+        cwd=ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All code locations passed validation" in result.stdout + result.stderr

@@ -21,15 +21,26 @@ from orbit_pipelines_tests.live.stack import finished, orbit, run_finished, wait
 from orbit_pipelines_tests.support import ROOT
 
 CHROMIUM = Path(os.environ.get("ORBIT_TEST_CHROMIUM", "/usr/bin/chromium"))
-NO_CHROMIUM = (f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`; `make test` does it "
-               "when run as root) or point ORBIT_TEST_CHROMIUM at one, to run the browser tests")
+NO_CHROMIUM = (
+    f"no Chromium at {CHROMIUM}: install Debian's package (`apt-get install chromium`; `make test` does it "
+    "when run as root) or point ORBIT_TEST_CHROMIUM at one, to run the browser tests"
+)
 # Skipped at collection, before the live stack starts for nothing; in CI a missing browser is a failure.
-pytestmark = [pytest.mark.services,
-              pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason=NO_CHROMIUM)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"), reason=NO_CHROMIUM),
+]
 # As checked on this machine kind: without the background-networking flags Chromium keeps trying
 # to reach Google's hosts, which a closed network refuses.
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 STEP_TIMEOUT_MS = 30_000  # one UI step: a page load, a dialog, a menu
 RUN_TIMEOUT_MS = 180_000  # a run, from launch to its final status
@@ -77,8 +88,12 @@ def filter_runs_by_tag(page, key: str, value: str) -> None:
 
 
 def test_an_operator_finds_a_failed_document_run_by_its_tag_and_re_executes_it_from_failure(stack, page, tmp_path):
-    receipt = write_text_receipt(tmp_path / "receipt.txt", f"Browser Bakery {uuid.uuid4().hex[:8]}", "2026-03-04",
-                                 [("Sourdough", 1, "6.50"), ("Croissant", 3, "2.40")])
+    receipt = write_text_receipt(
+        tmp_path / "receipt.txt",
+        f"Browser Bakery {uuid.uuid4().hex[:8]}",
+        "2026-03-04",
+        [("Sourdough", 1, "6.50"), ("Croissant", 3, "2.40")],
+    )
     engine = stack.ledger.engine
     with engine.begin() as conn:  # the documents table goes missing: store_documents fails for good
         conn.execute(text("ALTER TABLE orbit.documents RENAME TO documents_away"))
@@ -129,7 +144,8 @@ def test_an_operator_reads_the_subtask_table_of_a_decomposition_run(stack, page)
     page.get_by_text("[Show Markdown]").first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_role("columnheader")).to_have_text(
-        ["id", "category", "title", "effort (h)", "priority", "depends on"])
+        ["id", "category", "title", "effort (h)", "priority", "depends on"]
+    )
     for subtask in subtasks:
         expect(dialog.get_by_role("cell", name=subtask.title, exact=True)).to_be_visible()
     screenshot(page, "4-decomposition-subtask-table")

@@ -16,8 +16,9 @@ MESSAGES = [{"role": "system", "content": "Answer JSON."}, {"role": "user", "con
 
 @pytest.fixture
 def client(llm_emulator):
-    made = ChatClient(llm_emulator.base_url, "gpt-test", llm_emulator.api_key, read_timeout=1.0,
-                      max_response_bytes=100_000)
+    made = ChatClient(
+        llm_emulator.base_url, "gpt-test", llm_emulator.api_key, read_timeout=1.0, max_response_bytes=100_000
+    )
     yield made
     made.close()
 
@@ -34,8 +35,13 @@ def test_the_request_is_an_openai_chat_completion_with_the_bearer_key(client, ll
     client.complete(MESSAGES, max_tokens=50, temperature=0.0)
     (sent,) = llm_emulator.requests
     assert sent.authorization == f"Bearer {llm_emulator.api_key}"
-    assert sent.body == {"model": "gpt-test", "messages": MESSAGES, "max_tokens": 50, "temperature": 0.0,
-                         "response_format": {"type": "json_object"}}
+    assert sent.body == {
+        "model": "gpt-test",
+        "messages": MESSAGES,
+        "max_tokens": 50,
+        "temperature": 0.0,
+        "response_format": {"type": "json_object"},
+    }
 
 
 def test_json_mode_can_be_turned_off_for_servers_that_refuse_it(client, llm_emulator):

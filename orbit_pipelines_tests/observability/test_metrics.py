@@ -34,8 +34,9 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "orbit-pipelines.json"
 class Scrape:
     def __init__(self, body: str):
         self.families = {f.name: f for f in text_string_to_metric_families(body)}
-        self.samples = {(s.name, frozenset(s.labels.items())): s.value
-                        for f in self.families.values() for s in f.samples}
+        self.samples = {
+            (s.name, frozenset(s.labels.items())): s.value for f in self.families.values() for s in f.samples
+        }
 
     def __call__(self, name: str, **labels) -> float:
         return self.samples[(name, frozenset(labels.items()))]
@@ -49,8 +50,9 @@ def scrape(pg_url):
     server.shutdown()
 
 
-def test_tasks_queues_dead_letters_and_pauses_are_served_as_the_ledger_has_them(instance, ledger, scrape,
-                                                                              sample_payload):
+def test_tasks_queues_dead_letters_and_pauses_are_served_as_the_ledger_has_them(
+    instance, ledger, scrape, sample_payload
+):
     def task(status=TaskStatus.PENDING, lane="async"):
         return ledger.submit("decomposition", sample_payload, lane=lane, status=status)[0]
 
@@ -62,13 +64,18 @@ def test_tasks_queues_dead_letters_and_pauses_are_served_as_the_ledger_has_them(
             ledger.discard(failed.id, "not needed")
     ledger.move_along(task(TaskStatus.QUEUED).id, TaskStatus.COMPLETED, run_id="r")
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE orbit.tasks SET created_at = now() - interval '120 seconds' WHERE id = :id"),
-                     {"id": oldest.id})
+        conn.execute(
+            text("UPDATE orbit.tasks SET created_at = now() - interval '120 seconds' WHERE id = :id"), {"id": oldest.id}
+        )
     ledger.set_paused(True, "document", "scanner maintenance")
 
     m = scrape()
-    assert [m("orbit_tasks", kind="decomposition", status=s) for s in ("PENDING", "QUEUED", "FAILED", "COMPLETED")] \
-        == [3, 1, 2, 1]
+    assert [m("orbit_tasks", kind="decomposition", status=s) for s in ("PENDING", "QUEUED", "FAILED", "COMPLETED")] == [
+        3,
+        1,
+        2,
+        1,
+    ]
     assert m("orbit_tasks", kind="message", status="PENDING") == 0, "every known kind is served, zeros too"
     assert m("orbit_queue_depth", lane="async", status="PENDING") == 2
     assert m("orbit_queue_depth", lane="sync", status="PENDING") == 1
@@ -85,9 +92,13 @@ def test_a_document_run_shows_in_run_step_document_and_veryfi_metrics(instance, 
     ledger.claim_pending(limit=2, kinds=["document"], batch_size=2)
     before = scrape()
     emulator.fail_next(1, status=503)
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
-                         tags=run_tags(ledger.get_many(ids)))
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
+        tags=run_tags(ledger.get_many(ids)),
+    )
     assert result.success
     after = scrape()
 
@@ -98,8 +109,9 @@ def test_a_document_run_shows_in_run_step_document_and_veryfi_metrics(instance, 
     assert grew("orbit_runs_finished", **run) == 1
     assert grew("orbit_run_duration_seconds_gcount", **run) == 1
     assert grew("orbit_step_retries", job="document_processing", step="upload_and_extract") == 1
-    assert grew("orbit_step_duration_seconds_gcount", job="document_processing", step="summarize",
-                outcome="success") == 1
+    assert (
+        grew("orbit_step_duration_seconds_gcount", job="document_processing", step="summarize", outcome="success") == 1
+    )
     assert after("orbit_documents_processed", status="COMPLETED") == 2
     # Two paid extractions, the one refused with 503, and the lookup the retry makes before sending again.
     assert after("orbit_veryfi_calls", operation="process", status_class="2xx") == 2
@@ -113,9 +125,18 @@ def test_a_document_run_shows_in_run_step_document_and_veryfi_metrics(instance, 
 
 def test_the_webhook_backlog_is_served(ledger, scrape, sample_payload):
     task, _ = ledger.submit("decomposition", sample_payload, status=TaskStatus.QUEUED)
-    change = {**ledger.events(task.id)[0], "id": 1, "task_id": task.id, "kind": task.kind, "lane": task.lane,
-              "priority": task.priority, "idempotency_key": task.idempotency_key, "error_class": None,
-              "error_message": None, "error_step": None}
+    change = {
+        **ledger.events(task.id)[0],
+        "id": 1,
+        "task_id": task.id,
+        "kind": task.kind,
+        "lane": task.lane,
+        "priority": task.priority,
+        "idempotency_key": task.idempotency_key,
+        "error_class": None,
+        "error_message": None,
+        "error_step": None,
+    }
     outbox = Outbox(ledger.engine)
     an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     outbox.enqueue(events_for_change(change), ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"], an_hour_ago)
@@ -132,10 +153,14 @@ def test_every_metric_the_dashboard_uses_is_served(scrape):
     used = {re.sub(r"_(bucket|gsum|gcount)$", "", name) for e in exprs for name in re.findall(r"\borbit_\w+", e)}
     served = set(scrape().families)
     assert used and not used - served, f"the dashboard uses metrics that are not served: {sorted(used - served)}"
-    assert served - used <= {"orbit_run_duration_seconds_gsum", "orbit_run_duration_seconds_gcount",
-                             "orbit_step_duration_seconds_gsum", "orbit_step_duration_seconds_gcount",
-                             "orbit_veryfi_latency_seconds_gsum", "orbit_veryfi_latency_seconds_gcount"}, \
-        "every metric served has a panel"
+    assert served - used <= {
+        "orbit_run_duration_seconds_gsum",
+        "orbit_run_duration_seconds_gcount",
+        "orbit_step_duration_seconds_gsum",
+        "orbit_step_duration_seconds_gcount",
+        "orbit_veryfi_latency_seconds_gsum",
+        "orbit_veryfi_latency_seconds_gcount",
+    }, "every metric served has a panel"
 
 
 def test_an_unreachable_database_is_reported_by_the_scrape_instead_of_failing_it():
@@ -150,9 +175,14 @@ def test_an_unreachable_database_is_reported_by_the_scrape_instead_of_failing_it
 
 def test_orbit_metrics_serve_listens_where_it_is_told(pg_url):
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "orbit_pipelines.cli", "metrics", "serve", "--port", str(port)],
-                               env={**os.environ, "DAGSTER_PG_URL": pg_url}, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orbit_pipelines.cli", "metrics", "serve", "--port", str(port)],
+        env={**os.environ, "DAGSTER_PG_URL": pg_url},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -174,9 +204,23 @@ def test_orbit_up_serves_metrics_too_and_says_so_when_the_port_is_taken(pg_url):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(free_port()),
-                                 "--metrics-port", str(port)], env={**os.environ, "DAGSTER_PG_URL": pg_url}, cwd=ROOT,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "orbit_pipelines.cli",
+                "up",
+                "--port",
+                str(free_port()),
+                "--metrics-port",
+                str(port),
+            ],
+            env={**os.environ, "DAGSTER_PG_URL": pg_url},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode != 0
     assert f"metrics: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--metrics-port" in result.stderr

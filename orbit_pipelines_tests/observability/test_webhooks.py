@@ -28,8 +28,14 @@ class Sensor:
         self.tick()  # the first tick looks back 10 minutes: the ledger is emptied for each test
 
     def tick(self):
-        context = build_sensor_context(instance=self.instance, cursor=self.cursor, resources={
-            "ledger": self.ledger_resource, "webhooks": WebhookResource(urls=",".join(self.urls), secret=SECRET)})
+        context = build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={
+                "ledger": self.ledger_resource,
+                "webhooks": WebhookResource(urls=",".join(self.urls), secret=SECRET),
+            },
+        )
         result = webhook_delivery_sensor(context)
         self.cursor = context.cursor
         return result
@@ -59,35 +65,49 @@ def test_a_task_run_is_told_as_signed_events_in_order(instance, ledger, ledger_r
 
     sensor = Sensor(instance, ledger_resource, [receiver.url("/events")])
     task = dispatched(ledger, sample_payload)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task.id),
-                         tags=task_tags(ledger.get(task.id)), raise_on_error=False)
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        run_config=run_config_for(task.id),
+        tags=task_tags(ledger.get(task.id)),
+        raise_on_error=False,
+    )
     assert result.success
     sensor.tick()
     events = [verified(r) for r in receiver.delivered()]
     assert [(e.type, e.step) for e in events] == [
-        ("task.queued", None), ("task.started", None),
-        ("task.step_completed", "load_task"), ("task.step_completed", "decompose_task"),
-        ("task.step_completed", "enrich_subtasks"), ("task.step_completed", "generate_prompts"),
-        ("task.completed", None), ("task.step_completed", "store_results"),
+        ("task.queued", None),
+        ("task.started", None),
+        ("task.step_completed", "load_task"),
+        ("task.step_completed", "decompose_task"),
+        ("task.step_completed", "enrich_subtasks"),
+        ("task.step_completed", "generate_prompts"),
+        ("task.completed", None),
+        ("task.step_completed", "store_results"),
     ]
     assert {e.task.id for e in events} == {task.id}
     assert events[-2].run_id == result.run_id and events[-2].task.kind == "decomposition"
     assert [r["path"] for r in receiver.delivered()] == ["/events"] * len(events)
 
 
-def test_a_failed_task_is_announced_with_its_error_and_as_a_new_dead_letter(instance, ledger, ledger_resource,
-                                                                              receiver, sample_payload):
+def test_a_failed_task_is_announced_with_its_error_and_as_a_new_dead_letter(
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     sensor = Sensor(instance, ledger_resource, [receiver.url()])
     task = dispatched(ledger, sample_payload)
     ledger.move_along(task.id, TaskStatus.RUNNING, run_id="run-1")
-    ledger.move_along(task.id, TaskStatus.FAILED, run_id="run-1", error=("InvalidPlan", "no TESTING subtask",
-                                                                         "decompose_task"))
+    ledger.move_along(
+        task.id, TaskStatus.FAILED, run_id="run-1", error=("InvalidPlan", "no TESTING subtask", "decompose_task")
+    )
     sensor.tick()
     events = [verified(r) for r in receiver.delivered()]
     assert [e.type for e in events] == ["task.queued", "task.started", "task.failed", "dlq.added"]
     failed = events[2]
     assert (failed.error.error_class, failed.error.message, failed.error.step) == (
-        "InvalidPlan", "no TESTING subtask", "decompose_task")
+        "InvalidPlan",
+        "no TESTING subtask",
+        "decompose_task",
+    )
     assert "re-execute from decompose_task" in failed.error.remediation
     assert events[3].task.status == "FAILED" and events[3].id != failed.id
 
@@ -99,8 +119,9 @@ def test_every_receiver_gets_every_event(instance, ledger, ledger_resource, rece
     assert sorted(r["path"] for r in receiver.delivered()) == ["/a", "/b"]
 
 
-def test_a_receiver_that_is_down_gets_every_event_once_back_in_order_and_once(instance, ledger, ledger_resource,
-                                                                              sample_payload):
+def test_a_receiver_that_is_down_gets_every_event_once_back_in_order_and_once(
+    instance, ledger, ledger_resource, sample_payload
+):
     down = MessageReceiver()
     port = down.port
     down.stop()
@@ -132,9 +153,9 @@ def test_a_receiver_that_is_down_gets_every_event_once_back_in_order_and_once(in
         back.stop()
 
 
-def test_a_refusing_receiver_is_retried_with_growing_backoff_and_given_up_after_a_day(instance, ledger,
-                                                                                      ledger_resource, receiver,
-                                                                                      sample_payload):
+def test_a_refusing_receiver_is_retried_with_growing_backoff_and_given_up_after_a_day(
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     sensor = Sensor(instance, ledger_resource, [receiver.url()])
     dispatched(ledger, sample_payload)
     receiver.answers.extend([(503, {})] * 3)
@@ -158,8 +179,9 @@ def test_a_refusing_receiver_is_retried_with_growing_backoff_and_given_up_after_
     assert len(receiver.delivered()) == 1
 
 
-def test_without_receivers_nothing_is_logged_and_the_past_is_not_replayed_later(instance, ledger, ledger_resource,
-                                                                                receiver, sample_payload):
+def test_without_receivers_nothing_is_logged_and_the_past_is_not_replayed_later(
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     quiet = Sensor(instance, ledger_resource, [])
     dispatched(ledger, sample_payload)
     assert "set ORBIT_WEBHOOK_URL" in quiet.tick().skip_message
@@ -171,8 +193,9 @@ def test_without_receivers_nothing_is_logged_and_the_past_is_not_replayed_later(
     assert [verified(r).type for r in receiver.delivered()] == ["task.queued"]
 
 
-def test_a_change_committed_after_a_later_one_is_still_sent(instance, ledger, ledger_resource, receiver,
-                                                            sample_payload):
+def test_a_change_committed_after_a_later_one_is_still_sent(
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     from sqlalchemy import text
 
     sensor = Sensor(instance, ledger_resource, [receiver.url()])
@@ -180,16 +203,19 @@ def test_a_change_committed_after_a_later_one_is_still_sent(instance, ledger, le
     early, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "Early"})
     with ledger.engine.connect() as slow:
         slow.begin()  # takes an event id now, commits only after a later change has been read
-        slow.execute(text("INSERT INTO orbit.task_events (task_id, from_status, to_status) "
-                          "VALUES (:id, 'PENDING', 'QUEUED')"), {"id": late.id})
+        slow.execute(
+            text("INSERT INTO orbit.task_events (task_id, from_status, to_status) VALUES (:id, 'PENDING', 'QUEUED')"),
+            {"id": late.id},
+        )
         ledger.transition(early.id, TaskStatus.CANCELED)
         sensor.tick()
-        assert [(verified(r).type, verified(r).task.id) for r in receiver.delivered()] == [
-            ("task.canceled", early.id)]
+        assert [(verified(r).type, verified(r).task.id) for r in receiver.delivered()] == [("task.canceled", early.id)]
         slow.commit()
     sensor.tick()
     assert [(verified(r).type, verified(r).task.id) for r in receiver.delivered()] == [
-        ("task.canceled", early.id), ("task.queued", late.id)]
+        ("task.canceled", early.id),
+        ("task.queued", late.id),
+    ]
 
 
 @pytest.mark.parametrize("raw", ["ftp://example.com/hook", "not a url", "http:///path"])
@@ -200,11 +226,15 @@ def test_a_bad_receiver_url_is_refused_naming_the_variable(raw):
 
 def test_several_receivers_are_separated_by_commas_or_spaces():
     assert parse_urls(" https://a.example/h, http://b.example:8080/x  https://c.example ") == (
-        "https://a.example/h", "http://b.example:8080/x", "https://c.example")
+        "https://a.example/h",
+        "http://b.example:8080/x",
+        "https://c.example",
+    )
 
 
 def test_the_delivery_log_shows_each_attempt_and_given_up_deliveries_can_be_sent_again(
-        instance, ledger, ledger_resource, receiver, sample_payload):
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     from click.testing import CliRunner
 
     from orbit_pipelines.cli import main
@@ -237,14 +267,16 @@ def test_an_id_that_never_commits_is_looked_for_only_for_a_while():
     assert WebhookCursor.loads(saved.dumps()) == saved
 
 
-def test_the_first_tick_ever_tells_the_last_ten_minutes_and_nothing_older(instance, ledger, ledger_resource,
-                                                                          receiver, sample_payload):
+def test_the_first_tick_ever_tells_the_last_ten_minutes_and_nothing_older(
+    instance, ledger, ledger_resource, receiver, sample_payload
+):
     from sqlalchemy import text
 
     old = dispatched(ledger, sample_payload)
     with ledger.engine.begin() as conn:
-        conn.execute(text("UPDATE orbit.task_events SET at = now() - interval '20 minutes' WHERE task_id = :id"),
-                     {"id": old.id})
+        conn.execute(
+            text("UPDATE orbit.task_events SET at = now() - interval '20 minutes' WHERE task_id = :id"), {"id": old.id}
+        )
     recent = dispatched(ledger, {**sample_payload, "title": "While the daemon was starting"})
     Sensor(instance, ledger_resource, [receiver.url()])
     assert [(verified(r).type, verified(r).task.id) for r in receiver.delivered()] == [("task.queued", recent.id)]

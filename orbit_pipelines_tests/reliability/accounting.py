@@ -48,24 +48,48 @@ class Outcome:
             assert (self.paid_min, self.paid_max) == (1, 1), f"{self.fault}: paid calls per document {self}"
 
 
-def account(ledger: Ledger, task_ids: list[int], fault: str, *, emulator=None, recover_seconds=None,
-            note: str = "") -> Outcome:
+def account(
+    ledger: Ledger, task_ids: list[int], fault: str, *, emulator=None, recover_seconds=None, note: str = ""
+) -> Outcome:
     tasks = ledger.get_many(task_ids)
     missing = set(task_ids) - {t.id for t in tasks}
     with ledger.engine.connect() as conn:
-        completions = dict(conn.execute(text(
-            "SELECT task_id, count(*) FROM orbit.task_events WHERE task_id = ANY(:ids) AND to_status = 'COMPLETED' "
-            "AND from_status IS DISTINCT FROM 'COMPLETED' GROUP BY task_id"), {"ids": task_ids}).all())
-        documents = dict(conn.execute(text(
-            "SELECT task_id, count(*) FROM orbit.documents WHERE task_id = ANY(:ids) GROUP BY task_id"),
-            {"ids": task_ids}).all())
-        plans = dict(conn.execute(text(
-            "SELECT s.task_id, count(*) FROM orbit.subtasks s WHERE s.task_id = ANY(:ids) "
-            "AND EXISTS (SELECT 1 FROM orbit.prompts p WHERE p.task_id = s.task_id) GROUP BY s.task_id"),
-            {"ids": task_ids}).all())
+        completions = dict(
+            conn.execute(
+                text(
+                    "SELECT task_id, count(*) FROM orbit.task_events "
+                    "WHERE task_id = ANY(:ids) AND to_status = 'COMPLETED' "
+                    "AND from_status IS DISTINCT FROM 'COMPLETED' GROUP BY task_id"
+                ),
+                {"ids": task_ids},
+            ).all()
+        )
+        documents = dict(
+            conn.execute(
+                text("SELECT task_id, count(*) FROM orbit.documents WHERE task_id = ANY(:ids) GROUP BY task_id"),
+                {"ids": task_ids},
+            ).all()
+        )
+        plans = dict(
+            conn.execute(
+                text(
+                    "SELECT s.task_id, count(*) FROM orbit.subtasks s WHERE s.task_id = ANY(:ids) "
+                    "AND EXISTS (SELECT 1 FROM orbit.prompts p WHERE p.task_id = s.task_id) GROUP BY s.task_id"
+                ),
+                {"ids": task_ids},
+            ).all()
+        )
     dead = {row["id"] for row in ledger.dead_letters(limit=len(task_ids) + 1000)}
-    outcome = Outcome(fault=fault, items=len(task_ids), completed=0, failed_with_reason=0, lost=len(missing),
-                      duplicated=0, recover_seconds=recover_seconds, note=note)
+    outcome = Outcome(
+        fault=fault,
+        items=len(task_ids),
+        completed=0,
+        failed_with_reason=0,
+        lost=len(missing),
+        duplicated=0,
+        recover_seconds=recover_seconds,
+        note=note,
+    )
     outcome.problems += [f"task {i} vanished" for i in sorted(missing)]
     paid: list[int] = []
     for task in tasks:
@@ -78,13 +102,16 @@ def account(ledger: Ledger, task_ids: list[int], fault: str, *, emulator=None, r
             outcome.failed_with_reason += 1
         else:
             outcome.lost += 1
-            outcome.problems.append(f"task {task.id}: {task.status.value}, result rows "
-                                    f"{documents.get(task.id, plans.get(task.id, 0))}, error {task.error_class!r}")
+            outcome.problems.append(
+                f"task {task.id}: {task.status.value}, result rows "
+                f"{documents.get(task.id, plans.get(task.id, 0))}, error {task.error_class!r}"
+            )
         times_paid = emulator.paid_calls_for(task.payload["sha256"]) if emulator and task.kind == "document" else 0
         if completions.get(task.id, 0) > 1 or times_paid > 1:
             outcome.duplicated += 1
-            outcome.problems.append(f"task {task.id} done twice: completed {completions.get(task.id, 0)}x, "
-                                    f"paid {times_paid}x")
+            outcome.problems.append(
+                f"task {task.id} done twice: completed {completions.get(task.id, 0)}x, paid {times_paid}x"
+            )
     if paid:
         outcome.paid_min, outcome.paid_max = min(paid), max(paid)
     return outcome
@@ -92,14 +119,32 @@ def account(ledger: Ledger, task_ids: list[int], fault: str, *, emulator=None, r
 
 # -- the table ------------------------------------------------------------------------------------
 
-COLUMNS = ("fault", "items", "completed", "failed with reason", "lost", "duplicated", "paid calls / completed doc",
-           "time to recover (s)")
+COLUMNS = (
+    "fault",
+    "items",
+    "completed",
+    "failed with reason",
+    "lost",
+    "duplicated",
+    "paid calls / completed doc",
+    "time to recover (s)",
+)
 
 
 def table_rows(outcomes: list[Outcome]) -> list[tuple[str, ...]]:
-    return [(o.fault, str(o.items), str(o.completed), str(o.failed_with_reason), str(o.lost), str(o.duplicated),
-             o.paid_per_document, "-" if o.recover_seconds is None else f"{o.recover_seconds:.1f}")
-            for o in outcomes]
+    return [
+        (
+            o.fault,
+            str(o.items),
+            str(o.completed),
+            str(o.failed_with_reason),
+            str(o.lost),
+            str(o.duplicated),
+            o.paid_per_document,
+            "-" if o.recover_seconds is None else f"{o.recover_seconds:.1f}",
+        )
+        for o in outcomes
+    ]
 
 
 def markdown_table(outcomes: list[Outcome]) -> str:
@@ -110,8 +155,7 @@ def markdown_table(outcomes: list[Outcome]) -> str:
 
 def save(outcomes: list[Outcome], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([{**asdict(o), "paid_per_document": o.paid_per_document} for o in outcomes],
-                               indent=2))
+    path.write_text(json.dumps([{**asdict(o), "paid_per_document": o.paid_per_document} for o in outcomes], indent=2))
 
 
 def load(path: Path) -> list[Outcome]:

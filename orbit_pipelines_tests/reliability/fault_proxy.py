@@ -14,10 +14,14 @@ from dataclasses import dataclass
 
 Upstream = tuple[str, int] | str  # (host, port) or a Unix socket path
 
-_HTTP_500 = (b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\nConnection: close\r\n"
-             b"Content-Length: %d\r\n\r\n%s")
-_S3_ERROR = (b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code>"
-             b"<Message>We encountered an internal error. Please try again.</Message></Error>")
+_HTTP_500 = (
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s"
+)
+_S3_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+)
 
 
 @dataclass

@@ -3,8 +3,9 @@
     python -m orbit_pipelines_tests.reliability.secret_scenario CANARY DOCS_DIR
 
 Runs an inline decomposition (its description carries CANARY, a non-secret the scan must find),
-one by the LLM strategy (the model server fails once with 500), a document batch (the Veryfi emulator refuses one call with 401) and a message to an endpoint that
-cannot be reached (its URL holds a secret token). Prints the run ids as JSON on the last line.
+one by the LLM strategy (the model server fails once with 500), a document batch (the Veryfi
+emulator refuses one call with 401) and a message to an endpoint that cannot be reached (its URL
+holds a secret token). Prints the run ids as JSON on the last line.
 """
 
 from __future__ import annotations
@@ -29,27 +30,54 @@ def main(canary: str, docs: Path) -> None:
     instance = DagsterInstance.get()
     ledger = Ledger(get_engine(os.environ["DAGSTER_PG_URL"]))
     runs = []
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config={
-        "ops": {"load_task": {"config": {"task": {"title": "Secret scan", "description": f"Canary {canary}."}}}}})
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "ops": {"load_task": {"config": {"task": {"title": "Secret scan", "description": f"Canary {canary}."}}}}
+        },
+    )
     runs.append(result.run_id)
 
     ids = [submit_document(ledger, path)[0].id for path in sorted(docs.iterdir())]
     ledger.claim_pending(limit=len(ids), kinds=["document"], batch_size=len(ids))
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
-                         tags=run_tags(ledger.get_many(ids)))
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"task_ids": ids}}}},
+        tags=run_tags(ledger.get_many(ids)),
+    )
     runs.append(result.run_id)
 
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config={
-        "ops": {"load_task": {"config": {"task": {"title": "Secret scan, by model", "description": "Invoices."}}},
-                "decompose_task": {"config": {"strategy": "llm"}}}})
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                "load_task": {"config": {"task": {"title": "Secret scan, by model", "description": "Invoices."}}},
+                "decompose_task": {"config": {"strategy": "llm"}},
+            }
+        },
+    )
     runs.append(result.run_id)
 
     task, _ = submit_task(ledger, "message", {"endpoint": "hook", "text": f"canary {canary}"})
-    result = execute_job(recon_job("send_message"), instance=instance, raise_on_error=False, run_config={
-        "ops": {"load_message": {"config": {"task_id": task.id}}},
-        "resources": {"endpoints": {"config": {"endpoints_json": {"env": "ORBIT_MESSAGE_ENDPOINTS"}, "retries": 1,
-                                               "timeout_seconds": 2}}}})
+    result = execute_job(
+        recon_job("send_message"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "ops": {"load_message": {"config": {"task_id": task.id}}},
+            "resources": {
+                "endpoints": {
+                    "config": {"endpoints_json": {"env": "ORBIT_MESSAGE_ENDPOINTS"}, "retries": 1, "timeout_seconds": 2}
+                }
+            },
+        },
+    )
     runs.append(result.run_id)
     print(json.dumps(runs))
 

@@ -31,16 +31,34 @@ from orbit_pipelines_tests.veryfi.test_models import EXAMPLE_JSON
 
 # Derandomized: CI explores the same 150 examples per property every time, so a red build is
 # reproducible; change the examples by raising max_examples locally.
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 # Text as users and other systems really send it: control characters, NUL, template and SQL syntax,
 # right-to-left marks, emoji, and now and then something very long.
 nasty_text = st.one_of(
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
-    st.sampled_from(["{{ 7*7 }}", "{% for x in range(9) %}x{% endfor %}", "'; DROP TABLE orbit.tasks; --",
-                     "\x00", "a\x00b", "\x1b[31mred", "\u202egnp.exe", "🧾" * 50, "", " ", "\ud800"]),
+    st.sampled_from(
+        [
+            "{{ 7*7 }}",
+            "{% for x in range(9) %}x{% endfor %}",
+            "'; DROP TABLE orbit.tasks; --",
+            "\x00",
+            "a\x00b",
+            "\x1b[31mred",
+            "\u202egnp.exe",
+            "🧾" * 50,
+            "",
+            " ",
+            "\ud800",
+        ]
+    ),
     st.integers(min_value=1, max_value=30_000).map(lambda n: "x" * n),
 )
 json_values = st.recursive(
@@ -59,7 +77,8 @@ def payloads_for(model) -> st.SearchStrategy[dict]:
 def near_valid(sample: dict) -> st.SearchStrategy[dict]:
     """A valid payload with one field replaced by something odd."""
     return st.tuples(st.sampled_from(sorted(sample)), json_values | nasty_text).map(
-        lambda change: {**sample, change[0]: change[1]})
+        lambda change: {**sample, change[0]: change[1]}
+    )
 
 
 def _task_count(ledger) -> int:
@@ -77,7 +96,9 @@ def check_submission(ledger, kind, payload) -> None:
         message = str(exc)
         assert message.startswith(f"invalid {kind} payload: "), message
         # It names a field of the model, or the unknown key the payload brought.
-        assert any(name in message for name in fields | {_field_name(k)[:40] for k in payload if str(k).strip()}), message
+        assert any(name in message for name in fields | {_field_name(k)[:40] for k in payload if str(k).strip()}), (
+            message
+        )
         assert len(message) < 5_000, "the message must not echo huge input"
         assert _task_count(ledger) == before, "a refused payload must write nothing"
         return
@@ -144,6 +165,7 @@ EXAMPLE = json.loads(EXAMPLE_JSON)
 
 def mutations(document: dict) -> st.SearchStrategy[dict]:
     """The reference answer with fields set to null, removed, or replaced by random JSON, at any depth."""
+
     def mutate(draw_ops):
         doc = json.loads(json.dumps(document))
         for path, action, value in draw_ops:
@@ -167,8 +189,16 @@ def mutations(document: dict) -> st.SearchStrategy[dict]:
 
 
 FUZZ_KEY = "f" * 64
-FUZZ_ITEM = DocumentItem(task_id=0, path="/x.pdf", source_name="x.pdf", document_key=FUZZ_KEY, size_bytes=300,
-                         content_type="application/pdf", s3_bucket="b", s3_key="k")
+FUZZ_ITEM = DocumentItem(
+    task_id=0,
+    path="/x.pdf",
+    source_name="x.pdf",
+    document_key=FUZZ_KEY,
+    size_bytes=300,
+    content_type="application/pdf",
+    s3_bucket="b",
+    s3_key="k",
+)
 
 
 def parsed_or_refused(raw):
@@ -201,6 +231,7 @@ def test_any_veryfi_answer_is_parsed_and_stored_or_refused_naming_a_field(raw, l
 
 
 # -- files -------------------------------------------------------------------------------------------
+
 
 def receipt(path: Path) -> Path:
     return write_text_receipt(path, "Shop", "2026-01-02", [("Tea", 1, "3.50")] * 8)
@@ -259,8 +290,11 @@ def test_a_file_that_cannot_be_read_is_refused_by_name(tmp_path):
     folder.chmod(0o755)
     path = receipt(folder / "locked.txt")
     path.chmod(0)
-    message = inspect_as_unprivileged_user(path) if os.geteuid() == 0 else str(pytest.raises(
-        BadDocument, inspect_file, path).value)
+    message = (
+        inspect_as_unprivileged_user(path)
+        if os.geteuid() == 0
+        else str(pytest.raises(BadDocument, inspect_file, path).value)
+    )
     assert message == f"{path}: file is not readable (permission denied)"
 
 

@@ -45,8 +45,12 @@ class Daemon:
         self.process = self._start()
 
     def _start(self) -> ManagedProcess:
-        return ManagedProcess([venv_bin("dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")], cwd=ROOT,
-                              log_file=self.log, env=self.env)
+        return ManagedProcess(
+            [venv_bin("dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
+            cwd=ROOT,
+            log_file=self.log,
+            env=self.env,
+        )
 
     def kill(self) -> None:
         """SIGKILL, no goodbye: its code server lives on in its own session, as after a real crash."""
@@ -71,13 +75,19 @@ def live(tmp_path_factory):
     url = create_database(normalize_pg_url(server.url), "orbit_faults")
     apply_migrations(get_engine(url))
     folder = tmp_path_factory.mktemp("faults")
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_INBOX_DIR": str(folder / "inbox"),
-           # Small in-run concurrency, so a batch is still extracting when the worker is killed.
-           "ORBIT_VERYFI_CONCURRENCY": "4"}
+    env = {
+        **os.environ,
+        "DAGSTER_PG_URL": url,
+        "DAGSTER_HOME": str(ROOT),
+        "ORBIT_INBOX_DIR": str(folder / "inbox"),
+        # Small in-run concurrency, so a batch is still extracting when the worker is killed.
+        "ORBIT_VERYFI_CONCURRENCY": "4",
+    }
     daemon = Daemon(env, folder / "daemon.log")
     instance = instance_for(url)
-    yield SimpleNamespace(url=url, env=env, daemon=daemon, ledger=Ledger(get_engine(url)), instance=instance,
-                          folder=folder, server=server)
+    yield SimpleNamespace(
+        url=url, env=env, daemon=daemon, ledger=Ledger(get_engine(url)), instance=instance, folder=folder, server=server
+    )
     daemon.stop()
     instance.dispose()
     drop_database(url)
@@ -118,8 +128,10 @@ def documents(live, n, salt) -> list[int]:
 def decompositions(live, n, salt, sample_payload) -> list[int]:
     from orbit_pipelines.runtime.intake import submit_task
 
-    return [submit_task(live.ledger, "decomposition", {**sample_payload, "title": f"{salt} task {i}"})[0].id
-            for i in range(n)]
+    return [
+        submit_task(live.ledger, "decomposition", {**sample_payload, "title": f"{salt} task {i}"})[0].id
+        for i in range(n)
+    ]
 
 
 def first_runs_per_key(live, ids) -> Counter:
@@ -151,13 +163,25 @@ def test_a_run_worker_killed_mid_batch_is_retried_and_nothing_is_paid_twice(live
     paid_before_kill = emulator.total_paid_calls
     wait_for(lambda: live.instance.get_run_by_id(run_id).is_finished, 60, "the dead run to be marked failed", live)
     marked_failed_after = time.monotonic() - killed_at
-    wait_for(lambda: settled(live, ids) and all(t.status == TaskStatus.COMPLETED for t in live.ledger.get_many(ids)),
-             180, "the run retry to finish the batch", live)
-    outcome = scoreboard(account(live.ledger, ids, "run worker SIGKILLed mid-batch (run retry)", emulator=emulator,
-                                 recover_seconds=time.monotonic() - killed_at,
-                                 note=f"run marked failed {marked_failed_after:.1f} s after the kill"))
+    wait_for(
+        lambda: settled(live, ids) and all(t.status == TaskStatus.COMPLETED for t in live.ledger.get_many(ids)),
+        180,
+        "the run retry to finish the batch",
+        live,
+    )
+    outcome = scoreboard(
+        account(
+            live.ledger,
+            ids,
+            "run worker SIGKILLed mid-batch (run retry)",
+            emulator=emulator,
+            recover_seconds=time.monotonic() - killed_at,
+            note=f"run marked failed {marked_failed_after:.1f} s after the kill",
+        )
+    )
     assert outcome.completed == 40 and 0 < paid_before_kill < 40
     assert live.instance.get_run_by_id(run_id).is_failure
+
     def retries():
         return live.instance.get_runs(RunsFilter(tags={"dagster/parent_run_id": run_id}))
 
@@ -166,8 +190,9 @@ def test_a_run_worker_killed_mid_batch_is_retried_and_nothing_is_paid_twice(live
     assert len(retries()) == 1 and retries()[0].is_success
 
 
-def test_a_daemon_killed_while_tasks_wait_dispatches_each_exactly_once_after_a_restart(live, emulator, scoreboard,
-                                                                                      sample_payload):
+def test_a_daemon_killed_while_tasks_wait_dispatches_each_exactly_once_after_a_restart(
+    live, emulator, scoreboard, sample_payload
+):
     with intake_paused(live):
         ids = decompositions(live, 10, "daemon-kill", sample_payload) + documents(live, 30, "daemon-kill")
     # Killed in the middle of dispatching: after the first run exists, before the last.
@@ -177,8 +202,15 @@ def test_a_daemon_killed_while_tasks_wait_dispatches_each_exactly_once_after_a_r
     live.daemon.restart()
     restarted_at = time.monotonic()
     wait_for(lambda: settled(live, ids), 240, "every task to finish after the restart", live)
-    outcome = scoreboard(account(live.ledger, ids, "daemon SIGKILLed while dispatching, restarted 2 s later",
-                                 emulator=emulator, recover_seconds=time.monotonic() - restarted_at))
+    outcome = scoreboard(
+        account(
+            live.ledger,
+            ids,
+            "daemon SIGKILLed while dispatching, restarted 2 s later",
+            emulator=emulator,
+            recover_seconds=time.monotonic() - restarted_at,
+        )
+    )
     assert outcome.completed == len(ids)
     per_key = first_runs_per_key(live, ids)
     assert set(per_key.values()) == {1}, f"a dispatch key with more than one run: {per_key}"
@@ -204,17 +236,35 @@ for path in paths:
 def test_a_burst_of_1000_tasks_from_four_processes_gives_each_exactly_one_batch_slot(live, emulator, scoreboard):
     paths = write_unique_sample_set(live.folder / "burst", 1000, salt=f"burst {time.time_ns()}")
     start_at = time.time() + 3  # every submitter is loaded and waiting before the first insert
-    submitters = [subprocess.Popen([sys.executable, "-c", BURST_SUBMITTER, live.url, str(start_at),
-                                    *map(str, paths[i::4])], cwd=ROOT, env=live.env) for i in range(4)]
+    submitters = [
+        subprocess.Popen(
+            [sys.executable, "-c", BURST_SUBMITTER, live.url, str(start_at), *map(str, paths[i::4])],
+            cwd=ROOT,
+            env=live.env,
+        )
+        for i in range(4)
+    ]
     assert all(p.wait(120) == 0 for p in submitters)
     with live.ledger.engine.connect() as conn:
-        ids = list(conn.execute(text("SELECT id FROM orbit.tasks WHERE payload->>'path' = ANY(:paths)"),
-                                {"paths": [str(p.resolve()) for p in paths]}).scalars())
+        ids = list(
+            conn.execute(
+                text("SELECT id FROM orbit.tasks WHERE payload->>'path' = ANY(:paths)"),
+                {"paths": [str(p.resolve()) for p in paths]},
+            ).scalars()
+        )
     assert len(ids) == 1000, "one task per submitted file"
     burst_done = time.monotonic()
     wait_for(lambda: settled(live, ids), 420, "the burst to be processed", live)
-    outcome = scoreboard(account(live.ledger, ids, "burst: 1,000 tasks from 4 processes at once", emulator=emulator,
-                                 recover_seconds=time.monotonic() - burst_done, note="time to process all"))
+    outcome = scoreboard(
+        account(
+            live.ledger,
+            ids,
+            "burst: 1,000 tasks from 4 processes at once",
+            emulator=emulator,
+            recover_seconds=time.monotonic() - burst_done,
+            note="time to process all",
+        )
+    )
     assert outcome.completed == 1000
     tasks = live.ledger.get_many(ids)
     per_key = first_runs_per_key(live, ids)
@@ -224,12 +274,12 @@ def test_a_burst_of_1000_tasks_from_four_processes_gives_each_exactly_one_batch_
     assert counts == {TaskStatus.COMPLETED: 1000}
 
 
-def test_the_instance_storage_restarting_under_the_daemon_needs_no_operator(live, emulator, scoreboard,
-                                                                          sample_payload):
+def test_the_instance_storage_restarting_under_the_daemon_needs_no_operator(live, emulator, scoreboard, sample_payload):
     with intake_paused(live):
         before = decompositions(live, 4, "pg-restart", sample_payload) + documents(live, 20, "pg-restart")
-    wait_for(lambda: any(t.status == TaskStatus.RUNNING for t in live.ledger.get_many(before)), 120,
-             "work in progress", live)
+    wait_for(
+        lambda: any(t.status == TaskStatus.RUNNING for t in live.ledger.get_many(before)), 120, "work in progress", live
+    )
     stop_embedded_postgres(PG_DATA)
     time.sleep(3)
     start_embedded_postgres(PG_DATA)
@@ -237,8 +287,15 @@ def test_the_instance_storage_restarting_under_the_daemon_needs_no_operator(live
     after = decompositions(live, 3, "after-pg-restart", sample_payload)
     ids = before + after
     wait_for(lambda: settled(live, ids), 300, "every task to settle after the restart", live)
-    outcome = scoreboard(account(live.ledger, ids, "instance Postgres restarted (3 s down) under the daemon",
-                                 emulator=emulator, recover_seconds=time.monotonic() - back_at))
+    outcome = scoreboard(
+        account(
+            live.ledger,
+            ids,
+            "instance Postgres restarted (3 s down) under the daemon",
+            emulator=emulator,
+            recover_seconds=time.monotonic() - back_at,
+        )
+    )
     assert live.daemon.process.alive(), "the daemon survived the outage"
     assert all(t.status == TaskStatus.COMPLETED for t in live.ledger.get_many(after)), "intake works again"
     assert outcome.lost == 0

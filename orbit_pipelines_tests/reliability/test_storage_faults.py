@@ -47,8 +47,16 @@ def run_batch(instance, ledger, emulator, ids, fault, scoreboard, resources, fau
 def test_s3_going_down_during_the_upload_loses_nothing(instance, ledger, emulator, batch, s3_proxy, scoreboard):
     ids = batch(20)
     s3_proxy.cut_on(b"PUT /", down_for=4.0)  # the first upload takes S3 down for 4 s
-    outcome = run_batch(instance, ledger, emulator, ids, "S3 down for 4 s during upload", scoreboard,
-                        through(s3_proxy), fault_started=lambda: s3_proxy.first_cut_at)
+    outcome = run_batch(
+        instance,
+        ledger,
+        emulator,
+        ids,
+        "S3 down for 4 s during upload",
+        scoreboard,
+        through(s3_proxy),
+        fault_started=lambda: s3_proxy.first_cut_at,
+    )
     assert s3_proxy.cuts_done == 1 and s3_proxy.refused > 0
     assert outcome.completed == 20
 
@@ -77,16 +85,24 @@ def pg_upstream(url: str):
 
 
 def test_postgres_dropping_out_while_documents_are_stored_leaves_nothing_half_written(
-        instance, ledger, emulator, batch, pg_url, scoreboard):
+    instance, ledger, emulator, batch, pg_url, scoreboard
+):
     ids = batch(20)
     proxy = FaultProxy(pg_upstream(pg_url))
     # The ledger (application tables) goes through the proxy; Dagster's own storage does not.
     ledger_url = make_url(pg_url).set(host="127.0.0.1", port=proxy.port, query={})
     proxy.cut_on(b"INSERT INTO orbit.documents", down_for=2.0)
     try:
-        outcome = run_batch(instance, ledger, emulator, ids, "Postgres unreachable for 2 s during store", scoreboard,
-                            {"ledger": {"config": {"database_url": ledger_url.render_as_string(False)}}},
-                            fault_started=lambda: proxy.first_cut_at)
+        outcome = run_batch(
+            instance,
+            ledger,
+            emulator,
+            ids,
+            "Postgres unreachable for 2 s during store",
+            scoreboard,
+            {"ledger": {"config": {"database_url": ledger_url.render_as_string(False)}}},
+            fault_started=lambda: proxy.first_cut_at,
+        )
     finally:
         proxy.stop()
     assert proxy.cuts_done == 1

@@ -16,15 +16,21 @@ def test_without_a_bucket_outputs_stay_with_dagsters_filesystem_io_manager():
 
 
 def test_a_bucket_sends_outputs_to_the_same_s3_as_the_documents():
-    env = {"ORBIT_IO_MANAGER_BUCKET": "orbit-io", "ORBIT_IO_MANAGER_PREFIX": "prod/io",
-           "ORBIT_S3_ENDPOINT_URL": "http://minio:9000", "AWS_REGION": "eu-west-1"}
-    assert s3_outputs_location(env) == S3OutputsLocation(bucket="orbit-io", prefix="prod/io",
-                                                         endpoint_url="http://minio:9000", region_name="eu-west-1")
+    env = {
+        "ORBIT_IO_MANAGER_BUCKET": "orbit-io",
+        "ORBIT_IO_MANAGER_PREFIX": "prod/io",
+        "ORBIT_S3_ENDPOINT_URL": "http://minio:9000",
+        "AWS_REGION": "eu-west-1",
+    }
+    assert s3_outputs_location(env) == S3OutputsLocation(
+        bucket="orbit-io", prefix="prod/io", endpoint_url="http://minio:9000", region_name="eu-west-1"
+    )
 
 
 def test_on_aws_the_prefix_and_region_have_defaults():
     assert s3_outputs_location({"ORBIT_IO_MANAGER_BUCKET": "orbit-io"}) == S3OutputsLocation(
-        bucket="orbit-io", prefix="dagster-io", endpoint_url=None, region_name="us-east-1")
+        bucket="orbit-io", prefix="dagster-io", endpoint_url=None, region_name="us-east-1"
+    )
 
 
 def test_a_run_with_the_s3_io_manager_leaves_its_outputs_in_the_bucket(local_services):
@@ -48,5 +54,7 @@ def test_a_run_with_the_s3_io_manager_leaves_its_outputs_in_the_bucket(local_ser
     result = totals.execute_in_process(resources=resources)
     assert result.success and result.output_for_node("double") == 84
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert keys == {f"dagster-io/storage/{result.run_id}/make_total/result",
-                    f"dagster-io/storage/{result.run_id}/double/result"}
+    assert keys == {
+        f"dagster-io/storage/{result.run_id}/make_total/result",
+        f"dagster-io/storage/{result.run_id}/double/result",
+    }

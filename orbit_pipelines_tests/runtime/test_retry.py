@@ -30,7 +30,7 @@ def test_the_schedule_doubles_and_adds_one_base_each_retry():
 
 def test_the_schedule_with_jitter_stays_within_one_base_of_the_curve():
     for n in (1, 2, 3):
-        assert all(abs(backoff_seconds(n) - (2 ** n - 1)) <= 1.0 for _ in range(50))
+        assert all(abs(backoff_seconds(n) - (2**n - 1)) <= 1.0 for _ in range(50))
 
 
 def test_the_op_retry_policy_follows_the_same_schedule():
@@ -56,7 +56,16 @@ def test_an_unusable_or_past_retry_after_falls_back_or_means_no_wait():
 
 def test_timeouts_rate_limits_and_server_errors_are_transient_other_answers_are_not():
     assert [is_transient_status(s) for s in (408, 429, 499, 500, 503, 400, 401, 404, 422)] == [
-        True, True, True, True, True, False, False, False, False]
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_client_errors_say_for_themselves_with_the_servers_wait():
@@ -102,8 +111,9 @@ def test_an_op_retries_a_transient_error_on_the_schedule_then_fails_saying_so(mo
     @op
     def call_veryfi(context: OpExecutionContext):
         attempts.append(context.retry_number)
-        raise retry_or_fail(context, VeryfiServerError("down", status=503), "VeryfiServerError", "Veryfi is down",
-                            max_retries=3)
+        raise retry_or_fail(
+            context, VeryfiServerError("down", status=503), "VeryfiServerError", "Veryfi is down", max_retries=3
+        )
 
     @job
     def extraction():

@@ -26,8 +26,12 @@ def test_each_pending_task_gets_one_run_request_keyed_by_its_id(instance, ledger
     sync = requests[f"task-{b.id}"]
     assert sync.job_name == "task_decomposition"
     assert sync.run_config == {"ops": {"load_task": {"config": {"task_id": b.id}}}}
-    assert sync.tags == {"orbit/task_id": str(b.id), "orbit/kind": "decomposition", "orbit/lane": "sync",
-                         "dagster/priority": "5"}
+    assert sync.tags == {
+        "orbit/task_id": str(b.id),
+        "orbit/kind": "decomposition",
+        "orbit/lane": "sync",
+        "dagster/priority": "5",
+    }
 
 
 def test_dispatched_tasks_are_queued(instance, ledger, ledger_resource, sample_payload):
@@ -69,8 +73,9 @@ def _age_queued_task(ledger, task_id):
         )
 
 
-def test_a_claimed_task_whose_run_was_never_created_is_requested_again(instance, ledger, ledger_resource,
-                                                                       sample_payload):
+def test_a_claimed_task_whose_run_was_never_created_is_requested_again(
+    instance, ledger, ledger_resource, sample_payload
+):
     task, _ = submit_task(ledger, "decomposition", sample_payload)
     tick(instance, ledger_resource)  # claimed; pretend the daemon died before creating the run
     _age_queued_task(ledger, task.id)
@@ -78,20 +83,23 @@ def test_a_claimed_task_whose_run_was_never_created_is_requested_again(instance,
     assert [r.run_key for r in again.run_requests] == [f"task-{task.id}"]
 
 
-def test_a_claimed_task_whose_run_exists_is_linked_to_it_not_requested_again(instance, ledger, ledger_resource,
-                                                                            sample_payload):
+def test_a_claimed_task_whose_run_exists_is_linked_to_it_not_requested_again(
+    instance, ledger, ledger_resource, sample_payload
+):
     task, _ = submit_task(ledger, "decomposition", sample_payload)
     request = tick(instance, ledger_resource).run_requests[0]
     # As the daemon creates it: the request's tags plus the run key.
-    run = instance.create_run_for_job(job_def=task_decomposition, run_config=request.run_config,
-                                      tags={**request.tags, "dagster/run_key": request.run_key})
+    run = instance.create_run_for_job(
+        job_def=task_decomposition,
+        run_config=request.run_config,
+        tags={**request.tags, "dagster/run_key": request.run_key},
+    )
     _age_queued_task(ledger, task.id)
     assert isinstance(tick(instance, ledger_resource), SkipReason)
     assert ledger.get(task.id).run_id == run.run_id
 
 
-def test_pending_documents_are_batched_up_to_the_batch_size(instance, ledger, ledger_resource, tmp_path,
-                                                              monkeypatch):
+def test_pending_documents_are_batched_up_to_the_batch_size(instance, ledger, ledger_resource, tmp_path, monkeypatch):
     from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.local.sample_documents import write_sample_set
 
@@ -104,8 +112,9 @@ def test_pending_documents_are_batched_up_to_the_batch_size(instance, ledger, le
     assert requests[0].tags["orbit/batch_size"] == "3" and requests[0].job_name == "document_processing"
 
 
-def test_a_backlog_of_decompositions_is_packed_into_evenly_filled_runs(instance, ledger, ledger_resource,
-                                                                      sample_payload, monkeypatch):
+def test_a_backlog_of_decompositions_is_packed_into_evenly_filled_runs(
+    instance, ledger, ledger_resource, sample_payload, monkeypatch
+):
     monkeypatch.setenv("ORBIT_DECOMPOSITION_BATCH_SIZE", "25")
     ids = [submit_task(ledger, "decomposition", {**sample_payload, "title": f"task {i}"})[0].id for i in range(30)]
     requests = tick(instance, ledger_resource).run_requests

@@ -30,8 +30,9 @@ def tick(instance, ledger_resource):
     return document_inbox_sensor(build_sensor_context(instance=instance, resources={"ledger": ledger_resource}))
 
 
-def test_new_files_become_one_document_task_each_and_their_run_starts_in_the_same_tick(instance, ledger,
-                                                                                      ledger_resource, inbox):
+def test_new_files_become_one_document_task_each_and_their_run_starts_in_the_same_tick(
+    instance, ledger, ledger_resource, inbox
+):
     settled(write_sample_set(inbox, n=3))
     result = tick(instance, ledger_resource)
     tasks = ledger.list()
@@ -73,8 +74,9 @@ def test_a_file_still_being_written_waits_for_the_next_tick(instance, ledger, le
     assert ledger.list() == []
 
 
-def test_bad_files_and_symlinks_out_of_the_inbox_are_refused_by_name(instance, ledger, ledger_resource, inbox,
-                                                                     tmp_path, caplog):
+def test_bad_files_and_symlinks_out_of_the_inbox_are_refused_by_name(
+    instance, ledger, ledger_resource, inbox, tmp_path, caplog
+):
     outside = write_sample_set(tmp_path / "elsewhere", n=1)[0]
     (inbox / "link.txt").symlink_to(outside)
     (inbox / "empty.pdf").write_bytes(b"")

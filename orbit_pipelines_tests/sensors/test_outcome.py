@@ -13,8 +13,13 @@ from orbit_pipelines_tests.support import recon_job, run_config_for
 def finished_run(instance, ledger, payload):
     task, _ = ledger.submit("decomposition", payload)
     ledger.claim_pending(limit=1)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task.id),
-                         tags=task_tags(ledger.get(task.id)), raise_on_error=False)
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        run_config=run_config_for(task.id),
+        tags=task_tags(ledger.get(task.id)),
+        raise_on_error=False,
+    )
     return task, result.run_id
 
 
@@ -22,8 +27,10 @@ def pretend_still_running(ledger, task_id, run_id):
     """What the ledger looks like when the run worker died before its ops could report."""
     with ledger.engine.begin() as conn:
         conn.execute(
-            text("UPDATE orbit.tasks SET status = 'RUNNING', run_id = :run, error_class = NULL, "
-                 "error_message = NULL, error_step = NULL, updated_at = now() - interval '1 hour' WHERE id = :id"),
+            text(
+                "UPDATE orbit.tasks SET status = 'RUNNING', run_id = :run, error_class = NULL, "
+                "error_message = NULL, error_step = NULL, updated_at = now() - interval '1 hour' WHERE id = :id"
+            ),
             {"id": task_id, "run": run_id},
         )
 
@@ -31,8 +38,11 @@ def pretend_still_running(ledger, task_id, run_id):
 def sensor_context(instance, ledger_resource, run_id, event_type):
     event = instance.get_records_for_run(run_id, of_type=event_type).records[-1].event_log_entry.dagster_event
     return build_run_status_sensor_context(
-        sensor_name="test", dagster_event=event, dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(run_id), resources={"ledger": ledger_resource},
+        sensor_name="test",
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources={"ledger": ledger_resource},
     )
 
 
@@ -59,15 +69,17 @@ def test_the_canceled_sensor_cancels_the_task(instance, ledger, ledger_resource,
     ledger.claim_pending(limit=1)
     from orbit_pipelines.jobs.task_decomposition.job import task_decomposition
 
-    run = instance.create_run_for_job(job_def=task_decomposition, run_config=run_config_for(task.id),
-                                      tags=task_tags(ledger.get(task.id)))
+    run = instance.create_run_for_job(
+        job_def=task_decomposition, run_config=run_config_for(task.id), tags=task_tags(ledger.get(task.id))
+    )
     instance.report_run_canceled(run)
     task_canceled_sensor(sensor_context(instance, ledger_resource, run.run_id, DagsterEventType.RUN_CANCELED))
     assert ledger.get(task.id).status == TaskStatus.CANCELED
 
 
-def test_an_outcome_for_a_run_that_is_not_the_tasks_current_one_changes_nothing(instance, ledger, ledger_resource,
-                                                                              sample_payload):
+def test_an_outcome_for_a_run_that_is_not_the_tasks_current_one_changes_nothing(
+    instance, ledger, ledger_resource, sample_payload
+):
     task, run_id = finished_run(instance, ledger, {"description": "no title"})
     pretend_still_running(ledger, task.id, "a-newer-run")
     result = task_failure_sensor(
@@ -78,8 +90,11 @@ def test_an_outcome_for_a_run_that_is_not_the_tasks_current_one_changes_nothing(
 
 
 def sweep(instance):
-    return execute_job(recon_job("housekeeping"), instance=instance,
-                       run_config={"ops": {"sweep_stuck_tasks": {"config": {"older_than_seconds": 60}}}})
+    return execute_job(
+        recon_job("housekeeping"),
+        instance=instance,
+        run_config={"ops": {"sweep_stuck_tasks": {"config": {"older_than_seconds": 60}}}},
+    )
 
 
 def test_the_sweep_settles_a_task_whose_run_finished_unseen(instance, ledger, sample_payload):

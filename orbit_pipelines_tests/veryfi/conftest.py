@@ -49,6 +49,10 @@ def client(emulator, make_client) -> VeryfiClient:
 @pytest.fixture
 def receipt_path(tmp_path):
     return write_text_receipt(
-        tmp_path / "blue_fern.txt", "Blue Fern Cafe", datetime(2026, 3, 1, 12, 31),
-        [("Avocado Toast", 1, "12.50"), ("Flat White", 2, "6.00")], "0.08875", "USD",
+        tmp_path / "blue_fern.txt",
+        "Blue Fern Cafe",
+        datetime(2026, 3, 1, 12, 31),
+        [("Avocado Toast", 1, "12.50"), ("Flat White", 2, "6.00")],
+        "0.08875",
+        "USD",
     )

@@ -119,15 +119,15 @@ def test_credentials_never_appear_in_messages_even_when_the_api_echoes_them(make
     secrets = {"username": "alice-the-user", "api_key": "key-0123456789", "client_secret": "sec-9876543210"}
     with VeryfiEmulator(username=secrets["username"], api_key=secrets["api_key"]) as echoing:
         client = make_client(echoing, client_secret=secrets["client_secret"])
-        echoing.fail_next(1, 401, body={"error": "bad apikey {username}:{api_key} signed with {client_secret}"
-                                                 .format(**secrets)})
+        echoing.fail_next(
+            1, 401, body={"error": "bad apikey {username}:{api_key} signed with {client_secret}".format(**secrets)}
+        )
         error = _failure(client, receipt_path)
     for secret in secrets.values():
         assert secret not in error.message and secret not in str(error) and secret not in repr(error)
 
 
-def test_read_timeout_is_a_retryable_transport_error_that_may_still_be_processed(emulator, make_client,
-                                                                                 receipt_path):
+def test_read_timeout_is_a_retryable_transport_error_that_may_still_be_processed(emulator, make_client, receipt_path):
     client = make_client(emulator, read_timeout=0.5)
     emulator.timeout_next(1, seconds=10)
     started = time.monotonic()
@@ -174,7 +174,13 @@ def test_errors_survive_pickling_with_their_attributes():
     error = VeryfiRateLimited("slow down", status=429, trace_id="t-1", retry_after=2.0)
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.message, copy.status, copy.trace_id, copy.retry_after, copy.retryable) == (
-        VeryfiRateLimited, "slow down", 429, "t-1", 2.0, True)
+        VeryfiRateLimited,
+        "slow down",
+        429,
+        "t-1",
+        2.0,
+        True,
+    )
 
 
 def test_an_answer_larger_than_the_limit_is_not_read_into_memory(emulator, make_client, receipt_path):

@@ -40,8 +40,9 @@ def test_upload_is_multipart_with_a_file_part_and_a_file_name_field(emulator, cl
     client.process_file(receipt_path, "renamed.txt")
     sent = emulator.last_request
     assert sent.form[0] == ("file_name", "renamed.txt")
-    assert sent.files == [{"field": "file", "file_name": "renamed.txt", "content_type": "text/plain",
-                           "size": receipt_path.stat().st_size}]
+    assert sent.files == [
+        {"field": "file", "file_name": "renamed.txt", "content_type": "text/plain", "size": receipt_path.stat().st_size}
+    ]
 
 
 def test_file_name_defaults_to_the_path_basename(emulator, client, receipt_path):
@@ -50,11 +51,22 @@ def test_file_name_defaults_to_the_path_basename(emulator, client, receipt_path)
 
 
 def test_upload_sends_external_id_lists_and_true_flags_as_form_fields(emulator, client, receipt_path):
-    client.process_file(receipt_path, external_id="doc-7", categories=["Meals", "Travel"], tags=["q1"],
-                        boost_mode=True, auto_delete=True)
+    client.process_file(
+        receipt_path,
+        external_id="doc-7",
+        categories=["Meals", "Travel"],
+        tags=["q1"],
+        boost_mode=True,
+        auto_delete=True,
+    )
     assert emulator.last_request.form == [
-        ("file_name", receipt_path.name), ("external_id", "doc-7"), ("categories", "Meals"),
-        ("categories", "Travel"), ("tags", "q1"), ("boost_mode", "true"), ("auto_delete", "true"),
+        ("file_name", receipt_path.name),
+        ("external_id", "doc-7"),
+        ("categories", "Meals"),
+        ("categories", "Travel"),
+        ("tags", "q1"),
+        ("boost_mode", "true"),
+        ("auto_delete", "true"),
     ]
 
 
@@ -64,7 +76,8 @@ def test_false_flags_and_absent_options_are_left_out_of_the_form(emulator, clien
 
 
 def test_multipart_content_type_is_the_encoders_own_with_a_boundary_the_server_can_split(
-        emulator, client, receipt_path):
+    emulator, client, receipt_path
+):
     client.process_file(receipt_path)
     sent = emulator.last_request
     content_type = sent.header("Content-Type")
@@ -113,8 +126,7 @@ def test_no_signature_headers_without_a_client_secret(emulator, client, receipt_
     assert sent.header("X-Veryfi-Request-Signature") is None
 
 
-def test_multipart_signature_is_sign_request_over_the_form_fields(
-        signing_emulator, make_client, receipt_path):
+def test_multipart_signature_is_sign_request_over_the_form_fields(signing_emulator, make_client, receipt_path):
     client = make_client(signing_emulator)
     client.process_file(receipt_path, external_id="doc-1", tags=["a", "b"], boost_mode=True)
     sent = signing_emulator.last_request
@@ -172,7 +184,9 @@ def test_get_delete_and_list_use_the_documented_paths_and_query(emulator, client
     assert emulator.last_request.query == {"page": ["2"], "page_size": ["10"], "q": ["fern"]}
     client.delete_document(document_id)
     assert (emulator.last_request.method, emulator.last_request.path) == (
-        "DELETE", f"/api/v8/partner/documents/{document_id}/")
+        "DELETE",
+        f"/api/v8/partner/documents/{document_id}/",
+    )
 
 
 def test_base_url_without_a_trailing_slash_reaches_the_same_endpoint(emulator, make_client, receipt_path):

@@ -35,8 +35,11 @@ LINES = [("Avocado Toast", 1, "12.50"), ("Flat White", 2, "6.00")]
 
 def _post(emulator, data: bytes, name: str = "receipt.txt", headers=None, **form):
     return requests.post(
-        emulator.documents_url, headers=emulator.auth_headers() if headers is None else headers,
-        files={"file": (name, data)}, data={"file_name": name, **form}, timeout=10,
+        emulator.documents_url,
+        headers=emulator.auth_headers() if headers is None else headers,
+        files={"file": (name, data)},
+        data={"file_name": name, **form},
+        timeout=10,
     )
 
 
@@ -65,8 +68,15 @@ def test_text_receipt_is_read_back_into_vendor_date_items_and_totals(client, rec
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "flate"])
 def test_pdf_receipt_is_read_back_from_its_content_stream(client, tmp_path, compress):
-    path = write_pdf_receipt(tmp_path / "r.pdf", "Cafe Lindenhof", "2026-03-03 10:14:00",
-                             [("Apfelstrudel", 2, "4.80")], "0.19", "EUR", compress=compress)
+    path = write_pdf_receipt(
+        tmp_path / "r.pdf",
+        "Cafe Lindenhof",
+        "2026-03-03 10:14:00",
+        [("Apfelstrudel", 2, "4.80")],
+        "0.19",
+        "EUR",
+        compress=compress,
+    )
     doc = client.process_file(path).document
     assert (doc.vendor.name, doc.currency_code, doc.total) == ("Cafe Lindenhof", "EUR", Decimal("11.42"))
     assert [i.description for i in doc.line_items] == ["Apfelstrudel"]
@@ -105,8 +115,12 @@ def test_base64_json_upload_is_processed(emulator, receipt_path, data_uri):
     encoded = base64.b64encode(receipt_path.read_bytes()).decode()
     if data_uri:
         encoded = "data:text/plain;base64," + encoded
-    response = requests.post(emulator.documents_url, headers=emulator.auth_headers(), timeout=10,
-                             json={"file_name": "r.txt", "file_data": encoded, "external_id": "b64"})
+    response = requests.post(
+        emulator.documents_url,
+        headers=emulator.auth_headers(),
+        timeout=10,
+        json={"file_name": "r.txt", "file_data": encoded, "external_id": "b64"},
+    )
     assert response.status_code == 201
     assert (response.json()["vendor"]["name"], response.json()["external_id"]) == ("Blue Fern Cafe", "b64")
 
@@ -117,8 +131,12 @@ def test_file_url_is_downloaded_and_processed(emulator, client, receipt_path):
 
 
 def test_file_url_that_cannot_be_downloaded_is_refused_with_400(emulator):
-    response = requests.post(emulator.documents_url, headers=emulator.auth_headers(), timeout=10,
-                             json={"file_url": emulator.root_url + "_emulator/files/00/missing.pdf"})
+    response = requests.post(
+        emulator.documents_url,
+        headers=emulator.auth_headers(),
+        timeout=10,
+        json={"file_url": emulator.root_url + "_emulator/files/00/missing.pdf"},
+    )
     _assert_refused(response, 400, "Could not download")
 
 
@@ -146,19 +164,24 @@ def test_wrong_client_id_is_refused_with_401(emulator):
 
 
 def test_signature_of_the_wrong_shape_is_refused_with_401(emulator):
-    headers = {**emulator.auth_headers(), "X-Veryfi-Request-Timestamp": "1700000000000",
-               "X-Veryfi-Request-Signature": "not-a-digest"}
+    headers = {
+        **emulator.auth_headers(),
+        "X-Veryfi-Request-Timestamp": "1700000000000",
+        "X-Veryfi-Request-Signature": "not-a-digest",
+    }
     _assert_refused(requests.get(emulator.documents_url, headers=headers, timeout=10), 401, "Signature")
 
 
 def test_well_formed_signature_is_accepted_without_strict_mode(emulator):
-    headers = {**emulator.auth_headers(), "X-Veryfi-Request-Timestamp": "1700000000000",
-               "X-Veryfi-Request-Signature": sign_request("any-secret", 1700000000000, {})}
+    headers = {
+        **emulator.auth_headers(),
+        "X-Veryfi-Request-Timestamp": "1700000000000",
+        "X-Veryfi-Request-Signature": sign_request("any-secret", 1700000000000, {}),
+    }
     assert requests.get(emulator.documents_url, headers=headers, timeout=10).status_code == 200
 
 
-def test_strict_mode_refuses_a_client_signing_with_the_wrong_secret(
-        signing_emulator, make_client, receipt_path):
+def test_strict_mode_refuses_a_client_signing_with_the_wrong_secret(signing_emulator, make_client, receipt_path):
     client = make_client(signing_emulator, client_secret="wrong-secret")
     with pytest.raises(VeryfiRejected) as caught:
         client.process_file(receipt_path)
@@ -307,8 +330,7 @@ def test_seeded_fault_rate_fails_a_repeatable_fraction_of_calls(emulator, client
     client.process_file(receipt_path)
 
 
-def test_timed_out_call_is_still_processed_and_paid_after_the_client_gives_up(
-        emulator, make_client, receipt_path):
+def test_timed_out_call_is_still_processed_and_paid_after_the_client_gives_up(emulator, make_client, receipt_path):
     client = make_client(emulator, read_timeout=0.3)
     emulator.timeout_next(1, seconds=0.6)
     with pytest.raises(VeryfiTransportError):
@@ -373,7 +395,8 @@ def test_every_sample_is_above_the_250_byte_minimum_and_distinct(tmp_path):
 def test_standalone_command_prints_its_url_and_credentials():
     process = subprocess.Popen(
         [sys.executable, "-m", "orbit_pipelines.local.veryfi_emulator", "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         lines = [process.stdout.readline() for _ in range(6)]

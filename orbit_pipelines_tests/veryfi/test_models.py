@@ -127,17 +127,17 @@ EXAMPLE_JSON = r"""
 }
 """
 OCR_TEXT = (
-    'BLUE FERN CAFE\n'
-    '12 MARKET ST\n'
-    'SPRINGFIELD IL\n'
-    '03/01/2026 12:31 PM\n'
-    '1 Avocado Toast\t12.50\n'
-    '2 Flat White @ 6.00\t12.00\n'
-    'SUBTOTAL\t24.50\n'
-    'TAX 8.875%\t2.17\n'
-    'TIP\t4.00\n'
-    'TOTAL\t30.67\n'
-    'VISA ***4242\n'
+    "BLUE FERN CAFE\n"
+    "12 MARKET ST\n"
+    "SPRINGFIELD IL\n"
+    "03/01/2026 12:31 PM\n"
+    "1 Avocado Toast\t12.50\n"
+    "2 Flat White @ 6.00\t12.00\n"
+    "SUBTOTAL\t24.50\n"
+    "TAX 8.875%\t2.17\n"
+    "TIP\t4.00\n"
+    "TOTAL\t30.67\n"
+    "VISA ***4242\n"
 )
 FIXTURE = Path(__file__).parent / "fixtures" / "veryfi-v8-receipt.example.json"
 
@@ -154,7 +154,11 @@ def test_embedded_example_matches_the_fixture(example):
 def test_reference_example_parses_with_its_totals(example):
     doc = parse_document(example)
     assert (doc.subtotal, doc.tax, doc.tip, doc.total) == (
-        Decimal("24.5"), Decimal("2.17"), Decimal("4.0"), Decimal("30.67"))
+        Decimal("24.5"),
+        Decimal("2.17"),
+        Decimal("4.0"),
+        Decimal("30.67"),
+    )
     assert doc.discount is None
 
 
@@ -186,11 +190,25 @@ def test_unknown_fields_are_kept_rather_than_dropped(example):
 
 
 def test_document_of_nulls_parses_with_empty_collections():
-    doc = parse_document({
-        "id": 1, "external_id": None, "date": None, "total": None, "subtotal": None, "tax": None,
-        "vendor": None, "line_items": None, "tax_lines": None, "meta": None, "warnings": None,
-        "payment": None, "tags": None, "ocr_text": None, "is_duplicate": None,
-    })
+    doc = parse_document(
+        {
+            "id": 1,
+            "external_id": None,
+            "date": None,
+            "total": None,
+            "subtotal": None,
+            "tax": None,
+            "vendor": None,
+            "line_items": None,
+            "tax_lines": None,
+            "meta": None,
+            "warnings": None,
+            "payment": None,
+            "tags": None,
+            "ocr_text": None,
+            "is_duplicate": None,
+        }
+    )
     assert doc.total is None and doc.date is None
     assert doc.vendor.name is None
     assert doc.line_items == [] and doc.warnings == [] and doc.tags == []

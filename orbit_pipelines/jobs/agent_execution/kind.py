@@ -15,12 +15,14 @@ def resources() -> dict:
 
     # Deployment settings, read when the code location loads; secrets for the agent stay in the
     # environment and reach it only when ORBIT_AGENT_ENV_ALLOW names them.
-    return {"agent": AgentRunner(
-        command_json=os.environ.get("ORBIT_AGENT_COMMAND", ""),
-        prompt_via=env_choice("ORBIT_AGENT_PROMPT_VIA", "argument", ("argument", "stdin", "file")),
-        env_allow=os.environ.get("ORBIT_AGENT_ENV_ALLOW", ""),
-        workdir_root=os.environ.get("ORBIT_AGENT_WORKDIR_ROOT", ""),
-    )}
+    return {
+        "agent": AgentRunner(
+            command_json=os.environ.get("ORBIT_AGENT_COMMAND", ""),
+            prompt_via=env_choice("ORBIT_AGENT_PROMPT_VIA", "argument", ("argument", "stdin", "file")),
+            env_allow=os.environ.get("ORBIT_AGENT_ENV_ALLOW", ""),
+            workdir_root=os.environ.get("ORBIT_AGENT_WORKDIR_ROOT", ""),
+        )
+    }
 
 
 KIND = JobKind(

@@ -33,8 +33,9 @@ def category_dependencies(subtasks: Iterable[Subtask]) -> dict[Category, set[Cat
     return needs
 
 
-def execution_order(prompts: Sequence[Prompt], subtasks: Sequence[Subtask],
-                    selected: Sequence[Category] = ()) -> list[ScheduledPrompt]:
+def execution_order(
+    prompts: Sequence[Prompt], subtasks: Sequence[Subtask], selected: Sequence[Category] = ()
+) -> list[ScheduledPrompt]:
     """The prompts to run, dependencies first (CATEGORY_ORDER otherwise). Raises NothingToRun naming
     what is missing, or PlanError naming a dependency cycle between categories."""
     by_category = {p.category: p for p in prompts}
@@ -43,15 +44,20 @@ def execution_order(prompts: Sequence[Prompt], subtasks: Sequence[Subtask],
     wanted = list(dict.fromkeys(selected)) or list(by_category)
     missing = [c.value for c in wanted if c not in by_category]
     if missing:
-        raise NothingToRun(f"categories: it has no prompt for {', '.join(missing)} "
-                           f"(it has {', '.join(c.value for c in CATEGORY_ORDER if c in by_category)})")
+        raise NothingToRun(
+            f"categories: it has no prompt for {', '.join(missing)} "
+            f"(it has {', '.join(c.value for c in CATEGORY_ORDER if c in by_category)})"
+        )
     wanted.sort(key=CATEGORY_ORDER.index)
     needs = category_dependencies(subtasks)
     ordered = order_by_dependencies(wanted, needs, label=lambda c: c.value)
     return [
-        ScheduledPrompt(category=c, text=by_category[c].text,
-                        sha256=hashlib.sha256(by_category[c].text.encode()).hexdigest(),
-                        depends_on=[d for d in ordered if d in needs.get(c, set())])
+        ScheduledPrompt(
+            category=c,
+            text=by_category[c].text,
+            sha256=hashlib.sha256(by_category[c].text.encode()).hexdigest(),
+            depends_on=[d for d in ordered if d in needs.get(c, set())],
+        )
         for c in ordered
     ]
 
@@ -59,8 +65,9 @@ def execution_order(prompts: Sequence[Prompt], subtasks: Sequence[Subtask],
 def blocked_by(prompt: ScheduledPrompt, outcomes: Mapping[Category, PromptStatus]) -> Category | None:
     """The first category this prompt needs that did not succeed in this pass (skipped ones count,
     so a failure blocks everything downstream of it)."""
-    return next((d for d in prompt.depends_on if outcomes.get(d, PromptStatus.SUCCEEDED) != PromptStatus.SUCCEEDED),
-                None)
+    return next(
+        (d for d in prompt.depends_on if outcomes.get(d, PromptStatus.SUCCEEDED) != PromptStatus.SUCCEEDED), None
+    )
 
 
 def describe(result: AgentResult) -> str:
@@ -102,6 +109,8 @@ def results_markdown(results: Sequence[AgentResult]) -> str:
         changed = "n/a" if r.changed_files is None else len(r.changed_files)
         diff = (r.diff_stat or "").strip().splitlines()[-1:] or [""]
         exit_code = r.signal or ("" if r.exit_code is None else r.exit_code)
-        lines.append(f"| {r.category.value} | {r.status.value} | {cell(exit_code)} | {r.duration_seconds:.1f} | "
-                     f"{changed} | {cell(diff[0])} |")
+        lines.append(
+            f"| {r.category.value} | {r.status.value} | {cell(exit_code)} | {r.duration_seconds:.1f} | "
+            f"{changed} | {cell(diff[0])} |"
+        )
     return "\n".join(lines) + "\n"

@@ -28,8 +28,9 @@ class ScheduledPrompt(BaseModel):
     category: Category
     text: str
     sha256: str
-    depends_on: list[Category] = Field(default_factory=list,
-                                       description="Categories among the scheduled ones it needs first.")
+    depends_on: list[Category] = Field(
+        default_factory=list, description="Categories among the scheduled ones it needs first."
+    )
 
 
 class AgentPlan(BaseModel):
@@ -58,8 +59,7 @@ class AgentResult(BaseModel):
     output_tail: str = ""
     output_bytes: int = 0
     output_lines: int = 0
-    changed_files: Optional[list[str]] = Field(default=None,
-                                               description="None when the workdir is no git repository.")
+    changed_files: Optional[list[str]] = Field(default=None, description="None when the workdir is no git repository.")
     diff_stat: Optional[str] = None
     detail: str = ""
 

@@ -58,15 +58,19 @@ WRAPPER_MODULE = "orbit_pipelines.jobs.agent_execution.wrapper"
 class LoadAgentTaskConfig(Config):
     task_id: Optional[int] = Field(default=None, description="Ledger agent task to run (set by the dispatch sensor).")
     decomposition_task_id: Optional[int] = Field(
-        default=None, description="Launchpad: run the prompts of this decomposed task (recorded as a new agent task).")
-    categories: list[str] = Field(default=[], description="With decomposition_task_id: only these prompts "
-                                                          "(DATA_MODEL, SERVICE, HTTP_API, TESTING).")
+        default=None, description="Launchpad: run the prompts of this decomposed task (recorded as a new agent task)."
+    )
+    categories: list[str] = Field(
+        default=[],
+        description="With decomposition_task_id: only these prompts (DATA_MODEL, SERVICE, HTTP_API, TESTING).",
+    )
 
 
 def _inline_task_id(context: OpExecutionContext, ledger: Ledger, config: LoadAgentTaskConfig) -> int:
     try:
-        payload = AgentPayload.model_validate({"decomposition_task_id": config.decomposition_task_id,
-                                               "categories": config.categories})
+        payload = AgentPayload.model_validate(
+            {"decomposition_task_id": config.decomposition_task_id, "categories": config.categories}
+        )
     except ValidationError as exc:
         raise permanent_failure(f"invalid {KIND} payload: {describe_validation_error(exc)}", "InvalidPayload") from None
     return submit_inline(context, ledger, KIND, payload).id
@@ -79,8 +83,10 @@ def load_agent_task(context: OpExecutionContext, config: LoadAgentTaskConfig, le
     task_id = config.task_id
     if task_id is None:
         if config.decomposition_task_id is None:
-            raise permanent_failure("task_id or decomposition_task_id: give the agent task, or the decomposed task "
-                                    "whose prompts to run", "MissingTaskId")
+            raise permanent_failure(
+                "task_id or decomposition_task_id: give the agent task, or the decomposed task whose prompts to run",
+                "MissingTaskId",
+            )
         task_id = _inline_task_id(context, led, config)
     loaded = load_ledger_task(context, led, task_id, AgentPayload, KIND)
     if loaded is None:
@@ -98,21 +104,33 @@ def load_agent_task(context: OpExecutionContext, config: LoadAgentTaskConfig, le
     except NothingToRun as exc:
         raise permanent_failure(f"decomposition task {source}: {exc}", "NothingToRun", task_id=task.id) from None
     except PlanError as exc:
-        raise permanent_failure(f"decomposition task {source}: its prompts cannot be ordered: {exc}",
-                                "DependencyCycle", task_id=task.id) from None
+        raise permanent_failure(
+            f"decomposition task {source}: its prompts cannot be ordered: {exc}", "DependencyCycle", task_id=task.id
+        ) from None
     order = " -> ".join(p.category.value for p in scheduled)
     context.log.info(f"task {task.id}: running the prompts of task {source} in this order: {order}")
-    yield Output(AgentPlan(task_id=task.id, decomposition_task_id=source, prompts=scheduled),
-                 metadata={"task_id": task.id, "decomposition_task_id": source, "order": order})
+    yield Output(
+        AgentPlan(task_id=task.id, decomposition_task_id=source, prompts=scheduled),
+        metadata={"task_id": task.id, "decomposition_task_id": source, "order": order},
+    )
 
 
 class RunPromptsConfig(Config):
-    timeout_seconds: float = Field(default=env_number("ORBIT_AGENT_TIMEOUT_SECONDS", 1800), gt=0,
-                                   description="Per prompt: the agent's process group is stopped after this long.")
-    max_retries: int = Field(default=2, ge=0, description="Retries after an agent crashed or timed out. A clean "
-                                                          "non-zero exit is the agent's answer and is not retried.")
-    rerun_succeeded: bool = Field(default=False, description="Run again the prompts that already succeeded for "
-                                                             "this task (otherwise a re-execution skips them).")
+    timeout_seconds: float = Field(
+        default=env_number("ORBIT_AGENT_TIMEOUT_SECONDS", 1800),
+        gt=0,
+        description="Per prompt: the agent's process group is stopped after this long.",
+    )
+    max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries after an agent crashed or timed out. A clean "
+        "non-zero exit is the agent's answer and is not retried.",
+    )
+    rerun_succeeded: bool = Field(
+        default=False,
+        description="Run again the prompts that already succeeded for this task (otherwise a re-execution skips them).",
+    )
 
 
 class AgentOutcome(BaseModel):
@@ -127,8 +145,9 @@ def prepare_workdir(path: Path, git_init: bool) -> Path:
     Without git the prompts still run; their results just list no changed files."""
     path.mkdir(parents=True, exist_ok=True)
     if git_init and shutil.which("git"):
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True,
-                             timeout=60)
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True, timeout=60
+        )
         if top.returncode != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
             subprocess.run(["git", "init", "--quiet", str(path)], capture_output=True, timeout=60)
     return path
@@ -138,23 +157,30 @@ def run_through_pipes(context: OpExecutionContext, spec: AgentSpec) -> AgentResu
     """One prompt through the wrapper: its stages and the agent's output stream into this run's log."""
     try:
         invocation = PipesSubprocessClient(cwd=spec.workdir).run(
-            context=context, command=[sys.executable, "-m", WRAPPER_MODULE], extras=spec.model_dump(mode="json"))
+            context=context, command=[sys.executable, "-m", WRAPPER_MODULE], extras=spec.model_dump(mode="json")
+        )
     except DagsterPipesExecutionError as exc:
-        return AgentResult(category=spec.category, status=PromptStatus.CRASHED,
-                           detail=f"the Pipes wrapper failed: {exc}")
-    reported = [m["agent_result"] for m in invocation.get_custom_messages()
-                if isinstance(m, dict) and "agent_result" in m]
+        return AgentResult(
+            category=spec.category, status=PromptStatus.CRASHED, detail=f"the Pipes wrapper failed: {exc}"
+        )
+    reported = [
+        m["agent_result"] for m in invocation.get_custom_messages() if isinstance(m, dict) and "agent_result" in m
+    ]
     if not reported:
-        return AgentResult(category=spec.category, status=PromptStatus.CRASHED,
-                           detail="the Pipes wrapper ended without reporting a result")
+        return AgentResult(
+            category=spec.category,
+            status=PromptStatus.CRASHED,
+            detail="the Pipes wrapper ended without reporting a result",
+        )
     return AgentResult.model_validate(reported[-1])
 
 
 # No RetryPolicy: an agent may run for many minutes, and Dagster turns a cancel that interrupts an op
 # with a RetryPolicy into a retry. Crashes and timeouts are retried explicitly instead.
 @op(pool=AGENT_POOL)
-def run_prompts(context: OpExecutionContext, config: RunPromptsConfig, plan: AgentPlan, agent: AgentRunner,
-                ledger: LedgerResource) -> AgentOutcome:
+def run_prompts(
+    context: OpExecutionContext, config: RunPromptsConfig, plan: AgentPlan, agent: AgentRunner, ledger: LedgerResource
+) -> AgentOutcome:
     """Run each prompt through the agent command, dependencies first, recording every result.
 
     A prompt that already succeeded for this task (same text) is not run again. A prompt whose
@@ -172,10 +198,15 @@ def run_prompts(context: OpExecutionContext, config: RunPromptsConfig, plan: Age
         outcomes: dict[Category, PromptStatus] = {}
         for prompt in plan.prompts:
             previous = stored.get(prompt.category)
-            if (previous and previous.result.status == PromptStatus.SUCCEEDED
-                    and previous.prompt_sha256 == prompt.sha256 and not config.rerun_succeeded):
-                context.log.info(f"prompt {prompt.category.value} already succeeded in run {previous.run_id}; "
-                                 "not run again")
+            if (
+                previous
+                and previous.result.status == PromptStatus.SUCCEEDED
+                and previous.prompt_sha256 == prompt.sha256
+                and not config.rerun_succeeded
+            ):
+                context.log.info(
+                    f"prompt {prompt.category.value} already succeeded in run {previous.run_id}; not run again"
+                )
                 outcomes[prompt.category] = PromptStatus.SUCCEEDED
                 continue
             result = _run_or_skip(context, config, plan, prompt, outcomes, command, allowed, agent, workdir)
@@ -184,15 +215,20 @@ def run_prompts(context: OpExecutionContext, config: RunPromptsConfig, plan: Age
             retryable = result.status in (PromptStatus.TIMED_OUT, PromptStatus.CRASHED)
             retry = retry_requested(context, max_retries=config.max_retries) if retryable else None
             if retry is not None:
-                context.log.warning(f"{describe(result)}; retrying in {retry.seconds_to_wait:.1f} s "
-                                    f"(retry {context.retry_number + 1} of {config.max_retries})")
+                context.log.warning(
+                    f"{describe(result)}; retrying in {retry.seconds_to_wait:.1f} s "
+                    f"(retry {context.retry_number + 1} of {config.max_retries})"
+                )
                 raise retry
             log = context.log.info if result.status == PromptStatus.SUCCEEDED else context.log.warning
             log(describe(result))
         everything = load_results(engine, plan.task_id)
     results = [everything[p.category].result for p in plan.prompts]
-    metadata = {"results": MetadataValue.md(results_markdown(results)), "workdir": str(workdir),
-                "succeeded": sum(r.status == PromptStatus.SUCCEEDED for r in results)}
+    metadata = {
+        "results": MetadataValue.md(results_markdown(results)),
+        "workdir": str(workdir),
+        "succeeded": sum(r.status == PromptStatus.SUCCEEDED for r in results),
+    }
     failed = failure_summary(results)
     if failed:
         error_class, message = failed
@@ -201,17 +237,37 @@ def run_prompts(context: OpExecutionContext, config: RunPromptsConfig, plan: Age
     return AgentOutcome(task_id=plan.task_id, workdir=str(workdir), results=results)
 
 
-def _run_or_skip(context, config: RunPromptsConfig, plan: AgentPlan, prompt: ScheduledPrompt,
-                 outcomes: dict[Category, PromptStatus], command: list[str], allowed: list[str],
-                 agent: AgentRunner, workdir: Path) -> AgentResult:
+def _run_or_skip(
+    context,
+    config: RunPromptsConfig,
+    plan: AgentPlan,
+    prompt: ScheduledPrompt,
+    outcomes: dict[Category, PromptStatus],
+    command: list[str],
+    allowed: list[str],
+    agent: AgentRunner,
+    workdir: Path,
+) -> AgentResult:
     blocker = blocked_by(prompt, outcomes)
     if blocker is not None:
-        return AgentResult(category=prompt.category, status=PromptStatus.SKIPPED,
-                           detail=f"needs {blocker.value}, which did not succeed")
-    spec = AgentSpec(task_id=plan.task_id, category=prompt.category, prompt=prompt.text, command=command,
-                     prompt_via=agent.prompt_via, workdir=str(workdir), timeout_seconds=config.timeout_seconds,
-                     kill_grace_seconds=agent.kill_grace_seconds, env_allow=allowed, log_lines=agent.log_lines,
-                     tail_bytes=agent.tail_bytes)
+        return AgentResult(
+            category=prompt.category,
+            status=PromptStatus.SKIPPED,
+            detail=f"needs {blocker.value}, which did not succeed",
+        )
+    spec = AgentSpec(
+        task_id=plan.task_id,
+        category=prompt.category,
+        prompt=prompt.text,
+        command=command,
+        prompt_via=agent.prompt_via,
+        workdir=str(workdir),
+        timeout_seconds=config.timeout_seconds,
+        kill_grace_seconds=agent.kill_grace_seconds,
+        env_allow=allowed,
+        log_lines=agent.log_lines,
+        tail_bytes=agent.tail_bytes,
+    )
     return run_through_pipes(context, spec)
 
 
@@ -220,8 +276,11 @@ def finish_agent_task(context: OpExecutionContext, outcome: AgentOutcome, ledger
     """Every prompt succeeded: complete the task, with the results table and changed files on the run."""
     complete_items(context, ledger.get(), [outcome.task_id])
     changed = sorted({f for r in outcome.results for f in (r.changed_files or [])})
-    context.add_output_metadata({
-        "task_id": outcome.task_id, "workdir": outcome.workdir,
-        "results": MetadataValue.md(results_markdown(outcome.results)),
-        "changed_files": MetadataValue.json(changed),
-    })
+    context.add_output_metadata(
+        {
+            "task_id": outcome.task_id,
+            "workdir": outcome.workdir,
+            "results": MetadataValue.md(results_markdown(outcome.results)),
+            "changed_files": MetadataValue.json(changed),
+        }
+    )

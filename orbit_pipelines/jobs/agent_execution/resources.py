@@ -22,14 +22,21 @@ class AgentRunner(ConfigurableResource):
     prompt_via: Literal["argument", "stdin", "file"] = Field(
         default="argument",
         description="argument: at a {prompt} element or appended; file: a file path at {prompt_file} or "
-                    "appended; stdin.",
+        "appended; stdin.",
     )
-    env_allow: str = Field(default="", description="Comma-separated environment variables the agent may see "
-                                                   "(besides PATH, HOME, LANG), e.g. ANTHROPIC_API_KEY.")
-    workdir_root: str = Field(default="", description="Folder of the per-task working directories; "
-                                                     "$ORBIT_HOME/agents when empty.")
-    git_init: bool = Field(default=True, description="Make a new working directory a git repository, so each "
-                                                     "prompt's changed files and diff stat are recorded.")
+    env_allow: str = Field(
+        default="",
+        description="Comma-separated environment variables the agent may see "
+        "(besides PATH, HOME, LANG), e.g. ANTHROPIC_API_KEY.",
+    )
+    workdir_root: str = Field(
+        default="", description="Folder of the per-task working directories; $ORBIT_HOME/agents when empty."
+    )
+    git_init: bool = Field(
+        default=True,
+        description="Make a new working directory a git repository, so each "
+        "prompt's changed files and diff stat are recorded.",
+    )
     kill_grace_seconds: float = Field(default=5.0, ge=0, description="SIGTERM to SIGKILL after a timeout.")
     log_lines: int = Field(default=200, ge=0, description="Output lines per prompt streamed to the event log.")
     tail_bytes: int = Field(default=8192, ge=256, description="Bytes of the end of the output kept with each result.")
@@ -37,8 +44,10 @@ class AgentRunner(ConfigurableResource):
     def argv(self) -> list[str]:
         """The command, or ValueError naming ORBIT_AGENT_COMMAND and what is wrong with it."""
         if not self.command_json.strip():
-            raise ValueError('ORBIT_AGENT_COMMAND is not set: give the agent command as a JSON list, '
-                             'e.g. ["claude", "-p"] or ["aider", "--yes", "--message"]')
+            raise ValueError(
+                "ORBIT_AGENT_COMMAND is not set: give the agent command as a JSON list, "
+                'e.g. ["claude", "-p"] or ["aider", "--yes", "--message"]'
+            )
         try:
             command = json.loads(self.command_json)
         except ValueError as exc:

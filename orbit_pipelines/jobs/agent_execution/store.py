@@ -20,8 +20,15 @@ class StoredResult:
     workdir: str
 
 
-def save_result(engine: Engine, task_id: int, decomposition_task_id: int, prompt: ScheduledPrompt,
-                result: AgentResult, workdir: str, run_id: str) -> None:
+def save_result(
+    engine: Engine,
+    task_id: int,
+    decomposition_task_id: int,
+    prompt: ScheduledPrompt,
+    result: AgentResult,
+    workdir: str,
+    run_id: str,
+) -> None:
     stmt = text(
         """
         INSERT INTO orbit.agent_results (task_id, category, decomposition_task_id, prompt_sha256, status, exit_code,
@@ -40,13 +47,27 @@ def save_result(engine: Engine, task_id: int, decomposition_task_id: int, prompt
         """
     ).bindparams(bindparam("changed_files", type_=JSONB))
     with engine.begin() as conn:
-        conn.execute(stmt, {
-            "task_id": task_id, "category": prompt.category.value, "decomposition_task_id": decomposition_task_id,
-            "sha": prompt.sha256, "status": result.status.value, "exit_code": result.exit_code,
-            "signal": result.signal, "duration": result.duration_seconds, "tail": result.output_tail,
-            "bytes": result.output_bytes, "lines": result.output_lines, "changed_files": result.changed_files,
-            "diff_stat": result.diff_stat, "detail": result.detail, "workdir": workdir, "run_id": run_id,
-        })
+        conn.execute(
+            stmt,
+            {
+                "task_id": task_id,
+                "category": prompt.category.value,
+                "decomposition_task_id": decomposition_task_id,
+                "sha": prompt.sha256,
+                "status": result.status.value,
+                "exit_code": result.exit_code,
+                "signal": result.signal,
+                "duration": result.duration_seconds,
+                "tail": result.output_tail,
+                "bytes": result.output_bytes,
+                "lines": result.output_lines,
+                "changed_files": result.changed_files,
+                "diff_stat": result.diff_stat,
+                "detail": result.detail,
+                "workdir": workdir,
+                "run_id": run_id,
+            },
+        )
 
 
 def load_results(engine: Engine, task_id: int) -> dict[Category, StoredResult]:
@@ -56,12 +77,22 @@ def load_results(engine: Engine, task_id: int) -> dict[Category, StoredResult]:
         found = {
             Category(r["category"]): StoredResult(
                 result=AgentResult(
-                    category=r["category"], status=r["status"], exit_code=r["exit_code"], signal=r["signal"],
-                    duration_seconds=r["duration_seconds"], output_tail=r["output_tail"],
-                    output_bytes=r["output_bytes"], output_lines=r["output_lines"],
-                    changed_files=r["changed_files"], diff_stat=r["diff_stat"], detail=r["detail"],
+                    category=r["category"],
+                    status=r["status"],
+                    exit_code=r["exit_code"],
+                    signal=r["signal"],
+                    duration_seconds=r["duration_seconds"],
+                    output_tail=r["output_tail"],
+                    output_bytes=r["output_bytes"],
+                    output_lines=r["output_lines"],
+                    changed_files=r["changed_files"],
+                    diff_stat=r["diff_stat"],
+                    detail=r["detail"],
                 ),
-                prompt_sha256=r["prompt_sha256"], attempts=r["attempts"], run_id=r["run_id"], workdir=r["workdir"],
+                prompt_sha256=r["prompt_sha256"],
+                attempts=r["attempts"],
+                run_id=r["run_id"],
+                workdir=r["workdir"],
             )
             for r in rows
         }

@@ -73,7 +73,7 @@ class Tail:
         self.total_bytes += size
         self.total_lines += 1
         if size > self.max_bytes:
-            line = line.encode()[-(self.max_bytes - 1):].decode("utf-8", "replace")
+            line = line.encode()[-(self.max_bytes - 1) :].decode("utf-8", "replace")
             size = len(line.encode()) + 1
         self.lines.append(line)
         self.kept += size
@@ -100,8 +100,14 @@ def classify(returncode: int, timed_out: bool) -> tuple[PromptStatus, Optional[s
 
 def _git(args: list[str], cwd: Path, env: dict[str, str]) -> Optional[str]:
     try:
-        done = subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=cwd, env=env, capture_output=True,
-                              text=True, timeout=GIT_TIMEOUT_SECONDS)
+        done = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout if done.returncode == 0 else None
@@ -163,8 +169,10 @@ class Reporter:
         if self._streamed < self._log_lines:
             self.info(line[:LOGGED_LINE_CHARS])
         elif self._streamed == self._log_lines:
-            self.warning(f"output beyond {self._log_lines} lines is not streamed to the event log; "
-                         f"its last {self._tail_bytes} bytes are kept with the result")
+            self.warning(
+                f"output beyond {self._log_lines} lines is not streamed to the event log; "
+                f"its last {self._tail_bytes} bytes are kept with the result"
+            )
         self._streamed += 1
 
 
@@ -207,8 +215,9 @@ def _feed(stream, text: str) -> None:
 
 def run_agent(spec: AgentSpec, reporter: Reporter, environ: dict[str, str]) -> AgentResult:
     workdir = Path(spec.workdir)
-    env = agent_environment(environ, spec.env_allow,
-                            {"ORBIT_TASK_ID": str(spec.task_id), "ORBIT_PROMPT_CATEGORY": spec.category.value})
+    env = agent_environment(
+        environ, spec.env_allow, {"ORBIT_TASK_ID": str(spec.task_id), "ORBIT_PROMPT_CATEGORY": spec.category.value}
+    )
     git_env = {**agent_environment(environ, [], {}), "GIT_TERMINAL_PROMPT": "0"}
 
     def not_started(detail: str) -> AgentResult:
@@ -224,13 +233,22 @@ def run_agent(spec: AgentSpec, reporter: Reporter, environ: dict[str, str]) -> A
     with tempfile.TemporaryDirectory(prefix="orbit-prompt-") as scratch:
         argv, stdin_text = agent_argv(spec.command, spec.prompt, spec.prompt_via, Path(scratch) / "prompt.md")
         shown = shlex.join(f"<prompt: {len(spec.prompt)} chars>" if a == spec.prompt else a for a in argv)
-        reporter.stage("executing", f"{shown} (prompt via {spec.prompt_via}, timeout {spec.timeout_seconds:g} s, "
-                                    f"environment: {', '.join(sorted(env))})")
+        reporter.stage(
+            "executing",
+            f"{shown} (prompt via {spec.prompt_via}, timeout {spec.timeout_seconds:g} s, "
+            f"environment: {', '.join(sorted(env))})",
+        )
         started = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+                start_new_session=True,
+            )
         except OSError as exc:
             return not_started(f"{spec.command[0]!r} could not be started: {exc.strerror or exc}")
         reader = threading.Thread(target=_pump, args=(proc.stdout, tail, reporter), daemon=True)
@@ -242,8 +260,10 @@ def run_agent(spec: AgentSpec, reporter: Reporter, environ: dict[str, str]) -> A
             proc.wait(timeout=spec.timeout_seconds)
         except subprocess.TimeoutExpired:
             timed_out = True
-            reporter.warning(f"timed out after {spec.timeout_seconds:g} s: stopping its process group "
-                             f"(SIGTERM, then SIGKILL after {spec.kill_grace_seconds:g} s)")
+            reporter.warning(
+                f"timed out after {spec.timeout_seconds:g} s: stopping its process group "
+                f"(SIGTERM, then SIGKILL after {spec.kill_grace_seconds:g} s)"
+            )
             _stop(proc, spec.kill_grace_seconds)
         except KeyboardInterrupt:  # a cancel, forwarded by Dagster as SIGINT
             reporter.warning("run canceled: stopping the agent's process group")
@@ -261,9 +281,16 @@ def run_agent(spec: AgentSpec, reporter: Reporter, environ: dict[str, str]) -> A
         if after is not None:
             changed, stat = git_changes(workdir, git_env, before, after)
     return AgentResult(
-        category=spec.category, status=status, exit_code=proc.returncode, signal=sig,
-        duration_seconds=round(duration, 3), output_tail=tail.text(), output_bytes=tail.total_bytes,
-        output_lines=tail.total_lines, changed_files=changed, diff_stat=stat,
+        category=spec.category,
+        status=status,
+        exit_code=proc.returncode,
+        signal=sig,
+        duration_seconds=round(duration, 3),
+        output_tail=tail.text(),
+        output_bytes=tail.total_bytes,
+        output_lines=tail.total_lines,
+        changed_files=changed,
+        diff_stat=stat,
     )
 
 

@@ -21,8 +21,13 @@ _MAGIC: list[tuple[bytes, str, str]] = [
     (b"GIF89a", "image/gif", ".gif"),
     (b"BM", "image/bmp", ".bmp"),
 ]
-_TEXT_EXTENSIONS = {".txt": "text/plain", ".csv": "text/csv", ".html": "text/html", ".htm": "text/html",
-                    ".eml": "message/rfc822"}
+_TEXT_EXTENSIONS = {
+    ".txt": "text/plain",
+    ".csv": "text/csv",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".eml": "message/rfc822",
+}
 _BINARY_EXTENSIONS = {ext for _, _, ext in _MAGIC} | {".jpeg", ".webp"}
 
 
@@ -109,11 +114,13 @@ def inspect_file(path: str | os.PathLike) -> FileFacts:
     if kind is None:
         ext = p.suffix.lower() or "no extension"
         claimed = " despite its extension" if ext in _BINARY_EXTENSIONS or ext in _TEXT_EXTENSIONS else ""
-        raise BadDocument(f"{shown}: unsupported or corrupt content ({ext}){claimed}; "
-                          "expected PDF, PNG, JPEG, GIF, WEBP, BMP or text")
+        raise BadDocument(
+            f"{shown}: unsupported or corrupt content ({ext}){claimed}; expected PDF, PNG, JPEG, GIF, WEBP, BMP or text"
+        )
     content_type, extension = kind
-    return FileFacts(path=p, name=p.name, size_bytes=size, sha256=digest.hexdigest(),
-                     content_type=content_type, extension=extension)
+    return FileFacts(
+        path=p, name=p.name, size_bytes=size, sha256=digest.hexdigest(), content_type=content_type, extension=extension
+    )
 
 
 def object_key(prefix: str, facts: FileFacts) -> str:

@@ -20,8 +20,9 @@ SETTLE_SECONDS = 2.0
 def submit_document(ledger: Ledger, path: str | os.PathLike, *, priority: int = 0) -> tuple[Task, bool]:
     """One task per document content: the idempotency key is the SHA-256 of the bytes."""
     facts = inspect_file(path)
-    payload = DocumentPayload(path=str(facts.path.resolve()), source_name=facts.name, sha256=facts.sha256,
-                              size_bytes=facts.size_bytes)
+    payload = DocumentPayload(
+        path=str(facts.path.resolve()), source_name=facts.name, sha256=facts.sha256, size_bytes=facts.size_bytes
+    )
     try:
         return ledger.submit(KIND, payload.model_dump(), priority=priority, idempotency_key=facts.sha256)
     except IdempotencyConflict:
@@ -79,17 +80,22 @@ def _known(ledger: Ledger, identities: list[tuple[str, int, int]]) -> set[tuple[
     if not identities:
         return set()
     with ledger.engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT f.path, f.size_bytes, f.mtime_ns FROM orbit.inbox_files f "
-            "JOIN unnest(CAST(:paths AS text[]), CAST(:sizes AS bigint[]), CAST(:mtimes AS bigint[])) "
-            "AS c(path, size_bytes, mtime_ns) USING (path, size_bytes, mtime_ns)"),
-            {"paths": [i[0] for i in identities], "sizes": [i[1] for i in identities],
-             "mtimes": [i[2] for i in identities]})
+        rows = conn.execute(
+            text(
+                "SELECT f.path, f.size_bytes, f.mtime_ns FROM orbit.inbox_files f "
+                "JOIN unnest(CAST(:paths AS text[]), CAST(:sizes AS bigint[]), CAST(:mtimes AS bigint[])) "
+                "AS c(path, size_bytes, mtime_ns) USING (path, size_bytes, mtime_ns)"
+            ),
+            {
+                "paths": [i[0] for i in identities],
+                "sizes": [i[1] for i in identities],
+                "mtimes": [i[2] for i in identities],
+            },
+        )
         return {(p, s, m) for p, s, m in rows}
 
 
-def scan_inbox(ledger: Ledger, inbox: Path, limit: int = SCAN_MAX_FILES,
-               max_bytes: int = SCAN_MAX_BYTES) -> InboxScan:
+def scan_inbox(ledger: Ledger, inbox: Path, limit: int = SCAN_MAX_FILES, max_bytes: int = SCAN_MAX_BYTES) -> InboxScan:
     """Submit new files under `inbox`. A file is examined once per (path, size, mtime); a scan takes on
     at most `limit` new files and `max_bytes` of them, the rest waits for the next one."""
     scan = InboxScan()
@@ -121,15 +127,31 @@ def scan_inbox(ledger: Ledger, inbox: Path, limit: int = SCAN_MAX_FILES,
             refused.append(identity)
             continue
         taken_bytes += facts.size_bytes
-        accepted.append((identity, DocumentPayload(path=str(facts.path.resolve()), source_name=facts.name,
-                                                   sha256=facts.sha256, size_bytes=facts.size_bytes).model_dump()))
+        accepted.append(
+            (
+                identity,
+                DocumentPayload(
+                    path=str(facts.path.resolve()),
+                    source_name=facts.name,
+                    sha256=facts.sha256,
+                    size_bytes=facts.size_bytes,
+                ).model_dump(),
+            )
+        )
     # One transaction for the whole scan: files dropped together are dispatched together.
     ids = ledger.submit_many(KIND, [(payload, payload["sha256"]) for _, payload in accepted])
     scan.submitted = sorted(set(ids.values()))
-    seen = [{"p": i[0], "s": i[1], "m": i[2], "sha": payload["sha256"], "t": ids[payload["sha256"]]}
-            for i, payload in accepted] + [{"p": i[0], "s": i[1], "m": i[2], "sha": "", "t": None} for i in refused]
+    seen = [
+        {"p": i[0], "s": i[1], "m": i[2], "sha": payload["sha256"], "t": ids[payload["sha256"]]}
+        for i, payload in accepted
+    ] + [{"p": i[0], "s": i[1], "m": i[2], "sha": "", "t": None} for i in refused]
     if seen:
         with ledger.engine.begin() as conn:
-            conn.execute(text("INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256, task_id) "
-                              "VALUES (:p, :s, :m, :sha, :t) ON CONFLICT DO NOTHING"), seen)
+            conn.execute(
+                text(
+                    "INSERT INTO orbit.inbox_files (path, size_bytes, mtime_ns, sha256, task_id) "
+                    "VALUES (:p, :s, :m, :sha, :t) ON CONFLICT DO NOTHING"
+                ),
+                seen,
+            )
     return scan

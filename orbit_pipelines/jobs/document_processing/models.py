@@ -33,3 +33,10 @@ class DocumentItem(Item):
     uploaded: bool = False
     veryfi_id: int | None = None
     stored: bool = False
+
+    @property
+    def object_key(self) -> str:
+        """The S3 key of a document that was uploaded."""
+        if self.s3_key is None:
+            raise ValueError(f"task {self.task_id}: {self.source_name} was not uploaded")
+        return self.s3_key

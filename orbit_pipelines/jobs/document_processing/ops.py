@@ -56,8 +56,9 @@ DOCUMENT_RETRIES = 4
 class LoadDocumentsConfig(Config):
     task_ids: list[int] = Field(default=[], description="Ledger tasks to process (set by the dispatch sensor).")
     paths: list[str] = Field(
-        default=[], description="Or: absolute file paths or s3://bucket/key URIs to process (Launchpad/GraphQL). "
-                                "Each becomes a ledger task.",
+        default=[],
+        description="Or: absolute file paths or s3://bucket/key URIs to process (Launchpad/GraphQL). "
+        "Each becomes a ledger task.",
     )
 
 
@@ -87,8 +88,11 @@ def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
     try:
         size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
         if size > MAX_BYTES:
-            raise permanent_failure(f"{uri}: {size} bytes exceeds Veryfi's limit of {MAX_BYTES} bytes (20 MB); "
-                                    "not downloaded", "BadDocument", path=uri)
+            raise permanent_failure(
+                f"{uri}: {size} bytes exceeds Veryfi's limit of {MAX_BYTES} bytes (20 MB); not downloaded",
+                "BadDocument",
+                path=uri,
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, key, str(target))
     except ClientError as exc:
@@ -107,16 +111,18 @@ def _submit_paths(context: OpExecutionContext, ledger: Ledger, paths: list[str],
             facts = inspect_file(path)
         except BadDocument as exc:
             raise permanent_failure(str(exc), "BadDocument", path=path) from None
-        payload = DocumentPayload(path=str(Path(path).resolve()), source_name=facts.name, sha256=facts.sha256,
-                                  size_bytes=facts.size_bytes)
+        payload = DocumentPayload(
+            path=str(Path(path).resolve()), source_name=facts.name, sha256=facts.sha256, size_bytes=facts.size_bytes
+        )
         key = context.run.tags.get(IDEMPOTENCY_KEY_TAG, "") + facts.sha256
         ids.append(submit_inline(context, ledger, KIND, payload, idempotency_key=key).id)
     return ids
 
 
 @op(retry_policy=TRANSIENT_RETRY)
-def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, ledger: LedgerResource,
-                   storage: DocumentStorage) -> list[DocumentItem]:
+def load_documents(
+    context: OpExecutionContext, config: LoadDocumentsConfig, ledger: LedgerResource, storage: DocumentStorage
+) -> list[DocumentItem]:
     """Read the batch's tasks and mark them RUNNING under this run."""
     led = ledger.get()
     task_ids = list(config.task_ids) or _submit_paths(context, led, config.paths, storage)
@@ -129,39 +135,68 @@ def load_documents(context: OpExecutionContext, config: LoadDocumentsConfig, led
         try:
             payload = DocumentPayload.model_validate(task.payload)
         except ValidationError as exc:
-            invalid.append(DocumentItem(task_id=task.id, path="", source_name="", document_key="", size_bytes=0).failed(
-                "InvalidPayload", f"task {task.id}: invalid {KIND} payload: {describe_validation_error(exc)}",
-                "load_documents"))
+            invalid.append(
+                DocumentItem(task_id=task.id, path="", source_name="", document_key="", size_bytes=0).failed(
+                    "InvalidPayload",
+                    f"task {task.id}: invalid {KIND} payload: {describe_validation_error(exc)}",
+                    "load_documents",
+                )
+            )
             continue
-        items.append(DocumentItem(task_id=task.id, path=payload.path, source_name=payload.source_name,
-                                  document_key=payload.sha256, size_bytes=payload.size_bytes))
+        items.append(
+            DocumentItem(
+                task_id=task.id,
+                path=payload.path,
+                source_name=payload.source_name,
+                document_key=payload.sha256,
+                size_bytes=payload.size_bytes,
+            )
+        )
     record_failures(context, led, invalid, "load_documents")
     skipped = len(tasks) - len(started)
-    context.add_output_metadata({
-        "documents": len(items), "skipped": skipped,
-        "bytes": sum(i.size_bytes for i in items),
-        "files": MetadataValue.md(table(["task", "file", "bytes", "document key"],
-                                        [(i.task_id, i.source_name, i.size_bytes, i.document_key) for i in items],
-                                        limit=50, right=["bytes"])),
-    })
+    context.add_output_metadata(
+        {
+            "documents": len(items),
+            "skipped": skipped,
+            "bytes": sum(i.size_bytes for i in items),
+            "files": MetadataValue.md(
+                table(
+                    ["task", "file", "bytes", "document key"],
+                    [(i.task_id, i.source_name, i.size_bytes, i.document_key) for i in items],
+                    limit=50,
+                    right=["bytes"],
+                )
+            ),
+        }
+    )
     return items
 
 
-def _retry_or_give_up(context: OpExecutionContext, step: str, items: list[DocumentItem],
-                      transient: dict[int, str], wait: float) -> list[DocumentItem]:
+def _retry_or_give_up(
+    context: OpExecutionContext, step: str, items: list[DocumentItem], transient: dict[int, str], wait: float
+) -> list[DocumentItem]:
     """Retry the op for the documents that failed transiently; after the last retry, fail just them."""
     if not transient:
         return items
     # The batch waits for the longest the server asked for, and never less than the schedule says.
-    retry = retry_requested(context, max_retries=DOCUMENT_RETRIES,
-                            wait=max(wait, backoff_seconds(context.retry_number + 1)))
+    retry = retry_requested(
+        context, max_retries=DOCUMENT_RETRIES, wait=max(wait, backoff_seconds(context.retry_number + 1))
+    )
     if retry is not None:
-        context.log.warning(f"{step}: {len(transient)} document(s) failed transiently; retrying them in "
-                            f"{retry.seconds_to_wait:.1f} s")
+        context.log.warning(
+            f"{step}: {len(transient)} document(s) failed transiently; retrying them in {retry.seconds_to_wait:.1f} s"
+        )
         raise retry
-    return [item.failed("TransientErrorsExhausted",
-                        f"gave up after {DOCUMENT_RETRIES + 1} attempts: {transient[item.task_id]}", step)
-            if item.task_id in transient else item for item in items]
+    return [
+        item.failed(
+            "TransientErrorsExhausted",
+            f"gave up after {DOCUMENT_RETRIES + 1} attempts: {transient[item.task_id]}",
+            step,
+        )
+        if item.task_id in transient
+        else item
+        for item in items
+    ]
 
 
 STEP = "upload_and_extract"
@@ -171,8 +206,13 @@ STEP = "upload_and_extract"
 # sends it to Veryfi, so uploads overlap the other documents' Veryfi calls. Two steps in sequence
 # would add the whole upload time (seconds per thousand documents) to every batch.
 @op(pool="veryfi")
-def upload_and_extract(context: OpExecutionContext, items: list[DocumentItem], storage: DocumentStorage,
-                       veryfi: VeryfiResource, ledger: LedgerResource) -> list[DocumentItem]:
+def upload_and_extract(
+    context: OpExecutionContext,
+    items: list[DocumentItem],
+    storage: DocumentStorage,
+    veryfi: VeryfiResource,
+    ledger: LedgerResource,
+) -> list[DocumentItem]:
     """Each document: checked, put in S3 under its content hash unless already there, then sent to
     Veryfi once (its answer is stored before anything else); ORBIT_VERYFI_CONCURRENCY at a time."""
     with retry_on_infrastructure_errors(context):
@@ -200,13 +240,22 @@ class _Uploader:
         except BadDocument as exc:
             return item.failed("BadDocument", str(exc), STEP)
         if facts.sha256 != item.document_key:
-            return item.failed("DocumentChanged", f"{item.path}: content changed since it was submitted "
-                               "(SHA-256 differs); submit it again", STEP)
+            return item.failed(
+                "DocumentChanged",
+                f"{item.path}: content changed since it was submitted (SHA-256 differs); submit it again",
+                STEP,
+            )
         key = object_key(self.storage.prefix, facts)
         try:
             with open(facts.path, "rb") as body:
-                self.s3.put_object(Bucket=self.storage.bucket, Key=key, Body=body, IfNoneMatch="*",
-                                   ContentType=facts.content_type, Metadata={"source-name": facts.name[:512]})
+                self.s3.put_object(
+                    Bucket=self.storage.bucket,
+                    Key=key,
+                    Body=body,
+                    IfNoneMatch="*",
+                    ContentType=facts.content_type,
+                    Metadata={"source-name": facts.name[:512]},
+                )
             self.sent_bytes.append(facts.size_bytes)
         except (ClientError, BotoCoreError) as exc:
             if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
@@ -216,11 +265,23 @@ class _Uploader:
             else:
                 transient[item.task_id] = f"S3: {exc}"
                 return item
-        return item.model_copy(update={"s3_bucket": self.storage.bucket, "s3_key": key,
-                                       "content_type": facts.content_type, "uploaded": True})
+        return item.model_copy(
+            update={
+                "s3_bucket": self.storage.bucket,
+                "s3_key": key,
+                "content_type": facts.content_type,
+                "uploaded": True,
+            }
+        )
 
 
-def _upload_and_extract_all(context, items, storage, veryfi, ledger):
+def _upload_and_extract_all(
+    context: OpExecutionContext,
+    items: list[DocumentItem],
+    storage: DocumentStorage,
+    veryfi: VeryfiResource,
+    ledger: LedgerResource,
+) -> list[DocumentItem]:
     led = ledger.get()
     resume_items(context, led, [i.task_id for i in items if i.ok])
     uploader = _Uploader(storage)
@@ -248,16 +309,21 @@ def _upload_and_extract_all(context, items, storage, veryfi, ledger):
                 found = calls.call("lookup", client().list_documents, external_id=item.document_key).documents
                 if found:
                     result = calls.call("fetch", client().get_document, found[0].id)
-                    save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id,
-                                         result.trace_id, context.run_id)
+                    save_veryfi_response(
+                        led.engine, item.document_key, result.raw, result.document.id, result.trace_id, context.run_id
+                    )
                     return item.model_copy(update={"veryfi_id": result.document.id})
             if presign:
-                url = uploader.s3.generate_presigned_url("get_object", ExpiresIn=storage.presign_seconds,
-                                                         Params={"Bucket": item.s3_bucket, "Key": item.s3_key})
+                url = uploader.s3.generate_presigned_url(
+                    "get_object",
+                    ExpiresIn=storage.presign_seconds,
+                    Params={"Bucket": item.s3_bucket, "Key": item.s3_key},
+                )
                 result = calls.call("process", client().process_url, url, external_id=item.document_key)
             else:
-                result = calls.call("process", client().process_file, item.path, item.source_name,
-                                    external_id=item.document_key)
+                result = calls.call(
+                    "process", client().process_file, item.path, item.source_name, external_id=item.document_key
+                )
         except VeryfiError as exc:
             if exc.retryable:
                 transient[item.task_id] = str(exc)
@@ -267,8 +333,9 @@ def _upload_and_extract_all(context, items, storage, veryfi, ledger):
                 waits.append(max(exc.retry_after or 0.0, settle))
                 return item
             return item.failed(type(exc).__name__, str(exc), STEP)
-        save_veryfi_response(led.engine, item.document_key, result.raw, result.document.id, result.trace_id,
-                             context.run_id)
+        save_veryfi_response(
+            led.engine, item.document_key, result.raw, result.document.id, result.trace_id, context.run_id
+        )
         sent.append(item.task_id)
         traces.append((item.task_id, item.source_name, result.document.id, result.trace_id or ""))
         return item.model_copy(update={"veryfi_id": result.document.id})
@@ -288,20 +355,31 @@ def _upload_and_extract_all(context, items, storage, veryfi, ledger):
     record_failures(context, led, items, STEP, label=_file_label)
     uploaded = [i for i in items if i.uploaded]
     metadata = {
-        "uploaded": len(uploaded), "sent_to_s3": len(uploader.sent_bytes),
-        "already_in_s3": len(uploaded) - len(uploader.sent_bytes), "bytes_sent": sum(uploader.sent_bytes),
+        "uploaded": len(uploaded),
+        "sent_to_s3": len(uploader.sent_bytes),
+        "already_in_s3": len(uploaded) - len(uploader.sent_bytes),
+        "bytes_sent": sum(uploader.sent_bytes),
         "bucket": storage.bucket,
-        "first_object": MetadataValue.text(storage.uri(uploaded[0].s3_key)) if uploaded else MetadataValue.text("-"),
-        "objects": MetadataValue.md(table(["task", "file", "object"], [
-            (i.task_id, i.source_name, storage.link_markdown(i.s3_key)) for i in uploaded], limit=50)),
-        "sent_to_veryfi": len(sent), "reused_stored_answers": len(already),
+        "first_object": MetadataValue.text(storage.uri(uploaded[0].object_key))
+        if uploaded
+        else MetadataValue.text("-"),
+        "objects": MetadataValue.md(
+            table(
+                ["task", "file", "object"],
+                [(i.task_id, i.source_name, storage.link_markdown(i.object_key)) for i in uploaded],
+                limit=50,
+            )
+        ),
+        "sent_to_veryfi": len(sent),
+        "reused_stored_answers": len(already),
         "extracted": sum(1 for i in items if i.veryfi_id is not None),
         "failed": sum(1 for i in items if not i.ok),
         **{k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in calls.summary().items()},
-        "veryfi_documents": MetadataValue.md(table(["task", "file", "Veryfi id", "trace id"], sorted(traces),
-                                                   limit=50)),
+        "veryfi_documents": MetadataValue.md(
+            table(["task", "file", "Veryfi id", "trace id"], sorted(traces), limit=50)
+        ),
     }
-    console = storage.console_url(uploaded[0].s3_key) if uploaded else None
+    console = storage.console_url(uploaded[0].object_key) if uploaded else None
     if console:
         metadata["first_object_in_console"] = MetadataValue.url(console)
     context.add_output_metadata(metadata)
@@ -317,7 +395,9 @@ def _save_calls(context: OpExecutionContext, calls: VeryfiCallLog, ledger: Ledge
 
 
 @op(retry_policy=TRANSIENT_RETRY)
-def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource) -> list[DocumentItem]:
+def store_documents(
+    context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource
+) -> list[DocumentItem]:
     """Upsert one row per document from its stored Veryfi answer and complete its task."""
     led = ledger.get()
     resume_items(context, led, [i.task_id for i in items if i.ok])
@@ -336,9 +416,16 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
                 item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", "store_documents")
         out.append(item)
     refused = upsert_documents(led.engine, rows)
-    out = [item.model_copy(update={"stored": False}).failed(
-               "UnusableVeryfiAnswer", f"{item.source_name}: the database refused it: {refused[item.document_key]}",
-               "store_documents") if item.stored and item.document_key in refused else item for item in out]
+    out = [
+        item.model_copy(update={"stored": False}).failed(
+            "UnusableVeryfiAnswer",
+            f"{item.source_name}: the database refused it: {refused[item.document_key]}",
+            "store_documents",
+        )
+        if item.stored and item.document_key in refused
+        else item
+        for item in out
+    ]
     complete_items(context, led, [i.task_id for i in out if i.stored], note="document stored")
     record_failures(context, led, out, "store_documents", label=_file_label)
     context.add_output_metadata({"stored": len(rows) - len(refused)})
@@ -346,8 +433,9 @@ def store_documents(context: OpExecutionContext, items: list[DocumentItem], ledg
 
 
 @op
-def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource,
-              storage: DocumentStorage) -> dict:
+def summarize(
+    context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource, storage: DocumentStorage
+) -> dict:
     """What happened to the batch: counts, totals per currency, failures with reasons."""
     from orbit_pipelines.jobs.document_processing.store import documents_for_tasks, save_run_summary
 
@@ -360,26 +448,62 @@ def summarize(context: OpExecutionContext, items: list[DocumentItem], ledger: Le
     failures = [i for i in items if not i.ok]
     by_class = Counter(i.failed_with.error_class for i in failures)
     summary: dict[str, Any] = {
-        "documents": len(items), "stored": len(stored), "failed": len(failures),
+        "documents": len(items),
+        "stored": len(stored),
+        "failed": len(failures),
         "totals": {c: str(v) for c, v in sorted(totals.items())},
-        "failures": [{"task_id": i.task_id, "file": i.source_name, "step": i.failed_with.step,
-                      "error_class": i.failed_with.error_class, "message": i.failed_with.message} for i in failures],
+        "failures": [
+            {
+                "task_id": i.task_id,
+                "file": i.source_name,
+                "step": i.failed_with.step,
+                "error_class": i.failed_with.error_class,
+                "message": i.failed_with.message,
+            }
+            for i in failures
+        ],
     }
     documents = table(
         ["task", "file", "vendor", "date", "subtotal", "tax", "total", "currency", "object"],
-        [(row["task_id"], row["source_name"], row["vendor_name"],
-          row["document_date"].date().isoformat() if row["document_date"] else "", row["subtotal"], row["tax"],
-          row["total"], row["currency"], storage.link_markdown(row["s3_key"], row["s3_bucket"])) for row in stored],
-        right=["subtotal", "tax", "total"])
-    failure_table = table(["task", "file", "step", "error", "message", "what to do"], [
-        (f["task_id"], f["file"], f["step"], f["error_class"], f["message"][:300], remediation_for(f["error_class"]))
-        for f in summary["failures"]])
+        [
+            (
+                row["task_id"],
+                row["source_name"],
+                row["vendor_name"],
+                row["document_date"].date().isoformat() if row["document_date"] else "",
+                row["subtotal"],
+                row["tax"],
+                row["total"],
+                row["currency"],
+                storage.link_markdown(row["s3_key"], row["s3_bucket"]),
+            )
+            for row in stored
+        ],
+        right=["subtotal", "tax", "total"],
+    )
+    failure_table = table(
+        ["task", "file", "step", "error", "message", "what to do"],
+        [
+            (
+                f["task_id"],
+                f["file"],
+                f["step"],
+                f["error_class"],
+                f["message"][:300],
+                remediation_for(f["error_class"]),
+            )
+            for f in summary["failures"]
+        ],
+    )
     save_run_summary(led.engine, context.run_id, summary)
-    context.add_output_metadata({
-        "stored": len(stored), "failed": len(failures),
-        "totals_per_currency": MetadataValue.json(summary["totals"]),
-        "failures_by_class": MetadataValue.json(dict(by_class)),
-        "documents": MetadataValue.md(documents),
-        "failures": MetadataValue.md(failure_table if failures else "none"),
-    })
+    context.add_output_metadata(
+        {
+            "stored": len(stored),
+            "failed": len(failures),
+            "totals_per_currency": MetadataValue.json(summary["totals"]),
+            "failures_by_class": MetadataValue.json(dict(by_class)),
+            "documents": MetadataValue.md(documents),
+            "failures": MetadataValue.md(failure_table if failures else "none"),
+        }
+    )
     return summary

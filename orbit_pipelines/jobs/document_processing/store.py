@@ -34,8 +34,9 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-def save_veryfi_response(engine: Engine, document_key: str, raw: dict, veryfi_id: int | None,
-                         trace_id: str | None, run_id: str) -> None:
+def save_veryfi_response(
+    engine: Engine, document_key: str, raw: dict, veryfi_id: int | None, trace_id: str | None, run_id: str
+) -> None:
     """Keep Veryfi's answer before doing anything else with it. First answer wins: it is what we paid for.
 
     What is stored is `storable_json(raw)`, and the rest of the run reads the stored answer."""
@@ -47,8 +48,16 @@ def save_veryfi_response(engine: Engine, document_key: str, raw: dict, veryfi_id
         """
     ).bindparams(bindparam("raw", type_=JSONB))
     with engine.begin() as conn:
-        conn.execute(stmt, {"key": document_key, "veryfi_id": veryfi_id, "trace_id": trace_id,
-                            "raw": storable_json(raw), "run_id": run_id})
+        conn.execute(
+            stmt,
+            {
+                "key": document_key,
+                "veryfi_id": veryfi_id,
+                "trace_id": trace_id,
+                "raw": storable_json(raw),
+                "run_id": run_id,
+            },
+        )
 
 
 def load_veryfi_responses(engine: Engine, document_keys: Iterable[str]) -> dict[str, dict]:
@@ -56,8 +65,9 @@ def load_veryfi_responses(engine: Engine, document_keys: Iterable[str]) -> dict[
     if not keys:
         return {}
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT document_key, raw FROM orbit.veryfi_responses WHERE document_key = ANY(:k)"),
-                            {"k": keys})
+        rows = conn.execute(
+            text("SELECT document_key, raw FROM orbit.veryfi_responses WHERE document_key = ANY(:k)"), {"k": keys}
+        )
         return {key: raw for key, raw in rows}
 
 
@@ -67,14 +77,26 @@ def _money(value: Decimal | None) -> Decimal | None:
 
 def document_row(item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str) -> dict[str, Any]:
     return {
-        "document_key": item.document_key, "task_id": item.task_id, "source_name": item.source_name,
-        "s3_bucket": item.s3_bucket, "s3_key": item.s3_key, "size_bytes": item.size_bytes,
-        "content_type": item.content_type, "veryfi_id": doc.id, "document_type": doc.document_type,
-        "vendor_name": doc.vendor.name if doc.vendor else None, "document_date": doc.date,
-        "currency": doc.currency_code, "subtotal": _money(doc.subtotal), "tax": _money(doc.tax),
-        "total": _money(doc.total), "category": doc.category,
+        "document_key": item.document_key,
+        "task_id": item.task_id,
+        "source_name": item.source_name,
+        "s3_bucket": item.s3_bucket,
+        "s3_key": item.s3_key,
+        "size_bytes": item.size_bytes,
+        "content_type": item.content_type,
+        "veryfi_id": doc.id,
+        "document_type": doc.document_type,
+        "vendor_name": doc.vendor.name if doc.vendor else None,
+        "document_date": doc.date,
+        "currency": doc.currency_code,
+        "subtotal": _money(doc.subtotal),
+        "tax": _money(doc.tax),
+        "total": _money(doc.total),
+        "category": doc.category,
         "line_items": [li.model_dump(mode="json", exclude_none=True) for li in doc.line_items],
-        "raw": raw, "status": "extracted", "run_id": run_id,
+        "raw": raw,
+        "status": "extracted",
+        "run_id": run_id,
     }
 
 
@@ -123,9 +145,11 @@ def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, st
 def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT document_key, task_id, source_name, s3_bucket, s3_key, vendor_name, document_date, "
-                 "currency, subtotal, tax, total, document_type, line_items FROM orbit.documents "
-                 "WHERE task_id = ANY(:ids) ORDER BY task_id"),
+            text(
+                "SELECT document_key, task_id, source_name, s3_bucket, s3_key, vendor_name, document_date, "
+                "currency, subtotal, tax, total, document_type, line_items FROM orbit.documents "
+                "WHERE task_id = ANY(:ids) ORDER BY task_id"
+            ),
             {"ids": list(task_ids)},
         )
         return [dict(r._mapping) for r in rows]

@@ -8,7 +8,10 @@ def housekeeping():
     sweep_stuck_tasks()
 
 
-@job(executor_def=in_process_executor, description="Purge finished runs older than the retention period from "
-     "Dagster's storage; the ledger keeps the tasks and a summary of each run.")
+@job(
+    executor_def=in_process_executor,
+    description="Purge finished runs older than the retention period from "
+    "Dagster's storage; the ledger keeps the tasks and a summary of each run.",
+)
 def run_retention():
     purge_old_runs()

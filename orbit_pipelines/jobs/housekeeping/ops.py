@@ -23,8 +23,9 @@ def sweep_stuck_tasks(context: OpExecutionContext, config: SweepConfig, ledger: 
     settled = [r for r in (reconcile_task(led, context.instance, t) for t in candidates) if r]
     for r in settled:
         context.log.info(f"task {r.task_id}: {r.before.value} -> {r.after.value} ({r.reason})")
-    rows = "\n".join(f"| {r.task_id} | {r.run_id or ''} | {r.before.value} | {r.after.value} | {r.reason} |"
-                     for r in settled)
+    rows = "\n".join(
+        f"| {r.task_id} | {r.run_id or ''} | {r.before.value} | {r.after.value} | {r.reason} |" for r in settled
+    )
     context.add_output_metadata(
         {
             "checked": len(candidates),
@@ -49,6 +50,7 @@ def purge_old_runs(context: OpExecutionContext, config: RetentionConfig, ledger:
     purge = purge_runs(context.instance, ledger.get(), config.older_than_days, config.limit)
     if purge.kept_in_use:
         context.log.warning(f"kept {len(purge.kept_in_use)} old run(s) a task still waits on: {purge.kept_in_use[:10]}")
-    context.add_output_metadata({"purged": len(purge.purged), "kept_in_use": len(purge.kept_in_use),
-                                 "older_than_days": config.older_than_days})
+    context.add_output_metadata(
+        {"purged": len(purge.purged), "kept_in_use": len(purge.kept_in_use), "older_than_days": config.older_than_days}
+    )
     return len(purge.purged)

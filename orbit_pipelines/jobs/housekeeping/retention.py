@@ -27,9 +27,15 @@ class Purge:
 def _in_use(ledger: Ledger, run_ids: list[str]) -> set[str]:
     """Runs a task still waits on: its current run while it is not settled (the sweep will settle it)."""
     with ledger.engine.connect() as conn:
-        return set(conn.execute(text(
-            "SELECT DISTINCT run_id FROM orbit.tasks WHERE run_id = ANY(:ids) "
-            "AND status IN ('PENDING', 'QUEUED', 'RUNNING')"), {"ids": run_ids}).scalars())
+        return set(
+            conn.execute(
+                text(
+                    "SELECT DISTINCT run_id FROM orbit.tasks WHERE run_id = ANY(:ids) "
+                    "AND status IN ('PENDING', 'QUEUED', 'RUNNING')"
+                ),
+                {"ids": run_ids},
+            ).scalars()
+        )
 
 
 def _keep_summaries(ledger: Ledger, records) -> None:
@@ -43,11 +49,22 @@ def _keep_summaries(ledger: Ledger, records) -> None:
     rows = []
     for record in records:
         run = record.dagster_run
-        rows.append({"run_id": run.run_id, "kind": run.tags.get("orbit/kind", run.job_name),
-                     "summary": {"run": {"job": run.job_name, "status": run.status.value,
-                                         "started": record.start_time, "ended": record.end_time,
-                                         "tags": {k: v for k, v in run.tags.items() if k.startswith("orbit/")},
-                                         "purged_at": datetime.now(timezone.utc).isoformat()}}})
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "kind": run.tags.get("orbit/kind", run.job_name),
+                "summary": {
+                    "run": {
+                        "job": run.job_name,
+                        "status": run.status.value,
+                        "started": record.start_time,
+                        "ended": record.end_time,
+                        "tags": {k: v for k, v in run.tags.items() if k.startswith("orbit/")},
+                        "purged_at": datetime.now(timezone.utc).isoformat(),
+                    }
+                },
+            }
+        )
     with ledger.engine.begin() as conn:
         conn.execute(stmt, rows)
 
@@ -56,8 +73,9 @@ def purge_old_runs(instance: DagsterInstance, ledger: Ledger, older_than_days: f
     """Purge up to `limit` finished runs last updated more than `older_than_days` ago, oldest first.
     Idempotent: a purged run is gone, so a second pass finds nothing new to do."""
     cutoff = datetime.now(timezone.utc) - timedelta(days=older_than_days)
-    records = instance.get_run_records(RunsFilter(statuses=FINISHED, updated_before=cutoff), limit=limit,
-                                       ascending=True)
+    records = instance.get_run_records(
+        RunsFilter(statuses=FINISHED, updated_before=cutoff), limit=limit, ascending=True
+    )
     result = Purge()
     if not records:
         return result

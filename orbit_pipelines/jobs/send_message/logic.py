@@ -17,8 +17,12 @@ def request_body(payload: MessagePayload, task_id: int) -> dict:
             blocks.append({"type": "header", "text": {"type": "plain_text", "text": payload.title[:150]}})
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": payload.text[:3000]}})
         if payload.fields:
-            blocks.append({"type": "section", "fields": [
-                {"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in list(payload.fields.items())[:10]]})
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in list(payload.fields.items())[:10]],
+                }
+            )
         return {"text": payload.text, "blocks": blocks}
     return {"id": f"orbit-task-{task_id}", "title": payload.title, "text": payload.text, "fields": payload.fields}
 

@@ -34,8 +34,12 @@ class MessageEndpoints(ConfigurableResource):
 
     endpoints_json: str = Field(description="JSON object: endpoint name -> URL.")
     timeout_seconds: float = Field(default=10.0, description="Connect and read timeout per delivery.")
-    retries: int = Field(default=5, ge=0, le=10, description="Delivery retries after 429/5xx/timeouts "
-                                                            "(the platform's schedule: 1, 3, 7, 15, 31 s, ...).")
+    retries: int = Field(
+        default=5,
+        ge=0,
+        le=10,
+        description="Delivery retries after 429/5xx/timeouts (the platform's schedule: 1, 3, 7, 15, 31 s, ...).",
+    )
 
     def url_for(self, name: str) -> str | None:
         return json.loads(self.endpoints_json or "{}").get(name)
@@ -48,10 +52,12 @@ class MessageEndpoints(ConfigurableResource):
         lost answer."""
         started = time.monotonic()
         try:
-            with requests.post(url, json=body, timeout=self.timeout_seconds,
-                               headers={"Idempotency-Key": idempotency_key}, stream=True) as response:
+            with requests.post(
+                url, json=body, timeout=self.timeout_seconds, headers={"Idempotency-Key": idempotency_key}, stream=True
+            ) as response:
                 text = response.raw.read(ANSWER_BYTES_KEPT, decode_content=True).decode("utf-8", "replace")
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise EndpointUnreachable(type(exc).__name__) from None
-        return Answer(response.status_code, response.headers.get("Retry-After"), text,
-                      round((time.monotonic() - started) * 1000))
+        return Answer(
+            response.status_code, response.headers.get("Retry-After"), text, round((time.monotonic() - started) * 1000)
+        )

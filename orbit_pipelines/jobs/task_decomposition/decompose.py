@@ -48,6 +48,7 @@ def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
 # Validation
 # ---------------------------------------------------------------------------------------------
 
+
 def find_cycle(graph: Mapping[K, Iterable[K]]) -> list[K] | None:
     """A dependency cycle in `graph` (node -> what it depends on) as [a, b, ..., a], or None.
     Edges to nodes outside the graph are ignored."""
@@ -63,7 +64,7 @@ def find_cycle(graph: Mapping[K, Iterable[K]]) -> list[K] | None:
                 state[path.pop()] = 2
                 iterators.pop()
             elif nxt in graph and state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif nxt in graph and nxt not in state:
                 state[nxt] = 1
                 path.append(nxt)
@@ -85,14 +86,18 @@ def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()
         seen[s.id] = seen.get(s.id, 0) + 1
     problems += [f"duplicate subtask id {sid!r} ({n} times)" for sid, n in seen.items() if n > 1]
     present = {s.category for s in subtasks}
-    problems += [f"category {c.value} has no subtasks and is not excluded"
-                 for c in CATEGORY_ORDER if c not in present and c not in excluded]
+    problems += [
+        f"category {c.value} has no subtasks and is not excluded"
+        for c in CATEGORY_ORDER
+        if c not in present and c not in excluded
+    ]
     for c in CATEGORY_ORDER:
         offenders = [s.id for s in subtasks if s.category == c]
         if c in excluded and offenders:
             problems.append(f"category {c.value} is excluded but has subtasks {', '.join(offenders)}")
-    problems += [f"subtask {s.id!r} depends on missing subtask {d!r}"
-                 for s in subtasks for d in s.dependencies if d not in seen]
+    problems += [
+        f"subtask {s.id!r} depends on missing subtask {d!r}" for s in subtasks for d in s.dependencies if d not in seen
+    ]
     cycle = _find_cycle(subtasks)
     if cycle:
         problems.append("dependency cycle: " + " -> ".join(cycle))
@@ -100,8 +105,9 @@ def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()
         raise PlanError(problems)
 
 
-def order_by_dependencies(keys: Sequence[K], dependencies: Mapping[K, Iterable[K]],
-                          label: Callable[[K], str] = str) -> list[K]:
+def order_by_dependencies(
+    keys: Sequence[K], dependencies: Mapping[K, Iterable[K]], label: Callable[[K], str] = str
+) -> list[K]:
     """`keys` with dependencies first and otherwise in the given order. Dependencies on keys outside
     `keys` are ignored; a cycle raises PlanError naming it (each key shown by `label`)."""
     index = {k: i for i, k in enumerate(keys)}

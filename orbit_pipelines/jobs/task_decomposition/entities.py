@@ -117,8 +117,12 @@ def _infer_entity_words(sentences: list[str], knowledge: Knowledge) -> list[tupl
                 add((si, tokens[j].start if phrase else 0), phrase)
                 if phrase and tokens[j].possessive:  # "a Customer's invoices": both are entities
                     add((si, tokens[j].start + 1), noun_phrase(tokens, j + 1, sentence, knowledge))
-            elif (i > 0 and token.text[0].isupper() and tokens[i - 1].lower not in
-                  {"via", "using", "through", "with", "on", "in", "into", "from", "to", "by", "at"}):
+            elif (
+                i > 0
+                and token.text[0].isupper()
+                and tokens[i - 1].lower
+                not in {"via", "using", "through", "with", "on", "in", "into", "from", "to", "by", "at"}
+            ):
                 add((si, token.start), noun_phrase(tokens, i, sentence, knowledge))
     ordered = sorted(found.values())
     return [words for _, words in ordered][:MAX_INFERRED_ENTITIES]
@@ -152,7 +156,7 @@ def _match_length(tokens: list[Token], i: int, entity: Entity, unique_head: bool
     if tuple(name_words(tokens[i].text)) == entity.words:
         return 1
     if n > 1 and i + n <= len(tokens):
-        spelled = tuple(t.lower for t in tokens[i:i + n - 1]) + (singular(tokens[i + n - 1].lower),)
+        spelled = tuple(t.lower for t in tokens[i : i + n - 1]) + (singular(tokens[i + n - 1].lower),)
         if spelled == entity.words:
             return n
     if n > 1 and unique_head and singular(tokens[i].lower) == entity.words[-1]:
@@ -217,9 +221,7 @@ def _resolve_target(i: int, tokens: list[Token], mentions: list[_Mention], last:
     return _Target(None)
 
 
-def _attach_operations(
-    sentence: str, entities: list[Entity], shared: list[str], knowledge: Knowledge
-) -> None:
+def _attach_operations(sentence: str, entities: list[Entity], shared: list[str], knowledge: Knowledge) -> None:
     """Give each verb's operations to the entity it acts on; verbs with no entity at all go to `shared`."""
     tokens = tokenize(sentence)
     mentions = find_mentions(tokens, entities)
@@ -235,7 +237,8 @@ def _attach_operations(
         operations = VERB_OPERATIONS[base]
         if base in VIEW_VERBS:
             many = target.object_token is not None and (
-                looks_plural(target.object_token.text) or target.object_token.lower == "them")
+                looks_plural(target.object_token.text) or target.object_token.lower == "them"
+            )
             operations = ("list",) if many else ("get",)
         if target.entity is None:
             _add_unique(shared, *operations)
@@ -243,9 +246,9 @@ def _attach_operations(
         last = target.entity
         _add_unique(target.entity.operations, *operations)
         if "search" in operations:
-            by = next((t for t in tokens[i + 1:] if t.lower == "by"), None)
+            by = next((t for t in tokens[i + 1 :] if t.lower == "by"), None)
             if by is not None:
-                for item in parse_field_list(sentence[by.end:], leading_verbs=False):
+                for item in parse_field_list(sentence[by.end :], leading_verbs=False):
                     _add_unique(target.entity.search_fields, item.name)
         if {"export", "import"} & set(operations):
             _add_unique(target.entity.formats, *[t.lower for t in tokens if t.lower in FORMATS])
@@ -265,7 +268,7 @@ def _attach_relations(sentence: str, entities: list[Entity]) -> None:
         # "a Customer's invoices": an invoice belongs to a customer.
         if tokens[mention.last].possessive and following.index - mention.last <= 3:
             following.entity.add_reference(mention.entity)
-        between = {t.lower for t in tokens[mention.last + 1:following.index]}
+        between = {t.lower for t in tokens[mention.last + 1 : following.index]}
         if between & {"belongs", "belong", "belonging", "owned"}:
             mention.entity.add_reference(following.entity)
 
@@ -275,9 +278,7 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
     sentences = [payload.title, *described]
 
     declared = [tuple(name_words(e)) for e in payload.entities]
-    candidates = (
-        declared or _infer_entity_words(sentences, knowledge) or [_title_entity(payload.title, knowledge)]
-    )
+    candidates = declared or _infer_entity_words(sentences, knowledge) or [_title_entity(payload.title, knowledge)]
     entities: list[Entity] = []
     for n, words in enumerate(candidates, start=1):
         words = words or ("entity", str(n))

@@ -18,12 +18,13 @@ from orbit_pipelines.jobs.task_decomposition.words import (
 )
 
 _CLAUSE_AUX = frozenset(
-    "can could should would must may might will shall is are was were be been has have had do does did"
-    .split()
+    "can could should would must may might will shall is are was were be been has have had do does did".split()
 )
 # Words that end a field list when they appear inside an item ("due date that must ...").
-_FIELD_BREAKS = frozenset("that which who whom when where so because but to for from in on by at if as "
-                          "with per via than then into while".split())
+_FIELD_BREAKS = frozenset(
+    "that which who whom when where so because but to for from in on by at if as "
+    "with per via than then into while".split()
+)
 _FIELD_LEAD = frozenset("a an the its their his her one some".split())
 # "has many invoices": the other entity points back at this one.
 _MANY = frozenset("many multiple several zero more".split())
@@ -38,8 +39,19 @@ class Field:
 
     @property
     def unique(self) -> bool:
-        return self.name in {"number", "code", "sku", "email", "username", "slug", "reference", "external_id",
-                             "iban", "isbn", "handle"}
+        return self.name in {
+            "number",
+            "code",
+            "sku",
+            "email",
+            "username",
+            "slug",
+            "reference",
+            "external_id",
+            "iban",
+            "isbn",
+            "handle",
+        }
 
 
 def field_kind(name: str) -> str:
@@ -53,8 +65,16 @@ def field_kind(name: str) -> str:
         return "money"
     if last in {"quantity", "qty", "count", "age", "position", "rank", "stock", "year"}:
         return "integer"
-    if parts[0] in {"is", "has", "can"} or last in {"enabled", "active", "done", "completed", "paid",
-                                                   "archived", "flag", "verified"}:
+    if parts[0] in {"is", "has", "can"} or last in {
+        "enabled",
+        "active",
+        "done",
+        "completed",
+        "paid",
+        "archived",
+        "flag",
+        "verified",
+    }:
         return "boolean"
     if last == "email":
         return "email"
@@ -72,10 +92,18 @@ def field_kind(name: str) -> str:
 
 
 KIND_TEXT = {
-    "datetime": "timestamp with time zone", "date": "date", "money": "exact decimal amount (never float)",
-    "integer": "integer", "boolean": "boolean", "email": "email address, validated",
-    "url": "URL, validated", "enum": "one of a fixed set of values", "text": "free text",
-    "currency": "ISO 4217 currency code", "identifier": "external identifier", "string": "string",
+    "datetime": "timestamp with time zone",
+    "date": "date",
+    "money": "exact decimal amount (never float)",
+    "integer": "integer",
+    "boolean": "boolean",
+    "email": "email address, validated",
+    "url": "URL, validated",
+    "enum": "one of a fixed set of values",
+    "text": "free text",
+    "currency": "ISO 4217 currency code",
+    "identifier": "external identifier",
+    "string": "string",
 }
 
 
@@ -128,8 +156,11 @@ def parse_field_list(text: str, *, leading_verbs: bool = True) -> list[_FieldIte
 
 
 _ATTR_PAREN = re.compile(r"\b([A-Za-z][\w'\u2019]*(?:[ \t]+[A-Za-z][\w'\u2019]*)?)[ \t]*\(([^()]{1,300})\)")
-_ATTR_WITH = re.compile(r"\b(?:a|an|each|every|one)\s+([A-Za-z]\w*(?:\s+[A-Za-z]\w*)?)\s+"
-                        r"(?:with|having|containing|consisting\s+of)\s+(.+)", re.IGNORECASE)
+_ATTR_WITH = re.compile(
+    r"\b(?:a|an|each|every|one)\s+([A-Za-z]\w*(?:\s+[A-Za-z]\w*)?)\s+"
+    r"(?:with|having|containing|consisting\s+of)\s+(.+)",
+    re.IGNORECASE,
+)
 _ATTR_HAS = re.compile(
     r"\b([A-Za-z]\w*(?:\s+[A-Za-z]\w*)?)\s+(?:has|have|contains|contain|includes|include)\s+(.+)",
     re.IGNORECASE,

@@ -65,9 +65,13 @@ def opening(payload: DecompositionPayload) -> list[Turn]:
     task_json = json.dumps(payload.model_dump(mode="json"), indent=1, ensure_ascii=False)
     return [
         {"role": "system", "kind": "system", "content": _render("system.md.j2", schema=answer_schema())},
-        {"role": "user", "kind": "task",
-         "content": _render("task.md.j2", task_json=task_json,
-                            excluded=[c.value for c in payload.exclude_categories])},
+        {
+            "role": "user",
+            "kind": "task",
+            "content": _render(
+                "task.md.j2", task_json=task_json, excluded=[c.value for c in payload.exclude_categories]
+            ),
+        },
     ]
 
 
@@ -76,8 +80,12 @@ def feedback_turn(feedback: str) -> Turn:
 
 
 def errors_turn(problems: Sequence[str]) -> Turn:
-    return {"role": "user", "kind": "errors", "problems": list(problems),
-            "content": _render("errors.md.j2", problems=problems)}
+    return {
+        "role": "user",
+        "kind": "errors",
+        "problems": list(problems),
+        "content": _render("errors.md.j2", problems=problems),
+    }
 
 
 def answer_turn(content: str, valid: bool) -> Turn:
@@ -101,18 +109,21 @@ def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtas
     try:
         data = json.loads(text)
     except ValueError as exc:
-        detail = (f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError)
-                  else str(exc))
+        detail = (
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        )
         raise AnswerInvalid([f"the answer is not valid JSON: {detail}"]) from None
     if isinstance(data, list):
         data = {"subtasks": data}
     try:
         plan = _AnswerPlan.model_validate(data)
     except ValidationError as exc:
-        raise AnswerInvalid([
-            f"{'.'.join(str(p) for p in err['loc']) or '(answer)'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        ]) from None
+        raise AnswerInvalid(
+            [
+                f"{'.'.join(str(p) for p in err['loc']) or '(answer)'}: {err['msg']}"
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+        ) from None
     try:
         validate_plan(plan.subtasks, excluded)
     except PlanError as exc:
@@ -123,6 +134,7 @@ def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtas
 # ---------------------------------------------------------------------------------------------
 # Cost and budgets
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Prices:
@@ -135,8 +147,9 @@ def call_cost(prompt_tokens: int, completion_tokens: int, prices: Prices) -> Dec
     return cost.quantize(MICRO_DOLLAR, rounding=ROUND_HALF_UP)
 
 
-def check_budget(*, task_id: int, spent_task: Decimal, task_budget: Decimal, spent_today: Decimal,
-                 daily_budget: Decimal) -> None:
+def check_budget(
+    *, task_id: int, spent_task: Decimal, task_budget: Decimal, spent_today: Decimal, daily_budget: Decimal
+) -> None:
     """Refuse the next call once a budget is used up. The call that crosses a budget is allowed, so
     one call's cost (bounded by max_tokens) is the most a budget can be overrun by."""
     if spent_task >= task_budget:
@@ -154,6 +167,7 @@ def check_budget(*, task_id: int, spent_task: Decimal, task_budget: Decimal, spe
 # ---------------------------------------------------------------------------------------------
 # The conversation
 # ---------------------------------------------------------------------------------------------
+
 
 class Reply(Protocol):
     # Read-only, so a frozen dataclass (llm.client.ChatAnswer) is one.
@@ -201,8 +215,9 @@ def converse(
     if feedback:
         turn = feedback_turn(feedback)
         # An op retry of the same run must not append the same instruction again.
-        if not any(t["kind"] == "feedback" and t.get("run_id") == run_id and t["content"] == turn["content"]
-                   for t in history):
+        if not any(
+            t["kind"] == "feedback" and t.get("run_id") == run_id and t["content"] == turn["content"] for t in history
+        ):
             add(turn)
     invalid = sum(1 for t in history if t["kind"] == "answer" and not t.get("valid") and t.get("run_id") == run_id)
     last = history[-1]

@@ -45,7 +45,9 @@ class DecompositionPayload(BaseModel):
         min_length=1, max_length=MAX_DESCRIPTION_CHARS, description="What to build, in plain language."
     )
     tech_stack: list[ShortText] = Field(
-        default_factory=list, max_length=MAX_LIST_ITEMS, description="Languages, frameworks, stores (e.g. python, fastapi, postgresql)."
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Languages, frameworks, stores (e.g. python, fastapi, postgresql).",
     )
     entities: list[ShortText] = Field(
         default_factory=list,
@@ -54,7 +56,9 @@ class DecompositionPayload(BaseModel):
     )
     acceptance_criteria: list[ShortText] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     project_rules: list[ShortText] = Field(
-        default_factory=list, max_length=MAX_LIST_ITEMS, description="Rules of the target project every prompt must repeat."
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Rules of the target project every prompt must repeat.",
     )
     exclude_categories: list[Category] = Field(
         default_factory=list, description="Categories this task must not produce (e.g. HTTP_API for a batch job)."

@@ -59,8 +59,9 @@ class LoadTaskConfig(Config):
         default=None,
         description="Ledger task id to run. Leave empty (and task_ids too) to run the inline task.",
     )
-    task_ids: list[int] = Field(default=[], description="Several ledger tasks in one run (set by the dispatch "
-                                                        "sensor for a backlog).")
+    task_ids: list[int] = Field(
+        default=[], description="Several ledger tasks in one run (set by the dispatch sensor for a backlog)."
+    )
     task: InlineTask = Field(default=InlineTask(), description="The task to run when no task id is given.")
     priority: int = Field(default=0, description="Ledger priority for an inline task (-100..100).")
 
@@ -85,8 +86,10 @@ def _item(task) -> PlanItem:
         return PlanItem(task_id=task.id, payload=DecompositionPayload.model_validate(task.payload))
     except ValidationError as exc:
         return PlanItem(task_id=task.id).failed(
-            "InvalidPayload", f"task {task.id} has an invalid {KIND} payload: {describe_validation_error(exc)}",
-            "load_task")
+            "InvalidPayload",
+            f"task {task.id} has an invalid {KIND} payload: {describe_validation_error(exc)}",
+            "load_task",
+        )
 
 
 def _tasks_to_load(context: OpExecutionContext, config: LoadTaskConfig, led) -> list:
@@ -117,13 +120,24 @@ def load_task(context: OpExecutionContext, config: LoadTaskConfig, ledger: Ledge
     record_failures(context, led, items, "load_task")
     fail_if_none_left(items, "load_task")
     ok = [i for i in items if i.ok]
-    metadata: dict[str, Any] = {"tasks": len(tasks), "loaded": len(ok), "skipped": len(tasks) - len(items),
-                "failed": len(items) - len(ok)}
+    metadata: dict[str, Any] = {
+        "tasks": len(tasks),
+        "loaded": len(ok),
+        "skipped": len(tasks) - len(items),
+        "failed": len(items) - len(ok),
+    }
     if len(tasks) == 1:
         task = started[0]
-        metadata.update({"task_id": task.id, "title": ok[0].task.title, "attempt": task.attempts,
-                         "lane": task.lane, "priority": task.priority,
-                         "tech_stack": ", ".join(ok[0].task.tech_stack) or "-"})
+        metadata.update(
+            {
+                "task_id": task.id,
+                "title": ok[0].task.title,
+                "attempt": task.attempts,
+                "lane": task.lane,
+                "priority": task.priority,
+                "tech_stack": ", ".join(ok[0].task.tech_stack) or "-",
+            }
+        )
     yield Output(items, metadata=metadata)
 
 
@@ -138,25 +152,26 @@ def default_strategy() -> Strategy:
     try:
         return Strategy(value)
     except ValueError:
-        raise ValueError(f"ORBIT_DECOMPOSER must be one of {', '.join(s.value for s in Strategy)}, "
-                         f"got {value!r}") from None
+        raise ValueError(
+            f"ORBIT_DECOMPOSER must be one of {', '.join(s.value for s in Strategy)}, got {value!r}"
+        ) from None
 
 
 class DecomposeConfig(Config):
     strategy: Strategy = Field(
         default=default_strategy(),
         description="deterministic: offline rules (same task, same plan). llm: ask the model configured by "
-                    "ORBIT_LLM_BASE_URL / ORBIT_LLM_MODEL, continuing the task's stored conversation.",
+        "ORBIT_LLM_BASE_URL / ORBIT_LLM_MODEL, continuing the task's stored conversation.",
     )
     feedback: str = Field(
         default="",
         description="AI fix (llm strategy): an instruction for the model, appended to the task's conversation. "
-                    "Re-execute from this step with it set to have the model revise its plan.",
+        "Re-execute from this step with it set to have the model revise its plan.",
     )
     corrected_subtasks_json: str = Field(
         default="",
         description="An operator's correction: a JSON list of subtasks (same fields as generated ones) used "
-                    "instead of the automatic decomposition. Re-execute from this step with it set.",
+        "instead of the automatic decomposition. Re-execute from this step with it set.",
     )
 
 
@@ -170,14 +185,16 @@ def _corrected_subtasks(context: OpExecutionContext, item: PlanItem, raw: str, l
         subtasks = [Subtask.model_validate(entry) for entry in items]
     except (ValueError, ValidationError) as exc:
         detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
-        raise permanent_failure(f"corrected_subtasks_json: {detail}", "InvalidCorrection",
-                                task_id=item.task_id) from None
+        raise permanent_failure(
+            f"corrected_subtasks_json: {detail}", "InvalidCorrection", task_id=item.task_id
+        ) from None
     ledger.record_note(item.task_id, f"subtasks corrected by an operator ({len(subtasks)} subtasks)", context.run_id)
     return subtasks
 
 
-def _decompose_one(context, config: DecomposeConfig, item: PlanItem, led, llm: LLMResource,
-                   model_figures: list[dict]) -> PlanItem:
+def _decompose_one(
+    context, config: DecomposeConfig, item: PlanItem, led, llm: LLMResource, model_figures: list[dict]
+) -> PlanItem:
     if config.corrected_subtasks_json.strip():
         subtasks = _corrected_subtasks(context, item, config.corrected_subtasks_json, led)
     elif config.strategy == Strategy.llm:
@@ -199,23 +216,35 @@ def _decompose_one(context, config: DecomposeConfig, item: PlanItem, led, llm: L
 def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: list[bool]) -> dict:
     """What this run's model calls cost, failed tasks' calls included."""
     run = usage_for_run(led.engine, context.run_id)
-    return {"strategy": "llm", "model": llm.model_name(), "model_calls": run.calls,
-            "reused_stored_answer": bool(reused) and all(reused),
-            "run_prompt_tokens": run.prompt_tokens, "run_completion_tokens": run.completion_tokens,
-            "run_cost_usd": float(run.cost_usd)}
+    return {
+        "strategy": "llm",
+        "model": llm.model_name(),
+        "model_calls": run.calls,
+        "reused_stored_answer": bool(reused) and all(reused),
+        "run_prompt_tokens": run.prompt_tokens,
+        "run_completion_tokens": run.completion_tokens,
+        "run_cost_usd": float(run.cost_usd),
+    }
 
 
 # No RetryPolicy: a model call may take minutes, and Dagster turns a cancel that interrupts an op with
 # a RetryPolicy into a retry. Database blips and retryable HTTP answers are retried explicitly instead.
 @op
-def decompose_task(context: OpExecutionContext, config: DecomposeConfig, items: list[PlanItem],
-                   ledger: LedgerResource, llm: LLMResource) -> list[PlanItem]:
+def decompose_task(
+    context: OpExecutionContext,
+    config: DecomposeConfig,
+    items: list[PlanItem],
+    ledger: LedgerResource,
+    llm: LLMResource,
+) -> list[PlanItem]:
     """Break each task into DATA_MODEL, SERVICE, HTTP_API and TESTING subtasks and check the plan."""
     led = ledger.get()
     if config.corrected_subtasks_json.strip() and len(items) != 1:
-        raise permanent_failure(f"corrected_subtasks_json: corrects the plan of a run of one task; this run has "
-                                f"{len(items)} (`orbit dlq retry TASK_ID` gives a task a run of its own)",
-                                "InvalidCorrection")
+        raise permanent_failure(
+            f"corrected_subtasks_json: corrects the plan of a run of one task; this run has "
+            f"{len(items)} (`orbit dlq retry TASK_ID` gives a task a run of its own)",
+            "InvalidCorrection",
+        )
     figures: list[dict] = []
     with retry_on_infrastructure_errors(context):
         items = [_decompose_one(context, config, i, led, llm, figures) if i.ok else i for i in items]
@@ -224,14 +253,20 @@ def decompose_task(context: OpExecutionContext, config: DecomposeConfig, items: 
     done = [i for i in items if i.ok]
     per_category = Counter(s.category.value for i in done for s in i.subtasks)
     context.add_output_metadata(
-        {"tasks": len(done), "failed": sum(1 for i in items if i.failure and i.failure.step == "decompose_task"),
-         "subtasks": sum(len(i.subtasks) for i in done),
-         **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())},
-         "dependencies": sum(len(s.dependencies) for i in done for s in i.subtasks),
-         "estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
-         "corrected_by_operator": bool(config.corrected_subtasks_json.strip()),
-         **(_model_metadata(context, led, llm, [f["reused_stored_answer"] for f in figures])
-            if config.strategy == Strategy.llm and not config.corrected_subtasks_json.strip() else {})}
+        {
+            "tasks": len(done),
+            "failed": sum(1 for i in items if i.failure and i.failure.step == "decompose_task"),
+            "subtasks": sum(len(i.subtasks) for i in done),
+            **{f"subtasks_{c.lower()}": n for c, n in sorted(per_category.items())},
+            "dependencies": sum(len(s.dependencies) for i in done for s in i.subtasks),
+            "estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
+            "corrected_by_operator": bool(config.corrected_subtasks_json.strip()),
+            **(
+                _model_metadata(context, led, llm, [f["reused_stored_answer"] for f in figures])
+                if config.strategy == Strategy.llm and not config.corrected_subtasks_json.strip()
+                else {}
+            ),
+        }
     )
     return items
 
@@ -242,8 +277,10 @@ def enrich_subtasks(context: OpExecutionContext, items: list[PlanItem]) -> list[
     items = [i.model_copy(update={"subtasks": enrich(i.subtasks, i.task)}) if i.ok else i for i in items]
     done = [i for i in items if i.ok]
     context.add_output_metadata(
-        {"tech_requirements": sum(len(s.tech_requirements) for i in done for s in i.subtasks),
-         "best_practices": sum(len(s.best_practices) for i in done for s in i.subtasks)}
+        {
+            "tech_requirements": sum(len(s.tech_requirements) for i in done for s in i.subtasks),
+            "best_practices": sum(len(s.best_practices) for i in done for s in i.subtasks),
+        }
     )
     return items
 
@@ -271,25 +308,41 @@ def store_results(context: OpExecutionContext, items: list[PlanItem], ledger: Le
     if len(items) == 1:
         item = done[0]
         per_category = Counter(s.category.value for s in item.subtasks)
-        context.add_output_metadata({
-            "task_id": item.task_id,
-            "subtasks": MetadataValue.md(plan_markdown(item.subtasks)),
-            "subtasks_per_category": MetadataValue.json(dict(sorted(per_category.items()))),
-            "prompt_chars": MetadataValue.json({p.category.value: len(p.text) for p in item.prompts}),
-            "total_estimated_hours": round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
-        })
+        context.add_output_metadata(
+            {
+                "task_id": item.task_id,
+                "subtasks": MetadataValue.md(plan_markdown(item.subtasks)),
+                "subtasks_per_category": MetadataValue.json(dict(sorted(per_category.items()))),
+                "prompt_chars": MetadataValue.json({p.category.value: len(p.text) for p in item.prompts}),
+                "total_estimated_hours": round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
+            }
+        )
         return
-    context.add_output_metadata({
-        "completed": len(done), "failed": len(items) - len(done),
-        "tasks": MetadataValue.md(batch_markdown(items)),
-        "total_estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
-    })
+    context.add_output_metadata(
+        {
+            "completed": len(done),
+            "failed": len(items) - len(done),
+            "tasks": MetadataValue.md(batch_markdown(items)),
+            "total_estimated_hours": round(sum(s.estimated_effort_hours for i in done for s in i.subtasks), 1),
+        }
+    )
 
 
 def batch_markdown(items: list[PlanItem]) -> str:
     """One row per task of a batch run: what it became, or why it failed."""
-    return table(["task", "title", "subtasks", "prompts", "hours", "outcome"], [
-        (item.task_id, item.payload.title[:80] if item.payload else "(invalid payload)", len(item.subtasks),
-         len(item.prompts), round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
-         "stored" if item.ok else f"{item.failed_with.error_class} in {item.failed_with.step}")
-        for item in items], limit=500, right=["task", "subtasks", "prompts", "hours"])
+    return table(
+        ["task", "title", "subtasks", "prompts", "hours", "outcome"],
+        [
+            (
+                item.task_id,
+                item.payload.title[:80] if item.payload else "(invalid payload)",
+                len(item.subtasks),
+                len(item.prompts),
+                round(sum(s.estimated_effort_hours for s in item.subtasks), 1),
+                "stored" if item.ok else f"{item.failed_with.error_class} in {item.failed_with.step}",
+            )
+            for item in items
+        ],
+        limit=500,
+        right=["task", "subtasks", "prompts", "hours"],
+    )

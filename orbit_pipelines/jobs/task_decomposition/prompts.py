@@ -64,9 +64,14 @@ def _subtask_context(s: Subtask, by_id: dict[str, Subtask]) -> dict:
             where = f"done in the {other.category.value} prompt"
         dependencies.append({"id": dep, "title": other.title if other else "", "where": where})
     return {
-        "id": s.id, "title": s.title, "description": s.description, "priority": s.priority.value,
-        "effort": f"{s.estimated_effort_hours:g}", "dependencies": dependencies,
-        "requirements": s.requirements, "tech_requirements": s.tech_requirements,
+        "id": s.id,
+        "title": s.title,
+        "description": s.description,
+        "priority": s.priority.value,
+        "effort": f"{s.estimated_effort_hours:g}",
+        "dependencies": dependencies,
+        "requirements": s.requirements,
+        "tech_requirements": s.tech_requirements,
     }
 
 
@@ -81,8 +86,10 @@ def render_prompts(subtasks: Sequence[Subtask], payload: DecompositionPayload) -
             continue
         sections = [
             {"title": "Coding standards", "entries": _unique(x for s in group for x in s.coding_standards)},
-            {"title": "Project rules",
-             "entries": _unique([*payload.project_rules, *(x for s in group for x in s.project_rules)])},
+            {
+                "title": "Project rules",
+                "entries": _unique([*payload.project_rules, *(x for s in group for x in s.project_rules)]),
+            },
             {"title": "Best practices", "entries": _unique(x for s in group for x in s.best_practices)},
             {"title": "Acceptance criteria", "entries": list(payload.acceptance_criteria)},
         ]

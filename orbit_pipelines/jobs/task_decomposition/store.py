@@ -36,8 +36,15 @@ def save_plan(engine: Engine, task_id: int, run_id: str, subtasks: list[Subtask]
             conn.execute(
                 upsert_subtask,
                 [
-                    {"task_id": task_id, "subtask_id": s.id, "position": i, "category": s.category.value,
-                     "title": s.title, "data": s.model_dump(mode="json"), "run_id": run_id}
+                    {
+                        "task_id": task_id,
+                        "subtask_id": s.id,
+                        "position": i,
+                        "category": s.category.value,
+                        "title": s.title,
+                        "data": s.model_dump(mode="json"),
+                        "run_id": run_id,
+                    }
                     for i, s in enumerate(subtasks)
                 ],
             )
@@ -45,8 +52,13 @@ def save_plan(engine: Engine, task_id: int, run_id: str, subtasks: list[Subtask]
             conn.execute(
                 upsert_prompt,
                 [
-                    {"task_id": task_id, "category": p.category.value, "subtask_ids": p.subtask_ids,
-                     "text": p.text, "run_id": run_id}
+                    {
+                        "task_id": task_id,
+                        "category": p.category.value,
+                        "subtask_ids": p.subtask_ids,
+                        "text": p.text,
+                        "run_id": run_id,
+                    }
                     for p in prompts
                 ],
             )

@@ -78,18 +78,24 @@ def _routes(e: Entity) -> list[tuple[str, str]]:
         "create": [(f"POST {base}", f"create {_a(e.label)} from a JSON body; 201 with the stored record")],
         "list": [(f"GET {base}", f"list {plural_label}, paginated with limit and offset")],
         "get": [(f"GET {item}", f"fetch one {e.label}; 404 for an unknown id")],
-        "update": [(f"PATCH {item}",
-                    f"update fields of {_a(e.label)}; 404 for an unknown id, 422 for invalid fields")],
+        "update": [(f"PATCH {item}", f"update fields of {_a(e.label)}; 404 for an unknown id, 422 for invalid fields")],
         "delete": [(f"DELETE {item}", f"delete {_a(e.label)}; 204 on success, 404 for an unknown id")],
-        "search": [(f"GET {base}?{filters}",
-                    f"filter {plural_label}; unknown filter values give an empty page")],
-        "import": [(f"POST {base}/import", f"upload a {formats or 'data'} file of {plural_label}; "
-                                           "respond with imported and rejected row counts")],
-        "export": [(f"GET {item}/export{fmt_query}", f"download one {e.label}{as_formats}"),
-                   (f"GET {base}/export{fmt_query}", f"download the selected {plural_label}{as_formats}")],
+        "search": [(f"GET {base}?{filters}", f"filter {plural_label}; unknown filter values give an empty page")],
+        "import": [
+            (
+                f"POST {base}/import",
+                f"upload a {formats or 'data'} file of {plural_label}; respond with imported and rejected row counts",
+            )
+        ],
+        "export": [
+            (f"GET {item}/export{fmt_query}", f"download one {e.label}{as_formats}"),
+            (f"GET {base}/export{fmt_query}", f"download the selected {plural_label}{as_formats}"),
+        ],
         "upload": [(f"POST {item}/files", f"multipart upload of a file for {_a(e.label)}")],
-        "approve": [(f"POST {item}/approve", f"approve a pending {e.label}"),
-                    (f"POST {item}/reject", f"reject a pending {e.label} with a reason")],
+        "approve": [
+            (f"POST {item}/approve", f"approve a pending {e.label}"),
+            (f"POST {item}/reject", f"reject a pending {e.label} with a reason"),
+        ],
         "send": [(f"POST {item}/send", f"send {_a(e.label)} to its recipient; 202 when queued")],
     }
     return [route for op in e.operations for route in table.get(op, [])]
@@ -109,13 +115,13 @@ def _service_operation(op: str, e: Entity) -> str:
         "delete": f"delete {_a(e.label)} by id; an unknown id raises a not-found error",
         "search": f"filter {e.plural_label} by {_join(e.search_fields) or 'a free-text query'}",
         "import": f"import {e.plural_label} in bulk from {formats_or('the input file')}: "
-                  "validate every row, skip duplicates and report rejected rows with reasons",
+        "validate every row, skip duplicates and report rejected rows with reasons",
         "export": f"export one {e.label} or a filtered set of {e.plural_label} as {formats_or('a file')}",
         "upload": f"accept uploaded files for {_a(e.label)}; check size and content type before storing",
         "approve": f"approve or reject {_a(e.label)}; only pending ones change state; record who decided",
         "send": f"send {_a(e.label)} to its recipient and record when it was sent",
         "notify": f"notify the people concerned about {e.label} events the task describes, through a "
-                  "notifier interface tests can replace",
+        "notifier interface tests can replace",
     }[op]
     return f"Operation {op}: {text}"
 
@@ -179,13 +185,17 @@ class Planner:
                     extras.append("non-negative")
                 reqs.append(f"Field `{f.name}`: {kind}, {', '.join(extras)}")
         else:
-            reqs.append(f"The task names no fields for {e.name}: derive them from the description and record "
-                        "each one's type and whether it is required")
+            reqs.append(
+                f"The task names no fields for {e.name}: derive them from the description and record "
+                "each one's type and whether it is required"
+            )
         deps = []
         for f in e.fields:
             if f.reference:
-                reqs.append(f"Reference {self._name(f.reference)} through `{f.name}`"
-                            + (" with a foreign key" if store else " by id"))
+                reqs.append(
+                    f"Reference {self._name(f.reference)} through `{f.name}`"
+                    + (" with a foreign key" if store else " by id")
+                )
                 if self.present(Category.DATA_MODEL) and not self._reaches(f.reference, e.slug):
                     deps.append(subtask_id(Category.DATA_MODEL, f.reference))
         self.model_deps[e.slug] = [d.split(".", 1)[1] for d in deps]
@@ -194,8 +204,10 @@ class Planner:
         elif self.stack.other_store:
             reqs.append(f"Persist {e.plural_label} in {self.stack.other_store}")
         else:
-            reqs.append("No database is declared in the tech stack: keep persistence behind a repository "
-                        "interface with an in-memory implementation")
+            reqs.append(
+                "No database is declared in the tech stack: keep persistence behind a repository "
+                "interface with an in-memory implementation"
+            )
         if e.search_fields:
             them = "them" if len(e.search_fields) > 1 else "it"
             columns = _join(f"`{s}`" for s in e.search_fields)
@@ -205,17 +217,19 @@ class Planner:
         hours = 1 + 0.25 * n_fields + (0.5 if store else 0) + 0.25 * len(e.search_fields) + 0.25 * references
         described = _join(f.name for f in e.fields) if e.fields else "fields to derive from the description"
         return Subtask(
-            id=subtask_id(Category.DATA_MODEL, e.slug), category=Category.DATA_MODEL,
+            id=subtask_id(Category.DATA_MODEL, e.slug),
+            category=Category.DATA_MODEL,
             title=f"{e.name} data model",
             description=f"Model {e.name} for the task \u201c{self.payload.title}\u201d: {described}"
-                        + (f", stored in {store}." if store else "."),
-            requirements=reqs, dependencies=deps, estimated_effort_hours=_hours(hours),
+            + (f", stored in {store}." if store else "."),
+            requirements=reqs,
+            dependencies=deps,
+            estimated_effort_hours=_hours(hours),
             priority=SubtaskPriority.HIGH,
         )
 
     def service(self, e: Entity) -> Subtask:
-        reqs = [f"Put the {e.name} logic in a service that handlers and jobs call instead of touching "
-                "storage directly"]
+        reqs = [f"Put the {e.name} logic in a service that handlers and jobs call instead of touching storage directly"]
         reqs += [_service_operation(op, e) for op in e.operations]
         deps = self.nearest(e.slug, Category.DATA_MODEL)
         for slug in e.related:
@@ -225,9 +239,12 @@ class Planner:
         reqs += [f"Business rule from the task: {rule}" for rule in e.rules]
         related = f" Related entities: {_join(self._name(s) for s in e.related)}." if e.related else ""
         return Subtask(
-            id=subtask_id(Category.SERVICE, e.slug), category=Category.SERVICE, title=f"{e.name} service",
+            id=subtask_id(Category.SERVICE, e.slug),
+            category=Category.SERVICE,
+            title=f"{e.name} service",
             description=f"Business logic for {e.plural_label}: {_join(e.operations)}.{related}",
-            requirements=reqs, dependencies=deps,
+            requirements=reqs,
+            dependencies=deps,
             estimated_effort_hours=_hours(1 + 0.5 * len(e.operations) + 0.25 * len(e.rules)),
             priority=SubtaskPriority.MEDIUM,
         )
@@ -235,20 +252,25 @@ class Planner:
     def http_api(self, e: Entity) -> Subtask:
         framework = self.stack.framework
         routes = _routes(e)
-        reqs = [f"Implement the routes with {framework}" if framework else
-                "No web framework is declared in the tech stack: use the project's existing HTTP layer"]
+        reqs = [
+            f"Implement the routes with {framework}"
+            if framework
+            else "No web framework is declared in the tech stack: use the project's existing HTTP layer"
+        ]
         reqs += [f"`{route}`: {purpose}" for route, purpose in routes]
         if self.present(Category.SERVICE):
-            reqs.append(f"Delegate all work to the {e.name} service; handlers only translate HTTP to calls "
-                        "and back")
+            reqs.append(f"Delegate all work to the {e.name} service; handlers only translate HTTP to calls and back")
         reqs.append("Return errors as JSON with a stable shape: 404 for unknown ids, 422 for invalid input")
         return Subtask(
-            id=subtask_id(Category.HTTP_API, e.slug), category=Category.HTTP_API,
+            id=subtask_id(Category.HTTP_API, e.slug),
+            category=Category.HTTP_API,
             title=f"{e.name} HTTP API" + (f" ({framework})" if framework else ""),
             description=f"Expose {e.plural_label} over HTTP under {e.route}: {len(routes)} "
-                        f"route{'s' if len(routes) != 1 else ''}{f' with {framework}' if framework else ''}.",
-            requirements=reqs, dependencies=self.nearest(e.slug, Category.SERVICE),
-            estimated_effort_hours=_hours(0.5 + 0.5 * len(routes)), priority=SubtaskPriority.MEDIUM,
+            f"route{'s' if len(routes) != 1 else ''}{f' with {framework}' if framework else ''}.",
+            requirements=reqs,
+            dependencies=self.nearest(e.slug, Category.SERVICE),
+            estimated_effort_hours=_hours(0.5 + 0.5 * len(routes)),
+            priority=SubtaskPriority.MEDIUM,
         )
 
     def tests(self, e: Entity) -> list[Subtask]:
@@ -257,30 +279,55 @@ class Planner:
         if self.present(Category.SERVICE):
             cases = [_TEST_CASES[op].format(**fmt) for op in e.operations]
             cases += [f"Verify the rule: {rule}" for rule in e.rules]
-            specs.append(("service", f"Tests for the {e.name} service", cases,
-                          [subtask_id(Category.SERVICE, e.slug)], f"the {e.name} service"))
+            specs.append(
+                (
+                    "service",
+                    f"Tests for the {e.name} service",
+                    cases,
+                    [subtask_id(Category.SERVICE, e.slug)],
+                    f"the {e.name} service",
+                )
+            )
         if self.present(Category.HTTP_API):
             cases = [f"`{route}`: assert the status code and response body" for route, _ in _routes(e)]
             cases.append("Unknown ids give 404 and invalid bodies give 422, each with a JSON error body")
-            specs.append(("api", f"Tests for the {e.name} HTTP API", cases,
-                          [subtask_id(Category.HTTP_API, e.slug)], f"the {e.name} HTTP API"))
+            specs.append(
+                (
+                    "api",
+                    f"Tests for the {e.name} HTTP API",
+                    cases,
+                    [subtask_id(Category.HTTP_API, e.slug)],
+                    f"the {e.name} HTTP API",
+                )
+            )
         if not specs and self.present(Category.DATA_MODEL):
             cases = [f"`{f.name}` constraints reject invalid values" for f in e.fields] or [
-                f"The {e.name} model accepts valid records and rejects invalid ones"]
+                f"The {e.name} model accepts valid records and rejects invalid ones"
+            ]
             if self.stack.relational_store:
                 cases.append("The migration applies to an empty database and rolls back cleanly")
             cases += [f"Verify the rule: {rule}" for rule in e.rules]
-            specs.append(("model", f"Tests for the {e.name} data model", cases,
-                          [subtask_id(Category.DATA_MODEL, e.slug)], f"the {e.name} data model"))
+            specs.append(
+                (
+                    "model",
+                    f"Tests for the {e.name} data model",
+                    cases,
+                    [subtask_id(Category.DATA_MODEL, e.slug)],
+                    f"the {e.name} data model",
+                )
+            )
         if not specs:
-            cases = [f"Verify the rule: {rule}" for rule in e.rules] or [
-                f"The {e.label} behaviour the task describes"]
+            cases = [f"Verify the rule: {rule}" for rule in e.rules] or [f"The {e.label} behaviour the task describes"]
             specs.append(("behaviour", f"Tests for {e.name} behaviour", cases, [], f"{e.name} behaviour"))
         return [
             Subtask(
-                id=f"{subtask_id(Category.TESTING, e.slug)}_{suffix}", category=Category.TESTING, title=title,
+                id=f"{subtask_id(Category.TESTING, e.slug)}_{suffix}",
+                category=Category.TESTING,
+                title=title,
                 description=f"Automated tests for {what}: {len(cases)} cases.",
-                requirements=cases, dependencies=deps, estimated_effort_hours=_hours(1 + 0.25 * len(cases)),
+                requirements=cases,
+                dependencies=deps,
+                estimated_effort_hours=_hours(1 + 0.25 * len(cases)),
                 priority=SubtaskPriority.LOW,
             )
             for suffix, title, cases, deps, what in specs
@@ -296,18 +343,14 @@ class Planner:
             Category.HTTP_API: lambda e: [self.http_api(e)],
             Category.TESTING: self.tests,
         }
-        subtasks = [
-            s for c in CATEGORY_ORDER if self.present(c) for e in self.entities for s in builders[c](e)
-        ]
+        subtasks = [s for c in CATEGORY_ORDER if self.present(c) for e in self.entities for s in builders[c](e)]
         return _fold_acceptance_criteria(subtasks, self.payload.acceptance_criteria, self.entities)
 
 
 _TEST_SUFFIXES = ("_service", "_api", "_model", "_behaviour")
 
 
-def _fold_acceptance_criteria(
-    subtasks: list[Subtask], criteria: list[str], entities: list[Entity]
-) -> list[Subtask]:
+def _fold_acceptance_criteria(subtasks: list[Subtask], criteria: list[str], entities: list[Entity]) -> list[Subtask]:
     """Each criterion goes to the tests of the entities it names (the primary entity when it names none):
     the API tests when it reads like HTTP behaviour, else the service tests, else whatever tests exist."""
     tests = [s for s in subtasks if s.category == Category.TESTING]
@@ -328,10 +371,12 @@ def _fold_acceptance_criteria(
     for s in subtasks:
         added = extra.get(s.id, [])
         if added:
-            s = s.model_copy(update={
-                "requirements": [*s.requirements, *(f"Acceptance criterion: {c}" for c in added)],
-                "estimated_effort_hours": _hours(s.estimated_effort_hours + 0.25 * len(added)),
-                "priority": SubtaskPriority.MEDIUM,
-            })
+            s = s.model_copy(
+                update={
+                    "requirements": [*s.requirements, *(f"Acceptance criterion: {c}" for c in added)],
+                    "estimated_effort_hours": _hours(s.estimated_effort_hours + 0.25 * len(added)),
+                    "priority": SubtaskPriority.MEDIUM,
+                }
+            )
         result.append(s)
     return result

@@ -16,30 +16,74 @@ from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
 # Vocabulary
 # ---------------------------------------------------------------------------------------------
 
-OPERATIONS = ("create", "list", "get", "update", "delete", "search", "import", "export", "upload",
-              "approve", "send", "notify")
+OPERATIONS = (
+    "create",
+    "list",
+    "get",
+    "update",
+    "delete",
+    "search",
+    "import",
+    "export",
+    "upload",
+    "approve",
+    "send",
+    "notify",
+)
 DEFAULT_OPERATIONS = ("create", "list", "get")
 _CRUD = ("create", "list", "get", "update", "delete")
 
 VERB_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "create": ("create",), "add": ("create",), "register": ("create",), "submit": ("create",),
-    "store": ("create",), "save": ("create",), "persist": ("create",),
-    "list": ("list",), "browse": ("list",),
-    "view": ("get",), "see": ("get",), "show": ("get",), "display": ("get",), "fetch": ("get",),
-    "retrieve": ("get",), "inspect": ("get",),
-    "update": ("update",), "edit": ("update",), "modify": ("update",), "change": ("update",),
-    "rename": ("update",), "mark": ("update",), "assign": ("update",), "complete": ("update",),
-    "archive": ("update",), "cancel": ("update",), "reopen": ("update",),
-    "delete": ("delete",), "remove": ("delete",), "purge": ("delete",),
-    "search": ("search",), "filter": ("search",), "find": ("search",), "query": ("search",),
+    "create": ("create",),
+    "add": ("create",),
+    "register": ("create",),
+    "submit": ("create",),
+    "store": ("create",),
+    "save": ("create",),
+    "persist": ("create",),
+    "list": ("list",),
+    "browse": ("list",),
+    "view": ("get",),
+    "see": ("get",),
+    "show": ("get",),
+    "display": ("get",),
+    "fetch": ("get",),
+    "retrieve": ("get",),
+    "inspect": ("get",),
+    "update": ("update",),
+    "edit": ("update",),
+    "modify": ("update",),
+    "change": ("update",),
+    "rename": ("update",),
+    "mark": ("update",),
+    "assign": ("update",),
+    "complete": ("update",),
+    "archive": ("update",),
+    "cancel": ("update",),
+    "reopen": ("update",),
+    "delete": ("delete",),
+    "remove": ("delete",),
+    "purge": ("delete",),
+    "search": ("search",),
+    "filter": ("search",),
+    "find": ("search",),
+    "query": ("search",),
     "sort": ("search",),
-    "import": ("import",), "ingest": ("import",),
-    "export": ("export",), "download": ("export",),
-    "upload": ("upload",), "attach": ("upload",),
-    "approve": ("approve",), "reject": ("approve",),
+    "import": ("import",),
+    "ingest": ("import",),
+    "export": ("export",),
+    "download": ("export",),
+    "upload": ("upload",),
+    "attach": ("upload",),
+    "approve": ("approve",),
+    "reject": ("approve",),
     "send": ("send",),
-    "notify": ("notify",), "remind": ("notify",), "alert": ("notify",),
-    "manage": _CRUD, "administer": _CRUD, "maintain": _CRUD,
+    "notify": ("notify",),
+    "remind": ("notify",),
+    "alert": ("notify",),
+    "manage": _CRUD,
+    "administer": _CRUD,
+    "maintain": _CRUD,
     "track": ("create", "list", "update"),
 }
 # "view their invoices" lists, "view an invoice" gets one.
@@ -58,12 +102,35 @@ def _inflections(base: str) -> set[str]:
 
 
 VERB_FORMS: dict[str, str] = {form: base for base in VERB_OPERATIONS for form in _inflections(base)}
-VERB_FORMS.update({"sent": "send", "found": "find", "shown": "show", "seen": "see",
-                   "submitted": "submit", "submitting": "submit"})
+VERB_FORMS.update(
+    {"sent": "send", "found": "find", "shown": "show", "seen": "see", "submitted": "submit", "submitting": "submit"}
+)
 
-FORMATS = frozenset({"csv", "pdf", "json", "xml", "xlsx", "xls", "excel", "yaml", "yml", "html", "txt",
-                     "markdown", "zip", "png", "jpg", "jpeg", "docx", "ndjson", "parquet"})
-FUNCTION_WORDS = frozenset("""
+FORMATS = frozenset(
+    {
+        "csv",
+        "pdf",
+        "json",
+        "xml",
+        "xlsx",
+        "xls",
+        "excel",
+        "yaml",
+        "yml",
+        "html",
+        "txt",
+        "markdown",
+        "zip",
+        "png",
+        "jpg",
+        "jpeg",
+        "docx",
+        "ndjson",
+        "parquet",
+    }
+)
+FUNCTION_WORDS = frozenset(
+    """
     a an the this that these those their his her its our your my them it they we you i he she me us
     each every all any some no none one many multiple several more most less fewer than other such both
     of to in into on onto at by for from with without via per as about over under between through
@@ -71,19 +138,23 @@ FUNCTION_WORDS = frozenset("""
     is are was were be been being am has have had do does did can could should would must may might
     will shall need needs not also only just very too there here than either neither etc e g eg ie
     able let lets allow allows using use uses used within across after before during again
-""".split())
+""".split()
+)
 PRONOUNS = frozenset({"them", "it"})
 CONJUNCTIONS = frozenset({"and", "or"})
 # Words between a verb and its object that do not end the object: "export one of their old invoices".
-OBJECT_SKIP = frozenset("""
+OBJECT_SKIP = frozenset(
+    """
     a an the this these those their his her its our your my each every all any some one many multiple
     several more less fewer than of new existing own single individual specific selected other certain
     both open closed active inactive pending overdue outstanding paid unpaid recent archived completed
     draft old latest current daily nightly weekly monthly large small public private custom incoming
     outgoing failed duplicate invalid valid
-""".split())
+""".split()
+)
 # Nouns that name the software rather than the domain.
-_GENERIC_NOUNS = frozenset("""
+_GENERIC_NOUNS = frozenset(
+    """
     system app application service services api apis endpoint endpoints feature features job jobs tool
     tools pipeline pipelines module modules page pages screen screens ui backend frontend database db
     table tables data information info detail details thing things stuff way ways time times support
@@ -92,7 +163,8 @@ _GENERIC_NOUNS = frozenset("""
     errors background batch process workflow functionality web http rest json website site server client
     case cases kind kinds type types field fields value values number row rows line lines column columns
     cell cells header headers
-""".split())
+""".split()
+)
 HTTP_HINT = re.compile(
     r"\b(GET|POST|PUT|PATCH|DELETE|HTTP|API|endpoints?|routes?|requests?|responses?|status code|[1-5]\d\d)\b"
     r"|/[a-z]",
@@ -104,11 +176,24 @@ HTTP_HINT = re.compile(
 # Words
 # ---------------------------------------------------------------------------------------------
 
-_IRREGULAR_SINGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman",
-                       "criteria": "criterion", "analyses": "analysis", "indices": "index",
-                       "statuses": "status", "addresses": "address", "aliases": "alias", "buses": "bus",
-                       "movies": "movie", "cookies": "cookie", "series": "series", "news": "news",
-                       "data": "data"}
+_IRREGULAR_SINGULAR = {
+    "people": "person",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+    "criteria": "criterion",
+    "analyses": "analysis",
+    "indices": "index",
+    "statuses": "status",
+    "addresses": "address",
+    "aliases": "alias",
+    "buses": "bus",
+    "movies": "movie",
+    "cookies": "cookie",
+    "series": "series",
+    "news": "news",
+    "data": "data",
+}
 _IRREGULAR_PLURAL = {v: k for k, v in _IRREGULAR_SINGULAR.items() if k not in {"series", "news", "data"}}
 
 
@@ -214,7 +299,7 @@ def noun_phrase(tokens: list[Token], j: int, sentence: str, knowledge: Knowledge
     if first.possessive or looks_plural(first.text) or len(words) != 1 or j + 1 >= len(tokens):
         return words or None
     nxt = tokens[j + 1]
-    adjacent = sentence[first.end:nxt.start].isspace()
+    adjacent = sentence[first.end : nxt.start].isspace()
     if adjacent and is_entity_noun(nxt, knowledge) and len(name_words(nxt.text)) == 1:
         return words + name_words(nxt.text)
     return words or None

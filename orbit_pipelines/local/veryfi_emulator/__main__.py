@@ -26,8 +26,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--strict-signatures", action="store_true")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each process call")
     args = parser.parse_args(argv)
-    emulator = VeryfiEmulator(args.host, args.port, args.client_id, args.username, args.api_key,
-                              client_secret=args.client_secret, strict_signatures=args.strict_signatures)
+    emulator = VeryfiEmulator(
+        args.host,
+        args.port,
+        args.client_id,
+        args.username,
+        args.api_key,
+        client_secret=args.client_secret,
+        strict_signatures=args.strict_signatures,
+    )
     emulator.faults.latency = args.latency
     emulator.start()
     print("Veryfi API EMULATOR (local stand-in, not the real Veryfi service)")
@@ -37,8 +44,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"  username:      {emulator.username}")
     print(f"  API key:       {emulator.api_key}")
     if emulator.client_secret:
-        print(f"  client secret: {emulator.client_secret}"
-              f" ({'strict' if emulator.strict_signatures else 'shape-checked'} signatures)")
+        print(
+            f"  client secret: {emulator.client_secret}"
+            f" ({'strict' if emulator.strict_signatures else 'shape-checked'} signatures)"
+        )
     print("Press Ctrl+C to stop.", flush=True)
     try:
         while True:

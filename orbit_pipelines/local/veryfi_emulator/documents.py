@@ -111,13 +111,18 @@ def pdf_text(data: bytes) -> str:
                 current.append(_pdf_literal(operands[-1].group("str")))
             elif op == b"TJ" and operands and operands[-1].group("arr"):
                 pieces = _PDF_TOKEN.finditer(operands[-1].group("arr")[1:-1])
-                current.append("".join(
-                    _pdf_literal(p.group("str")) if p.group("str")
-                    else (" " if p.group("num") and float(p.group("num")) < -200 else "")
-                    for p in pieces
-                ))
+                current.append(
+                    "".join(
+                        _pdf_literal(p.group("str"))
+                        if p.group("str")
+                        else (" " if p.group("num") and float(p.group("num")) < -200 else "")
+                        for p in pieces
+                    )
+                )
             elif op in (b"T*", b"ET", b"Tm") or (
-                op in (b"Td", b"TD") and operands and operands[-1].group("num")
+                op in (b"Td", b"TD")
+                and operands
+                and operands[-1].group("num")
                 and float(operands[-1].group("num")) != 0
             ):
                 newline()

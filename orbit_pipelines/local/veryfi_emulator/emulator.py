@@ -79,8 +79,10 @@ class VeryfiEmulator:
         self._server.emulator = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"veryfi-emulator:{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"veryfi-emulator:{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -116,12 +118,20 @@ class VeryfiEmulator:
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``VeryfiClient`` that this emulator accepts."""
-        return dict(base_url=self.base_url, client_id=self.client_id, username=self.username,
-                    api_key=self.api_key, client_secret=self.client_secret)
+        return dict(
+            base_url=self.base_url,
+            client_id=self.client_id,
+            username=self.username,
+            api_key=self.api_key,
+            client_secret=self.client_secret,
+        )
 
     def auth_headers(self) -> dict[str, str]:
-        return {"CLIENT-ID": self.client_id, "AUTHORIZATION": f"apikey {self.username}:{self.api_key}",
-                "Accept": "application/json"}
+        return {
+            "CLIENT-ID": self.client_id,
+            "AUTHORIZATION": f"apikey {self.username}:{self.api_key}",
+            "Accept": "application/json",
+        }
 
     # ------------------------------------------------------------------------- fault shortcuts
 
@@ -137,8 +147,7 @@ class VeryfiEmulator:
     def malformed_next(self, n: int = 1) -> None:
         self.faults.malformed_next(n)
 
-    def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503,
-                       **kwargs) -> None:
+    def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503, **kwargs) -> None:
         self.faults.set_fault_rate(rate, status, **kwargs)
 
     def clear_faults(self) -> None:
@@ -222,9 +231,11 @@ class VeryfiEmulator:
             return "Not Authorized: CLIENT-ID and AUTHORIZATION headers are required."
         expected = f"apikey {self.username}:{self.api_key}"
         scheme, _, credentials = authorization.strip().partition(" ")
-        if not (hmac.compare_digest(client_id.encode(), self.client_id.encode())
-                and scheme.lower() == "apikey"
-                and hmac.compare_digest(f"apikey {credentials.strip()}".encode(), expected.encode())):
+        if not (
+            hmac.compare_digest(client_id.encode(), self.client_id.encode())
+            and scheme.lower() == "apikey"
+            and hmac.compare_digest(f"apikey {credentials.strip()}".encode(), expected.encode())
+        ):
             return "Not Authorized: invalid client id, username or API key."
         return None
 
@@ -268,13 +279,25 @@ class VeryfiEmulator:
         if external_id is not None:
             docs = [d for d in docs if d.get("external_id") == external_id]
         if q:
-            docs = [d for d in docs if q in " ".join(
-                str(v or "") for v in (d["vendor"]["name"], d.get("external_id"), d.get("ocr_text"))
-            ).lower()]
+            docs = [
+                d
+                for d in docs
+                if q
+                in " ".join(
+                    str(v or "") for v in (d["vendor"]["name"], d.get("external_id"), d.get("ocr_text"))
+                ).lower()
+            ]
         total_pages = max(1, -(-len(docs) // page_size))
-        chunk = docs[(page - 1) * page_size: page * page_size]
-        return {"documents": chunk, "meta": {"page_number": page, "page_size": page_size,
-                                             "total_pages": total_pages, "total_documents": len(docs)}}
+        chunk = docs[(page - 1) * page_size : page * page_size]
+        return {
+            "documents": chunk,
+            "meta": {
+                "page_number": page,
+                "page_size": page_size,
+                "total_pages": total_pages,
+                "total_documents": len(docs),
+            },
+        }
 
     def get(self, document_id: int) -> dict[str, Any]:
         with self._lock:
@@ -333,8 +356,7 @@ class VeryfiEmulator:
             document_id = next(self._document_ids)
             line_ids = [next(self._line_ids) for _ in facts.items]
             duplicate_of = self._first_by_hash.get(content_hash)
-        document = v8_document(facts, document_id, line_ids, upload, kind, pages, duplicate_of,
-                               self.username)
+        document = v8_document(facts, document_id, line_ids, upload, kind, pages, duplicate_of, self.username)
         with self._lock:
             self._paid[upload.external_id] += 1
             if not upload.auto_delete:

@@ -54,8 +54,9 @@ class FaultPlan:
         with self._lock:
             self._latency = float(seconds)
 
-    def fail_next(self, n: int = 1, status: Union[int, str] = 503, *, retry_after=None, body=None,
-                  seconds: Optional[float] = None) -> None:
+    def fail_next(
+        self, n: int = 1, status: Union[int, str] = 503, *, retry_after=None, body=None, seconds: Optional[float] = None
+    ) -> None:
         """Make the next ``n`` process calls fail. ``status`` is an HTTP status or a kind name
         ("timeout", "drop", "malformed")."""
         fault = _make_fault(status, retry_after, body, seconds)
@@ -71,9 +72,16 @@ class FaultPlan:
     def malformed_next(self, n: int = 1) -> None:
         self.fail_next(n, "malformed")
 
-    def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503, *,
-                       seed: Optional[int] = None, retry_after=None, body=None,
-                       seconds: Optional[float] = None) -> None:
+    def set_fault_rate(
+        self,
+        rate: float,
+        status: Union[int, str, Sequence[Union[int, str]]] = 503,
+        *,
+        seed: Optional[int] = None,
+        retry_after=None,
+        body=None,
+        seconds: Optional[float] = None,
+    ) -> None:
         """Fail a random fraction ``rate`` of process calls (after any queued faults); 0 turns it off.
 
         ``status`` may be a list of statuses and kind names: each failing call draws one of them,
@@ -84,8 +92,9 @@ class FaultPlan:
         statuses = [status] if isinstance(status, (int, str)) else list(status)
         if not statuses:
             raise ValueError("status: give at least one status or fault kind")
-        faults = [_make_fault(s, retry_after if s == 429 or len(statuses) == 1 else None, body, seconds)
-                  for s in statuses]
+        faults = [
+            _make_fault(s, retry_after if s == 429 or len(statuses) == 1 else None, body, seconds) for s in statuses
+        ]
         with self._lock:
             self._rate, self._rate_faults = float(rate), faults
             if seed is not None:
@@ -129,9 +138,7 @@ _DEFAULT_FAULT_BODIES: dict[int, Any] = {
     429: {"status": "fail", "error": "Too many requests. Please retry after the delay in Retry-After."},
     499: {"status": "fail", "error": "Client closed request"},
     500: {"status": "fail", "error": "Internal server error"},
-    502: "<html><head><title>502 Bad Gateway</title></head>"
-         "<body><h1>502 Bad Gateway</h1></body></html>",
+    502: "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>",
     503: {"status": "fail", "message": "Service temporarily unavailable, please try again later."},
-    504: "<html><head><title>504 Gateway Time-out</title></head>"
-         "<body><h1>504 Gateway Time-out</h1></body></html>",
+    504: "<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1></body></html>",
 }

@@ -33,9 +33,7 @@ _PAYMENT = re.compile(r"^(?P<type>visa|mastercard|amex|discover|cash|debit|credi
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
 _NOT_ITEM = re.compile(r"^(?:change|tendered|cash\s+back|balance)\b", re.I)
 _PHONE = re.compile(r"\(?\b\d{3}\)?[-.\s]\d{3}[-.\s]\d{4}\b")
-_INVOICE = re.compile(
-    r"\b(?:receipt|invoice|order|check)\s*(?:no\.?|number|#)\s*[:#]?\s*([A-Za-z0-9-]+)", re.I
-)
+_INVOICE = re.compile(r"\b(?:receipt|invoice|order|check)\s*(?:no\.?|number|#)\s*[:#]?\s*([A-Za-z0-9-]+)", re.I)
 _CURRENCY_CODE = re.compile(r"\b(USD|EUR|GBP|CAD|AUD|NZD|CHF|JPY|SEK|NOK|DKK|MXN|INR|PLN|CZK)\b")
 _DATES = (
     (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"), "ymd"),
@@ -104,8 +102,13 @@ def _read_item(line: str) -> Optional[dict[str, Any]]:
             total = (quantity * price).quantize(CENT, rounding=ROUND_HALF_UP)
         if price is None:
             price = (total / quantity).quantize(CENT, rounding=ROUND_HALF_UP) if quantity else total
-        return {"description": parts["desc"].strip(" .:-\t"), "quantity": quantity,
-                "price": price, "total": total, "text": line}
+        return {
+            "description": parts["desc"].strip(" .:-\t"),
+            "quantity": quantity,
+            "price": price,
+            "total": total,
+            "text": line,
+        }
     return None
 
 
@@ -161,7 +164,7 @@ def read_receipt(text: str) -> ReceiptFacts:
     if facts.subtotal is None and facts.items:
         facts.subtotal = sum((item["total"] for item in facts.items), Decimal(0))
     if facts.total is None and facts.subtotal is not None:
-        facts.total = (facts.subtotal + (facts.tax or 0) + (facts.tip or 0) - (facts.discount or 0))
+        facts.total = facts.subtotal + (facts.tax or 0) + (facts.tip or 0) - (facts.discount or 0)
     return facts
 
 
@@ -189,8 +192,12 @@ def image_receipt_text(data: bytes) -> str:
         lines.append(f"{product} {qty} x {price}" if qty > 1 else f"{product} {price}")
     rate = rng.choice((Decimal("5"), Decimal("7.25"), Decimal("8"), Decimal("8.875")))
     tax = (subtotal * rate / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-    lines += [f"SUBTOTAL {subtotal:.2f}", f"TAX {rate}% {tax}", f"TOTAL {subtotal + tax:.2f}",
-              f"VISA ***{rng.randint(1000, 9999)}"]
+    lines += [
+        f"SUBTOTAL {subtotal:.2f}",
+        f"TAX {rate}% {tax}",
+        f"TOTAL {subtotal + tax:.2f}",
+        f"VISA ***{rng.randint(1000, 9999)}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -198,13 +205,14 @@ def _category(facts: ReceiptFacts) -> tuple[str, Optional[str], str]:
     """(category, vendor type, line item type) guessed from keywords, as Veryfi's classifier would."""
     haystack = f"{facts.vendor_raw or ''}\n{facts.text[:400]}".lower()
     rules = (
-        (("cafe", "coffee", "diner", "grill", "restaurant", "bakery", "bistro", "pizza"),
-         ("Meals & Entertainment", "restaurant", "food")),
+        (
+            ("cafe", "coffee", "diner", "grill", "restaurant", "bakery", "bistro", "pizza"),
+            ("Meals & Entertainment", "restaurant", "food"),
+        ),
         (("fuel", "gas station", "petrol", "unleaded"), ("Fuel", "gas station", "fuel")),
         (("hotel", "inn", "motel", "room night"), ("Lodging", "hotel", "service")),
         (("taxi", "airline", "rail", "fare"), ("Travel", "transportation", "service")),
-        (("office", "stationer", "paper", "toner"),
-         ("Office Supplies & Software", "office supplies", "product")),
+        (("office", "stationer", "paper", "toner"), ("Office Supplies & Software", "office supplies", "product")),
         (("pharmacy", "chemist", "clinic"), ("Medical", "pharmacy", "product")),
         (("market", "grocery", "supermarket"), ("Groceries", "grocery", "food")),
         (("hardware", "tools", "lumber"), ("Job Supplies", "hardware store", "product")),

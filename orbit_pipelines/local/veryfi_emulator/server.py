@@ -125,8 +125,14 @@ class _Handler(BaseHTTPRequestHandler):
         emulator = self.server.emulator
         self.trace_id = uuid.uuid4().hex
         url = urlsplit(self.path)
-        self.record = RecordedRequest(method, url.path, parse_qs(url.query), dict(self.headers.items()),
-                                      trace_id=self.trace_id, client_port=self.client_address[1])
+        self.record = RecordedRequest(
+            method,
+            url.path,
+            parse_qs(url.query),
+            dict(self.headers.items()),
+            trace_id=self.trace_id,
+            client_port=self.client_address[1],
+        )
         hosted = _HOSTED_PATH.fullmatch(url.path)
         if not hosted:  # downloads of hosted test files are not Veryfi API calls
             emulator._record(self.record)
@@ -137,8 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             route = _DOCUMENTS_PATH.fullmatch(url.path)
             if not route:
                 raise Refusal("Not found.", 404)
-            problem = (emulator.credentials_problem(self.headers)
-                       or emulator.signature_problem(self.headers, None))
+            problem = emulator.credentials_problem(self.headers) or emulator.signature_problem(self.headers, None)
             if problem:
                 raise Refusal(problem, 401)
             document_id = route.group("id")
@@ -186,8 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
         if content_type.startswith("multipart/form-data"):
             form, files = _multipart(body, content_type)
             self.record.form = form
-            self.record.files = [{"field": f, "file_name": n, "content_type": t, "size": len(d)}
-                                 for f, n, t, d in files]
+            self.record.files = [
+                {"field": f, "file_name": n, "content_type": t, "size": len(d)} for f, n, t, d in files
+            ]
             values: dict[str, list[str]] = {}
             for name, value in form:
                 values.setdefault(name, []).append(value)
@@ -270,7 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(201, document)
 
     def _send_fault(self, fault: Fault) -> None:
-        body = fault.body if fault.body is not None else _DEFAULT_FAULT_BODIES.get(
-            fault.status, {"status": "fail", "error": f"Request failed (emulated HTTP {fault.status})."})
+        body = (
+            fault.body
+            if fault.body is not None
+            else _DEFAULT_FAULT_BODIES.get(
+                fault.status, {"status": "fail", "error": f"Request failed (emulated HTTP {fault.status})."}
+            )
+        )
         headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         self._send(fault.status, body, headers)

@@ -20,8 +20,16 @@ def _display_name(raw: str) -> str:
     return raw.title() if raw.isupper() else raw
 
 
-def v8_document(facts: ReceiptFacts, document_id: int, line_ids: list[int], upload: _Upload,
-                kind: str, pages: int, duplicate_of: Optional[int], owner: str) -> dict[str, Any]:
+def v8_document(
+    facts: ReceiptFacts,
+    document_id: int,
+    line_ids: list[int],
+    upload: _Upload,
+    kind: str,
+    pages: int,
+    duplicate_of: Optional[int],
+    owner: str,
+) -> dict[str, Any]:
     """The v8 document Veryfi returns for a processed upload; ``owner`` is the API username."""
     now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     category, vendor_type, item_type = _category(facts)
@@ -33,13 +41,23 @@ def v8_document(facts: ReceiptFacts, document_id: int, line_ids: list[int], uplo
     cdn = f"https://scdn.veryfi.invalid/emulator/{document_id}"
     tax_lines = []
     if facts.tax is not None:
-        tax_lines.append({"order": 0, "name": "Sales Tax" if facts.currency in ("USD", "CAD") else "VAT",
-                          "rate": _number(facts.tax_rate), "base": _number(facts.subtotal),
-                          "total": _number(facts.tax)})
-    payment = {"type": facts.payment_type, "card_number": facts.card_last4,
-               "display_name": (f"{facts.payment_type.title()} ***{facts.card_last4}"
-                                if facts.payment_type and facts.card_last4 else None),
-               "terms": None}
+        tax_lines.append(
+            {
+                "order": 0,
+                "name": "Sales Tax" if facts.currency in ("USD", "CAD") else "VAT",
+                "rate": _number(facts.tax_rate),
+                "base": _number(facts.subtotal),
+                "total": _number(facts.tax),
+            }
+        )
+    payment = {
+        "type": facts.payment_type,
+        "card_number": facts.card_last4,
+        "display_name": (
+            f"{facts.payment_type.title()} ***{facts.card_last4}" if facts.payment_type and facts.card_last4 else None
+        ),
+        "terms": None,
+    }
     return {
         "id": document_id,
         "external_id": upload.external_id,
@@ -64,18 +82,42 @@ def v8_document(facts: ReceiptFacts, document_id: int, line_ids: list[int], uplo
             "raw_name": raw_vendor,
             "address": ", ".join(facts.address_lines) or None,
             "raw_address": "\n".join(facts.address_lines) or None,
-            "phone_number": facts.phone, "email": None, "web": None, "vat_number": None,
-            "type": vendor_type, "category": vendor_type, "logo": None,
+            "phone_number": facts.phone,
+            "email": None,
+            "web": None,
+            "vat_number": None,
+            "type": vendor_type,
+            "category": vendor_type,
+            "logo": None,
         },
-        "bill_to": {"name": None, "address": None, "vat_number": None, "email": None,
-                    "phone_number": None, "parsed_address": None, "reg_number": None},
+        "bill_to": {
+            "name": None,
+            "address": None,
+            "vat_number": None,
+            "email": None,
+            "phone_number": None,
+            "parsed_address": None,
+            "reg_number": None,
+        },
         "ship_to": {"name": None, "address": None, "parsed_address": None},
         "line_items": [
-            {"id": line_id, "order": order, "description": item["description"],
-             "quantity": float(item["quantity"]), "price": _number(item["price"]),
-             "total": _number(item["total"]), "sku": None, "tax": None, "tax_rate": None,
-             "discount": None, "type": item_type, "unit_of_measure": None, "text": item["text"],
-             "category": category, "tags": []}
+            {
+                "id": line_id,
+                "order": order,
+                "description": item["description"],
+                "quantity": float(item["quantity"]),
+                "price": _number(item["price"]),
+                "total": _number(item["total"]),
+                "sku": None,
+                "tax": None,
+                "tax_rate": None,
+                "discount": None,
+                "type": item_type,
+                "unit_of_measure": None,
+                "text": item["text"],
+                "category": category,
+                "tags": [],
+            }
             for order, (line_id, item) in enumerate(zip(line_ids, facts.items, strict=True))
         ],
         "tags": [{"id": 7_000 + i, "name": tag} for i, tag in enumerate(upload.tags)],
@@ -90,8 +132,13 @@ def v8_document(facts: ReceiptFacts, document_id: int, line_ids: list[int], uplo
         "is_document": True,
         "img_blur": False,
         "is_money_in": False,
-        "meta": {"owner": owner, "source": "api", "file_type": kind,
-                 "processed_pages": min(pages, MAX_PAGES), "total_pages": pages,
-                 "emulator": True},
+        "meta": {
+            "owner": owner,
+            "source": "api",
+            "file_type": kind,
+            "processed_pages": min(pages, MAX_PAGES),
+            "total_pages": pages,
+            "emulator": True,
+        },
         "warnings": (["boost_mode: enrichment skipped"] if upload.boost_mode else []),
     }

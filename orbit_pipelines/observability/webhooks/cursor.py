@@ -39,9 +39,15 @@ class WebhookCursor:
     dagster: int  # storage id of the last Dagster event read
 
     def dumps(self) -> str:
-        return json.dumps({"ledger": {"last_id": self.ledger.last_id,
-                                      "gaps": {str(k): v for k, v in sorted(self.ledger.gaps.items())}},
-                           "dagster": self.dagster})
+        return json.dumps(
+            {
+                "ledger": {
+                    "last_id": self.ledger.last_id,
+                    "gaps": {str(k): v for k, v in sorted(self.ledger.gaps.items())},
+                },
+                "dagster": self.dagster,
+            }
+        )
 
     @classmethod
     def loads(cls, raw: str | None) -> "WebhookCursor | None":

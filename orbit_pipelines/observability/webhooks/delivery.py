@@ -60,8 +60,13 @@ def post(session: requests.Session, delivery: Delivery, secret: str | None) -> A
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, timestamp, delivery.body)
     try:
-        response = session.post(delivery.url, data=delivery.body.encode("utf-8"), headers=headers,
-                                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), allow_redirects=False)
+        response = session.post(
+            delivery.url,
+            data=delivery.body.encode("utf-8"),
+            headers=headers,
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            allow_redirects=False,
+        )
     except requests.RequestException as exc:
         return Attempt(False, None, f"{type(exc).__name__}: {exc}", unreachable=True)
     if 200 <= response.status_code < 300:
@@ -88,8 +93,15 @@ class TickReport:
         return text
 
 
-def deliver_due(outbox: Outbox, secret: str | None, now: datetime, *, budget_seconds: float = 20.0,
-                max_deliveries: int = 500, workers: int = 8) -> TickReport:
+def deliver_due(
+    outbox: Outbox,
+    secret: str | None,
+    now: datetime,
+    *,
+    budget_seconds: float = 20.0,
+    max_deliveries: int = 500,
+    workers: int = 8,
+) -> TickReport:
     """Deliver what is due, each (receiver, task) chain in order and stopping at its first failure;
     chains run side by side. Stops starting deliveries when the budget is spent (the sensor body
     has a ~60 s gRPC deadline); what is left stays pending for the next tick."""

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict
 
 from orbit_pipelines.runtime.remediation import remediation_for
 
-EventType = Literal["task.queued", "task.started", "task.step_completed", "task.completed", "task.failed",
-                    "task.canceled", "dlq.added"]
+EventType = Literal[
+    "task.queued", "task.started", "task.step_completed", "task.completed", "task.failed", "task.canceled", "dlq.added"
+]
 
 # The ledger status a change moved a task to, and the event it is for other systems.
 STATUS_EVENTS: dict[str, EventType] = {
@@ -71,8 +72,14 @@ class WebhookEvent(BaseModel):
 
 
 def _task_ref(row: Mapping[str, Any], status: str) -> TaskRef:
-    return TaskRef(id=row["task_id"], kind=row["kind"], status=status, lane=row["lane"], priority=row["priority"],
-                   idempotency_key=row["idempotency_key"])
+    return TaskRef(
+        id=row["task_id"],
+        kind=row["kind"],
+        status=status,
+        lane=row["lane"],
+        priority=row["priority"],
+        idempotency_key=row["idempotency_key"],
+    )
 
 
 def events_for_change(row: Mapping[str, Any]) -> list[WebhookEvent]:
@@ -81,20 +88,38 @@ def events_for_change(row: Mapping[str, Any]) -> list[WebhookEvent]:
     to_status, from_status = row["to_status"], row["from_status"]
     if to_status not in STATUS_EVENTS or to_status == from_status:
         return []
-    common = {"occurred_at": row["at"], "task": _task_ref(row, to_status), "run_id": row["run_id"],
-              "from_status": from_status, "to_status": to_status, "note": row["note"]}
+    common = {
+        "occurred_at": row["at"],
+        "task": _task_ref(row, to_status),
+        "run_id": row["run_id"],
+        "from_status": from_status,
+        "to_status": to_status,
+        "note": row["note"],
+    }
     if to_status != "FAILED":
         return [WebhookEvent(id=f"task-event-{row['id']}", type=STATUS_EVENTS[to_status], **common)]
-    error = ErrorInfo(error_class=row["error_class"], message=row["error_message"], step=row["error_step"],
-                      remediation=remediation_for(row["error_class"]))
-    return [WebhookEvent(id=f"task-event-{row['id']}", type="task.failed", error=error, **common),
-            WebhookEvent(id=f"dlq-{row['id']}", type="dlq.added", error=error, **common)]
+    error = ErrorInfo(
+        error_class=row["error_class"],
+        message=row["error_message"],
+        step=row["error_step"],
+        remediation=remediation_for(row["error_class"]),
+    )
+    return [
+        WebhookEvent(id=f"task-event-{row['id']}", type="task.failed", error=error, **common),
+        WebhookEvent(id=f"dlq-{row['id']}", type="dlq.added", error=error, **common),
+    ]
 
 
 def step_completed(task: Mapping[str, Any], run_id: str, step: str, at: datetime, storage_id: int) -> WebhookEvent:
     """A Dagster step of a run working on `task` succeeded."""
-    return WebhookEvent(id=f"step-{storage_id}-task-{task['task_id']}", type="task.step_completed", occurred_at=at,
-                        task=_task_ref(task, task["status"]), run_id=run_id, step=step)
+    return WebhookEvent(
+        id=f"step-{storage_id}-task-{task['task_id']}",
+        type="task.step_completed",
+        occurred_at=at,
+        task=_task_ref(task, task["status"]),
+        run_id=run_id,
+        step=step,
+    )
 
 
 def step_concerns_task(task: Mapping[str, Any], run_id: str, at: datetime) -> bool:

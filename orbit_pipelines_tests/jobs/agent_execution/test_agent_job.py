@@ -26,18 +26,26 @@ CHAIN = {D: [], S: [D], H: [S], T: [S, H]}
 
 
 def subtask(category: Category, needs: list[Category]) -> Subtask:
-    return Subtask(id=f"{category.value.lower()}.invoice", category=category, title=f"{category.value} work",
-                   description="Invoices.", requirements=["Do it"],
-                   dependencies=[f"{c.value.lower()}.invoice" for c in needs], estimated_effort_hours=1,
-                   priority="MEDIUM")
+    return Subtask(
+        id=f"{category.value.lower()}.invoice",
+        category=category,
+        title=f"{category.value} work",
+        description="Invoices.",
+        requirements=["Do it"],
+        dependencies=[f"{c.value.lower()}.invoice" for c in needs],
+        estimated_effort_hours=1,
+        priority="MEDIUM",
+    )
 
 
 def decomposed(ledger, behaviours: dict, needs: dict = CHAIN) -> int:
     """A decomposition task whose prompt for each category asks the fake agent for a behaviour."""
     task, _ = submit_task(ledger, "decomposition", {"title": "Invoices", "description": "Invoice export."})
     subtasks = [subtask(c, needs.get(c, [])) for c in behaviours]
-    prompts = [Prompt(category=c, subtask_ids=[f"{c.value.lower()}.invoice"],
-                      text=f"# {c.value} prompt\nFAKE-AGENT: {b}\n") for c, b in behaviours.items()]
+    prompts = [
+        Prompt(category=c, subtask_ids=[f"{c.value.lower()}.invoice"], text=f"# {c.value} prompt\nFAKE-AGENT: {b}\n")
+        for c, b in behaviours.items()
+    ]
     save_plan(ledger.engine, task.id, "decomposed-by-test", subtasks, prompts)
     return task.id
 
@@ -52,17 +60,27 @@ def run_agents(instance, ledger, agents_root):
     """Submit an agent task for a decomposition task and run it, as the dispatch sensor would."""
 
     def run(decomposition_task_id, categories=(), timeout=20.0, max_retries=1, agent=None, **resource):
-        task, _ = submit_task(ledger, "agent", {"decomposition_task_id": decomposition_task_id,
-                                                "categories": list(categories)})
+        task, _ = submit_task(
+            ledger, "agent", {"decomposition_task_id": decomposition_task_id, "categories": list(categories)}
+        )
         ledger.claim_pending(limit=1, kinds=["agent"])
         kind, tasks = get_kind("agent"), [ledger.get(task.id)]
         config = kind.run_config(tasks)
         config["ops"]["run_prompts"] = {"config": {"timeout_seconds": timeout, "max_retries": max_retries}}
-        settings = {"command_json": json.dumps(agent or [sys.executable, FAKE_AGENT]),
-                    "workdir_root": str(agents_root), "kill_grace_seconds": 0.5, **resource}
+        settings = {
+            "command_json": json.dumps(agent or [sys.executable, FAKE_AGENT]),
+            "workdir_root": str(agents_root),
+            "kill_grace_seconds": 0.5,
+            **resource,
+        }
         config["resources"] = {"agent": {"config": settings}}
-        result = execute_job(recon_job("agent_execution"), instance=instance, run_config=config,
-                             tags=kind.tags_for(tasks), raise_on_error=False)
+        result = execute_job(
+            recon_job("agent_execution"),
+            instance=instance,
+            run_config=config,
+            tags=kind.tags_for(tasks),
+            raise_on_error=False,
+        )
         return ledger.get(task.id), result
 
     return run
@@ -80,8 +98,9 @@ def retries(result):
     return [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
 
 
-def test_every_prompt_of_a_decomposed_task_runs_and_the_task_completes(instance, ledger, sample_payload,
-                                                                      run_agents, agents_root):
+def test_every_prompt_of_a_decomposed_task_runs_and_the_task_completes(
+    instance, ledger, sample_payload, run_agents, agents_root
+):
     from orbit_pipelines_tests.jobs.task_decomposition.test_job import dispatched, run_task
 
     source = dispatched(ledger, sample_payload)
@@ -108,8 +127,7 @@ def test_the_run_log_shows_each_stage_and_the_agents_output(instance, ledger, ru
 
 def test_dependencies_between_subtasks_decide_the_order(instance, ledger, run_agents):
     tests_first = {T: [], D: [T], S: [D], H: [S]}
-    task, result = run_agents(decomposed(ledger, {D: "succeed", S: "succeed", H: "succeed", T: "succeed"},
-                                         tests_first))
+    task, result = run_agents(decomposed(ledger, {D: "succeed", S: "succeed", H: "succeed", T: "succeed"}, tests_first))
     started = [m.split()[1].rstrip("]") for m in logs(instance, result) if " stage 1/5 initializing" in m]
     assert started == ["TESTING", "DATA_MODEL", "SERVICE", "HTTP_API"]
     assert result.success
@@ -118,8 +136,7 @@ def test_dependencies_between_subtasks_decide_the_order(instance, ledger, run_ag
 def test_a_dependency_cycle_fails_the_task_naming_it(instance, ledger, run_agents):
     cyclic = {D: [], S: [D, H], H: [S]}
     task, result = run_agents(decomposed(ledger, {D: "succeed", S: "succeed", H: "succeed"}, cyclic))
-    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "DependencyCycle",
-                                                                "load_agent_task")
+    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "DependencyCycle", "load_agent_task")
     assert "dependency cycle: SERVICE -> HTTP_API -> SERVICE" in task.error_message
     assert results(ledger, task.id) == {}
 
@@ -132,13 +149,18 @@ def test_a_clean_non_zero_exit_is_the_agents_answer_recorded_without_retry(insta
     assert "not run because a prompt they depend on did not succeed: HTTP_API, TESTING" in task.error_message
     assert "the schema conflicts with the existing migration" in task.error_message
     stored = results(ledger, task.id)
-    assert [stored[c].status for c in (D, S, H, T)] == [PromptStatus.SUCCEEDED, PromptStatus.FAILED,
-                                                        PromptStatus.SKIPPED, PromptStatus.SKIPPED]
+    assert [stored[c].status for c in (D, S, H, T)] == [
+        PromptStatus.SUCCEEDED,
+        PromptStatus.FAILED,
+        PromptStatus.SKIPPED,
+        PromptStatus.SKIPPED,
+    ]
     assert stored[S].exit_code == 3 and stored[H].detail == "needs SERVICE, which did not succeed"
 
 
-def test_an_agent_that_hangs_is_killed_with_its_children_at_the_timeout_and_retried(instance, ledger, run_agents,
-                                                                                   agents_root):
+def test_an_agent_that_hangs_is_killed_with_its_children_at_the_timeout_and_retried(
+    instance, ledger, run_agents, agents_root
+):
     source = decomposed(ledger, {D: "hang"})
     task, result = run_agents(source, timeout=2.0, max_retries=1)
     assert len(retries(result)) == 1
@@ -184,8 +206,14 @@ def test_the_agent_sees_only_allowed_variables(instance, ledger, run_agents, age
     assert task.status == TaskStatus.COMPLETED
     seen = json.loads((agents_root / f"task-{source}" / "env.json").read_text())
     assert "ORBIT_TEST_AGENT_SECRET" not in seen and seen["ORBIT_TEST_AGENT_TOKEN"] == "allowed-token"
-    assert set(seen) - {"LC_CTYPE"} <= {"PATH", "HOME", "LANG", "ORBIT_TEST_AGENT_TOKEN", "ORBIT_TASK_ID",
-                                         "ORBIT_PROMPT_CATEGORY"}
+    assert set(seen) - {"LC_CTYPE"} <= {
+        "PATH",
+        "HOME",
+        "LANG",
+        "ORBIT_TEST_AGENT_TOKEN",
+        "ORBIT_TASK_ID",
+        "ORBIT_PROMPT_CATEGORY",
+    }
     assert "must-not-leak" not in json.dumps(seen) and "DAGSTER_PG_URL" in os.environ
     assert "secret visible: False" in results(ledger, task.id)[D].output_tail
 
@@ -203,8 +231,12 @@ def test_re_executing_after_a_fix_runs_only_what_had_not_succeeded(instance, led
     task, first = run_agents(source)
     assert task.status == TaskStatus.FAILED
     (agents_root / f"task-{source}" / "fixed").write_text("an operator fixed the build\n")
-    again = execute_job(recon_job("agent_execution"), instance=instance, raise_on_error=False,
-                        reexecution_options=ReexecutionOptions.from_failure(first.run_id, instance))
+    again = execute_job(
+        recon_job("agent_execution"),
+        instance=instance,
+        raise_on_error=False,
+        reexecution_options=ReexecutionOptions.from_failure(first.run_id, instance),
+    )
     assert again.success and ledger.get(task.id).status == TaskStatus.COMPLETED
     rows = load_results(ledger.engine, task.id)
     assert list(rows) == [D, S, H]
@@ -214,8 +246,9 @@ def test_re_executing_after_a_fix_runs_only_what_had_not_succeeded(instance, led
 
 
 def test_only_the_selected_categories_run(instance, ledger, run_agents):
-    task, result = run_agents(decomposed(ledger, {D: "succeed", S: "succeed", H: "fail", T: "succeed"}),
-                              categories=["TESTING", "SERVICE"])
+    task, result = run_agents(
+        decomposed(ledger, {D: "succeed", S: "succeed", H: "fail", T: "succeed"}), categories=["TESTING", "SERVICE"]
+    )
     assert task.status == TaskStatus.COMPLETED
     assert list(results(ledger, task.id)) == [S, T]
 
@@ -267,8 +300,13 @@ def test_an_agent_waits_while_another_run_holds_the_agents_pool(instance, ledger
     finally:
         release.join()
     assert task.status == TaskStatus.COMPLETED and time.monotonic() - started >= 2.0
-    blocked = [e for e in result.all_events if e.event_type == DagsterEventType.ENGINE_EVENT
-               and e.step_key == "run_prompts" and e.message == "Step blocked by limit for pool agents"]
+    blocked = [
+        e
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ENGINE_EVENT
+        and e.step_key == "run_prompts"
+        and e.message == "Step blocked by limit for pool agents"
+    ]
     assert blocked, "run_prompts waited for the slot the other run held"
 
 
@@ -292,4 +330,6 @@ def test_orbit_task_show_lists_the_prompt_results(instance, ledger, run_agents):
     assert "| SERVICE | FAILED | 3 |" in shown and "| DATA_MODEL | SUCCEEDED | 0 |" in shown
     as_json = json.loads(task_report_json(ledger, task.id))
     assert [(r["category"], r["status"], r["attempts"]) for r in as_json["agent_results"]] == [
-        ("DATA_MODEL", "SUCCEEDED", 1), ("SERVICE", "FAILED", 1)]
+        ("DATA_MODEL", "SUCCEEDED", 1),
+        ("SERVICE", "FAILED", 1),
+    ]

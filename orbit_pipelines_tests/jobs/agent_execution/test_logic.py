@@ -66,34 +66,53 @@ def test_a_prompt_is_blocked_by_the_first_dependency_that_did_not_succeed():
 
 
 def test_the_failure_summary_names_the_first_failure_the_skipped_and_the_output():
-    results = [AgentResult(category=D, status=PromptStatus.SUCCEEDED, exit_code=0),
-               AgentResult(category=S, status=PromptStatus.TIMED_OUT, exit_code=-9, signal="SIGKILL",
-                           duration_seconds=30.04, output_tail="step 1\nstill thinking"),
-               AgentResult(category=H, status=PromptStatus.SKIPPED, detail="needs SERVICE, which did not succeed")]
+    results = [
+        AgentResult(category=D, status=PromptStatus.SUCCEEDED, exit_code=0),
+        AgentResult(
+            category=S,
+            status=PromptStatus.TIMED_OUT,
+            exit_code=-9,
+            signal="SIGKILL",
+            duration_seconds=30.04,
+            output_tail="step 1\nstill thinking",
+        ),
+        AgentResult(category=H, status=PromptStatus.SKIPPED, detail="needs SERVICE, which did not succeed"),
+    ]
     error_class, message = failure_summary(results)
     assert error_class == "AgentTimedOut"
-    assert message == ("prompt SERVICE: timed out after 30.0 s and was killed; not run because a prompt they "
-                       "depend on did not succeed: HTTP_API; last output of SERVICE: step 1\nstill thinking")
+    assert message == (
+        "prompt SERVICE: timed out after 30.0 s and was killed; not run because a prompt they "
+        "depend on did not succeed: HTTP_API; last output of SERVICE: step 1\nstill thinking"
+    )
     assert failure_summary(results[:1]) is None
     assert "| SERVICE | TIMED_OUT | SIGKILL | 30.0 | n/a |" in results_markdown(results)
 
 
 def test_the_agent_environment_holds_the_basics_and_allowed_names_only():
-    environ = {"PATH": "/bin", "HOME": "/home/a", "LANG": "C.UTF-8", "AWS_SECRET_ACCESS_KEY": "s",
-               "ANTHROPIC_API_KEY": "k", "DAGSTER_PG_URL": "postgresql://x"}
+    environ = {
+        "PATH": "/bin",
+        "HOME": "/home/a",
+        "LANG": "C.UTF-8",
+        "AWS_SECRET_ACCESS_KEY": "s",
+        "ANTHROPIC_API_KEY": "k",
+        "DAGSTER_PG_URL": "postgresql://x",
+    }
     env = agent_environment(environ, ["ANTHROPIC_API_KEY", "NOT_SET"], {"ORBIT_TASK_ID": "7"})
-    assert env == {"PATH": "/bin", "HOME": "/home/a", "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "k",
-                   "ORBIT_TASK_ID": "7"}
+    assert env == {"PATH": "/bin", "HOME": "/home/a", "LANG": "C.UTF-8", "ANTHROPIC_API_KEY": "k", "ORBIT_TASK_ID": "7"}
 
 
 def test_the_prompt_goes_at_its_placeholder_or_at_the_end(tmp_path):
     file = tmp_path / "prompt.md"
     assert agent_argv(["claude", "-p"], "do it", "argument", file) == (["claude", "-p", "do it"], None)
     assert agent_argv(["aider", "--message", "{prompt}", "--yes"], "do it", "argument", file) == (
-        ["aider", "--message", "do it", "--yes"], None)
+        ["aider", "--message", "do it", "--yes"],
+        None,
+    )
     assert agent_argv(["claude", "-p"], "do it", "stdin", file) == (["claude", "-p"], "do it")
     assert agent_argv(["aider", "--message-file", "{prompt_file}"], "do it", "file", file) == (
-        ["aider", "--message-file", str(file)], None)
+        ["aider", "--message-file", str(file)],
+        None,
+    )
     assert file.read_text() == "do it"
     with pytest.raises(ValueError, match="prompt_via must be argument, stdin or file, got 'pipe'"):
         agent_argv(["x"], "do it", "pipe", file)

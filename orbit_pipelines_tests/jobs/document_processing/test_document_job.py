@@ -46,7 +46,7 @@ def test_each_document_is_uploaded_extracted_and_stored(instance, ledger, emulat
     assert result.success
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.COMPLETED}
     rows = {r["source_name"]: r for r in documents_for_tasks(ledger.engine, ids)}
-    for path, (vendor, date, lines, rate, currency) in zip(receipts, RECEIPTS):
+    for path, (vendor, date, lines, rate, currency) in zip(receipts, RECEIPTS, strict=True):
         expected = build_receipt(vendor, date, lines, rate, currency)
         row = rows[path.name]
         assert (row["vendor_name"], row["currency"], row["total"]) == (vendor, currency, expected.total)
@@ -54,15 +54,17 @@ def test_each_document_is_uploaded_extracted_and_stored(instance, ledger, emulat
         assert len(row["line_items"]) == len(lines)
 
 
-def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(instance, ledger, emulator,
-                                                                                receipts):
+def test_nothing_is_uploaded_paid_or_stored_twice_across_runs_and_re_executions(instance, ledger, emulator, receipts):
     ids = submitted_documents(ledger, receipts)
     first = process_documents(instance, ledger, ids)
     keys_after_first = sorted(s3_keys())
     for step in ("upload_and_extract", "store_documents"):
-        again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                            reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
-                                                                   step_selection=[step, "summarize"]))
+        again = execute_job(
+            recon_job("document_processing"),
+            instance=instance,
+            raise_on_error=False,
+            reexecution_options=ReexecutionOptions(parent_run_id=first.run_id, step_selection=[step, "summarize"]),
+        )
         assert again.success
     rerun = process_documents(instance, ledger, ids)  # the same tasks launched again: already done
     assert rerun.success
@@ -119,8 +121,11 @@ def test_bad_credentials_fail_every_document_with_a_clear_reason(instance, ledge
     emulator.fail_next(1, status=401)
     process_documents(instance, ledger, ids)
     task = ledger.get(ids[0])
-    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "VeryfiRejected",
-                                                                "upload_and_extract")
+    assert (task.status, task.error_class, task.error_step) == (
+        TaskStatus.FAILED,
+        "VeryfiRejected",
+        "upload_and_extract",
+    )
     assert "401" in task.error_message
 
 
@@ -146,20 +151,28 @@ def test_a_timed_out_call_that_veryfi_processed_is_not_paid_for_again(instance, 
     assert emulator.paid_calls_for(key) == 1
 
 
-def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extract_step(instance, ledger, emulator,
-                                                                                    receipts):
+def test_documents_refused_by_veryfi_complete_after_a_re_execution_of_the_extract_step(
+    instance, ledger, emulator, receipts
+):
     ids = submitted_documents(ledger, receipts)
     emulator.fail_next(len(ids), status=401)  # bad credentials for the whole batch
     first = process_documents(instance, ledger, ids)
     assert {t.status for t in ledger.get_many(ids)} == {TaskStatus.FAILED}
     emulator.clear_faults()  # the operator fixed the credentials
-    again = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False,
-                        reexecution_options=ReexecutionOptions(
-                            parent_run_id=first.run_id,
-                            step_selection=["upload_and_extract", "store_documents", "summarize"]))
+    again = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        reexecution_options=ReexecutionOptions(
+            parent_run_id=first.run_id, step_selection=["upload_and_extract", "store_documents", "summarize"]
+        ),
+    )
     assert again.success
-    step = next(e for e in again.all_events if e.event_type == DagsterEventType.STEP_OUTPUT
-                and e.step_key == "upload_and_extract").step_output_data.metadata
+    step = next(
+        e
+        for e in again.all_events
+        if e.event_type == DagsterEventType.STEP_OUTPUT and e.step_key == "upload_and_extract"
+    ).step_output_data.metadata
     assert (step["sent_to_s3"].value, step["already_in_s3"].value) == (0, len(ids)), "the uploads are reused"
     for task in ledger.get_many(ids):
         assert (task.status, task.run_id) == (TaskStatus.COMPLETED, again.run_id)
@@ -171,22 +184,37 @@ def test_a_launch_with_inline_paths_and_s3_uris_records_and_processes_each(insta
     s3 = boto3.client("s3", endpoint_url=os.environ["ORBIT_S3_ENDPOINT_URL"])
     s3.create_bucket(Bucket="incoming-scans")
     s3.upload_file(str(receipts[1]), "incoming-scans", "2026/03/receipt.pdf")
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False, run_config={
-        "ops": {"load_documents": {"config": {"paths": [str(receipts[0]), "s3://incoming-scans/2026/03/receipt.pdf"]}}}})
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                "load_documents": {"config": {"paths": [str(receipts[0]), "s3://incoming-scans/2026/03/receipt.pdf"]}}
+            }
+        },
+    )
     assert result.success
     tasks = ledger.list(kind="document")
     assert len(tasks) == 2 and {t.status for t in tasks} == {TaskStatus.COMPLETED}
     with ledger.engine.connect() as conn:
-        summary = conn.execute(text("SELECT summary FROM orbit.run_summaries WHERE run_id = :r"),
-                               {"r": result.run_id}).scalar()
+        summary = conn.execute(
+            text("SELECT summary FROM orbit.run_summaries WHERE run_id = :r"), {"r": result.run_id}
+        ).scalar()
     assert (summary["stored"], summary["failed"]) == (2, 0) and summary["totals"]["USD"]
 
 
 def test_a_bad_s3_uri_is_refused_by_name(instance, ledger, emulator):
-    result = execute_job(recon_job("document_processing"), instance=instance, raise_on_error=False, run_config={
-        "ops": {"load_documents": {"config": {"paths": ["s3://no-such-bucket/x.pdf"]}}}})
+    result = execute_job(
+        recon_job("document_processing"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_documents": {"config": {"paths": ["s3://no-such-bucket/x.pdf"]}}}},
+    )
     failure = events(result, DagsterEventType.STEP_FAILURE, "load_documents")[0]
-    assert "s3://no-such-bucket/x.pdf: could not be downloaded" in failure.step_failure_data.user_failure_data.description
+    assert (
+        "s3://no-such-bucket/x.pdf: could not be downloaded" in failure.step_failure_data.user_failure_data.description
+    )
 
 
 def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, ledger, emulator, receipts):
@@ -196,6 +224,9 @@ def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, led
     result = process_documents(instance, ledger, good + [bad.id])
     assert result.success and ledger.get(good[0]).status == TaskStatus.COMPLETED
     failed = ledger.get(bad.id)
-    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidPayload",
-                                                                      "load_documents")
+    assert (failed.status, failed.error_class, failed.error_step) == (
+        TaskStatus.FAILED,
+        "InvalidPayload",
+        "load_documents",
+    )
     assert "sha256: String should match pattern" in failed.error_message

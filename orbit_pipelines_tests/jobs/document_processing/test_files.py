@@ -59,8 +59,9 @@ def test_a_path_with_dot_dot_is_refused(tmp_path):
 
 
 def test_odd_characters_in_a_name_are_fine(tmp_path):
-    path = write_text_receipt(tmp_path / "Résumé – receipt #1 (copy).txt", "Shop", "2026-01-02",
-                              [("Tea", 1, "3.50")] * 8)
+    path = write_text_receipt(
+        tmp_path / "Résumé – receipt #1 (copy).txt", "Shop", "2026-01-02", [("Tea", 1, "3.50")] * 8
+    )
     assert inspect_file(path).name == "Résumé – receipt #1 (copy).txt"
 
 

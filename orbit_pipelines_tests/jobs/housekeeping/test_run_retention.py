@@ -28,16 +28,23 @@ def own_instance(pg_server, monkeypatch):
 def decomposed(instance, ledger, title):
     task, _ = ledger.submit("decomposition", {"title": title, "description": "Export invoices as CSV."})
     ledger.claim_pending(limit=1)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task.id),
-                         tags=task_tags(ledger.get(task.id)))
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        run_config=run_config_for(task.id),
+        tags=task_tags(ledger.get(task.id)),
+    )
     assert result.success
     return task, result.run_id
 
 
 def purge(instance, older_than_days) -> int:
     """Runs purged by one run_retention run."""
-    with execute_job(recon_job("run_retention"), instance=instance,
-                     run_config={"ops": {"purge_old_runs": {"config": {"older_than_days": older_than_days}}}}) as result:
+    with execute_job(
+        recon_job("run_retention"),
+        instance=instance,
+        run_config={"ops": {"purge_old_runs": {"config": {"older_than_days": older_than_days}}}},
+    ) as result:
         assert result.success
         return result.output_for_node("purge_old_runs")
 
@@ -59,8 +66,11 @@ def test_an_old_finished_run_is_purged_and_the_ledger_keeps_its_task_and_summary
     kept = ledger.get(task.id)
     assert kept.status == TaskStatus.COMPLETED and run_id in ledger.run_ids(task.id)
     summary = summary_of(ledger, run_id)
-    assert (summary["run"]["job"], summary["run"]["status"], summary["tasks"]) == ("task_decomposition", "SUCCESS",
-                                                                                   [task.id])
+    assert (summary["run"]["job"], summary["run"]["status"], summary["tasks"]) == (
+        "task_decomposition",
+        "SUCCESS",
+        [task.id],
+    )
 
 
 def test_runs_younger_than_the_retention_period_stay(own_instance):

@@ -14,8 +14,13 @@ def deliver(instance, ledger, **payload):
     ledger.claim_pending(limit=1)
     kind = get_kind("message")
     tasks = [ledger.get(task.id)]
-    result = execute_job(recon_job("send_message"), instance=instance, run_config=kind.run_config(tasks),
-                         tags=kind.tags_for(tasks), raise_on_error=False)
+    result = execute_job(
+        recon_job("send_message"),
+        instance=instance,
+        run_config=kind.run_config(tasks),
+        tags=kind.tags_for(tasks),
+        raise_on_error=False,
+    )
     return ledger.get(task.id), result
 
 
@@ -28,8 +33,12 @@ def test_a_json_message_is_delivered_once_and_completes(instance, ledger, receiv
     assert result.success and task.status == TaskStatus.COMPLETED
     (got,) = receiver.delivered()
     assert got["path"] == "/ops" and got["idempotency_key"] == f"orbit-task-{task.id}"
-    assert got["body"] == {"id": f"orbit-task-{task.id}", "title": "Release 1.2", "text": "deploy finished",
-                           "fields": {"env": "prod"}}
+    assert got["body"] == {
+        "id": f"orbit-task-{task.id}",
+        "title": "Release 1.2",
+        "text": "deploy finished",
+        "fields": {"env": "prod"},
+    }
 
 
 def test_a_slack_message_uses_the_incoming_webhook_format(instance, ledger, receiver):
@@ -53,8 +62,11 @@ def test_a_client_error_fails_at_once_without_retry(instance, ledger, receiver):
     receiver.answers.append((400, {}))
     task, result = deliver(instance, ledger)
     assert not retries(result)
-    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "DeliveryRejected",
-                                                                "deliver_message")
+    assert (task.status, task.error_class, task.error_step) == (
+        TaskStatus.FAILED,
+        "DeliveryRejected",
+        "deliver_message",
+    )
     assert "HTTP 400" in task.error_message
 
 
@@ -84,5 +96,13 @@ def test_runs_are_tagged_with_their_endpoint_for_the_per_endpoint_limit(ledger, 
 
 def test_verdicts_and_retry_after_parsing():
     assert [verdict(s) for s in (200, 204, 408, 429, 500, 503, 400, 401, 404)] == [
-        Verdict.DELIVERED, Verdict.DELIVERED, Verdict.RETRY, Verdict.RETRY, Verdict.RETRY, Verdict.RETRY,
-        Verdict.REJECTED, Verdict.REJECTED, Verdict.REJECTED]
+        Verdict.DELIVERED,
+        Verdict.DELIVERED,
+        Verdict.RETRY,
+        Verdict.RETRY,
+        Verdict.RETRY,
+        Verdict.RETRY,
+        Verdict.REJECTED,
+        Verdict.REJECTED,
+        Verdict.REJECTED,
+    ]

@@ -73,14 +73,25 @@ def with_changes(payload, **changes):
 
 
 def task(id, category=Category.DATA_MODEL, deps=()):
-    return Subtask(id=id, category=category, title=id, description=id, requirements=[],
-                   dependencies=list(deps), estimated_effort_hours=1, priority=SubtaskPriority.LOW)
+    return Subtask(
+        id=id,
+        category=category,
+        title=id,
+        description=id,
+        requirements=[],
+        dependencies=list(deps),
+        estimated_effort_hours=1,
+        priority=SubtaskPriority.LOW,
+    )
 
 
 def complete_plan():
-    return [task("data_model.a"), task("service.a", Category.SERVICE, ["data_model.a"]),
-            task("http_api.a", Category.HTTP_API, ["service.a"]),
-            task("testing.a_api", Category.TESTING, ["http_api.a"])]
+    return [
+        task("data_model.a"),
+        task("service.a", Category.SERVICE, ["data_model.a"]),
+        task("http_api.a", Category.HTTP_API, ["service.a"]),
+        task("testing.a_api", Category.TESTING, ["http_api.a"]),
+    ]
 
 
 # --- different tasks, different plans ---------------------------------------------------------------------
@@ -93,8 +104,13 @@ def test_each_task_gets_data_models_for_its_own_entities():
 
 
 def routes(subtasks):
-    return {r.split("`")[1] for s in subtasks if s.category == Category.HTTP_API for r in s.requirements
-            if r.startswith("`")}
+    return {
+        r.split("`")[1]
+        for s in subtasks
+        if s.category == Category.HTTP_API
+        for r in s.requirements
+        if r.startswith("`")
+    }
 
 
 def test_no_two_tasks_share_subtask_ids_or_routes():
@@ -193,9 +209,7 @@ def test_with_only_data_models_and_tests_the_tests_cover_the_models():
 
 
 # Every exclusion a payload may ask for (excluding all four is refused at intake: nothing to plan).
-EVERY_EXCLUSION = [
-    list(c) for n in range(len(CATEGORY_ORDER)) for c in itertools.combinations(CATEGORY_ORDER, n)
-]
+EVERY_EXCLUSION = [list(c) for n in range(len(CATEGORY_ORDER)) for c in itertools.combinations(CATEGORY_ORDER, n)]
 
 
 @pytest.mark.parametrize("excluded", EVERY_EXCLUSION, ids=lambda c: "+".join(x.value for x in c) or "nothing")
@@ -230,8 +244,7 @@ def test_declared_entity_names_in_any_spelling_become_the_same_slug():
 
 
 def test_entities_are_inferred_from_verbs_and_singularised():
-    payload = DecompositionPayload(title="Catalogue",
-                                   description="Admins manage categories and upload products.")
+    payload = DecompositionPayload(title="Catalogue", description="Admins manage categories and upload products.")
     assert ids(decompose(payload), Category.DATA_MODEL) == ["data_model.category", "data_model.product"]
 
 
@@ -257,8 +270,7 @@ def test_inferred_entities_are_capped():
 
 
 def test_fields_in_parentheses_become_model_fields():
-    payload = DecompositionPayload(title="Billing",
-                                   description="Store each Invoice (number, amount, due_date).")
+    payload = DecompositionPayload(title="Billing", description="Store each Invoice (number, amount, due_date).")
     model = text_of(by_id(decompose(payload))["data_model.invoice"])
     for name in ("number", "amount", "due_date"):
         assert f"Field `{name}`" in model
@@ -293,7 +305,8 @@ def test_searched_fields_are_indexed():
 
 def test_a_relational_store_in_the_stack_asks_for_a_migration():
     assert "`invoices` table in PostgreSQL through a versioned migration" in text_of(
-        by_id(decompose(INVOICE_EXPORT))["data_model.invoice"])
+        by_id(decompose(INVOICE_EXPORT))["data_model.invoice"]
+    )
     assert "migration" not in text_of(by_id(decompose(TODO_APP))["data_model.todo"])
 
 
@@ -301,7 +314,10 @@ def test_operations_default_to_create_list_and_get_when_the_text_names_none():
     payload = DecompositionPayload(title="Widgets", description="A Widget (name, price) catalogue.")
     api = text_of(by_id(decompose(payload))["http_api.widget"])
     assert [r.split("`")[1] for r in api.splitlines() if r.startswith("`")] == [
-        "POST /widgets", "GET /widgets", "GET /widgets/{id}"]
+        "POST /widgets",
+        "GET /widgets",
+        "GET /widgets/{id}",
+    ]
 
 
 def test_operations_go_to_the_entity_the_verb_acts_on():
@@ -322,11 +338,15 @@ def test_business_rules_are_the_sentences_that_mention_the_entity():
 
 
 def test_acceptance_criteria_go_into_the_tests_of_the_entity_they_name():
-    payload = with_changes(TODO_APP, acceptance_criteria=[
-        "Deleting a todo twice returns 404 on the second request", "A tag name is unique"])
+    payload = with_changes(
+        TODO_APP,
+        acceptance_criteria=["Deleting a todo twice returns 404 on the second request", "A tag name is unique"],
+    )
     plan = by_id(decompose(payload))
-    assert "Acceptance criterion: Deleting a todo twice returns 404 on the second request" in plan[
-        "testing.todo_api"].requirements
+    assert (
+        "Acceptance criterion: Deleting a todo twice returns 404 on the second request"
+        in plan["testing.todo_api"].requirements
+    )
     assert "Acceptance criterion: A tag name is unique" in plan["testing.tag_service"].requirements
     assert plan["testing.todo_api"].priority == SubtaskPriority.MEDIUM
 
@@ -334,8 +354,10 @@ def test_acceptance_criteria_go_into_the_tests_of_the_entity_they_name():
 def test_effort_grows_with_fields_and_operations():
     small = DecompositionPayload(title="T", description="Users create notes. A Note (title, body).")
     large = DecompositionPayload(
-        title="T", description="Users manage, search, export and approve notes. A Note (title, body, author, "
-                               "created_at, status, priority).")
+        title="T",
+        description="Users manage, search, export and approve notes. A Note (title, body, author, "
+        "created_at, status, priority).",
+    )
     small_plan, large_plan = by_id(decompose(small)), by_id(decompose(large))
     for sid in ("data_model.note", "service.note", "http_api.note"):
         assert large_plan[sid].estimated_effort_hours > small_plan[sid].estimated_effort_hours
@@ -348,10 +370,8 @@ def test_data_models_are_high_priority_and_plain_tests_low():
 
 
 def test_user_text_is_carried_as_data():
-    sentence = ("Invoices with {{ secret }} and {% if x %} or '; DROP TABLE invoices; -- and \x07 "
-                "stay as written.")
-    payload = DecompositionPayload(title="Billing {{ title }}",
-                                   description=f"Users create invoices. {sentence}")
+    sentence = "Invoices with {{ secret }} and {% if x %} or '; DROP TABLE invoices; -- and \x07 stay as written."
+    payload = DecompositionPayload(title="Billing {{ title }}", description=f"Users create invoices. {sentence}")
     plan = by_id(decompose(payload))
     assert f"Business rule from the task: {sentence}" in plan["service.invoice"].requirements
     assert "Billing {{ title }}" in plan["data_model.invoice"].description

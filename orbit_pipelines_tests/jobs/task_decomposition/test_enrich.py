@@ -102,15 +102,17 @@ def test_enriching_twice_is_the_same_as_enriching_once():
 
 def test_a_custom_knowledge_base_can_be_passed_in():
     knowledge = parse_knowledge(
-        {"acme": {"display": "Acme", "kind": "web_framework",
-                  "requirements": {"HTTP_API": ["Use Acme routers"]}}},
+        {"acme": {"display": "Acme", "kind": "web_framework", "requirements": {"HTTP_API": ["Use Acme routers"]}}},
         {"default": ["Be kind"]},
         {"HTTP_API": ["Version the API"]},
     )
     payload = DecompositionPayload.model_validate(TASK.model_dump() | {"tech_stack": ["ACME"]})
     api = {s.id: s for s in enrich(decompose(payload), payload, knowledge)}["http_api.invoice"]
     assert (api.tech_requirements, api.coding_standards, api.best_practices) == (
-        ["Acme: Use Acme routers"], ["Be kind"], ["Version the API"])
+        ["Acme: Use Acme routers"],
+        ["Be kind"],
+        ["Version the API"],
+    )
 
 
 def test_knowledge_with_an_unknown_category_is_rejected():
@@ -118,8 +120,24 @@ def test_knowledge_with_an_unknown_category_is_rejected():
         parse_knowledge({"x": {"requirements": {"FRONTEND": ["..."]}}}, {}, {})
 
 
-COMMON = ["python", "fastapi", "flask", "django", "sqlalchemy", "postgresql", "mysql", "sqlite", "redis",
-          "typescript", "node", "express", "react", "go", "java", "spring"]
+COMMON = [
+    "python",
+    "fastapi",
+    "flask",
+    "django",
+    "sqlalchemy",
+    "postgresql",
+    "mysql",
+    "sqlite",
+    "redis",
+    "typescript",
+    "node",
+    "express",
+    "react",
+    "go",
+    "java",
+    "spring",
+]
 
 
 @pytest.mark.parametrize("name", COMMON)

@@ -12,8 +12,12 @@ from orbit_pipelines_tests.support import recon_job, run_config_for
 def run_task(instance, ledger, task_id, **kwargs):
     task = ledger.get(task_id)
     return execute_job(
-        recon_job("task_decomposition"), instance=instance, run_config=run_config_for(task_id),
-        tags=task_tags(task), raise_on_error=False, **kwargs,
+        recon_job("task_decomposition"),
+        instance=instance,
+        run_config=run_config_for(task_id),
+        tags=task_tags(task),
+        raise_on_error=False,
+        **kwargs,
     )
 
 
@@ -38,8 +42,9 @@ def test_a_task_becomes_subtasks_and_prompts_and_completes(instance, ledger, sam
 def test_the_run_shows_the_subtask_table_to_operators(instance, ledger, sample_payload):
     task = dispatched(ledger, sample_payload)
     result = run_task(instance, ledger, task.id)
-    store = next(e for e in result.all_events
-                 if e.event_type == DagsterEventType.STEP_OUTPUT and e.step_key == "store_results")
+    store = next(
+        e for e in result.all_events if e.event_type == DagsterEventType.STEP_OUTPUT and e.step_key == "store_results"
+    )
     metadata = store.step_output_data.metadata
     assert "| " in metadata["subtasks"].value and "data_model." in metadata["subtasks"].value
     assert metadata["task_id"].value == task.id
@@ -50,7 +55,9 @@ def test_re_executing_the_store_step_writes_the_same_rows_once(instance, ledger,
     first = run_task(instance, ledger, task.id)
     before = load_plan(ledger.engine, task.id)
     again = execute_job(
-        recon_job("task_decomposition"), instance=instance, raise_on_error=False,
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
         reexecution_options=ReexecutionOptions(parent_run_id=first.run_id, step_selection=["store_results"]),
     )
     assert again.success
@@ -79,7 +86,11 @@ def test_running_a_completed_task_again_does_no_work_and_says_so(instance, ledge
     second = run_task(instance, ledger, task.id)
     assert second.success
     assert [e.step_key for e in second.all_events if e.event_type == DagsterEventType.STEP_SKIPPED] == [
-        "decompose_task", "enrich_subtasks", "generate_prompts", "store_results"]
+        "decompose_task",
+        "enrich_subtasks",
+        "generate_prompts",
+        "store_results",
+    ]
     assert instance.get_run_by_id(second.run_id).tags["orbit/short_circuit"] == f"task {task.id} already completed"
     kept = ledger.get(task.id)
     assert kept.status == TaskStatus.COMPLETED and kept.run_id == first.run_id
@@ -96,8 +107,9 @@ def test_two_launches_with_one_idempotency_key_make_one_task(instance, ledger):
 
 
 def test_an_unknown_task_id_fails_visibly(instance, ledger):
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=run_config_for(10**9),
-                         raise_on_error=False)
+    result = execute_job(
+        recon_job("task_decomposition"), instance=instance, run_config=run_config_for(10**9), raise_on_error=False
+    )
     failure = next(e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
     assert f"task {10**9} does not exist" in failure.step_failure_data.user_failure_data.description
 
@@ -117,8 +129,14 @@ def run_batch(instance, ledger, payloads, **kwargs):
     from orbit_pipelines.jobs.registry import get_kind
 
     kind = get_kind("decomposition")
-    result = execute_job(recon_job("task_decomposition"), instance=instance, run_config=kind.run_config(claimed),
-                         tags=kind.tags_for(claimed), raise_on_error=False, **kwargs)
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        run_config=kind.run_config(claimed),
+        tags=kind.tags_for(claimed),
+        raise_on_error=False,
+        **kwargs,
+    )
     return [ledger.get(t.id) for t in tasks], result
 
 
@@ -142,8 +160,12 @@ def test_a_bad_task_in_a_batch_fails_alone_and_the_others_complete(instance, led
     good, _ = submit_task(ledger, "decomposition", sample_payload)
     bad = invalid_task(ledger)
     claimed = ledger.claim_pending(limit=2, kinds=["decomposition"], batch_size=2)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}})
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}},
+    )
     assert result.success, "one bad task must not sink the batch"
     assert ledger.get(good.id).status == TaskStatus.COMPLETED
     failed = ledger.get(bad.id)
@@ -154,22 +176,35 @@ def test_a_bad_task_in_a_batch_fails_alone_and_the_others_complete(instance, led
 def test_a_batch_in_which_every_task_fails_fails_the_run_at_that_step(instance, ledger):
     bad = [invalid_task(ledger), invalid_task(ledger, title="no description")]
     claimed = ledger.claim_pending(limit=2, kinds=["decomposition"], batch_size=2)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                         run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}})
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"load_task": {"config": {"task_ids": [t.id for t in claimed]}}}},
+    )
     assert not result.success
     assert [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE] == ["load_task"]
     assert {(ledger.get(t.id).status, ledger.get(t.id).error_class) for t in bad} == {
-        (TaskStatus.FAILED, "InvalidPayload")}
+        (TaskStatus.FAILED, "InvalidPayload")
+    }
 
 
 def test_a_correction_applies_to_a_run_of_one_task_only(instance, ledger, sample_payload):
     tasks, result = run_batch(instance, ledger, [sample_payload, {**sample_payload, "title": "another"}])
-    again = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                        run_config={**result.dagster_run.run_config,
-                                    "ops": {**result.dagster_run.run_config["ops"],
-                                            "decompose_task": {"config": {"corrected_subtasks_json": "[]"}}}},
-                        reexecution_options=ReexecutionOptions(parent_run_id=result.run_id,
-                                                               step_selection=["decompose_task*"]))
+    again = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            **result.dagster_run.run_config,
+            "ops": {
+                **result.dagster_run.run_config["ops"],
+                "decompose_task": {"config": {"corrected_subtasks_json": "[]"}},
+            },
+        },
+        reexecution_options=ReexecutionOptions(parent_run_id=result.run_id, step_selection=["decompose_task*"]),
+    )
     failure = next(e for e in again.all_events if e.event_type == DagsterEventType.STEP_FAILURE)
     assert "corrects the plan of a run of one task; this run has 2" in (
-        failure.step_failure_data.user_failure_data.description)
+        failure.step_failure_data.user_failure_data.description
+    )

@@ -45,8 +45,15 @@ def test_text_that_is_not_json_is_reported_with_its_position():
 
 def test_missing_and_wrong_fields_are_named_with_their_path():
     with pytest.raises(AnswerInvalid) as raised:
-        parse_answer(json.dumps({"subtasks": answer(drop=("priority",), **{
-            "data_model.invoice": {"estimated_effort_hours": 0, "notes": "x"}})}))
+        parse_answer(
+            json.dumps(
+                {
+                    "subtasks": answer(
+                        drop=("priority",), **{"data_model.invoice": {"estimated_effort_hours": 0, "notes": "x"}}
+                    )
+                }
+            )
+        )
     problems = raised.value.problems
     assert "subtasks.0.priority: Field required" in problems
     assert "subtasks.0.estimated_effort_hours: Input should be greater than 0" in problems
@@ -68,8 +75,9 @@ def test_an_excluded_category_in_the_answer_is_a_problem():
 
 
 def test_the_opening_carries_the_schema_and_the_task_as_data():
-    payload = DecompositionPayload(title="Tags {{ 7*7 }}", description="Add tags {% raw %} to notes.",
-                                   exclude_categories=[Category.HTTP_API])
+    payload = DecompositionPayload(
+        title="Tags {{ 7*7 }}", description="Add tags {% raw %} to notes.", exclude_categories=[Category.HTTP_API]
+    )
     system, task = opening(payload)
     assert (system["role"], task["role"]) == ("system", "user")
     assert '"estimated_effort_hours"' in system["content"] and "tech_requirements" not in system["content"]
@@ -86,8 +94,13 @@ def test_cost_is_priced_per_thousand_tokens_to_the_micro_dollar():
 
 
 def test_budgets_refuse_the_next_call_once_used_up_and_name_the_amounts():
-    ok = dict(task_id=7, spent_task=Decimal("0.99"), task_budget=Decimal("1"), spent_today=Decimal("3"),
-              daily_budget=Decimal("20"))
+    ok = dict(
+        task_id=7,
+        spent_task=Decimal("0.99"),
+        task_budget=Decimal("1"),
+        spent_today=Decimal("3"),
+        daily_budget=Decimal("20"),
+    )
     check_budget(**ok)
     with pytest.raises(BudgetExceeded, match=r"task 7 has spent \$1.00 on model calls of its \$1 "):
         check_budget(**{**ok, "spent_task": Decimal("1.00")})

@@ -23,8 +23,15 @@ def llm_key(llm_emulator, monkeypatch):
 
 
 def llm_config(emulator, task_id, feedback="", **resource):
-    settings = {"base_url": emulator.base_url, "model": "gpt-test", "api_key": {"env": "ORBIT_TEST_LLM_KEY"},
-                "read_timeout": 2.0, "price_input_per_1k": 0.005, "price_output_per_1k": 0.015, **resource}
+    settings = {
+        "base_url": emulator.base_url,
+        "model": "gpt-test",
+        "api_key": {"env": "ORBIT_TEST_LLM_KEY"},
+        "read_timeout": 2.0,
+        "price_input_per_1k": 0.005,
+        "price_output_per_1k": 0.015,
+        **resource,
+    }
     config = run_config_for(task_id)
     config["ops"]["decompose_task"] = {"config": {"strategy": "llm", "feedback": feedback}}
     config["resources"] = {"llm": {"config": settings}}
@@ -33,8 +40,13 @@ def llm_config(emulator, task_id, feedback="", **resource):
 
 def decompose_with_llm(instance, ledger, emulator, payload, **kwargs):
     task = dispatched(ledger, payload)
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                         run_config=llm_config(emulator, task.id, **kwargs), tags=task_tags(ledger.get(task.id)))
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config=llm_config(emulator, task.id, **kwargs),
+        tags=task_tags(ledger.get(task.id)),
+    )
     return ledger.get(task.id), result
 
 
@@ -59,8 +71,7 @@ def test_the_models_plan_is_stored_and_the_task_completes(instance, ledger, llm_
 def test_the_conversation_is_stored_on_the_task(instance, ledger, llm_emulator, sample_payload):
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     turns = load_conversation(ledger.engine, task.id)
-    assert [(t["role"], t["kind"]) for t in turns] == [("system", "system"), ("user", "task"),
-                                                       ("assistant", "answer")]
+    assert [(t["role"], t["kind"]) for t in turns] == [("system", "system"), ("user", "task"), ("assistant", "answer")]
     assert turns[2]["valid"] is True and {t["run_id"] for t in turns} == {result.run_id}
     assert sample_payload["title"] in turns[1]["content"]
     assert llm_emulator.requests[0].messages == [{"role": t["role"], "content": t["content"]} for t in turns[:2]]
@@ -70,16 +81,18 @@ def test_tokens_and_cost_are_recorded_per_task_and_per_run(instance, ledger, llm
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     usage = usage_for_task(ledger.engine, task.id)
     assert usage.calls == 1 and usage.prompt_tokens > 0 and usage.completion_tokens > 0
-    expected = (Decimal(usage.prompt_tokens) * Decimal("0.005")
-                + Decimal(usage.completion_tokens) * Decimal("0.015")) / 1000
+    expected = (
+        Decimal(usage.prompt_tokens) * Decimal("0.005") + Decimal(usage.completion_tokens) * Decimal("0.015")
+    ) / 1000
     assert usage.cost_usd == expected.quantize(Decimal("0.000001"))
     assert usage_for_run(ledger.engine, result.run_id) == usage
     metadata = events(result, DagsterEventType.STEP_OUTPUT)[0].step_output_data.metadata
     assert metadata["run_cost_usd"].value == float(usage.cost_usd) and metadata["model_calls"].value == 1
 
 
-def test_a_malformed_answer_is_re_asked_with_the_problems_and_then_accepted(instance, ledger, llm_emulator,
-                                                                          sample_payload):
+def test_a_malformed_answer_is_re_asked_with_the_problems_and_then_accepted(
+    instance, ledger, llm_emulator, sample_payload
+):
     llm_emulator.next("malformed")
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     assert result.success and task.status == TaskStatus.COMPLETED
@@ -98,12 +111,16 @@ def test_an_answer_cut_off_at_the_token_limit_is_re_asked_saying_so(instance, le
 
 
 def test_partial_answers_fail_permanently_after_the_allowed_attempts_naming_the_fields(
-        instance, ledger, llm_emulator, sample_payload):
+    instance, ledger, llm_emulator, sample_payload
+):
     llm_emulator.next("partial", "partial", "partial")
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload, max_attempts=3)
     assert not result.success and not events(result, DagsterEventType.STEP_UP_FOR_RETRY)
-    assert (task.status, task.error_class, task.error_step) == (TaskStatus.FAILED, "InvalidModelAnswer",
-                                                                "decompose_task")
+    assert (task.status, task.error_class, task.error_step) == (
+        TaskStatus.FAILED,
+        "InvalidModelAnswer",
+        "decompose_task",
+    )
     assert "3 invalid answers" in task.error_message
     assert "subtasks.0.priority: Field required" in task.error_message
     assert "subtasks.0.requirements: Field required" in task.error_message
@@ -120,8 +137,7 @@ def test_a_rate_limit_is_retried_after_the_servers_retry_after(instance, ledger,
 
 
 @pytest.mark.parametrize("behaviour", ["server_error", "slow"])
-def test_server_errors_and_timeouts_are_retried_with_backoff(behaviour, instance, ledger, llm_emulator,
-                                                             sample_payload):
+def test_server_errors_and_timeouts_are_retried_with_backoff(behaviour, instance, ledger, llm_emulator, sample_payload):
     llm_emulator.slow_seconds = 4.0
     llm_emulator.next(behaviour)
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
@@ -146,14 +162,24 @@ def test_a_client_error_fails_at_once(instance, ledger, llm_emulator, sample_pay
     assert "HTTP 401" in task.error_message and "Incorrect API key" in task.error_message
 
 
-def test_a_task_over_its_budget_makes_no_call_and_says_which_budget(instance, ledger, llm_emulator,
-                                                                    sample_payload):
+def test_a_task_over_its_budget_makes_no_call_and_says_which_budget(instance, ledger, llm_emulator, sample_payload):
     task = dispatched(ledger, sample_payload)
-    record_usage(ledger.engine, task_id=task.id, run_id="earlier", model="gpt-test", prompt_tokens=1000,
-                 completion_tokens=1000, cost_usd=Decimal("0.30"))
-    result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                         run_config=llm_config(llm_emulator, task.id, task_budget_usd=0.25),
-                         tags=task_tags(ledger.get(task.id)))
+    record_usage(
+        ledger.engine,
+        task_id=task.id,
+        run_id="earlier",
+        model="gpt-test",
+        prompt_tokens=1000,
+        completion_tokens=1000,
+        cost_usd=Decimal("0.30"),
+    )
+    result = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config=llm_config(llm_emulator, task.id, task_budget_usd=0.25),
+        tags=task_tags(ledger.get(task.id)),
+    )
     failed = ledger.get(task.id)
     assert not result.success and llm_emulator.requests == []
     assert (failed.status, failed.error_class) == (TaskStatus.FAILED, "BudgetExceeded")
@@ -163,8 +189,15 @@ def test_a_task_over_its_budget_makes_no_call_and_says_which_budget(instance, le
 
 def test_the_daily_budget_counts_every_tasks_calls_today(instance, ledger, llm_emulator, sample_payload):
     other = dispatched(ledger, {**sample_payload, "title": "Another task"})
-    record_usage(ledger.engine, task_id=other.id, run_id="earlier", model="gpt-test", prompt_tokens=10,
-                 completion_tokens=10, cost_usd=Decimal("5.00"))
+    record_usage(
+        ledger.engine,
+        task_id=other.id,
+        run_id="earlier",
+        model="gpt-test",
+        prompt_tokens=10,
+        completion_tokens=10,
+        cost_usd=Decimal("5.00"),
+    )
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload, daily_budget_usd=5.0)
     assert llm_emulator.requests == []
     assert (task.status, task.error_class) == (TaskStatus.FAILED, "BudgetExceeded")
@@ -172,32 +205,46 @@ def test_the_daily_budget_counts_every_tasks_calls_today(instance, ledger, llm_e
     assert "ORBIT_LLM_DAILY_BUDGET_USD" in task.error_message
 
 
-def test_re_executing_the_step_reuses_the_accepted_answer_without_a_call(instance, ledger, llm_emulator,
-                                                                         sample_payload):
+def test_re_executing_the_step_reuses_the_accepted_answer_without_a_call(
+    instance, ledger, llm_emulator, sample_payload
+):
     task, first = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     before = load_plan(ledger.engine, task.id)
-    again = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False,
-                        reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
-                                                               step_selection=["decompose_task*"]))
+    again = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        reexecution_options=ReexecutionOptions(parent_run_id=first.run_id, step_selection=["decompose_task*"]),
+    )
     assert again.success and len(llm_emulator.requests) == 1
     assert load_plan(ledger.engine, task.id) == before
     metadata = events(again, DagsterEventType.STEP_OUTPUT)[0].step_output_data.metadata
     assert metadata["reused_stored_answer"].value is True
 
 
-def test_an_ai_fix_continues_the_conversation_with_the_operators_feedback(instance, ledger, llm_emulator,
-                                                                         sample_payload):
+def test_an_ai_fix_continues_the_conversation_with_the_operators_feedback(
+    instance, ledger, llm_emulator, sample_payload
+):
     task, first = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     subtasks, _ = load_plan(ledger.engine, task.id)
-    revised = [{**s.model_dump(mode="json", exclude={"tech_requirements", "coding_standards", "project_rules",
-                                                     "best_practices"}),
-                "estimated_effort_hours": 8.0 if s.id == "data_model.invoice" else s.estimated_effort_hours}
-               for s in subtasks]
+    revised = [
+        {
+            **s.model_dump(
+                mode="json", exclude={"tech_requirements", "coding_standards", "project_rules", "best_practices"}
+            ),
+            "estimated_effort_hours": 8.0 if s.id == "data_model.invoice" else s.estimated_effort_hours,
+        }
+        for s in subtasks
+    ]
     llm_emulator.answer_next(json.dumps({"subtasks": revised}))
     config = llm_config(llm_emulator, task.id, feedback="The invoice model needs 8 hours: it has audit history.")
-    again = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config=config,
-                        reexecution_options=ReexecutionOptions(parent_run_id=first.run_id,
-                                                               step_selection=["decompose_task*"]))
+    again = execute_job(
+        recon_job("task_decomposition"),
+        instance=instance,
+        raise_on_error=False,
+        run_config=config,
+        reexecution_options=ReexecutionOptions(parent_run_id=first.run_id, step_selection=["decompose_task*"]),
+    )
     assert again.success
     sent = llm_emulator.requests[1].messages
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
@@ -205,8 +252,7 @@ def test_an_ai_fix_continues_the_conversation_with_the_operators_feedback(instan
     assert kinds(task.id, ledger) == ["system", "task", "answer", "feedback", "answer"]
     stored = {s.id: s for s in load_plan(ledger.engine, task.id)[0]}
     assert stored["data_model.invoice"].estimated_effort_hours == 8.0
-    assert any("AI fix requested: The invoice model needs 8 hours" in (e["note"] or "")
-               for e in ledger.events(task.id))
+    assert any("AI fix requested: The invoice model needs 8 hours" in (e["note"] or "") for e in ledger.events(task.id))
 
 
 def test_an_unconfigured_endpoint_fails_naming_the_variables(instance, ledger, llm_emulator, sample_payload):
@@ -231,8 +277,10 @@ def test_orbit_task_show_reports_the_model_spending(instance, ledger, llm_emulat
 
     task, _ = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     usage = usage_for_task(ledger.engine, task.id)
-    assert (f"- model calls: 1, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, "
-            f"${usage.cost_usd}") in task_report_markdown(ledger, task.id)
+    assert (
+        f"- model calls: 1, {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens, "
+        f"${usage.cost_usd}"
+    ) in task_report_markdown(ledger, task.id)
     assert json.loads(task_report_json(ledger, task.id))["model_usage"]["cost_usd"] == str(usage.cost_usd)
 
 
@@ -248,8 +296,11 @@ def test_in_a_batch_a_task_the_model_cannot_plan_fails_alone(instance, ledger, l
     result = execute_job(recon_job("task_decomposition"), instance=instance, raise_on_error=False, run_config=config)
     assert result.success
     failed, done = ledger.get(first.id), ledger.get(second.id)
-    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "InvalidModelAnswer",
-                                                                      "decompose_task")
+    assert (failed.status, failed.error_class, failed.error_step) == (
+        TaskStatus.FAILED,
+        "InvalidModelAnswer",
+        "decompose_task",
+    )
     assert done.status == TaskStatus.COMPLETED and load_plan(ledger.engine, done.id)[0]
     metadata = events(result, DagsterEventType.STEP_OUTPUT)[0].step_output_data.metadata
     assert (metadata["model_calls"].value, metadata["failed"].value) == (3, 1)

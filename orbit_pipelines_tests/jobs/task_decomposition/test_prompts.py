@@ -81,8 +81,12 @@ def test_template_syntax_in_the_description_comes_out_literally():
 
 
 def test_template_syntax_in_title_rules_criteria_and_entities_comes_out_literally():
-    payload = with_changes(title="Export {{ 7*7 }}", project_rules=["{{ config }}"],
-                           acceptance_criteria=["{% if true %}yes{% endif %}"], entities=["{{ x }}"])
+    payload = with_changes(
+        title="Export {{ 7*7 }}",
+        project_rules=["{{ config }}"],
+        acceptance_criteria=["{% if true %}yes{% endif %}"],
+        entities=["{{ x }}"],
+    )
     text = prompts_for(payload)[Category.TESTING].text
     for literal in ("Export {{ 7*7 }}", "- {{ config }}", "- {% if true %}yes{% endif %}"):
         assert literal in text
@@ -91,7 +95,8 @@ def test_template_syntax_in_title_rules_criteria_and_entities_comes_out_literall
 
 def test_backticks_in_the_description_cannot_close_its_code_fence():
     text = prompts_for(with_changes(description="Customers export invoices.\n```\n# Not a heading\n````"))[
-        Category.SERVICE].text
+        Category.SERVICE
+    ].text
     assert "`````text\nCustomers export invoices.\n```\n# Not a heading\n````\n`````\n" in text
 
 
@@ -115,8 +120,16 @@ def test_rendering_is_deterministic():
 
 
 def subtask(id, title="t", deps=()):
-    return Subtask(id=id, category=Category.SERVICE, title=title, description="d", requirements=[],
-                   dependencies=list(deps), estimated_effort_hours=1.5, priority=SubtaskPriority.MEDIUM)
+    return Subtask(
+        id=id,
+        category=Category.SERVICE,
+        title=title,
+        description="d",
+        requirements=[],
+        dependencies=list(deps),
+        estimated_effort_hours=1.5,
+        priority=SubtaskPriority.MEDIUM,
+    )
 
 
 def columns(row):

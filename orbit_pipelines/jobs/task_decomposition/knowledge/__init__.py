@@ -67,9 +67,7 @@ def _categories(table: Mapping[str, Any], where: str) -> dict[Category, tuple[st
     return result
 
 
-def parse_knowledge(
-    tech: Mapping[str, Any], standards: Mapping[str, Any], practices: Mapping[str, Any]
-) -> Knowledge:
+def parse_knowledge(tech: Mapping[str, Any], standards: Mapping[str, Any], practices: Mapping[str, Any]) -> Knowledge:
     """Build a Knowledge from the three TOML documents (already parsed); raises ValueError on bad data."""
     technologies: dict[str, Technology] = {}
     aliases: dict[str, str] = {}
