@@ -1,5 +1,5 @@
 """Operating runs through the Dagster webserver's GraphQL API: what `orbit rerun/cancel/dlq retry`
-do, and what an external system can do the same way (see the README's integration guide).
+do, and what an external system can do the same way (see docs/integration.md).
 
 Dagster's own Python client (`dagster_graphql.DagsterGraphQLClient`) makes the calls it has: launch,
 run status, terminate. The rest is our own GraphQL, for what the client has no method for:

@@ -30,8 +30,8 @@ def database(pg_server):
     drop_database(url)
 
 
-def _legacy_migrate(engine) -> None:
-    """What the runner on main did before: one list of versions, no owners."""
+def _legacy_migrate(engine, pattern: str = "*.sql") -> None:
+    """What the runner on main did before: one list of versions, no owners (the files matching `pattern`)."""
     with engine.begin() as conn:
         conn.execute(text("CREATE SCHEMA orbit"))
         conn.execute(
@@ -40,7 +40,7 @@ def _legacy_migrate(engine) -> None:
                 "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
         )
-        for f in sorted(LEGACY.glob("*.sql")):
+        for f in sorted(LEGACY.glob(pattern)):
             conn.exec_driver_sql(f.read_text())
             conn.execute(text("INSERT INTO orbit.schema_migrations (version) VALUES (:v)"), {"v": f.stem})
 
@@ -183,17 +183,7 @@ def test_a_database_made_before_job_folders_owned_their_tables_upgrades_in_place
 
 
 def test_an_older_partial_database_gets_only_what_it_lacks(database):
-    with database.begin() as conn:
-        conn.execute(text("CREATE SCHEMA orbit"))
-        conn.execute(
-            text(
-                "CREATE TABLE orbit.schema_migrations (version TEXT PRIMARY KEY, "
-                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-        )
-        for f in sorted(LEGACY.glob("000[12]_*.sql")):
-            conn.exec_driver_sql(f.read_text())
-            conn.execute(text("INSERT INTO orbit.schema_migrations (version) VALUES (:v)"), {"v": f.stem})
+    _legacy_migrate(database, "000[12]_*.sql")
     applied = apply_migrations(database)
     expected = {m.label for m in available_migrations()} - {
         f"{owner}/{version}"

@@ -24,6 +24,7 @@ from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.runtime.intake import describe_validation_error, submit_inline
+from orbit_pipelines.runtime.items import Item
 from orbit_pipelines.runtime.lifecycle import (
     checked_tasks,
     complete_items,
@@ -114,7 +115,7 @@ def load_documents(
             payload = DocumentPayload.model_validate(task.payload)
         except ValidationError as exc:
             invalid.append(
-                DocumentItem(task_id=task.id, path="", source_name="", document_key="", size_bytes=0).failed(
+                Item(task_id=task.id).failed(
                     "InvalidPayload",
                     f"task {task.id}: invalid {KIND} payload: {describe_validation_error(exc)}",
                     "load_documents",

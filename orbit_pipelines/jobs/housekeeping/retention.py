@@ -89,7 +89,7 @@ def purge_old_runs(instance: DagsterInstance, ledger: Ledger, older_than_days: f
         run_id = record.dagster_run.run_id
         instance.compute_log_manager.delete_logs(prefix=[run_id])
         # The filesystem IO manager writes a run's outputs under <storage>/<run_id>; with the S3 IO
-        # manager a bucket lifecycle rule does this (README, Production deployment).
+        # manager a bucket lifecycle rule does this (docs/deployment.md).
         shutil.rmtree(local_outputs / run_id, ignore_errors=True)
         instance.delete_run(run_id)
         result.purged.append(run_id)

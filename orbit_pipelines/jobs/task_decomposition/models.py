@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 KIND = "decomposition"
 
-# Documented limits (README, "Task payloads"): generous for real tasks, small enough that one
+# Documented limits (docs/decomposition.md and the job's README): generous for real tasks, small enough that one
 # task cannot blow up a run's memory or the rendered prompts.
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 20_000
