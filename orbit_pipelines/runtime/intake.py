@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from orbit_pipelines.ledger import Ledger, Task, TaskStatus
+from orbit_pipelines.ledger.store import MAX_PRIORITY, MIN_PRIORITY
 from orbit_pipelines.runtime.tags import IDEMPOTENCY_KEY_TAG
 
 if TYPE_CHECKING:
@@ -88,6 +89,13 @@ def validate_payload(kind: str, payload: Any, prefix: str = "") -> BaseModel:
     return validated
 
 
+def check_priority(priority: int, field: str = "priority") -> int:
+    """The ledger's priority range, refused with the field named (PayloadError: permanent, never retried)."""
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise PayloadError(f"{field}: must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}")
+    return priority
+
+
 def submit_task(
     ledger: Ledger,
     kind: str,
@@ -139,3 +147,66 @@ def submit_inline(
     )
     context.log.info(f"{'recorded' if created else 'found'} inline task {task.id} (idempotency key {key})")
     return task
+
+
+# What a refused launch keeps of its input: enough to read what was sent, never a whole upload.
+_REFUSED_INPUT_CHARS = 10_000
+
+
+def _storable(given: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    text = json.dumps(given, default=str)
+    if text_problems(given) or len(text) > _REFUSED_INPUT_CHARS:
+        return {"refused_input": text[:_REFUSED_INPUT_CHARS].encode("ascii", "backslashreplace").decode("ascii")}
+    return given
+
+
+def _refused_key(context: OpExecutionContext, what: str) -> str:
+    # The root run: a re-execution of a refused launch finds the same record, never a second one.
+    return f"refused:{context.run.root_run_id or context.run_id}:{what}"
+
+
+def refuse_inline(
+    context: OpExecutionContext,
+    ledger: Ledger,
+    kind: str,
+    given: dict[str, Any],
+    error_class: str,
+    message: str,
+    *,
+    what: str = "input",
+) -> Task:
+    """A Launchpad/GraphQL launch refused on its input ends in the ledger as any failed work does: a FAILED
+    task of this run holding what was sent, with the reason, on the dead-letter list (`orbit dlq list`).
+
+    `what` tells apart several refusals of one run (one per document path). Idempotent: a re-execution
+    with the same input finds the same task and records the failure under the new run."""
+    task, _ = ledger.submit(
+        kind,
+        _storable(given),
+        idempotency_key=_refused_key(context, what),
+        status=TaskStatus.QUEUED,
+        run_id=context.run_id,
+    )
+    failed = ledger.move_along(
+        task.id,
+        TaskStatus.FAILED,
+        run_id=context.run_id,
+        error=(error_class, message, context.op_def.name),
+        note="launch refused on its input",
+        only_if_current_run=False,
+    )
+    context.log.warning(f"refused ({error_class}) and recorded as FAILED task {task.id}: {message}")
+    from orbit_pipelines.runtime.lifecycle import tag_failed_items
+
+    tag_failed_items(context, ledger)
+    return failed or task
+
+
+def settle_refused(context: OpExecutionContext, ledger: Ledger, replaced_by: Task, *, what: str = "input") -> None:
+    """A re-execution whose input is now valid (the file was put back, the config corrected) takes the
+    earlier refusal of the same input off the dead-letter list, saying which task replaced it."""
+    refused = ledger.find_by_key(_refused_key(context, what))
+    if refused is not None and refused.status == TaskStatus.FAILED and refused.discarded_at is None:
+        ledger.discard(refused.id, f"the input was corrected: it ran as task {replaced_by.id} in run {context.run_id}")

@@ -8,7 +8,7 @@ FAILED the moment a step has failed for good; the `orbit/kind` tag lets the Runs
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Mapping, Optional
 
 from dagster import JobDefinition, in_process_executor, job
 
@@ -16,7 +16,16 @@ from orbit_pipelines.runtime.lifecycle import record_task_failure
 from orbit_pipelines.runtime.tags import KIND_TAG
 
 
-def task_job(kind: str, description: str) -> Callable[[Callable[[], None]], JobDefinition]:
+def task_job(
+    kind: str, description: str, default_config: Optional[Mapping[str, Any]] = None
+) -> Callable[[Callable[[], None]], JobDefinition]:
+    """`default_config` is what the Launchpad starts with, used whole when a launch gives no config (Dagster
+    takes an op's config from it only when the launch gives that op none)."""
+    options: dict[str, Any] = {"config": default_config} if default_config else {}
     return job(
-        executor_def=in_process_executor, hooks={record_task_failure}, tags={KIND_TAG: kind}, description=description
+        executor_def=in_process_executor,
+        hooks={record_task_failure},
+        tags={KIND_TAG: kind},
+        description=description,
+        **options,
     )

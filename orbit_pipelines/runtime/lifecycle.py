@@ -26,6 +26,7 @@ from orbit_pipelines.runtime.remediation import remediation_for
 from orbit_pipelines.runtime.retry import permanent_failure
 from orbit_pipelines.runtime.tags import (
     BATCH_TAG,
+    FAILED_ITEMS_TAG,
     PRIORITY_TAG,
     RUN_KEY_TAG,
     SHORT_CIRCUIT_TAG,
@@ -112,6 +113,8 @@ def start_items(
             "in progress in another run, not started twice: "
             f"{', '.join(f'task {t.id} (run {t.run_id})' for t in owned)}"
         )
+    if FAILED_ITEMS_TAG in context.run.tags:  # inherited from the run this one re-executes
+        tag_failed_items(context, ledger)
     if started:
         add_missing_tags(context, {**run_tags(started if len(tasks) == 1 else list(tasks)), **extra_tags(list(tasks))})
     else:
@@ -127,6 +130,8 @@ def resume_items(
     """The tasks of the items still in play come back RUNNING under this run (a FAILED one walks
     FAILED -> QUEUED -> RUNNING). A no-op within the run that started them."""
     resume_tasks(ledger, ledger.get_many(task_ids), context.run_id, note)
+    if FAILED_ITEMS_TAG in context.run.tags:  # inherited from the run this one re-executes
+        tag_failed_items(context, ledger)
 
 
 def resume_tasks(ledger: Ledger, tasks: Iterable[Task], run_id: str, note: str) -> list[int]:
@@ -162,7 +167,19 @@ def record_failures(
             f"task {item.task_id}{label(item)} failed in {step}: {failure.error_class}: "
             f"{failure.message}. What to do: {remediation_for(failure.error_class)}"
         )
+    if failed:
+        tag_failed_items(context, ledger)
     return failed
+
+
+def tag_failed_items(context: OpExecutionContext, ledger: Ledger) -> int:
+    """Set `orbit/failed_items` to the number of this run's tasks it has ended FAILED (0 on a re-execution
+    that has failed none yet: its parent's count is not its own)."""
+    count = sum(
+        1 for t in ledger.tasks_for_run(context.run_id) if t.status == TaskStatus.FAILED and t.run_id == context.run_id
+    )
+    context.instance.add_run_tags(context.run_id, {FAILED_ITEMS_TAG: str(count)})
+    return count
 
 
 def fail_if_none_left(items: Sequence[Item], step: str) -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-RETRY = "then `orbit dlq retry TASK_ID` (or Re-execute > From failure on the run page)"
+# `orbit dlq retry` works for every failed task: it re-executes a failed run from failure, and gives a task
+# that failed inside a green batch (where Re-execute > From failure is disabled) a run of its own.
+RETRY = "then `orbit dlq retry TASK_ID`"
 
 HINTS: dict[str, str] = {
     # Input that no retry can fix.
@@ -13,9 +15,11 @@ HINTS: dict[str, str] = {
     "MissingTaskId": "Launch with the first op's config.task_id set, or use the Launchpad's inline fields.",
     "TaskNotFound": "No such task in this ledger: check the id with `orbit task list` and the run's database.",
     "WrongKind": "The task belongs to another job: launch the job of its kind (`orbit task kinds`).",
-    "EmptyBatch": "Give load_documents.config.task_ids or paths when launching.",
-    "BadDocument": "The file is missing, unreadable, of an unsupported type or size: fix or replace it and "
-    "`orbit doc submit` it again.",
+    "EmptyBatch": "Give load_documents.config.task_ids or paths when launching; "
+    "`orbit dlq discard TASK_ID --reason ...` clears the refused launch.",
+    "BadDocument": "The file is missing, unreadable, of an unsupported type or size: fix or replace it, then "
+    "`orbit doc submit` it again (or re-execute the launch's run from failure); `orbit dlq discard TASK_ID` "
+    "clears this one.",
     "DocumentChanged": "The file changed after it was submitted: submit the new version (it becomes a new task).",
     "InvalidPlan": "The plan breaks a rule (the message says which): re-execute from decompose_task with "
     "corrected_subtasks_json (`orbit rerun RUN_ID --from-step decompose_task --config FILE`).",

@@ -15,6 +15,9 @@ DOCUMENT_KEY_TAG = "orbit/document_key"
 IDEMPOTENCY_KEY_TAG = "orbit/idempotency_key"
 PRIORITY_TAG = "dagster/priority"
 RUN_KEY_TAG = "dagster/run_key"
+# How many of a run's tasks it ended FAILED while the run itself went on (a batch's bad documents): a
+# green run with failed items says so on the Runs page; `orbit dlq retry` retries them.
+FAILED_ITEMS_TAG = "orbit/failed_items"
 # Set on a run that found its work already done or in progress, so the Runs page says so.
 SHORT_CIRCUIT_TAG = "orbit/short_circuit"
 

@@ -1,6 +1,7 @@
 """Helpers for tests against the live stack (see conftest.py): waiting, the `orbit` CLI, free ports."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -9,6 +10,8 @@ import pytest
 
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines_tests.support import ROOT
+
+RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # The live stack signs its task events with this (conftest.py sets ORBIT_WEBHOOK_SECRET).
 WEBHOOK_SECRET = "live-stack-webhook-secret"
@@ -78,3 +81,13 @@ def run_finished(stack, run_id, timeout=120):
         stack.logs,
     )
     return stack.api.run(run_id)["status"]
+
+
+def step_failures(stack, run_id) -> list[str]:
+    """What failed in a run, for an assertion's message: each failed step and its error."""
+    from dagster import DagsterEventType
+
+    return [
+        f"{record.step_key}: {record.dagster_event.event_specific_data.error.message[:800]}"
+        for record in stack.instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
+    ]

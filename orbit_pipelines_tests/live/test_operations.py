@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from sqlalchemy import text
@@ -107,34 +108,70 @@ def test_rerun_from_a_chosen_step_reuses_the_outputs_before_it(stack):
     assert task.status == TaskStatus.COMPLETED and stack.ledger.run_ids(task.id) == [first, new_run]
 
 
-def test_the_readme_python_graphql_example_runs(stack):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "trigger_with_graphql.py"), "Export invoices"],
+def example(stack, *args):
+    """Run one of examples/ as an integrator would, against the live webserver."""
+    command = ["bash"] if args[0].endswith(".sh") else [sys.executable]
+    return subprocess.run(
+        [*command, str(ROOT / "examples" / args[0]), *args[1:]],
         env=stack.env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
-    assert result.returncode == 0, result.stderr
-    assert "SUCCESS" in result.stdout
-    assert stack.ledger.find_by_key("example:Export invoices").status == TaskStatus.COMPLETED
 
 
-def test_the_readme_curl_example_runs(stack, emulator, tmp_path):
-    from orbit_pipelines.local.sample_documents import write_sample_set
-
-    (path,) = write_sample_set(tmp_path, n=1)
-    result = subprocess.run(
-        ["bash", str(ROOT / "examples" / "trigger_with_curl.sh"), str(path)],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert ": SUCCESS" in result.stdout
-    task = [t for t in stack.ledger.list(kind="document") if t.payload["path"] == str(path.resolve())][0]
+def test_the_python_example_runs_a_task_and_says_when_a_second_launch_ran_nothing(stack):
+    first = example(stack, "trigger_with_graphql.py", "Export invoices")
+    assert first.returncode == 0, first.stderr
+    assert ": SUCCESS" in first.stdout
+    task = stack.ledger.find_by_key("example:Export invoices")
     assert task.status == TaskStatus.COMPLETED
+    again = example(stack, "trigger_with_graphql.py", "Export invoices")
+    assert again.returncode == 0, again.stderr
+    assert f"SUCCESS, nothing run again: task {task.id} already completed (same idempotency key)" in again.stdout
+
+
+def test_the_python_example_stops_on_a_failure_and_re_executes_once_it_is_fixed(stack):
+    engine = stack.ledger.engine
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE orbit.prompts RENAME TO prompts_gone"))
+    try:
+        failed = example(stack, "trigger_with_graphql.py", "Export credit notes")
+    finally:
+        with engine.begin() as conn:  # the integrator fixes the cause
+            conn.execute(text("ALTER TABLE orbit.prompts_gone RENAME TO prompts"))
+    assert failed.returncode == 1, failed.stderr
+    assert 'step store_results failed: relation "orbit.prompts" does not exist' in failed.stdout, failed.stdout
+    run_id = failed.stdout.split()[1]
+    assert f"fix the cause, then: python {ROOT / 'examples' / 'trigger_with_graphql.py'} --reexecute {run_id}" in (
+        failed.stdout
+    )
+    fixed = example(stack, "trigger_with_graphql.py", "--reexecute", run_id)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    new_run = fixed.stdout.splitlines()[0].split()[-1]
+    assert f"from failure as {new_run}" in fixed.stdout and f"run {new_run}: SUCCESS" in fixed.stdout
+    assert stack.ledger.find_by_key("example:Export credit notes").status == TaskStatus.COMPLETED
+
+
+def test_the_curl_example_stops_on_a_missing_file_and_re_executes_once_it_is_there(stack, emulator, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_text_receipt
+
+    path = tmp_path / "receipt.txt"
+    failed = example(stack, "trigger_with_curl.sh", str(path))
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert f"step load_documents failed: {path}: file not found" in failed.stdout
+    run_id = failed.stdout.split()[1]
+    assert f"fix the cause, then: bash {ROOT / 'examples' / 'trigger_with_curl.sh'} --reexecute {run_id}" in (
+        failed.stdout
+    )
+
+    write_text_receipt(path, f"Curl Deli {uuid.uuid4().hex[:8]}", "2026-03-04", [("Bagel", 2, "2.25")])
+    fixed = example(stack, "trigger_with_curl.sh", "--reexecute", run_id)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    new_run = fixed.stdout.splitlines()[0].split()[-1]
+    assert f"run {new_run}: SUCCESS" in fixed.stdout
+    task = [t for t in stack.ledger.list(kind="document") if t.payload.get("path") == str(path.resolve())][0]
+    assert (task.status, task.run_id) == (TaskStatus.COMPLETED, new_run)
 
 
 def test_an_operator_re_executes_with_a_corrected_subtask_list_and_the_edit_is_recorded(stack, tmp_path):

@@ -99,7 +99,7 @@ def test_an_operator_finds_a_failed_document_run_by_its_tag_and_re_executes_it_f
         conn.execute(text("ALTER TABLE orbit.documents RENAME TO documents_away"))
     try:
         orbit(stack, "doc", "submit", str(receipt))
-        (task,) = [t for t in stack.ledger.list(kind="document") if t.payload["path"] == str(receipt.resolve())]
+        (task,) = [t for t in stack.ledger.list(kind="document") if t.payload.get("path") == str(receipt.resolve())]
         failed = finished(stack, task.id, timeout=180)
         wait_for(lambda: stack.api.run(failed.run_id)["status"] == "FAILURE", 60, "the run to fail", stack.logs)
     finally:

@@ -42,7 +42,7 @@ from orbit_pipelines.jobs.task_decomposition.models import Category
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import Ledger, TaskNotFound
 from orbit_pipelines.resources import LedgerResource, env_number
-from orbit_pipelines.runtime.intake import describe_validation_error, submit_inline
+from orbit_pipelines.runtime.intake import describe_validation_error, refuse_inline, settle_refused, submit_inline
 from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task
 from orbit_pipelines.runtime.retry import (
     TRANSIENT_RETRY,
@@ -67,13 +67,16 @@ class LoadAgentTaskConfig(Config):
 
 
 def _inline_task_id(context: OpExecutionContext, ledger: Ledger, config: LoadAgentTaskConfig) -> int:
+    given = {"decomposition_task_id": config.decomposition_task_id, "categories": config.categories}
     try:
-        payload = AgentPayload.model_validate(
-            {"decomposition_task_id": config.decomposition_task_id, "categories": config.categories}
-        )
+        payload = AgentPayload.model_validate(given)
     except ValidationError as exc:
-        raise permanent_failure(f"invalid {KIND} payload: {describe_validation_error(exc)}", "InvalidPayload") from None
-    return submit_inline(context, ledger, KIND, payload).id
+        message = f"invalid {KIND} payload: {describe_validation_error(exc)}"
+        refuse_inline(context, ledger, KIND, given, "InvalidPayload", message)
+        raise permanent_failure(message, "InvalidPayload") from None
+    task = submit_inline(context, ledger, KIND, payload)
+    settle_refused(context, ledger, task)
+    return task.id
 
 
 @op(retry_policy=TRANSIENT_RETRY, out=Out(AgentPlan, is_required=False))
@@ -83,10 +86,11 @@ def load_agent_task(context: OpExecutionContext, config: LoadAgentTaskConfig, le
     task_id = config.task_id
     if task_id is None:
         if config.decomposition_task_id is None:
-            raise permanent_failure(
-                "task_id or decomposition_task_id: give the agent task, or the decomposed task whose prompts to run",
-                "MissingTaskId",
+            message = (
+                "task_id or decomposition_task_id: give the agent task, or the decomposed task whose prompts to run"
             )
+            refuse_inline(context, led, KIND, {}, "MissingTaskId", message)
+            raise permanent_failure(message, "MissingTaskId")
         task_id = _inline_task_id(context, led, config)
     loaded = load_ledger_task(context, led, task_id, AgentPayload, KIND)
     if loaded is None:

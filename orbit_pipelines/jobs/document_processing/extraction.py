@@ -22,6 +22,7 @@ from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.runtime.lifecycle import (
+    fail_if_none_left,
     record_failures,
     resume_items,
 )
@@ -244,6 +245,7 @@ def upload_and_extract_all(
     if console:
         metadata["first_object_in_console"] = MetadataValue.url(console)
     context.add_output_metadata(metadata)
+    fail_if_none_left(items, STEP)  # a lone document's failure is its run's: red, re-executable from here
     return items
 
 

@@ -90,6 +90,8 @@ def inspect_file(path: str | os.PathLike) -> FileFacts:
         raise BadDocument(f"{shown}: path must not contain '..'")
     if not p.exists():
         raise BadDocument(f"{shown}: file not found")
+    if p.is_dir():
+        raise BadDocument(f"{shown}: is a folder; name its files (`orbit doc submit` takes a folder)")
     if not p.is_file():
         raise BadDocument(f"{shown}: not a regular file")
     size = p.stat().st_size

@@ -23,11 +23,12 @@ from orbit_pipelines.jobs.document_processing.store import (
 from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
-from orbit_pipelines.runtime.intake import describe_validation_error, submit_inline
+from orbit_pipelines.runtime.intake import describe_validation_error, refuse_inline, settle_refused, submit_inline
 from orbit_pipelines.runtime.items import Item
 from orbit_pipelines.runtime.lifecycle import (
     checked_tasks,
     complete_items,
+    fail_if_none_left,
     record_failures,
     resume_items,
     start_items,
@@ -58,43 +59,58 @@ def _fetch_s3_source(uri: str, storage: DocumentStorage) -> str:
 
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     if not bucket or not key:
-        raise permanent_failure(f"{uri}: not an s3://bucket/key URI", "BadDocument", path=uri)
+        raise BadDocument(f"{uri}: not an s3://bucket/key URI")
     downloads = (orbit_home() / "downloads").resolve()
     target = (downloads / bucket / key).resolve()
     if not target.is_relative_to(downloads / bucket) or "/../" in f"/{key}/":
-        raise permanent_failure(f"{uri}: the key must not contain '..'", "BadDocument", path=uri)
+        raise BadDocument(f"{uri}: the key must not contain '..'")
     client = storage.client()
     try:
         size = client.head_object(Bucket=bucket, Key=key)["ContentLength"]
         if size > MAX_BYTES:
-            raise permanent_failure(
-                f"{uri}: {size} bytes exceeds Veryfi's limit of {MAX_BYTES} bytes (20 MB); not downloaded",
-                "BadDocument",
-                path=uri,
+            raise BadDocument(
+                f"{uri}: {size} bytes exceeds Veryfi's limit of {MAX_BYTES} bytes (20 MB); not downloaded"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
         client.download_file(bucket, key, str(target))
     except ClientError as exc:
-        raise permanent_failure(f"{uri}: could not be downloaded ({exc})", "BadDocument", path=uri) from None
+        raise BadDocument(f"{uri}: could not be downloaded ({exc})") from None
     return str(target)
 
 
 def _submit_paths(context: OpExecutionContext, ledger: Ledger, paths: list[str], storage: DocumentStorage) -> list[int]:
     """Files (or s3:// objects) named in the Launchpad or a GraphQL launch: one task each, keyed by content
-    (and the run's idempotency key, if it has one), QUEUED under this run."""
-    ids = []
-    for path in paths:
-        if path.startswith("s3://"):
-            path = _fetch_s3_source(path, storage)
+    (and the run's idempotency key, if it has one), QUEUED under this run. A path that cannot be processed
+    becomes a FAILED task of its own (a dead letter naming the file) and the others go on."""
+    if not paths:
+        message = "paths: nothing to process: give task_ids, or paths of files or s3:// objects"
+        refuse_inline(context, ledger, KIND, {"paths": []}, "EmptyBatch", message)
+        raise permanent_failure(message, "EmptyBatch")
+    ids, refused = [], []
+    for given in dict.fromkeys(paths):
         try:
+            path = _fetch_s3_source(given, storage) if given.startswith("s3://") else given
             facts = inspect_file(path)
         except BadDocument as exc:
-            raise permanent_failure(str(exc), "BadDocument", path=path) from None
+            refused.append(refuse_inline(context, ledger, KIND, {"path": given}, "BadDocument", str(exc), what=given))
+            continue
         payload = DocumentPayload(
             path=str(Path(path).resolve()), source_name=facts.name, sha256=facts.sha256, size_bytes=facts.size_bytes
         )
         key = context.run.tags.get(IDEMPOTENCY_KEY_TAG, "") + facts.sha256
-        ids.append(submit_inline(context, ledger, KIND, payload, idempotency_key=key).id)
+        known = ledger.find_by_key(key)
+        if known is not None and known.payload.get("path") != payload.path:
+            # The same content under another name: one task per content, so it is that task (done or not).
+            context.log.info(f"{given}: same content as {known.payload.get('source_name')} (task {known.id})")
+            task = known
+        else:
+            task = submit_inline(context, ledger, KIND, payload, idempotency_key=key)
+        settle_refused(context, ledger, task, what=given)
+        ids.append(task.id)
+    if not ids:
+        first = refused[0].error_message or "refused"
+        message = first if len(refused) == 1 else f"all {len(refused)} paths refused; the first: {first}"
+        raise permanent_failure(message, "BadDocument", task_ids=[t.id for t in refused][:100])
     return ids
 
 
@@ -105,8 +121,6 @@ def load_documents(
     """Read the batch's tasks and mark them RUNNING under this run."""
     led = ledger.get()
     task_ids = list(config.task_ids) or _submit_paths(context, led, config.paths, storage)
-    if not task_ids:
-        raise permanent_failure("nothing to process: give task_ids or paths", "EmptyBatch")
     tasks = checked_tasks(led, task_ids, KIND)
     started = start_items(context, led, tasks, extra_tags=document_tags)
     items, invalid = [], []
@@ -132,6 +146,7 @@ def load_documents(
             )
         )
     record_failures(context, led, invalid, "load_documents")
+    fail_if_none_left([*items, *invalid], "load_documents")
     skipped = len(tasks) - len(started)
     context.add_output_metadata(
         {
@@ -202,6 +217,7 @@ def store_documents(
     ]
     complete_items(context, led, [i.task_id for i in out if i.stored], note="document stored")
     record_failures(context, led, out, "store_documents", label=file_label)
+    fail_if_none_left(out, "store_documents")
     context.add_output_metadata({"stored": len(rows) - len(refused)})
     return out
 

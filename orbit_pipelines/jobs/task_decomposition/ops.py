@@ -22,7 +22,15 @@ from orbit_pipelines.jobs.task_decomposition.store import save_plan
 from orbit_pipelines.llm.store import usage_for_run
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.llm import LLMResource
-from orbit_pipelines.runtime.intake import PayloadError, describe_validation_error, submit_inline, validate_payload
+from orbit_pipelines.runtime.intake import (
+    PayloadError,
+    check_priority,
+    describe_validation_error,
+    refuse_inline,
+    settle_refused,
+    submit_inline,
+    validate_payload,
+)
 from orbit_pipelines.runtime.items import Item
 from orbit_pipelines.runtime.lifecycle import (
     checked_tasks,
@@ -37,18 +45,13 @@ from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, permanent_failure, re
 
 
 class InlineTask(Config):
-    """A task typed into the Launchpad. Used only when task_id is empty."""
+    """A task typed into the Launchpad or sent through GraphQL. Used only when no task id is given; checked by
+    the same model as `orbit task submit` (DecompositionPayload), with nothing filled in from elsewhere."""
 
-    title: str = Field(default="Invoice export API", description="One-line summary of the task.")
-    description: str = Field(
-        default=(
-            "Customers need to export their Invoices (number, amount, currency, due date) as CSV. "
-            "Add an endpoint to list invoices by customer and to export one invoice or a date range."
-        ),
-        description="What to build, in plain language.",
-    )
-    tech_stack: list[str] = Field(default=["python", "fastapi", "postgresql"], description="Technologies.")
-    entities: list[str] = Field(default=["Invoice", "Customer"], description="Domain entities; inferred when empty.")
+    title: str = Field(description="One-line summary of the task (required, at most 200 characters).")
+    description: str = Field(description="What to build, in plain language (required).")
+    tech_stack: list[str] = Field(default=[], description="Languages, frameworks, stores.")
+    entities: list[str] = Field(default=[], description="Domain entities; inferred from the text when empty.")
     acceptance_criteria: list[str] = Field(default=[], description="What must be true when the task is done.")
     project_rules: list[str] = Field(default=[], description="Rules every prompt must repeat.")
     exclude_categories: list[str] = Field(default=[], description="Any of DATA_MODEL, SERVICE, HTTP_API, TESTING.")
@@ -62,8 +65,24 @@ class LoadTaskConfig(Config):
     task_ids: list[int] = Field(
         default=[], description="Several ledger tasks in one run (set by the dispatch sensor for a backlog)."
     )
-    task: InlineTask = Field(default=InlineTask(), description="The task to run when no task id is given.")
+    task: Optional[InlineTask] = Field(
+        default=None, description="The task to run when no task id is given (the Launchpad starts with a sample)."
+    )
     priority: int = Field(default=0, description="Ledger priority for an inline task (-100..100).")
+
+
+# The Launchpad's starting point: the job's default run config (job.py), used whole when a launch gives no
+# config. Dagster fills a partial `task` from nothing here: a launch that names only a title is refused at
+# launch with the missing field named, never completed from this sample.
+LAUNCHPAD_SAMPLE = {
+    "title": "Invoice export API",
+    "description": (
+        "Customers need to export their Invoices (number, amount, currency, due date) as CSV. "
+        "Add an endpoint to list invoices by customer and to export one invoice or a date range."
+    ),
+    "tech_stack": ["python", "fastapi", "postgresql"],
+    "entities": ["Invoice", "Customer"],
+}
 
 
 class PlanItem(Item):
@@ -97,11 +116,20 @@ def _tasks_to_load(context: OpExecutionContext, config: LoadTaskConfig, led) -> 
         return checked_tasks(led, config.task_ids, KIND)
     if config.task_id is not None:
         return checked_tasks(led, [config.task_id], KIND)
+    if config.task is None:
+        message = "task: nothing to run: give task_id, task_ids or the task itself"
+        refuse_inline(context, led, KIND, {}, "MissingTaskId", message)
+        raise permanent_failure(message, "MissingTaskId")
+    given = config.task.model_dump()
     try:
-        validated = validate_payload(KIND, config.task.model_dump(), prefix="task.")
+        validated = validate_payload(KIND, given, prefix="task.")
+        check_priority(config.priority)
     except PayloadError as exc:
+        refuse_inline(context, led, KIND, given, "InvalidPayload", str(exc))
         raise permanent_failure(str(exc), "InvalidPayload") from None
-    return [submit_inline(context, led, KIND, validated, priority=config.priority)]
+    task = submit_inline(context, led, KIND, validated, priority=config.priority)
+    settle_refused(context, led, task)
+    return [task]
 
 
 @op(retry_policy=TRANSIENT_RETRY, out=Out(list[PlanItem], is_required=False))
