@@ -51,16 +51,37 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         )
 
 
+def _runs_ended(instance, tasks, timeout: float, daemon) -> list:
+    """The tasks' Dagster runs once they have ended, not only their ledger rows: stopping the daemon
+    afterwards then kills no run worker."""
+    with reported(WaitError):
+        return dev_stack.wait_for_runs(instance, [t.run_id for t in tasks], timeout, alive=daemon.alive)
+
+
+def _all_green(runs, daemon) -> None:
+    failed = [r for r in runs if not r.is_success]
+    if failed:
+        raise click.ClickException(
+            f"run {failed[0].run_id} ({failed[0].job_name}) ended {failed[0].status.value}; "
+            f"daemon log: {daemon.log_file}"
+        )
+
+
 @click.command("demo")
 @click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the runs.")
 def demo(timeout: float) -> None:
     """Submit the sample task and sample documents, let the daemon's sensor run them, print the results."""
+    from dagster import DagsterInstance
+
     from orbit_pipelines.reports import documents_report_markdown, task_report_markdown
 
     with environment(local_services=True) as env:
         click.echo(f"storage: {env.describe_postgres()}; instance config: {env.dagster_home / 'dagster.yaml'}")
         echo_lines(env.services.describe())
+        with reported(dev_stack.CodeLocationError):
+            dev_stack.check_code_location()
         daemon = dev_stack.start_daemon(env)
+        instance = DagsterInstance.get()
         led = ledger(env)
         try:
             task = dev_stack.submit_sample_task(led)
@@ -70,10 +91,12 @@ def demo(timeout: float) -> None:
             )
             with reported(WaitError):
                 final = wait_for_task(led, task.id, timeout, on_change=echo_status, alive=daemon.alive)
+            task_runs = _runs_ended(instance, [final], timeout, daemon)
             click.echo("")
             click.echo(task_report_markdown(led, task.id))
             if not all_completed([final]):
                 raise click.ClickException(f"task {final.id} ended {final.status.value}; daemon log: {daemon.log_file}")
+            _all_green(task_runs, daemon)
             click.echo(
                 f"\nSee the run in the UI: `make up`, then "
                 f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n"
@@ -93,11 +116,15 @@ def demo(timeout: float) -> None:
                 )
             with reported(WaitError):
                 docs = wait_for_tasks(led, samples.task_ids, timeout, alive=daemon.alive)
+            document_runs = _runs_ended(instance, docs, timeout, daemon)
         finally:
             daemon.stop()
+            instance.dispose()
         click.echo(documents_report_markdown(led, samples.task_ids))
         if not all_completed(docs):
             raise click.ClickException(f"some documents did not complete; daemon log: {daemon.log_file}")
+        if samples.any_new:  # an earlier demo's run is that demo's to answer for
+            _all_green(document_runs, daemon)
 
 
 COMMANDS = (env_command, up, demo)

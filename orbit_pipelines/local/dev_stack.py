@@ -6,13 +6,72 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from orbit_pipelines.environment import Environment
 from orbit_pipelines.ledger import Ledger, Task
 from orbit_pipelines.settings import project_root
+from orbit_pipelines.waiting import DaemonExited, WaitTimedOut
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, DagsterRun
 
 DEMO_DOCUMENTS = 4
+RUN_POLL_SECONDS = 0.2
+
+
+class CodeLocationError(RuntimeError):
+    """The definitions do not load: a daemon on them could run nothing."""
+
+
+def check_code_location() -> None:
+    """Import the definitions as the daemon's code server will, in this process's environment.
+
+    A daemon whose code location fails to load only logs it and ticks no sensor, so a task would
+    wait PENDING for the whole timeout; importing first says why at once.
+    """
+    import importlib
+
+    try:
+        importlib.import_module("orbit_pipelines.definitions")
+    except Exception as exc:  # noqa: BLE001 - whatever stops the import stops the code server too
+        raise CodeLocationError(
+            f"the code location does not load, so the daemon could run nothing: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def wait_for_runs(
+    instance: DagsterInstance, run_ids: Sequence[str | None], timeout: float, alive: Callable[[], bool] = lambda: True
+) -> list[DagsterRun]:
+    """The runs once Dagster records every one of them finished (success, failure or canceled).
+
+    The ledger can say COMPLETED while a run still has steps to go (document_processing's `summarize`
+    runs after its tasks are stored): stopping the daemon then kills the run worker, the run ends
+    failed (UNEXPECTED_TERMINATION) and the next daemon retries it. Raises WaitTimedOut at the
+    deadline and DaemonExited as soon as `alive()` says the daemon is gone.
+    """
+    from dagster import RunsFilter
+
+    ids = list(dict.fromkeys(i for i in run_ids if i))
+    if not ids:
+        return []
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = list(instance.get_runs(RunsFilter(run_ids=ids)))
+        unfinished = [r for r in runs if not r.is_finished]
+        if len(runs) == len(ids) and not unfinished:
+            return runs
+        if time.monotonic() > deadline:
+            found = {r.run_id for r in runs}
+            what = [f"{r.run_id} still {r.status.value}" for r in unfinished] + [
+                f"{i} not in Dagster's storage" for i in ids if i not in found
+            ]
+            raise WaitTimedOut(
+                f"after {timeout:.0f}s: run {what[0]}" + (f" (and {len(what) - 1} more)" if len(what) > 1 else "")
+            )
+        if not alive():
+            raise DaemonExited("the Dagster daemon exited before its runs ended; see its log under ORBIT_HOME/logs")
+        time.sleep(RUN_POLL_SECONDS)
 
 
 def shell_exports(env: Environment) -> list[str]:
