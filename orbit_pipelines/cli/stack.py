@@ -17,6 +17,7 @@ from orbit_pipelines.cli.common import (
 )
 from orbit_pipelines.environment import prepare_environment
 from orbit_pipelines.local import dev_stack
+from orbit_pipelines.local.console import LogFollower
 from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task, wait_for_tasks
 
 
@@ -44,11 +45,25 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         echo_lines(env.services.describe())
         click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
-        click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
-        server = dev_stack.start_dev_server(host, port)
-        dev_stack.run_until_interrupted(
-            server.proc.wait, server.stop, *([metrics_server.shutdown] if metrics_server else [])
+        log_file = dev_stack.up_log_file(env)
+        click.echo(
+            f"log: {log_file} (webserver, daemon, code server and runs in full; "
+            "here: warnings, errors and runs starting and ending)"
         )
+        click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
+        console = LogFollower(log_file, click.echo)  # from the log's end before this start
+        server = dev_stack.start_dev_server(host, port, log_file)
+        console.start()
+        # The server stops before the console, so that the console shows its last words.
+        exit_code = dev_stack.run_until_interrupted(
+            server.proc.wait,
+            console.shutting_down,
+            server.stop,
+            console.stop,
+            *([metrics_server.shutdown] if metrics_server else []),
+        )
+        if exit_code not in (None, 0):
+            raise click.ClickException(f"dagster dev exited with code {exit_code}; see {log_file}")
 
 
 def _runs_ended(instance, tasks, timeout: float, daemon) -> list:

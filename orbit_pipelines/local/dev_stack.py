@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance, DagsterRun
 
 DEMO_DOCUMENTS = 4
+UP_LOG_ROTATE_BYTES = 50 * 1024 * 1024
 RUN_POLL_SECONDS = 0.2
 
 
@@ -100,14 +101,30 @@ def prepare_inbox() -> Path:
     return folder
 
 
-def start_dev_server(host: str, port: int, root: Path | None = None):
-    """`dagster dev` on the project's workspace: webserver, daemon and code server (a ManagedProcess)."""
+def up_log_file(env: Environment) -> Path:
+    """ORBIT_HOME/logs/up.log, where `orbit up`'s Dagster processes log. One earlier file is kept: a log
+    over UP_LOG_ROTATE_BYTES is moved to up.log.1 at the next start, so restarts do not fill the disk."""
+    log_dir = env.orbit_home / "logs"
+    log_dir.mkdir(exist_ok=True)
+    log_file = log_dir / "up.log"
+    if log_file.exists() and log_file.stat().st_size > UP_LOG_ROTATE_BYTES:
+        log_file.replace(log_dir / "up.log.1")
+    return log_file
+
+
+def start_dev_server(host: str, port: int, log_file: Path, root: Path | None = None):
+    """`dagster dev` on the project's workspace: webserver, daemon and code server (a ManagedProcess),
+    all of them and their run workers writing to `log_file`, at INFO (`local/console.py` picks what
+    the console shows)."""
+    import os
+
     from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 
     root = root or project_root()
-    return ManagedProcess(
-        [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")], cwd=root
-    )
+    argv = [venv_bin("dagster"), "dev", "-h", host, "-p", str(port), "-w", str(root / "workspace.yaml")]
+    # Unbuffered, so that the console's copy of a line comes when it happens, not a buffer later.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return ManagedProcess([*argv, "--log-level", "info"], cwd=root, log_file=log_file, env=env, interrupt_group=False)
 
 
 def start_daemon(env: Environment, log_name: str = "demo-daemon.log", root: Path | None = None):
@@ -123,12 +140,13 @@ def start_daemon(env: Environment, log_name: str = "demo-daemon.log", root: Path
     )
 
 
-def run_until_interrupted(wait: Callable[[], object] | None = None, *stops: Callable[[], object]) -> None:
-    """Block in `wait()` (default: forever) until it returns or Ctrl-C, then call each of `stops`."""
+def run_until_interrupted(wait: Callable[[], object] | None = None, *stops: Callable[[], object]) -> object:
+    """Block in `wait()` (default: forever) until it returns or Ctrl-C, then call each of `stops`.
+    What `wait()` returned (a process's exit code), or None after Ctrl-C."""
     try:
-        (wait or _forever)()
+        return (wait or _forever)()
     except KeyboardInterrupt:
-        pass
+        return None
     finally:
         for stop in stops:
             stop()
