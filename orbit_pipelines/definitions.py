@@ -5,12 +5,13 @@ import os
 from dagster import Definitions, EnvVar
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
+from orbit_pipelines.jobs.housekeeping.sensor import stuck_task_sweep_sensor
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource, env_choice, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
-from orbit_pipelines.schedules import run_retention_schedule, stuck_task_sweep
+from orbit_pipelines.schedules import run_retention_schedule
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
 from orbit_pipelines.sensors.outcome import (
@@ -31,8 +32,9 @@ defs = Definitions(
         task_canceled_sensor,
         document_inbox_sensor,
         webhook_delivery_sensor,
+        stuck_task_sweep_sensor,
     ],
-    schedules=[stuck_task_sweep, run_retention_schedule],
+    schedules=[run_retention_schedule],
     resources={
         **{key: resource for k in all_kinds().values() for key, resource in k.resources().items()},
         # Op outputs in S3 when ORBIT_IO_MANAGER_BUCKET is set (deploy/), else under $DAGSTER_HOME/storage.

@@ -1,16 +1,9 @@
-"""Housekeeping on a clock: nothing may stay QUEUED or RUNNING forever."""
+"""Housekeeping on a clock: Dagster's run history stays bounded. (The stuck-task sweep is started by
+a sensor, `jobs/housekeeping/sensor.py`, only when a task is stale.)"""
 
 from dagster import DefaultScheduleStatus, ScheduleDefinition
 
-from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
-
-stuck_task_sweep = ScheduleDefinition(
-    name="stuck_task_sweep",
-    job=housekeeping,
-    cron_schedule="*/10 * * * *",
-    default_status=DefaultScheduleStatus.RUNNING,
-    description="Every 10 minutes: settle tasks whose run finished or vanished unseen.",
-)
+from orbit_pipelines.jobs.housekeeping.job import run_retention
 
 run_retention_schedule = ScheduleDefinition(
     name="run_retention_schedule",

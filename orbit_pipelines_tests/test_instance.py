@@ -47,8 +47,9 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
         "document_inbox_sensor",
         "task_started_sensor",
         "webhook_delivery_sensor",
+        "stuck_task_sweep_sensor",
     }
-    assert {s.name for s in repo.schedule_defs} == {"stuck_task_sweep", "run_retention_schedule"}
+    assert {s.name for s in repo.schedule_defs} == {"run_retention_schedule"}
 
 
 def test_one_veryfi_extraction_runs_at_a_time_across_runs(instance):

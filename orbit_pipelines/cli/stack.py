@@ -17,6 +17,7 @@ from orbit_pipelines.cli.common import (
 )
 from orbit_pipelines.environment import prepare_environment
 from orbit_pipelines.local import dev_stack
+from orbit_pipelines.local.console import LogFollower
 from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task, wait_for_tasks
 
 
@@ -44,10 +45,40 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         echo_lines(env.services.describe())
         click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
+        log_file = dev_stack.up_log_file(env)
+        click.echo(
+            f"log: {log_file} (webserver, daemon, code server and runs in full; "
+            "here: warnings, errors and runs starting and ending)"
+        )
         click.echo(f"UI: http://{host}:{port}  (Ctrl-C to stop)")
-        server = dev_stack.start_dev_server(host, port)
-        dev_stack.run_until_interrupted(
-            server.proc.wait, server.stop, *([metrics_server.shutdown] if metrics_server else [])
+        console = LogFollower(log_file, click.echo)  # from the log's end before this start
+        server = dev_stack.start_dev_server(host, port, log_file)
+        console.start()
+        # The server stops before the console, so that the console shows its last words.
+        exit_code = dev_stack.run_until_interrupted(
+            server.proc.wait,
+            console.shutting_down,
+            server.stop,
+            console.stop,
+            *([metrics_server.shutdown] if metrics_server else []),
+        )
+        if exit_code not in (None, 0):
+            raise click.ClickException(f"dagster dev exited with code {exit_code}; see {log_file}")
+
+
+def _runs_ended(instance, tasks, timeout: float, daemon) -> list:
+    """The tasks' Dagster runs once they have ended, not only their ledger rows: stopping the daemon
+    afterwards then kills no run worker."""
+    with reported(WaitError):
+        return dev_stack.wait_for_runs(instance, [t.run_id for t in tasks], timeout, alive=daemon.alive)
+
+
+def _all_green(runs, daemon) -> None:
+    failed = [r for r in runs if not r.is_success]
+    if failed:
+        raise click.ClickException(
+            f"run {failed[0].run_id} ({failed[0].job_name}) ended {failed[0].status.value}; "
+            f"daemon log: {daemon.log_file}"
         )
 
 
@@ -55,12 +86,17 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
 @click.option("--timeout", type=float, default=240, show_default=True, help="Seconds to wait for the runs.")
 def demo(timeout: float) -> None:
     """Submit the sample task and sample documents, let the daemon's sensor run them, print the results."""
+    from dagster import DagsterInstance
+
     from orbit_pipelines.reports import documents_report_markdown, task_report_markdown
 
     with environment(local_services=True) as env:
         click.echo(f"storage: {env.describe_postgres()}; instance config: {env.dagster_home / 'dagster.yaml'}")
         echo_lines(env.services.describe())
+        with reported(dev_stack.CodeLocationError):
+            dev_stack.check_code_location()
         daemon = dev_stack.start_daemon(env)
+        instance = DagsterInstance.get()
         led = ledger(env)
         try:
             task = dev_stack.submit_sample_task(led)
@@ -70,10 +106,12 @@ def demo(timeout: float) -> None:
             )
             with reported(WaitError):
                 final = wait_for_task(led, task.id, timeout, on_change=echo_status, alive=daemon.alive)
+            task_runs = _runs_ended(instance, [final], timeout, daemon)
             click.echo("")
             click.echo(task_report_markdown(led, task.id))
             if not all_completed([final]):
                 raise click.ClickException(f"task {final.id} ended {final.status.value}; daemon log: {daemon.log_file}")
+            _all_green(task_runs, daemon)
             click.echo(
                 f"\nSee the run in the UI: `make up`, then "
                 f"http://{DEFAULT_UI_HOST}:{DEFAULT_UI_PORT}/runs/{final.run_id}\n"
@@ -93,11 +131,15 @@ def demo(timeout: float) -> None:
                 )
             with reported(WaitError):
                 docs = wait_for_tasks(led, samples.task_ids, timeout, alive=daemon.alive)
+            document_runs = _runs_ended(instance, docs, timeout, daemon)
         finally:
             daemon.stop()
+            instance.dispose()
         click.echo(documents_report_markdown(led, samples.task_ids))
         if not all_completed(docs):
             raise click.ClickException(f"some documents did not complete; daemon log: {daemon.log_file}")
+        if samples.any_new:  # an earlier demo's run is that demo's to answer for
+            _all_green(document_runs, daemon)
 
 
 COMMANDS = (env_command, up, demo)

@@ -25,9 +25,23 @@ def stop_ignoring_interrupts() -> None:
 
 
 class ManagedProcess:
-    def __init__(self, argv: Sequence[str], *, cwd: Path, log_file: Path | None = None, env=None):
+    """A child in a process group of its own. `interrupt_group=False` interrupts only the child itself
+    first, for a supervisor that stops its own children in order (`dagster dev` stops the daemon
+    before the code server; interrupted all at once, the daemon's last sensor ticks fail on a code
+    server already gone)."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        log_file: Path | None = None,
+        env=None,
+        interrupt_group: bool = True,
+    ):
         self.argv = list(argv)
         self.log_file = log_file
+        self.interrupt_group = interrupt_group
         out = open(log_file, "ab") if log_file else None
         # Own process group: stopping it also stops the code servers and run workers it spawned.
         self.proc = subprocess.Popen(
@@ -60,7 +74,10 @@ class ManagedProcess:
             if not self.alive():
                 break
             try:
-                os.killpg(self.proc.pid, sig)
+                if sig == signal.SIGINT and not self.interrupt_group:
+                    os.kill(self.proc.pid, sig)
+                else:
+                    os.killpg(self.proc.pid, sig)
                 self.proc.wait(wait)
             except subprocess.TimeoutExpired:
                 continue

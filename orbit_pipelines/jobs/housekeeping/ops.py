@@ -3,6 +3,7 @@ from pydantic import Field
 
 from orbit_pipelines.jobs.housekeeping.retention import DEFAULT_RETENTION_DAYS
 from orbit_pipelines.jobs.housekeeping.retention import purge_old_runs as purge_runs
+from orbit_pipelines.jobs.housekeeping.stale import STALE_AFTER_SECONDS, SWEEP_LIMIT, stale_tasks
 from orbit_pipelines.outcomes import reconcile_task
 from orbit_pipelines.resources import LedgerResource, env_number
 from orbit_pipelines.runtime.retry import TRANSIENT_RETRY
@@ -10,16 +11,17 @@ from orbit_pipelines.runtime.retry import TRANSIENT_RETRY
 
 class SweepConfig(Config):
     older_than_seconds: int = Field(
-        default=600, description="Only tasks QUEUED or RUNNING without any change for this long are checked."
+        default=STALE_AFTER_SECONDS,
+        description="Only tasks QUEUED or RUNNING without any change for this long are checked.",
     )
-    limit: int = Field(default=500, description="At most this many tasks per sweep.")
+    limit: int = Field(default=SWEEP_LIMIT, description="At most this many tasks per sweep.")
 
 
 @op(retry_policy=TRANSIENT_RETRY)
 def sweep_stuck_tasks(context: OpExecutionContext, config: SweepConfig, ledger: LedgerResource) -> int:
     """Settle tasks whose run finished or disappeared while no sensor recorded it."""
     led = ledger.get()
-    candidates = led.active(config.older_than_seconds, config.limit)
+    candidates = stale_tasks(led, context.instance, config.older_than_seconds, config.limit)
     settled = [r for r in (reconcile_task(led, context.instance, t) for t in candidates) if r]
     for r in settled:
         context.log.info(f"task {r.task_id}: {r.before.value} -> {r.after.value} ({r.reason})")
