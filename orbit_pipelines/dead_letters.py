@@ -18,7 +18,8 @@ MAX_RETRIED = 10_000
 
 class NotDeadLetters(ValueError):
     def __init__(self, task_ids: list[int]):
-        super().__init__(f"not in the dead-letter list: {task_ids}")
+        which = f"task {task_ids[0]} is" if len(task_ids) == 1 else f"tasks {', '.join(map(str, task_ids))} are"
+        super().__init__(f"{which} not on the dead-letter list; `orbit dlq list` shows the tasks that are")
         self.task_ids = task_ids
 
 
@@ -45,10 +46,16 @@ class Retry:
 def retry_plan(api, tasks: Sequence[Task]) -> tuple[dict[str, list[Task]], list[Task]]:
     """({failed run id: its tasks to retry by re-execution}, [tasks that need a new run]), asking the
     webserver (`api`, an operations.DagsterApi) how each task's last run ended."""
+    from orbit_pipelines.operations import RunNotFound
+
     by_failed_run: dict[str, list[Task]] = {}
     fresh: list[Task] = []
     for task in tasks:
-        if task.run_id and (run := api.run(task.run_id)) and run["status"] == "FAILURE":
+        try:
+            failed = task.run_id is not None and api.run(task.run_id)["status"] == "FAILURE"
+        except RunNotFound:  # purged by the retention job: nothing left to re-execute
+            failed = False
+        if failed and task.run_id is not None:
             by_failed_run.setdefault(task.run_id, []).append(task)
         else:
             fresh.append(task)

@@ -28,6 +28,10 @@ class OperationError(RuntimeError):
     pass
 
 
+class RunNotFound(OperationError):
+    pass
+
+
 def dagster_url() -> str:
     return os.environ.get("ORBIT_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
@@ -71,6 +75,26 @@ query($runId: ID!) {
     ... on Error { message }
   }
 }"""
+
+
+# Runs by tag (e.g. the run a dispatch key started, which no op has reported to the ledger yet).
+_RUNS_TAGGED = """
+query($filter: RunsFilter) {
+  runsOrError(filter: $filter, limit: 10) {
+    __typename
+    ... on Runs { results { runId status } }
+    ... on Error { message }
+  }
+}"""
+
+# `orbit status`: the webserver answers, and how the daemon's threads are (as the Deployment page shows).
+_HEALTH = """
+query {
+  version
+  instance { daemonHealth { allDaemonStatuses { daemonType required healthy lastHeartbeatTime } } }
+}"""
+
+FINISHED_RUN_STATUSES = ("SUCCESS", "FAILURE", "CANCELED")
 
 
 class DagsterApi:
@@ -152,26 +176,44 @@ class DagsterApi:
             f"no Dagster webserver at {self.url}; start it with `orbit up` or point ORBIT_DAGSTER_URL at one"
         )
 
-    def _call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            response = requests.post(self.url, json={"query": query, "variables": variables}, timeout=self.timeout)
+            response = requests.post(
+                self.url, json={"query": query, "variables": variables or {}}, timeout=self.timeout
+            )
         except requests.ConnectionError:
             raise self._unreachable() from None
+        except requests.Timeout:
+            raise OperationError(
+                f"the webserver at {self.base_url} did not answer in time; it may be overloaded or stuck: "
+                "try again, or restart it (`orbit up`)"
+            ) from None
         try:
             body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         except ValueError:
             body = {}
-        if response.status_code != 200 or not isinstance(body, dict) or body.get("errors") or "data" not in body:
-            detail = body.get("errors") if isinstance(body, dict) and body.get("errors") else response.text[:500]
-            raise OperationError(
-                f"{self.url} is no Dagster GraphQL API, or refused the call: HTTP {response.status_code}: {detail}"
-            )
-        return body["data"]
+        # Dagster answers a resolver's exception (a PythonError result) with HTTP 500 and the data: the
+        # caller reads the error from the result, which names it.
+        if isinstance(body, dict) and isinstance(body.get("data"), dict) and not body.get("errors"):
+            return body["data"]
+        if isinstance(body, dict) and body.get("errors"):
+            detail = _describe(body["errors"])
+        else:
+            detail = " ".join(response.text[:300].split()) or "(empty answer)"
+        raise OperationError(
+            f"{self.url} is no Dagster GraphQL API, or refused the call (HTTP {response.status_code}: {detail}); "
+            "check ORBIT_DAGSTER_URL"
+        )
 
     @staticmethod
     def _run_id(result: dict[str, Any]) -> str:
         if result["__typename"] == "LaunchRunSuccess":
             return result["run"]["runId"]
+        if result["__typename"] == "PythonError":
+            raise OperationError(
+                f"the webserver could not launch the run: {_first_line(result.get('message'))} "
+                "(its log has the traceback)"
+            )
         detail = result.get("message") or result.get("errors") or result.get("invalidStepKey") or ""
         raise OperationError(f"{result['__typename']}: {_describe(detail)}")
 
@@ -215,18 +257,42 @@ class DagsterApi:
         return self._run_id(self._call(_REEXECUTE, {"executionParams": params})["launchRunReexecution"])
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """runId, status, jobName, runConfigYaml and tags (a dict) of a run."""
+        """runId, status, jobName, runConfigYaml and tags (a dict) of a run. RunNotFound when the
+        instance has no such run."""
         result = self._call(_RUN, {"runId": run_id})["runOrError"]
+        if result["__typename"] == "RunNotFoundError":
+            raise RunNotFound(
+                f"run {run_id} does not exist on this instance; the Runs page ({self.base_url}/runs) lists its runs"
+            )
         if result["__typename"] != "Run":
-            raise OperationError(f"run {run_id}: {result.get('message', result['__typename'])}")
+            raise OperationError(f"run {run_id}: {_first_line(result.get('message', result['__typename']))}")
         return {**result, "tags": {t["key"]: t["value"] for t in result["tags"]}}
+
+    def runs_tagged(self, key: str, value: str) -> list[dict[str, str]]:
+        """runId and status of the (up to 10) newest runs with this tag."""
+        result = self._call(_RUNS_TAGGED, {"filter": {"tags": [{"key": key, "value": value}]}})["runsOrError"]
+        if result["__typename"] != "Runs":
+            raise OperationError(f"runs tagged {key}={value}: {_first_line(result.get('message'))}")
+        return result["results"]
+
+    def health(self) -> dict[str, Any]:
+        """The webserver's Dagster version and the daemon's threads: {"version": str, "daemons": [{daemonType,
+        required, healthy, lastHeartbeatTime}]}."""
+        data = self._call(_HEALTH)
+        return {"version": data["version"], "daemons": data["instance"]["daemonHealth"]["allDaemonStatuses"]}
 
 
 def _describe(detail: Any) -> str:
     """An error's detail as one line: the messages of a list of config errors, else as it is."""
     if isinstance(detail, list) and all(isinstance(e, dict) and "message" in e for e in detail):
-        return "; ".join(e["message"] for e in detail)
-    return str(detail)
+        return "; ".join(_first_line(e["message"]) for e in detail)
+    return _first_line(detail)
+
+
+def _first_line(message: Any) -> str:
+    """A Python error's message without its traceback, on one line."""
+    lines = str(message or "").strip().splitlines()
+    return lines[0] if lines else "(no message)"
 
 
 def steps_from(job, step: str) -> list[str]:
@@ -236,9 +302,11 @@ def steps_from(job, step: str) -> list[str]:
     # GraphDefinition.to_job) run or build a subset job rather than answer which ops it holds.
     from dagster._core.selector.subset_selector import parse_op_queries
 
+    if step not in job.graph.node_dict:  # before the parser, which would refuse it in its own words
+        raise OperationError(
+            f"job {job.name} has no step {step!r}; give --from-step one of: {', '.join(job.graph.node_dict)}"
+        )
     names = parse_op_queries(job.graph, [f"{step}*"])
-    if step not in job.graph.node_dict:
-        raise OperationError(f"job {job.name} has no step {step!r}; steps: {', '.join(job.graph.node_dict)}")
     return [n for n in job.graph.node_dict if n in names]
 
 

@@ -1,6 +1,7 @@
 """Human and machine views of tasks and their surroundings: `orbit task show` (with the task's status
-history), the listings of `orbit task list/kinds`, `orbit dlq list` and `orbit webhooks log`, and the
-documents table of `orbit doc submit --wait` and `orbit demo`."""
+history and, for a document, its extraction), the listings of `orbit task list/kinds`, `orbit dlq list`,
+`orbit doc refused` and `orbit webhooks log`, and the documents table of `orbit doc submit --wait` and
+`orbit demo`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,17 @@ def _model_usage(ledger: Ledger, task_id: int):
     return usage_for_task(ledger.engine, task_id)
 
 
+def _documents(ledger: Ledger, task_ids: list[int]) -> dict[int, dict[str, Any]]:
+    from orbit_pipelines.jobs.document_processing.api import documents_for_tasks
+
+    return {r["task_id"]: r for r in documents_for_tasks(ledger.engine, task_ids)}
+
+
+def title(task: Task) -> str:
+    """What a person calls the task: a decomposition's title, a document's file name."""
+    return str(task.payload.get("title") or task.payload.get("source_name") or "")
+
+
 def history(ledger: Ledger, task_id: int) -> list[dict[str, Any]]:
     """The task's status changes and notes, oldest first (orbit.task_events): from (None when it was
     submitted), to, run id, note and time."""
@@ -40,7 +52,7 @@ def history(ledger: Ledger, task_id: int) -> list[dict[str, Any]]:
 
 
 def history_markdown(events: list[dict[str, Any]]) -> str:
-    lines = ["| at | from | to | run | note |", "|---|---|---|---|---|"]
+    lines = ["| at | from | to | run | why |", "|---|---|---|---|---|"]
     for e in events:
         lines.append(
             f"| {e['at']:{_WHEN}} | {e['from'] or '(submitted)'} | {e['to']} | {e['run_id'] or ''} | "
@@ -74,6 +86,7 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
                 "updated_at": task.updated_at.isoformat(),
             },
             "history": [{**e, "at": e["at"].isoformat()} for e in history(ledger, task_id)],
+            "document": _document_json(ledger, task),
             "subtasks": [s.model_dump(mode="json") for s in subtasks],
             "prompts": [p.model_dump(mode="json") for p in prompts],
             "model_usage": {
@@ -96,6 +109,62 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
     )
 
 
+_AS_TEXT = ("subtotal", "tax", "total", "document_date")
+
+
+def _document_json(ledger: Ledger, task: Task) -> dict[str, Any] | None:
+    """A document task's file and, once stored, its extraction and S3 object."""
+    if task.kind != "document":
+        return None
+    stored = _documents(ledger, [task.id]).get(task.id)
+    extraction: dict[str, Any] | None = None
+    if stored:
+        # JSON-ready: money as exact decimal strings, the date as ISO.
+        extraction = {
+            k: (v.isoformat() if k == "document_date" else str(v)) if v is not None and k in _AS_TEXT else v
+            for k, v in stored.items()
+            if k not in ("document_key", "task_id", "source_name", "s3_bucket", "s3_key", "updated_at")
+        }
+    return {
+        "file": task.payload.get("source_name"),
+        "path": task.payload.get("path"),
+        "key": task.payload.get("sha256"),
+        "size_bytes": task.payload.get("size_bytes"),
+        "s3": f"s3://{stored['s3_bucket']}/{stored['s3_key']}" if stored else None,
+        "extraction": extraction,
+    }
+
+
+def _money(value: Any, currency: str | None) -> str:
+    return f"{value} {currency or ''}".rstrip()
+
+
+def document_markdown(ledger: Ledger, task: Task) -> list[str]:
+    """`orbit task show` of a document: the file, its key, what was extracted and where the bytes are."""
+    doc = _document_json(ledger, task) or {}
+    lines = [
+        "## Document",
+        "",
+        f"- file: {doc['file']} ({doc['path']}, {doc['size_bytes']} bytes)",
+        f"- key: {doc['key']} (SHA-256 of the content; the same bytes are one document)",
+    ]
+    found = doc["extraction"]
+    if found is None:
+        lines.append(f"- extraction: none stored (the task is {task.status.value})")
+        return lines
+    date = found["document_date"][:10] if found["document_date"] else "no date"
+    parts = [
+        f"{found['document_type'] or 'document'} from {found['vendor_name'] or 'an unnamed vendor'}, {date}",
+        f"total {_money(found['total'], found['currency'])}"
+        + (f" (subtotal {found['subtotal']}, tax {found['tax']})" if found["subtotal"] is not None else ""),
+        f"{found['line_item_count']} line item(s)",
+    ]
+    if found["category"]:
+        parts.append(f"category {found['category']}")
+    lines += [f"- extraction: {'; '.join(parts)} (Veryfi id {found['veryfi_id']})", f"- S3 object: {doc['s3']}"]
+    return lines
+
+
 def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     """The task as markdown: summary, status history, agent results, subtasks and prompts."""
     from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown
@@ -103,7 +172,7 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     task = ledger.get(task_id)
     subtasks, prompts = _plan(ledger, task_id)
     lines = [
-        f"# Task {task.id}: {task.payload.get('title', '')}",
+        f"# Task {task.id}: {title(task)}",
         "",
         f"- kind: {task.kind}, status: **{task.status.value}**, priority {task.priority}, lane {task.lane}",
         f"- runs: {', '.join(ledger.run_ids(task_id)) or 'none yet'}",
@@ -116,6 +185,8 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
             f"- model calls: {usage.calls}, {usage.prompt_tokens} prompt + {usage.completion_tokens} "
             f"completion tokens, ${usage.cost_usd}"
         )
+    if task.kind == "document":
+        lines += ["", *document_markdown(ledger, task)]
     lines += ["", "## History", "", history_markdown(history(ledger, task_id))]
     agent_results = _agent_results(ledger, task_id)
     if agent_results:
@@ -137,9 +208,7 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
 
 def documents_report_markdown(ledger: Ledger, task_ids: list[int]) -> str:
     """One line per document task: what was extracted, or why it failed."""
-    from orbit_pipelines.jobs.document_processing.store import documents_for_tasks
-
-    rows = {r["task_id"]: r for r in documents_for_tasks(ledger.engine, task_ids)}
+    rows = _documents(ledger, task_ids)
     lines = ["| task | file | status | vendor | date | total | s3 |", "|---|---|---|---|---|---:|---|"]
     for task in ledger.get_many(task_ids):
         doc = rows.get(task.id)
@@ -158,13 +227,14 @@ def documents_report_markdown(ledger: Ledger, task_ids: list[int]) -> str:
 
 
 def task_lines(tasks: Iterable[Task]) -> list[str]:
-    """`orbit task list`: one line per task (id, kind, status, priority, lane, run, title, error)."""
+    """`orbit task list`: one line per task (id, kind, status, priority, lane, run, title or file name,
+    error)."""
     lines = []
     for t in tasks:
         error = f"  {t.error_class}: {t.error_message}" if t.error_class else ""
         lines.append(
             f"{t.id:>6}  {t.kind:<14} {t.status.value:<9} p={t.priority:<4} {t.lane:<5} "
-            f"{t.run_id or '-':<36} {t.payload.get('title', '')[:40]}{error}"
+            f"{t.run_id or '-':<36} {title(t)[:40]}{error}"
         )
     return lines
 
@@ -210,4 +280,15 @@ def webhook_log_lines(rows: list[dict[str, Any]], webhook_url_set: bool = True) 
             f"{r['id']:>7} {r['event_type']:<20} task {r['task_id']:<6} {r['status']:<9} "
             f"attempts {r['attempts']} {r['url']} | {when}{last}"
         )
+    return lines
+
+
+def refused_file_lines(found: list, inbox) -> list[str]:
+    """`orbit doc refused`: each refused inbox file (intake.RefusedFile), why, and since when."""
+    if not found:
+        return [f"no refused files in {inbox}"]
+    lines = [f"{len(found)} refused file(s) in {inbox}; each stays refused until it is replaced or removed:"]
+    for f in found:
+        since = f"since {f.since:{_WHEN}}" if f.since else "cannot be read at all"
+        lines.append(f"  {f.reason} ({since})")
     return lines

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 
 from orbit_pipelines.ledger import Ledger, Task
 
@@ -59,24 +59,63 @@ def submit_and_launch(
     return TaskSubmission(task=task, created=created, run_id=run_id)
 
 
+class NothingToSubmit(ValueError):
+    pass
+
+
+def document_files(paths: Sequence[str]) -> list[Path]:
+    """The files `orbit doc submit` takes from `paths` (folders walked); NothingToSubmit when there are none."""
+    from orbit_pipelines.jobs.document_processing.intake import expand_paths
+
+    files = expand_paths(list(paths))
+    if not files:
+        where = ", ".join(paths)
+        raise NothingToSubmit(
+            f"nothing to submit: {where} holds no files (hidden files are skipped); give document files or "
+            "folders that hold some"
+        )
+    return files
+
+
+@dataclass(frozen=True)
+class AcceptedDocument:
+    path: Path
+    task: Task
+    created: bool
+
+    @property
+    def copy_of(self) -> str | None:
+        """The name the content was first submitted under, when this file is a copy of a known one (its
+        content known under another path); None for a new file or the same file again."""
+        first_path = self.task.payload.get("path")
+        if self.created or first_path == str(self.path.resolve()):
+            return None
+        first_name = self.task.payload.get("source_name")
+        return first_path if first_name in (None, self.path.name) else first_name
+
+
 @dataclass
 class DocumentSubmission:
-    # One (task, created) per accepted file; two files of the same content share a task.
-    accepted: list[tuple[Task, bool]] = field(default_factory=list)
+    # One per accepted file; two files of the same content share a task.
+    accepted: list[AcceptedDocument] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     runs: list[LaunchedRun] = field(default_factory=list)  # the runs started at once
 
     @property
     def created(self) -> int:
-        return sum(1 for _, created in self.accepted if created)
+        return sum(1 for a in self.accepted if a.created)
 
     @property
     def already_known(self) -> int:
         return len(self.accepted) - self.created
 
     @property
+    def copies(self) -> list[AcceptedDocument]:
+        return [a for a in self.accepted if a.copy_of is not None]
+
+    @property
     def task_ids(self) -> list[int]:
-        return list(dict.fromkeys(t.id for t, _ in self.accepted))
+        return list(dict.fromkeys(a.task.id for a in self.accepted))
 
 
 def submit_documents(
@@ -91,11 +130,13 @@ def submit_documents(
     result = DocumentSubmission()
     for path in files:
         try:
-            result.accepted.append(submit_document(ledger, path, priority=priority))
+            task, created = submit_document(ledger, path, priority=priority)
         except BadDocument as exc:
             result.refused.append(str(exc))
+            continue
+        result.accepted.append(AcceptedDocument(Path(path), task, created))
     if launch and result.accepted:
         from orbit_pipelines.launch import launch_batch_now
 
-        result.runs = launch_batch_now(ledger, [t for t, _ in result.accepted])
+        result.runs = launch_batch_now(ledger, [a.task for a in result.accepted])
     return result

@@ -53,11 +53,31 @@ def wait_for_tasks(
         if not unfinished:
             return [current[i] for i in ids]
         if time.monotonic() > deadline:
-            more = f" (and {len(unfinished) - 1} more unfinished)" if len(unfinished) > 1 else ""
-            raise WaitTimedOut(f"task {unfinished[0].id} still {unfinished[0].status.value} after {timeout:.0f}s{more}")
+            raise WaitTimedOut(_still_unfinished(ledger, len(ids), unfinished, timeout))
         if not alive():
             raise DaemonExited("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
         time.sleep(POLL_SECONDS)
+
+
+def _still_unfinished(ledger: Ledger, total: int, unfinished: list[Task], timeout: float) -> str:
+    """Why waiting ended, and what to do: a paused intake is named, with its reason and since when."""
+    from orbit_pipelines.run_control import describe_pause, pause_of
+
+    first = unfinished[0]
+    if total == 1:
+        said = f"task {first.id} still {first.status.value} after {timeout:.0f}s"
+    else:
+        more = f" (and {len(unfinished) - 1} more unfinished)" if len(unfinished) > 1 else ""
+        said = (
+            f"{total - len(unfinished)} of {total} tasks finished after {timeout:.0f}s; "
+            f"task {first.id} is still {first.status.value}{more}"
+        )
+    pause = pause_of(ledger, first.kind) if first.status == TaskStatus.PENDING else None
+    if pause is not None:
+        return f"{said}: {describe_pause(pause)}; `orbit resume` lets it go on"
+    if total == 1:
+        return f"{said}; it goes on without waiting: `orbit task show {first.id}` follows it"
+    return f"{said}; they go on without waiting: `orbit task show {first.id}` follows one, `orbit status` all"
 
 
 def wait_for_task(
@@ -74,3 +94,25 @@ def wait_for_task(
 
 def all_completed(tasks: Sequence[Task]) -> bool:
     return all(t.status.value == "COMPLETED" for t in tasks)
+
+
+class FinishedCounter:
+    """An `on_change` for wait_for_tasks that calls `advance(1)` as each task reaches its end (a progress
+    bar's `update`), once per task."""
+
+    def __init__(self, advance: Callable[[int], None]):
+        self.advance = advance
+        self.finished: set[int] = set()
+
+    def __call__(self, task: Task) -> None:
+        if task.status in TERMINAL and task.id not in self.finished:
+            self.finished.add(task.id)
+            self.advance(1)
+
+
+def totals_line(tasks: Sequence[Task]) -> str:
+    """`12 completed, 1 failed of 13` (`, 2 canceled` when some were)."""
+    count = {s: sum(1 for t in tasks if t.status == s) for s in (TaskStatus.COMPLETED, TaskStatus.FAILED)}
+    canceled = sum(1 for t in tasks if t.status == TaskStatus.CANCELED)
+    also = f", {canceled} canceled" if canceled else ""
+    return f"{count[TaskStatus.COMPLETED]} completed, {count[TaskStatus.FAILED]} failed{also} of {len(tasks)}"

@@ -118,3 +118,93 @@ def test_runs_started_outside_the_sensor_are_batched_as_its_claim_batches(ledger
         by_key.setdefault(t.dispatch_key, []).append(t.id)
     assert [[t.id for t in run] for run in kind.batches(claimed)] == sorted(by_key.values())
     assert [len(run) for run in kind.batches(claimed)] == [3, 3, 1]
+
+
+def test_doc_submit_of_an_empty_folder_says_there_is_nothing_to_submit(ledger, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".hidden.pdf").write_bytes(b"%PDF-1.4" * 100)
+    result = orbit("doc", "submit", str(tmp_path / "empty"))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: nothing to submit: {tmp_path / 'empty'} holds no files (hidden files are skipped); give "
+        "document files or folders that hold some\n"
+    )
+    assert ledger.list() == []
+
+
+def test_a_copy_of_a_known_document_is_reported_under_its_own_name(ledger, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    (first,) = write_sample_set(tmp_path / "a", n=1)
+    orbit("doc", "submit", "--no-launch", str(first))
+    task = ledger.list()[0]
+    copy = tmp_path / "b" / "scan-of-the-same-receipt.txt"
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+
+    result = orbit("doc", "submit", "--no-launch", str(copy), str(first))
+    assert result.exit_code == 0, result.output
+    assert "0 submitted, 2 already known, 0 refused" in result.output
+    copies = [line for line in result.output.splitlines() if "same content" in line]
+    assert copies == [f"  {copy.name}: same content as {first.name} (task {task.id}), not submitted again"]
+    assert len(ledger.list()) == 1
+
+
+def test_task_list_shows_a_document_by_its_file_name(ledger, tmp_path):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    (path,) = write_sample_set(tmp_path, n=1)
+    orbit("doc", "submit", "--no-launch", str(path))
+    task = ledger.list()[0]
+    [line] = orbit("task", "list").output.splitlines()
+    assert line.split()[0] == str(task.id) and line.endswith(path.name)
+
+
+def test_show_gives_the_reason_of_each_failure_in_the_history(ledger):
+    from orbit_pipelines.ledger import TaskStatus
+
+    orbit("task", "submit", "--sample", "--no-launch")
+    task = ledger.list()[0]
+    ledger.claim([task.id], f"task-{task.id}")
+    ledger.move_along(
+        task.id,
+        TaskStatus.FAILED,
+        run_id="run-that-lost-its-table",
+        error=("ProgrammingError", 'relation "orbit.prompts" does not exist', "store_results"),
+        note="step failed",
+    )
+
+    shown = orbit("task", "show", str(task.id)).output
+    failed = [line for line in shown.splitlines() if "| FAILED |" in line]
+    assert len(failed) == 1
+    assert failed[0].endswith(
+        '| step failed: ProgrammingError in store_results: relation "orbit.prompts" does not exist |'
+    )
+
+
+def test_retrying_a_task_that_is_no_dead_letter_says_where_dead_letters_are_listed(ledger):
+    orbit("task", "submit", "--sample", "--no-launch")
+    task = ledger.list()[0]
+    result = orbit("dlq", "retry", str(task.id))
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: task {task.id} is not on the dead-letter list; `orbit dlq list` shows the tasks that are\n"
+    )
+
+
+def test_discarding_a_task_that_did_not_fail_says_which_tasks_can_be(ledger):
+    orbit("task", "submit", "--sample", "--no-launch")
+    task = ledger.list()[0]
+    result = orbit("dlq", "discard", str(task.id), "--reason", "duplicate")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: task {task.id} is PENDING, not a dead letter: only the FAILED tasks `orbit dlq list` shows "
+        "can be discarded\n"
+    )
+
+
+def test_pausing_a_kind_that_does_not_exist_is_refused(ledger):
+    result = orbit("pause", "--kind", "documents")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: unknown task kind 'documents'; known kinds: ")
+    assert ledger.paused_kinds() == {}

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import click
 
-from orbit_pipelines.cli import database, dead_letters, documents, metrics, runs, scaffold, stack, tasks, webhooks
+from orbit_pipelines.cli import (
+    database,
+    dead_letters,
+    documents,
+    metrics,
+    runs,
+    scaffold,
+    stack,
+    status,
+    tasks,
+    webhooks,
+)
 
 
 @click.group()
@@ -25,6 +36,7 @@ for _command in (
     tasks.task,
     documents.doc,
     *runs.COMMANDS,
+    status.status,
     dead_letters.dlq,
     metrics.metrics,
     webhooks.webhooks,

@@ -1,5 +1,6 @@
 """What the `orbit` commands share: the environment they run in, the ledger, turning a service's
-refusal into a one-line error, the metrics server options, and echoing a task's progress."""
+refusal into a one-line error that says what to do, the metrics server options, and echoing a task's
+progress or the pause that holds it back."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ DEFAULT_METRICS_PORT = 9464
 
 @contextmanager
 def environment(migrate: bool = True, local_services: bool = False):
-    """Prepare the environment; stop what we started on exit, on Ctrl-C and on SIGTERM."""
-    env = prepare_environment(migrate=migrate, local_services=local_services)
+    """Prepare the environment; stop what we started on exit, on Ctrl-C and on SIGTERM. A Postgres that
+    cannot be reached is a one-line error, whether at the start or during the command."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        env = prepare_environment(migrate=migrate, local_services=local_services)
+    except OperationalError as exc:
+        raise _no_database(exc) from None
 
     def _terminate(signum, _frame):
         raise SystemExit(128 + signum)
@@ -25,9 +32,25 @@ def environment(migrate: bool = True, local_services: bool = False):
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield env
+    except OperationalError as exc:
+        raise _no_database(exc) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
         env.close()
+
+
+def _no_database(exc) -> click.ClickException:
+    import os
+
+    from sqlalchemy import make_url
+
+    where = os.environ.get("DAGSTER_PG_URL", "").strip()
+    shown = make_url(where).render_as_string(hide_password=True) if where else "the embedded Postgres"
+    reason = " ".join(str(getattr(exc, "orig", exc)).split())[:300]
+    return click.ClickException(
+        f"cannot use Postgres at {shown} ({reason}); start it, or set DAGSTER_PG_URL to a server that accepts "
+        "connections"
+    )
 
 
 def ledger(env: Environment):
@@ -39,11 +62,34 @@ def ledger(env: Environment):
 
 @contextmanager
 def reported(*errors: type[BaseException]):
-    """Show these exceptions as `Error: <message>` and exit 1, not as a traceback."""
+    """Show these exceptions as `Error: <message>` and exit 1, not as a traceback; a refusal whose message
+    says only what is wrong gets what to do next (see _next_step)."""
     try:
         yield
     except errors as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(f"{exc}{_next_step(exc)}") from None
+
+
+def _next_step(exc: BaseException) -> str:
+    """What to do, for the refusals raised below the CLI in words that suit their other callers too (a
+    sensor's log has no use for `orbit task list`)."""
+    from orbit_pipelines.ledger import InvalidTransition, TaskNotFound
+
+    if isinstance(exc, TaskNotFound):
+        return "; `orbit task list` shows the tasks there are"
+    if isinstance(exc, InvalidTransition):
+        return f"; `orbit task show {exc.task_id}` shows where it is now" if exc.task_id is not None else ""
+    return ""
+
+
+def echo_pause(led, kind: str, consequence: str) -> None:
+    """Say so when a paused intake holds tasks of `kind` back: `intake is paused ... : it stays PENDING
+    until `orbit resume``."""
+    from orbit_pipelines.run_control import describe_pause, pause_of
+
+    pause = pause_of(led, kind)
+    if pause is not None:
+        click.echo(f"{describe_pause(pause)}: {consequence} until `orbit resume`")
 
 
 def echo_status(task) -> None:

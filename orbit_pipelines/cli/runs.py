@@ -21,14 +21,16 @@ from orbit_pipelines.cli.common import environment, ledger, reported
 def rerun(run_id, from_step, all_steps, config_file) -> None:
     """Re-execute a run through the webserver's GraphQL API (default: from its failed steps)."""
     from orbit_pipelines.operations import DagsterApi, OperationError
-    from orbit_pipelines.run_control import record_config_edit, reexecute
+    from orbit_pipelines.run_control import CannotReexecute, record_config_edit, reexecute
     from orbit_pipelines.submission import NotJson, read_json
 
     if config_file and not from_step:
         raise click.UsageError("--config needs --from-step")
+    if all_steps and from_step:
+        raise click.UsageError("give --all-steps or --from-step, not both")
     with reported(NotJson):
         edits = read_json(config_file) if config_file else None
-    with reported(OperationError):
+    with reported(OperationError, CannotReexecute):
         new_run = reexecute(DagsterApi(), run_id, from_step=from_step, all_steps=all_steps, config_edits=edits)
     if edits is not None:
         with environment() as env:
@@ -40,17 +42,25 @@ def rerun(run_id, from_step, all_steps, config_file) -> None:
 @click.argument("target")
 def cancel(target: str) -> None:
     """Cancel a task (by id) or a run (by run id). A canceled task can be resumed by re-execution."""
-    from orbit_pipelines.ledger import TaskNotFound
+    from orbit_pipelines.ledger import InvalidTransition, TaskNotFound
     from orbit_pipelines.operations import DagsterApi, OperationError
     from orbit_pipelines.run_control import NothingToCancel
     from orbit_pipelines.run_control import cancel as cancel_target
 
-    with environment() as env, reported(TaskNotFound, NothingToCancel, OperationError):
+    with environment() as env, reported(TaskNotFound, NothingToCancel, OperationError, InvalidTransition):
         done = cancel_target(ledger(env), DagsterApi(), target)
     if done.run_id is None:
         click.echo(f"task {done.task_id} canceled before it was dispatched")
+    elif done.task_id is None:
+        click.echo(
+            f"asked run {done.run_id} to stop; its tasks become CANCELED once it has stopped "
+            "(`orbit task list` shows them)"
+        )
     else:
-        click.echo(f"asked run {done.run_id} to stop; its tasks become CANCELED when it has")
+        click.echo(
+            f"asked run {done.run_id} of task {done.task_id} to stop; the task becomes CANCELED once the run "
+            f"has stopped (`orbit task show {done.task_id}` shows it)"
+        )
 
 
 def _scope(kind: str) -> str:
@@ -62,9 +72,10 @@ def _scope(kind: str) -> str:
 @click.option("--reason", default="", help="Shown as the dispatch sensor's skip reason.")
 def pause(kind: str, reason: str) -> None:
     """Stop dispatching new runs: tasks stay PENDING, queued runs stay queued, nothing is lost."""
+    from orbit_pipelines.jobs.registry import UnknownKind
     from orbit_pipelines.run_control import pause_intake
 
-    with environment() as env:
+    with environment() as env, reported(UnknownKind):
         pause_intake(ledger(env), kind, reason)
     click.echo(f"intake paused for {_scope(kind)}; `orbit resume` continues")
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from orbit_pipelines.cli.common import echo_lines, environment, ledger, reported
+from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
 from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task
 
 STATUSES = ["PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"]
@@ -53,6 +53,8 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
         click.echo(f"{verb} task {done.task.id} ({done.task.kind}, {done.task.status.value})")
         if done.run_id:
             click.echo(f"launched run {done.run_id}")
+        elif done.created:
+            echo_pause(led, done.task.kind, "it stays PENDING")
         if wait_seconds:
             with reported(WaitError):
                 final = wait_for_task(led, done.task.id, wait_seconds)
@@ -65,7 +67,8 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
 @click.argument("task_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 def task_show(task_id: int, fmt: str) -> None:
-    """Print a task, its status history and its plan (subtasks and prompts)."""
+    """Print a task, its status history (every change, when and why), and what its job made of it (a
+    decomposition's subtasks and prompts, a document's extraction)."""
     from orbit_pipelines.ledger import TaskNotFound
     from orbit_pipelines.reports import task_report_json, task_report_markdown
 

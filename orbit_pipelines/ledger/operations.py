@@ -38,6 +38,34 @@ class OperatorQueries:
             rows = conn.execute(text("SELECT kind, coalesce(reason, '') FROM orbit.intake_controls WHERE paused"))
             return {kind: reason for kind, reason in rows}
 
+    def pauses(self) -> list[dict[str, Any]]:
+        """Every paused intake, '*' (all kinds) first: kind, reason ('' when none was given) and since."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT kind, coalesce(reason, '') AS reason, changed_at AS since FROM orbit.intake_controls "
+                    "WHERE paused ORDER BY kind <> '*', kind"
+                )
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def unfinished_by_lane(self) -> list[dict[str, Any]]:
+        """Tasks not finished yet, per lane and status (PENDING, QUEUED, RUNNING): count and oldest submission."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT lane, status, count(*) AS n, min(created_at) AS oldest FROM orbit.tasks "
+                    "WHERE status IN ('PENDING', 'QUEUED', 'RUNNING') GROUP BY lane, status ORDER BY lane, status"
+                )
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def dead_letter_count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT count(*) FROM orbit.tasks WHERE status = 'FAILED' AND discarded_at IS NULL")
+            ).scalar_one()
+
     def dead_letters(self, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """FAILED tasks nobody has discarded, with their failure history."""
         kind_filter = "AND t.kind = :kind" if kind else ""
@@ -78,9 +106,16 @@ class OperatorQueries:
                 {"id": task_id, "reason": reason},
             ).first()
             if row is None:
-                current = conn.execute(text("SELECT status FROM orbit.tasks WHERE id = :id"), {"id": task_id}).scalar()
+                current = conn.execute(
+                    text("SELECT status, discarded_at FROM orbit.tasks WHERE id = :id"), {"id": task_id}
+                ).first()
                 if current is None:
                     raise TaskNotFound(task_id)
-                raise ValueError(f"task {task_id} is {current}, not an undiscarded FAILED task")
+                if current.discarded_at is not None:
+                    raise ValueError(f"task {task_id} was discarded already, at {current.discarded_at:%Y-%m-%d %H:%M}")
+                raise ValueError(
+                    f"task {task_id} is {current.status}, not a dead letter: only the FAILED tasks `orbit dlq list` "
+                    "shows can be discarded"
+                )
             record_event(conn, task_id, TaskStatus.FAILED, TaskStatus.FAILED, None, f"discarded: {reason}")
             return Task.from_row(row)

@@ -72,6 +72,9 @@ class TransitionQueries:
         if row is None:
             raise InvalidTransition(TaskStatus(previous), target, task_id)
         task = Task.from_row(row)
+        if target == TaskStatus.FAILED and error is not None:
+            # The history says why each failure happened; the task row keeps only the last error.
+            note = failure_note(note, *error)
         record_event(conn, task_id, previous, target, run_id, note)
         if run_id is not None:
             record_run(conn, task_id, run_id)
@@ -177,6 +180,21 @@ class TransitionQueries:
                 {"id": task_id, "run_id": run_id},
             )
             record_run(conn, task_id, run_id)
+
+
+# Enough to say what happened; the full message stays on the task row and in the run's log.
+_NOTE_ERROR_CHARS = 500
+
+
+def failure_note(note: str | None, error_class: str | None, message: str | None, step: str | None) -> str | None:
+    """A FAILED event's note with its error: `step failed: ValueError in load_task: ...`."""
+    if not error_class:
+        return note
+    where = f" in {step}" if step else ""
+    detail = f"{error_class}{where}: {message or ''}"
+    if len(detail) > _NOTE_ERROR_CHARS:
+        detail = detail[: _NOTE_ERROR_CHARS - 1] + "…"
+    return f"{note}: {detail}" if note else detail
 
 
 def record_run(conn: Connection, task_id: int, run_id: str) -> None:

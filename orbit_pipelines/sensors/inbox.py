@@ -1,26 +1,16 @@
 """The document inbox: files dropped in a folder become document tasks, and their runs start in the
-same tick (the dispatch sensor would start them a daemon loop later; it stays the catch-all)."""
-
-import os
-from pathlib import Path
+same tick (the dispatch sensor would start them a daemon loop later; it stays the catch-all). A
+refused file is warned about once and counted in every tick's skip reason until it is replaced or
+removed."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from orbit_pipelines.jobs.document_processing.intake import scan_inbox
+from orbit_pipelines.jobs.document_processing.intake import inbox_dir, scan_inbox
 from orbit_pipelines.jobs.document_processing.job import document_processing
 from orbit_pipelines.jobs.document_processing.models import KIND
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_request_for
-
-
-def inbox_dir() -> Path:
-    configured = os.environ.get("ORBIT_INBOX_DIR")
-    if configured:
-        return Path(configured)
-    from orbit_pipelines.settings import orbit_home
-
-    return orbit_home() / "inbox"
 
 
 @sensor(
@@ -42,6 +32,11 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
         f"{len(scan.submitted)} submitted, {len(scan.refused)} refused, {scan.waiting} still being written, "
         f"{scan.already_known} already known in {inbox}"
     )
+    if scan.still_refused:
+        # Warned about once, when refused; every tick says they are still there, until replaced or removed.
+        summary += (
+            f"; {scan.still_refused} refused file(s) wait to be replaced or removed (`orbit doc refused` says why)"
+        )
     paused = led.paused_kinds()
     if not scan.submitted or "*" in paused or KIND in paused:
         return SkipReason(summary + ("; intake paused" if scan.submitted else ""))
