@@ -149,3 +149,41 @@ def test_an_operator_reads_the_subtask_table_of_a_decomposition_run(stack, page)
     for subtask in subtasks:
         expect(dialog.get_by_role("cell", name=subtask.title, exact=True)).to_be_visible()
     screenshot(page, "4-decomposition-subtask-table")
+
+
+def test_an_operator_sees_a_green_batchs_failed_item_and_finds_a_failed_lone_document_by_its_task_id(
+    stack, page, emulator, tmp_path
+):
+    def receipts(folder, n):
+        folder.mkdir()
+        vendor = f"Tag Bakery {uuid.uuid4().hex[:8]}"
+        return [
+            write_text_receipt(folder / f"r{i}.txt", vendor, "2026-03-05", [("Rye", i + 1, "4.20")]) for i in range(n)
+        ]
+
+    batch_files = receipts(tmp_path / "batch", 2)
+    emulator.faults.fail_next(1, 400)  # Veryfi refuses one document of the batch, for good
+    orbit(stack, "doc", "submit", *map(str, batch_files))
+    wanted = {str(p.resolve()) for p in batch_files}
+    tasks = [t for t in stack.ledger.list(kind="document") if t.payload.get("path") in wanted]
+    (failed,) = [t for t in (finished(stack, t.id, timeout=180) for t in tasks) if t.status == TaskStatus.FAILED]
+    assert run_finished(stack, failed.run_id) == "SUCCESS"
+
+    page.goto(f"{stack.ui}/runs")
+    filter_runs_by_tag(page, "orbit/failed_items", "1")
+    expect(page.get_by_role("link", name=f"run {failed.run_id[:8]}", exact=True)).to_be_visible()
+    screenshot(page, "5-green-batch-with-a-failed-item")
+
+    (lone_file,) = receipts(tmp_path / "lone", 1)
+    emulator.faults.fail_next(1, 400)
+    orbit(stack, "doc", "submit", str(lone_file))
+    (lone,) = [t for t in stack.ledger.list(kind="document") if t.payload.get("path") == str(lone_file.resolve())]
+    lone = finished(stack, lone.id, timeout=180)
+    assert run_finished(stack, lone.run_id) == "FAILURE"
+
+    page.goto(f"{stack.ui}/runs")
+    filter_runs_by_tag(page, "orbit/task_id", str(lone.id))
+    expect(page.get_by_role("link", name=re.compile(r"^run [0-9a-f]{8}$"))).to_have_count(1)
+    expect(page.get_by_role("link", name=f"run {lone.run_id[:8]}", exact=True)).to_be_visible()
+    expect(page.get_by_text("Failure", exact=True)).to_be_visible()
+    screenshot(page, "6-failed-lone-document-by-task-id")
