@@ -14,13 +14,16 @@ def db() -> None:
 
 @db.command("migrate")
 def db_migrate() -> None:
-    """Apply pending ledger migrations."""
+    """Apply pending ledger migrations and create Dagster's concurrency pools (before any run needs them)."""
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.ledger.migrate import apply_migrations
+    from orbit_pipelines.pools import ensure_pools
 
     with environment(migrate=False) as env:
         applied = apply_migrations(get_engine(env.pg_url))
         click.echo(f"{env.describe_postgres()}: applied {applied or 'nothing (up to date)'}")
+        pools = ensure_pools()
+        click.echo(f"concurrency pools: created {', '.join(pools)}" if pools else "concurrency pools: all there")
 
 
 @db.command("stop")

@@ -18,6 +18,7 @@ from orbit_pipelines.cli.common import (
 from orbit_pipelines.environment import prepare_environment
 from orbit_pipelines.local import dev_stack
 from orbit_pipelines.local.console import LogFollower
+from orbit_pipelines.pools import ensure_pools
 from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task, wait_for_tasks
 
 
@@ -43,6 +44,7 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
     with environment(local_services=True) as env:
         click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
         echo_lines(env.services.describe())
+        ensure_pools()  # before the daemon starts any run: see pools.py
         click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
         log_file = dev_stack.up_log_file(env)
@@ -95,6 +97,7 @@ def demo(timeout: float) -> None:
         echo_lines(env.services.describe())
         with reported(dev_stack.CodeLocationError):
             dev_stack.check_code_location()
+        ensure_pools()
         daemon = dev_stack.start_daemon(env)
         instance = DagsterInstance.get()
         led = ledger(env)

@@ -10,6 +10,7 @@ from orbit_pipelines.veryfi.errors import (
     VeryfiRejected,
     VeryfiServerError,
     VeryfiTransportError,
+    VeryfiUnusableAnswer,
 )
 from orbit_pipelines.veryfi.models import (
     VeryfiDocument,
@@ -20,6 +21,7 @@ from orbit_pipelines.veryfi.models import (
     VeryfiTaxLine,
     VeryfiVendor,
     parse_document,
+    salvage_document,
 )
 
 __all__ = [
@@ -40,7 +42,9 @@ __all__ = [
     "VeryfiServerError",
     "VeryfiTaxLine",
     "VeryfiTransportError",
+    "VeryfiUnusableAnswer",
     "VeryfiVendor",
     "parse_document",
+    "salvage_document",
     "sign_request",
 ]

@@ -29,8 +29,9 @@ from orbit_pipelines.veryfi.errors import (
     VeryfiRejected,
     VeryfiServerError,
     VeryfiTransportError,
+    VeryfiUnusableAnswer,
 )
-from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, parse_document
+from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, salvage_document
 from orbit_pipelines.veryfi.upload import MultipartBody, default_file_name, form_pairs, open_upload
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class VeryfiResult:
     raw: dict[str, Any]
     status: int
     trace_id: Optional[str]
+    # Fields of the answer that did not validate, stored as null (salvage_document): kept, never a failure.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -197,10 +200,12 @@ class VeryfiClient:
             items, meta = body["documents"], body.get("meta") or {}
         if items is None:
             raise self._bad_response(response, "GET", "", "expected {'documents': [...]} in the answer")
-        try:
-            documents = [parse_document(item) for item in items]
-        except VeryfiResponseError as exc:
-            raise self._bad_response(response, "GET", "", str(exc)) from None
+        documents = []
+        for item in items:  # an entry with no usable document is not one we can take up
+            try:
+                documents.append(salvage_document(item)[0])
+            except VeryfiResponseError:
+                log.warning("Veryfi GET documents/: an entry with no usable document was left out")
         return VeryfiDocumentPage(documents, meta, body, response.status_code, _trace_id(response))
 
     # ------------------------------------------------------------------------------ plumbing
@@ -268,10 +273,16 @@ class VeryfiClient:
     def _document_result(self, response: requests.Response, method: str, path: str) -> VeryfiResult:
         body = self._json(response, method, path)
         try:
-            document = parse_document(body)
+            document, warnings = salvage_document(body)
         except VeryfiResponseError as exc:
-            raise self._bad_response(response, method, path, str(exc)) from None
-        return VeryfiResult(document, body, response.status_code, _trace_id(response))
+            raise VeryfiUnusableAnswer(
+                self._clean(str(exc)),
+                raw=body,
+                status=response.status_code,
+                trace_id=_trace_id(response),
+                context=f"Veryfi {method} documents/{path}",
+            ) from None
+        return VeryfiResult(document, body, response.status_code, _trace_id(response), warnings)
 
     # ------------------------------------------------------------------------------- errors
 

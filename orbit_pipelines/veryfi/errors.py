@@ -67,14 +67,29 @@ class VeryfiReadTimeout(VeryfiTransportError):
 
 
 class VeryfiBadResponse(VeryfiError):
-    """A 2xx whose body is not JSON or not a document; usually a truncated answer, so retryable."""
+    """A 2xx whose body is not JSON; usually a truncated answer, so retryable."""
 
     retryable = True
+
+
+class VeryfiUnusableAnswer(VeryfiError):
+    """A 2xx JSON answer with no usable document in it (no document id): Veryfi may have billed it, so
+    ``raw`` carries it to be stored; asking again would get (and perhaps pay for) the same answer."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, raw: Any = None, **kwargs: Any):
+        self.raw = raw
+        super().__init__(message, **kwargs)
+
+    def _rebuild_kwargs(self) -> dict[str, Any]:
+        return {**super()._rebuild_kwargs(), "raw": self.raw}
 
 
 __all__ = [
     "VeryfiBadResponse",
     "VeryfiError",
+    "VeryfiUnusableAnswer",
     "VeryfiRateLimited",
     "VeryfiReadTimeout",
     "VeryfiRejected",

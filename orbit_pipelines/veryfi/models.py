@@ -8,6 +8,7 @@ broken answer and fails loudly, naming the field.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Optional
@@ -208,3 +209,64 @@ def parse_document(data: Any) -> VeryfiDocument:
         fields = tuple(dict.fromkeys(field for field, _ in described))
         summary = "; ".join(f"{field}: {detail}" for field, detail in described[:10])
         raise VeryfiResponseError(f"invalid Veryfi document: {summary}", fields) from None
+
+
+# Enough passes for every broken field of a real answer; each pass nulls or drops at least one.
+_SALVAGE_PASSES = 200
+
+
+def _null_at(data: Any, loc: tuple, seen: set) -> tuple[str, Any]:
+    """Null the value at `loc` (a pydantic error location) in `data`, or drop it from its list, or, when
+    that was tried already, null its parent; returns what was done and the value it held."""
+    path = [part for part in loc]
+    # Walk down as far as the location exists (a union's error loc can name a member type after the field).
+    parents: list[tuple[Any, Any]] = []
+    node = data
+    for part in path:
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and part < len(node)
+        ):
+            parents.append((node, part))
+            node = node[part]
+        else:
+            break
+    while parents:
+        container, key = parents[-1]
+        where = ".".join(str(p) for _, p in parents)
+        if isinstance(container, list):
+            value = container.pop(key)
+            return f"{where}: dropped", value
+        if (where, "null") not in seen:
+            seen.add((where, "null"))
+            value, container[key] = container[key], None
+            return f"{where}: stored as null", value
+        parents.pop()  # null is not allowed there either: go up
+    raise VeryfiResponseError("the answer has no usable document", ("<document>",))
+
+
+def salvage_document(data: Any) -> tuple[VeryfiDocument, list[str]]:
+    """The document in a billed answer, keeping what validates: each field that does not is stored as
+    null (or, in a list, dropped), with a warning naming the field and the value it had.
+
+    VeryfiResponseError only when nothing usable is there: not an object, or no document id.
+    """
+    if not isinstance(data, dict):
+        raise VeryfiResponseError(f"Veryfi document must be a JSON object, got {type(data).__name__}", ("<document>",))
+    work = copy.deepcopy(data)
+    warnings: list[str] = []
+    seen: set = set()
+    for _ in range(_SALVAGE_PASSES):
+        try:
+            return VeryfiDocument.model_validate(work), warnings
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field, detail = _describe(error)
+            if error["loc"][:1] == ("id",):
+                raise VeryfiResponseError(f"the answer has no usable document id: {field}: {detail}", ("id",)) from None
+            done, _ = _null_at(work, tuple(error["loc"]), seen)
+            warnings.append(f"{field}: {detail}; {done.split(': ', 1)[1]}")
+    raise VeryfiResponseError("the answer has too many invalid fields to store", ("<document>",))

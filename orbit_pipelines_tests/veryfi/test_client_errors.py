@@ -14,6 +14,7 @@ from orbit_pipelines.veryfi import (
     VeryfiRejected,
     VeryfiServerError,
     VeryfiTransportError,
+    VeryfiUnusableAnswer,
 )
 
 
@@ -158,15 +159,25 @@ def test_malformed_json_on_201_is_a_retryable_bad_response(emulator, client, rec
     assert "not valid JSON" in error.message
 
 
-def test_201_whose_json_is_not_a_document_is_a_bad_response_naming_the_field(emulator, client, receipt_path):
+def test_201_whose_json_holds_no_document_is_unusable_carries_the_answer_and_is_not_retried(
+    emulator, client, receipt_path
+):
     emulator.fail_next(1, 201, body={"status": "ok", "total": 3})
     error = _failure(client, receipt_path)
-    assert type(error) is VeryfiBadResponse and error.retryable
-    assert "id" in error.message
+    assert type(error) is VeryfiUnusableAnswer and not error.retryable
+    assert error.raw == {"status": "ok", "total": 3}, "the billed answer comes with the error, to be stored"
+    assert "no usable document id: id: Field required" in error.message
 
 
 def test_every_error_class_is_a_veryfi_error():
-    classes = (VeryfiRejected, VeryfiRateLimited, VeryfiServerError, VeryfiTransportError, VeryfiBadResponse)
+    classes = (
+        VeryfiRejected,
+        VeryfiRateLimited,
+        VeryfiServerError,
+        VeryfiTransportError,
+        VeryfiBadResponse,
+        VeryfiUnusableAnswer,
+    )
     assert all(issubclass(cls, VeryfiError) for cls in classes)
 
 

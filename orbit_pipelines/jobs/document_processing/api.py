@@ -18,13 +18,14 @@ __all__ = ["RefusedFile", "documents_for_tasks", "inbox_dir", "refused_inbox_fil
 def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[str, Any]]:
     """The stored extraction of each of these tasks' documents: document_key, task_id, source_name,
     s3_bucket, s3_key, size_bytes, content_type, document_type, vendor_name, document_date, currency,
-    subtotal, tax, total, category, line_item_count, veryfi_id, run_id and updated_at."""
+    subtotal, tax, total, category, line_item_count, veryfi_id, run_id, updated_at, and warnings (the
+    answer's fields that did not validate, stored as null)."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT document_key, task_id, source_name, s3_bucket, s3_key, size_bytes, content_type, "
                 "document_type, vendor_name, document_date, currency, subtotal, tax, total, category, "
-                "jsonb_array_length(line_items) AS line_item_count, veryfi_id, run_id, updated_at "
+                "jsonb_array_length(line_items) AS line_item_count, veryfi_id, run_id, updated_at, warnings "
                 "FROM orbit.documents WHERE task_id = ANY(:ids) ORDER BY task_id"
             ),
             {"ids": list(task_ids)},

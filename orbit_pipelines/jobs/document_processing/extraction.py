@@ -33,7 +33,7 @@ from orbit_pipelines.runtime.retry import (
     is_transient_s3_error,
     retry_requested,
 )
-from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout
+from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout, VeryfiUnusableAnswer
 
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
@@ -168,9 +168,9 @@ def upload_and_extract_all(
             if context.retry_number > 0 or context.run.parent_run_id:
                 # A timed-out attempt, or one cut short by a crash or cancel, may still have been
                 # processed (and billed): ask before sending again.
-                found = calls.call("lookup", client().list_documents, external_id=item.document_key).documents
-                if found:
-                    result = calls.call("fetch", client().get_document, found[0].id)
+                found = _processed_before(calls, client(), item.document_key)
+                if found is not None:
+                    result = calls.call("fetch", client().get_document, found)
                     save_veryfi_response(
                         led.engine, item.document_key, result.raw, result.document.id, result.trace_id, context.run_id
                     )
@@ -186,6 +186,13 @@ def upload_and_extract_all(
                 result = calls.call(
                     "process", client().process_file, item.path, item.source_name, external_id=item.document_key
                 )
+        except VeryfiUnusableAnswer as exc:
+            # Billed, perhaps: kept as it came, never asked for again; store_documents re-reads it
+            # (and `orbit dlq retry` does, without a new call) and says why it cannot be used.
+            veryfi_id = exc.raw.get("id") if isinstance(exc.raw, dict) and isinstance(exc.raw.get("id"), int) else None
+            save_veryfi_response(led.engine, item.document_key, exc.raw, veryfi_id, exc.trace_id, context.run_id)
+            sent.append(item.task_id)
+            return item.model_copy(update={"veryfi_id": veryfi_id})
         except VeryfiError as exc:
             if exc.retryable:
                 transient[item.task_id] = str(exc)
@@ -247,6 +254,24 @@ def upload_and_extract_all(
     context.add_output_metadata(metadata)
     fail_if_none_left(items, STEP)  # a lone document's failure is its run's: red, re-executable from here
     return items
+
+
+# Pages of a lookup by external_id read at most: the same external_id on more documents than this is
+# not something our own submissions make.
+_LOOKUP_PAGES = 5
+
+
+def _processed_before(calls: VeryfiCallLog, client, external_id: str) -> int | None:
+    """The id of a document Veryfi already processed for this external_id, or None. Only a document whose
+    external_id equals ours counts (an API that ignores the filter answers with others), page by page."""
+    for page in range(1, _LOOKUP_PAGES + 1):
+        found = calls.call("lookup", client.list_documents, page=page, external_id=external_id).documents
+        mine = [d.id for d in found if d.external_id == external_id]
+        if mine:
+            return mine[0]
+        if len(found) < 50:  # the client's page size: a short page is the last
+            return None
+    return None
 
 
 def _save_calls(context: OpExecutionContext, calls: VeryfiCallLog, ledger: Ledger) -> None:

@@ -41,7 +41,7 @@ from orbit_pipelines.runtime.retry import (
     retry_on_infrastructure_errors,
 )
 from orbit_pipelines.runtime.tags import IDEMPOTENCY_KEY_TAG
-from orbit_pipelines.veryfi import VeryfiResponseError, parse_document
+from orbit_pipelines.veryfi import VeryfiResponseError, salvage_document
 
 
 class LoadDocumentsConfig(Config):
@@ -190,20 +190,25 @@ def store_documents(
     """Upsert one row per document from its stored Veryfi answer and complete its task."""
     led = ledger.get()
     resume_items(context, led, [i.task_id for i in items if i.ok])
-    ready = [i for i in items if i.ok and i.veryfi_id is not None]
-    answers = load_veryfi_responses(led.engine, [i.document_key for i in ready])
-    rows, out = [], []
+    # Every document still in play has its answer stored by now (upload_and_extract fails the others).
+    answers = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok])
+    rows, out, warned = [], [], []
     for item in items:
-        if item.ok and item.veryfi_id is not None:
+        if item.ok:
             raw = answers.get(item.document_key)
             try:
                 if raw is None:
                     raise VeryfiResponseError("no stored Veryfi answer for this document")
-                rows.append(document_row(item, parse_document(raw), raw, context.run_id))
+                document, warnings = salvage_document(raw)
+                rows.append(document_row(item, document, raw, context.run_id, warnings))
                 item = item.model_copy(update={"stored": True})
+                if warnings:
+                    warned.append((item, warnings))
             except VeryfiResponseError as exc:
                 item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", "store_documents")
         out.append(item)
+    for item, warnings in warned:
+        context.log.warning(f"task {item.task_id}{file_label(item)} stored with {len(warnings)} warning(s): {warnings}")
     refused = upsert_documents(led.engine, rows)
     out = [
         item.model_copy(update={"stored": False}).failed(
@@ -215,10 +220,29 @@ def store_documents(
         else item
         for item in out
     ]
-    complete_items(context, led, [i.task_id for i in out if i.stored], note="document stored")
+    stored = {i.task_id for i in out if i.stored}
+    warned = [(item, w) for item, w in warned if item.task_id in stored]
+    warned_ids = {item.task_id for item, _ in warned}
+    complete_items(context, led, sorted(stored - warned_ids), note="document stored")
+    for item, warnings in warned:  # completed, and the history says with what
+        complete_items(context, led, [item.task_id], note=f"document stored with {len(warnings)} warning(s)")
     record_failures(context, led, out, "store_documents", label=file_label)
     fail_if_none_left(out, "store_documents")
-    context.add_output_metadata({"stored": len(rows) - len(refused)})
+    context.add_output_metadata(
+        {
+            "stored": len(rows) - len(refused),
+            "stored_with_warnings": len(warned),
+            "warnings": MetadataValue.md(
+                table(
+                    ["task", "file", "field stored as null"],
+                    [(i.task_id, i.source_name, w) for i, ws in warned for w in ws],
+                    limit=50,
+                )
+                if warned
+                else "none"
+            ),
+        }
+    )
     return out
 
 

@@ -75,7 +75,9 @@ def _money(value: Decimal | None) -> Decimal | None:
     return None if value is None else Decimal(value).quantize(Decimal("0.01"))
 
 
-def document_row(item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str) -> dict[str, Any]:
+def document_row(
+    item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str, warnings: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "document_key": item.document_key,
         "task_id": item.task_id,
@@ -95,6 +97,7 @@ def document_row(item: DocumentItem, doc: VeryfiDocument, raw: dict, run_id: str
         "category": doc.category,
         "line_items": [li.model_dump(mode="json", exclude_none=True) for li in doc.line_items],
         "raw": raw,
+        "warnings": list(warnings or []),
         "status": "extracted",
         "run_id": run_id,
     }
@@ -112,10 +115,10 @@ def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, st
         """
         INSERT INTO orbit.documents (document_key, task_id, source_name, s3_bucket, s3_key, size_bytes,
             content_type, veryfi_id, document_type, vendor_name, document_date, currency, subtotal, tax, total,
-            category, line_items, raw, status, run_id)
+            category, line_items, raw, warnings, status, run_id)
         VALUES (:document_key, :task_id, :source_name, :s3_bucket, :s3_key, :size_bytes, :content_type,
             :veryfi_id, :document_type, :vendor_name, :document_date, :currency, :subtotal, :tax, :total,
-            :category, :line_items, :raw, :status, :run_id)
+            :category, :line_items, :raw, :warnings, :status, :run_id)
         ON CONFLICT (document_key) DO UPDATE SET
             task_id = EXCLUDED.task_id, source_name = EXCLUDED.source_name, s3_bucket = EXCLUDED.s3_bucket,
             s3_key = EXCLUDED.s3_key, size_bytes = EXCLUDED.size_bytes, content_type = EXCLUDED.content_type,
@@ -123,9 +126,11 @@ def upsert_documents(engine: Engine, rows: list[dict[str, Any]]) -> dict[str, st
             vendor_name = EXCLUDED.vendor_name, document_date = EXCLUDED.document_date,
             currency = EXCLUDED.currency, subtotal = EXCLUDED.subtotal, tax = EXCLUDED.tax, total = EXCLUDED.total,
             category = EXCLUDED.category, line_items = EXCLUDED.line_items, raw = EXCLUDED.raw,
-            status = EXCLUDED.status, run_id = EXCLUDED.run_id, updated_at = now()
+            warnings = EXCLUDED.warnings, status = EXCLUDED.status, run_id = EXCLUDED.run_id, updated_at = now()
         """
-    ).bindparams(bindparam("line_items", type_=JSONB), bindparam("raw", type_=JSONB))
+    ).bindparams(
+        bindparam("line_items", type_=JSONB), bindparam("raw", type_=JSONB), bindparam("warnings", type_=JSONB)
+    )
     try:
         with engine.begin() as conn:
             conn.execute(stmt, rows)
@@ -147,7 +152,7 @@ def documents_for_tasks(engine: Engine, task_ids: Iterable[int]) -> list[dict[st
         rows = conn.execute(
             text(
                 "SELECT document_key, task_id, source_name, s3_bucket, s3_key, vendor_name, document_date, "
-                "currency, subtotal, tax, total, document_type, line_items FROM orbit.documents "
+                "currency, subtotal, tax, total, document_type, line_items, warnings FROM orbit.documents "
                 "WHERE task_id = ANY(:ids) ORDER BY task_id"
             ),
             {"ids": list(task_ids)},
