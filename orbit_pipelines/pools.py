@@ -20,12 +20,8 @@ def pools_in_use() -> set[str]:
     """Every pool an op of the project's jobs claims."""
     from orbit_pipelines.definitions import defs
 
-    return {
-        op.pool
-        for job in defs.resolve_all_job_defs()
-        for op in job.graph.iterate_op_defs()
-        if getattr(op, "pool", None)
-    }
+    pools = (op.pool for job in defs.resolve_all_job_defs() for op in job.graph.iterate_op_defs())
+    return {pool for pool in pools if pool}
 
 
 def ensure_pools(instance: DagsterInstance | None = None) -> list[str]:
