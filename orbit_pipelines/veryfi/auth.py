@@ -7,9 +7,24 @@ import base64
 import hashlib
 import hmac
 import time
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable, Mapping, Optional, Union
 
+import requests
+
 Fields = Union[Mapping[str, Any], Iterable[tuple[str, Any]]]
+
+
+def _user_agent() -> str:
+    """``orbit-pipelines/<version> (+requests/<version>)``: who calls, for Veryfi's logs and support."""
+    try:
+        own = version("orbit_pipelines")
+    except PackageNotFoundError:  # a source tree run without installing the project
+        own = "unknown"
+    return f"orbit-pipelines/{own} (+requests/{requests.__version__})"
+
+
+USER_AGENT = _user_agent()
 
 
 def sign_request(secret: str, timestamp_ms: int, fields: Fields = ()) -> str:
@@ -32,6 +47,7 @@ def auth_headers(
         "CLIENT-ID": client_id,
         "AUTHORIZATION": f"apikey {username}:{api_key}",
         "Accept": "application/json",
+        "User-Agent": USER_AGENT,
     }
     if client_secret:
         timestamp = int(time.time() * 1000)
@@ -48,4 +64,4 @@ def scrub_secrets(text: str, secrets: Iterable[Optional[str]]) -> str:
     return text
 
 
-__all__ = ["Fields", "auth_headers", "scrub_secrets", "sign_request"]
+__all__ = ["USER_AGENT", "Fields", "auth_headers", "scrub_secrets", "sign_request"]

@@ -4,6 +4,9 @@ import base64
 import hashlib
 import hmac
 import io
+from importlib.metadata import version
+
+import requests
 
 from orbit_pipelines.veryfi import VeryfiClient, sign_request
 
@@ -28,6 +31,15 @@ def test_every_request_carries_client_id_apikey_authorization_and_json_accept(em
     assert sent.header("CLIENT-ID") == emulator.client_id
     assert sent.header("AUTHORIZATION") == f"apikey {emulator.username}:{emulator.api_key}"
     assert sent.header("Accept") == "application/json"
+
+
+def test_every_request_names_the_project_and_its_version_in_the_user_agent(emulator, client, receipt_path):
+    document_id = client.process_file(receipt_path).id
+    client.get_document(document_id)
+    client.list_documents()
+    client.delete_document(document_id)
+    expected = f"orbit-pipelines/{version('orbit_pipelines')} (+requests/{requests.__version__})"
+    assert [r.header("User-Agent") for r in emulator.requests] == [expected] * 4
 
 
 def test_upload_posts_to_the_v8_documents_path(emulator, client, receipt_path):

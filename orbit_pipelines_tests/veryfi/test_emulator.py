@@ -140,6 +140,14 @@ def test_file_url_that_cannot_be_downloaded_is_refused_with_400(emulator):
     _assert_refused(response, 400, "Could not download")
 
 
+@pytest.mark.parametrize("field", ["categories", "tags"])
+def test_a_null_list_in_a_json_upload_is_no_list(emulator, receipt_path, field):
+    body = {"file_name": "r.txt", "file_data": base64.b64encode(receipt_path.read_bytes()).decode(), field: None}
+    response = requests.post(emulator.documents_url, headers=emulator.auth_headers(), json=body, timeout=10)
+    assert response.status_code == 201
+    assert (response.json()["category"], response.json()["tags"]) == ("Meals & Entertainment", [])
+
+
 def test_auto_delete_processes_but_does_not_keep_the_document(emulator, client, receipt_path):
     document_id = client.process_file(receipt_path, auto_delete=True).id
     assert emulator.document(document_id) is None
@@ -241,43 +249,6 @@ def test_every_response_carries_a_trace_id(emulator, receipt_path):
     assert refused.headers["x-veryfi-trace-id"] != listed.headers["x-veryfi-trace-id"]
 
 
-# --------------------------------------------------------------------- get, delete, list
-
-
-def test_get_returns_the_stored_document(client, receipt_path):
-    processed = client.process_file(receipt_path, external_id="g-1")
-    fetched = client.get_document(processed.id)
-    assert (fetched.status, fetched.raw) == (200, processed.raw)
-
-
-def test_delete_removes_the_document(client, receipt_path):
-    document_id = client.process_file(receipt_path).id
-    assert client.delete_document(document_id) == {"status": "ok"}
-    with pytest.raises(VeryfiRejected) as caught:
-        client.get_document(document_id)
-    assert caught.value.status == 404
-
-
-def test_list_pages_through_documents_newest_first(client, tmp_path):
-    ids = [client.process_file(p).id for p in write_sample_set(tmp_path, 5)]
-    first, second = client.list_documents(page=1, page_size=3), client.list_documents(page=2, page_size=3)
-    assert [d.id for d in first.documents + second.documents] == ids[::-1]
-    assert first.meta["total_pages"] == 2 and first.meta["total_documents"] == 5
-
-
-def test_list_filters_by_query_text(client, tmp_path):
-    write_sample_set(tmp_path, 4)
-    for path in sorted(tmp_path.iterdir()):
-        client.process_file(path)
-    assert [d.vendor.name for d in client.list_documents(q="lindenhof").documents] == ["Cafe Lindenhof"]
-
-
-def test_list_filters_by_external_id(client, receipt_path, tmp_path):
-    client.process_file(receipt_path, external_id="keep")
-    client.process_file(write_png(tmp_path / "x.png", 1), external_id="other")
-    assert [d.external_id for d in client.list_documents(external_id="keep").documents] == ["keep"]
-
-
 # ---------------------------------------------------------------------- counting and faults
 
 
@@ -367,18 +338,18 @@ def test_faults_can_be_changed_while_requests_are_in_flight(emulator, client, re
     assert emulator.total_paid_calls == 1 and emulator.faults.pending == 1
 
 
-def test_32_concurrent_uploads_with_latency_all_succeed(emulator, receipt_path):
+def test_32_concurrent_uploads_with_latency_are_each_answered_and_billed_once(emulator, receipt_path):
+    # How fast they are served together is bench/documents.py's question; this one is that none is lost.
     emulator.faults.latency = 0.25
 
     def upload(i: int) -> int:
-        with VeryfiClient(**emulator.client_kwargs(), read_timeout=10) as client:
+        with VeryfiClient(**emulator.client_kwargs(), read_timeout=30) as client:
             return client.process_file(receipt_path, external_id=f"c-{i}").id
 
-    started = time.monotonic()
     with ThreadPoolExecutor(32) as pool:
         ids = list(pool.map(upload, range(32)))
-    assert len(set(ids)) == 32 and emulator.total_paid_calls == 32
-    assert time.monotonic() - started < 5  # concurrent, not 32 x 0.25 s one after another
+    assert len(set(ids)) == 32
+    assert [emulator.paid_calls_for(f"c-{i}") for i in range(32)] == [1] * 32
 
 
 # ------------------------------------------------------------------------- samples and CLI

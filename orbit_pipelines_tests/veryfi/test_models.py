@@ -139,6 +139,10 @@ OCR_TEXT = (
     "TOTAL\t30.67\n"
     "VISA ***4242\n"
 )
+# The fixture lives in the repository, so this test never depends on a file outside it. Its origin: an
+# invented, realistic v8 answer written for this project with its Veryfi API notes (a byte-identical
+# copy of the reference example those notes ship); not taken from Veryfi's SDKs or their test fixtures,
+# so no third-party licence applies to it.
 FIXTURE = Path(__file__).parent / "fixtures" / "veryfi-v8-receipt.example.json"
 
 

@@ -14,7 +14,8 @@ Run standalone:  python -m orbit_pipelines.local.veryfi_emulator --port 8765
 
 Modules: ``emulator`` (state and behaviour), ``server`` (the HTTP server and handler), ``forms``
 (request bodies), ``faults``, ``documents`` (file types, PDF text), ``receipts`` (reading receipt
-text), ``v8`` (the document shape), ``records`` (recorded requests, uploads) and ``limits``.
+text), ``v8`` (the document shape), ``search`` (listing and Veryfi's search filters), ``records``
+(recorded requests, uploads) and ``limits``.
 """
 
 from orbit_pipelines.local.veryfi_emulator.emulator import VeryfiEmulator

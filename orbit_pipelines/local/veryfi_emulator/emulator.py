@@ -11,7 +11,8 @@ import json
 import threading
 import uuid
 from collections import Counter, deque
-from typing import Any, Optional, Sequence, Union
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Sequence, Union
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
@@ -21,12 +22,18 @@ from orbit_pipelines.local.veryfi_emulator.faults import FaultPlan
 from orbit_pipelines.local.veryfi_emulator.limits import MAX_FILE_BYTES, Refusal
 from orbit_pipelines.local.veryfi_emulator.receipts import image_receipt_text, read_receipt
 from orbit_pipelines.local.veryfi_emulator.records import RecordedRequest, _Upload
+from orbit_pipelines.local.veryfi_emulator.search import list_page
 from orbit_pipelines.local.veryfi_emulator.server import _Handler, _Server
 from orbit_pipelines.local.veryfi_emulator.v8 import v8_document
 
 DEFAULT_CLIENT_ID = "vrf-emulator-client"
 DEFAULT_USERNAME = "emulator"
 DEFAULT_API_KEY = "emulator-api-key"
+
+
+def utc_now() -> datetime:
+    """The emulator's default clock: naive UTC to the second, as ``created_date`` is written."""
+    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
 
 
 class VeryfiEmulator:
@@ -43,6 +50,7 @@ class VeryfiEmulator:
         client_secret: Optional[str] = None,
         strict_signatures: bool = False,
         download_timeout: float = 10.0,
+        clock: Callable[[], datetime] = utc_now,
     ):
         if strict_signatures and not client_secret:
             raise ValueError("strict_signatures needs the client_secret to check against")
@@ -51,6 +59,8 @@ class VeryfiEmulator:
         self.client_secret = client_secret
         self.strict_signatures = strict_signatures
         self.download_timeout = download_timeout
+        # When a document is processed (its created_date); tests may set another to date documents.
+        self.clock = clock
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -264,40 +274,9 @@ class VeryfiEmulator:
         return None
 
     def list_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        try:
-            page = int(query.get("page", ["1"])[0])
-            page_size = int(query.get("page_size", ["50"])[0])
-        except ValueError:
-            raise Refusal("page and page_size must be integers.") from None
-        if page < 1 or page_size < 1:
-            raise Refusal("page and page_size must be positive.")
-        page_size = min(page_size, 100)
-        q = (query.get("q", [""])[0] or "").lower()
-        external_id = query.get("external_id", [None])[0]
         with self._lock:
-            docs = sorted(self._documents.values(), key=lambda d: d["id"], reverse=True)
-        if external_id is not None:
-            docs = [d for d in docs if d.get("external_id") == external_id]
-        if q:
-            docs = [
-                d
-                for d in docs
-                if q
-                in " ".join(
-                    str(v or "") for v in (d["vendor"]["name"], d.get("external_id"), d.get("ocr_text"))
-                ).lower()
-            ]
-        total_pages = max(1, -(-len(docs) // page_size))
-        chunk = docs[(page - 1) * page_size : page * page_size]
-        return {
-            "documents": chunk,
-            "meta": {
-                "page_number": page,
-                "page_size": page_size,
-                "total_pages": total_pages,
-                "total_documents": len(docs),
-            },
-        }
+            documents = list(self._documents.values())
+        return list_page(documents, query)
 
     def get(self, document_id: int) -> dict[str, Any]:
         with self._lock:
@@ -356,7 +335,9 @@ class VeryfiEmulator:
             document_id = next(self._document_ids)
             line_ids = [next(self._line_ids) for _ in facts.items]
             duplicate_of = self._first_by_hash.get(content_hash)
-        document = v8_document(facts, document_id, line_ids, upload, kind, pages, duplicate_of, self.username)
+        document = v8_document(
+            facts, document_id, line_ids, upload, kind, pages, duplicate_of, self.username, self.clock()
+        )
         with self._lock:
             self._paid[upload.external_id] += 1
             if not upload.auto_delete:

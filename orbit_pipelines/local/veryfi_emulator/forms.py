@@ -64,15 +64,18 @@ def _multipart(body: bytes, content_type: str) -> tuple[FormFields, FileParts]:
 
 
 def _list_field(values: list[Any]) -> list[str]:
-    # Lists arrive as repeated form fields, as a JSON array, or as one JSON-encoded string.
+    # Lists arrive as repeated form fields, as a JSON array, or as one JSON-encoded string; a JSON
+    # null (an absent list) adds nothing, and neither do null entries inside one.
     out: list[str] = []
     for value in values:
+        if value is None:
+            continue
         if isinstance(value, str) and value.strip().startswith("["):
             try:
                 value = json.loads(value)
             except ValueError:
                 pass
-        out.extend(str(v) for v in value) if isinstance(value, list) else out.append(str(value))
+        out.extend(str(v) for v in value if v is not None) if isinstance(value, list) else out.append(str(value))
     return out
 
 

@@ -151,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._process(body)
             if body is None:
                 raise Refusal("Request body too large.", 400)
-            problem = emulator.signature_problem(self.headers, [])
+            problem = emulator.signature_problem(self.headers, self._signed_body_fields(body))
             if problem:
                 raise Refusal(problem, 401)
             if document_id is None and method == "GET":
@@ -171,6 +171,21 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("Veryfi emulator failed on %s %s", method, url.path)
             self.close_connection = True
             self._fail(500, "Internal server error")
+
+    def _signed_body_fields(self, body: bytes) -> list[tuple[str, Any]]:
+        """What a signature on GET or DELETE covers: the JSON object sent as the body, if any.
+
+        A signature is over the request as sent: no body signs no fields (this project's client),
+        and the official Python SDK sends and signs ``{}`` on GET and ``{"id": N}`` on DELETE.
+        """
+        try:
+            payload = json.loads(body) if body.strip() else None
+        except ValueError:
+            return []
+        if not isinstance(payload, dict):
+            return []
+        self.record.json = payload
+        return list(payload.items())
 
     def _serve_hosted(self, token: str) -> None:
         hosted = self.server.emulator._hosted_file(token)
@@ -224,8 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
             upload = _Upload(
                 file_name=str(payload.get("file_name") or ""),
                 external_id=None if external_id in (None, "") else str(external_id),
-                categories=_list_field([payload["categories"]] if "categories" in payload else []),
-                tags=_list_field([payload["tags"]] if "tags" in payload else []),
+                # null is no list at all: the SDK sends "categories": null when it is given none.
+                categories=_list_field([payload.get("categories")]),
+                tags=_list_field([payload.get("tags")]),
                 auto_delete=_flag(payload.get("auto_delete")),
                 boost_mode=_flag(payload.get("boost_mode")),
                 signed_fields=list(payload.items()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -29,9 +29,10 @@ def v8_document(
     pages: int,
     duplicate_of: Optional[int],
     owner: str,
+    now: datetime,
 ) -> dict[str, Any]:
-    """The v8 document Veryfi returns for a processed upload; ``owner`` is the API username."""
-    now = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    """The v8 document Veryfi returns for a processed upload; ``owner`` is the API username, ``now``
+    the processing time in UTC (its created_date)."""
     category, vendor_type, item_type = _category(facts)
     if upload.categories:
         category = category if category in upload.categories else upload.categories[0]
