@@ -1,11 +1,19 @@
-"""What a finished run means for its task. Shared by the outcome sensors and the sweep."""
+"""What a finished run means for its task. Shared by the outcome sensors and the sweep.
+
+A run whose worker crashed is retried by Dagster (dagster.yaml: `run_retries`, crashes only): its tasks
+are not failed but follow the retry, and take the outcome of the last run of that chain."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEvent, DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus
+
+# Dagster's run-retry tags, not exported: the instance sets `will_retry` ("true"/"false") on a run as it
+# stores the run's failure; the retry daemon sets `auto_retry_run_id` on it when it creates the retry.
+from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, RETRY_NUMBER_TAG, WILL_RETRY_TAG
 
 from orbit_pipelines.ledger import Ledger, Task, TaskStatus
 
@@ -52,6 +60,61 @@ def _truncate(message: str, limit: int = 2000) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+# The retry daemon creates a retry within seconds of the failure; a run marked for a retry that still has
+# none this long after it ended (retries turned off meanwhile, the daemon gone) is settled as failed.
+RETRY_EXPECTED_WITHIN_SECONDS = 300
+
+
+def will_be_retried(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """Dagster will retry this failed run: its `dagster/will_retry` tag is "true" (read again from the
+    instance when the copy at hand predates the tag, which lands just after the failure event)."""
+    if run.status != DagsterRunStatus.FAILURE:
+        return False
+    value = run.tags.get(WILL_RETRY_TAG)
+    if value is None and instance.run_retries_enabled:
+        fresh = instance.get_run_by_id(run.run_id)
+        value = fresh.tags.get(WILL_RETRY_TAG) if fresh is not None else None
+    return value == "true"
+
+
+def retry_of(run: DagsterRun) -> str | None:
+    """The run this one is Dagster's automatic retry of (its parent), or None."""
+    return run.parent_run_id if run.tags.get(RETRY_NUMBER_TAG) else None
+
+
+def latest_attempt(instance: DagsterInstance, run: DagsterRun) -> DagsterRun:
+    """The run, or the last of Dagster's automatic retries of it (a retry of a retry, ...)."""
+    seen = {run.run_id}
+    while (retry_id := run.tags.get(AUTO_RETRY_RUN_ID_TAG)) and retry_id not in seen:
+        retry = instance.get_run_by_id(retry_id)
+        if retry is None:
+            break
+        seen.add(retry_id)
+        run = retry
+    return run
+
+
+def _retry_overdue(instance: DagsterInstance, run: DagsterRun, within: float) -> bool:
+    record = instance.get_run_record_by_id(run.run_id)
+    if record is None:
+        return True
+    ended = record.end_time or record.update_timestamp.timestamp()
+    return time.time() - ended >= within
+
+
+def settling_run(
+    instance: DagsterInstance, run: DagsterRun, retry_within: float = RETRY_EXPECTED_WITHIN_SECONDS
+) -> DagsterRun | None:
+    """The finished run whose outcome a task of `run` takes: the run or the last of its retries. None
+    while that one is still going, or it crashed and the retry Dagster owes it is not yet overdue."""
+    latest = latest_attempt(instance, run)
+    if not latest.is_finished:
+        return None
+    if latest.is_complete_and_waiting_to_retry and not _retry_overdue(instance, latest, retry_within):
+        return None
+    return latest
+
+
 def run_failure_details(instance: DagsterInstance, run_id: str) -> FailureDetails:
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE, limit=5).records
     run_failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1).records
@@ -83,8 +146,13 @@ class Reconciled:
     reason: str
 
 
-def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Reconciled | None:
-    """Settle a QUEUED/RUNNING task whose run has finished or vanished. None when nothing to do."""
+def reconcile_task(
+    ledger: Ledger, instance: DagsterInstance, task: Task, retry_within: float = RETRY_EXPECTED_WITHIN_SECONDS
+) -> Reconciled | None:
+    """Settle a QUEUED/RUNNING task whose run has finished or vanished. None when nothing to do.
+
+    A run Dagster retried hands the task to its retry; one whose retry never came (`retry_within`
+    seconds after it ended) fails the task, saying so."""
     from dagster import RunsFilter
 
     from orbit_pipelines.runtime.tags import RUN_KEY_TAG, TASK_ID_TAG
@@ -103,9 +171,19 @@ def reconcile_task(ledger: Ledger, instance: DagsterInstance, task: Task) -> Rec
             task.id, TaskStatus.FAILED, run_id=task.run_id, error=lost.as_tuple(), note="sweep: run lost"
         )
         return Reconciled(task.id, task.run_id, task.status, after.status, lost.message) if after else None
-    if not run.is_finished or run.status not in RUN_STATUS_TO_TASK:
+    first, run = run, settling_run(instance, run, retry_within)
+    if run is None or run.status not in RUN_STATUS_TO_TASK:
         return None
+    if run.run_id != first.run_id:
+        ledger.attach_run(task.id, run.run_id)
     failure = run_failure_details(instance, run.run_id) if run.status == DagsterRunStatus.FAILURE else None
+    if failure is not None and run.is_complete_and_waiting_to_retry:
+        failure = FailureDetails(
+            failure.error_class,
+            f"{failure.message} (Dagster was to retry run {run.run_id}; no retry had started {retry_within:.0f} s "
+            "after it ended: is the daemon running?)",
+            failure.step,
+        )
     after = apply_run_outcome(ledger, task.id, run.run_id, run.status, failure, note="sweep: run finished")
     if after is None or after.status == task.status:
         return None

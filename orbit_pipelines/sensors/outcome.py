@@ -2,6 +2,8 @@
 
 Ops already record outcomes as they happen (store_results, the failure hook); these sensors catch
 what ops cannot: a crashed run worker, a run canceled from the UI, a run that failed to start.
+A run Dagster is going to retry (a crashed worker, dagster.yaml `run_retries`) fails none of its tasks:
+they stay as they are, with a note in their history, and follow the retry run when it starts.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from dagster import (
 
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
-from orbit_pipelines.ledger.states import TERMINAL
-from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events
+from orbit_pipelines.ledger.states import ACTIVE, TERMINAL
+from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events, retry_of, will_be_retried
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.runtime.lifecycle import resume_tasks, tasks_of_run
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
@@ -33,9 +35,12 @@ def _record(context: RunStatusSensorContext, ledger: LedgerResource, status: Dag
     tasks = [t for t in tasks_of_run(led, run) if t.status not in TERMINAL or t.run_id != run.run_id]
     if not tasks:
         return SkipReason(f"run {run.run_id} has no unsettled ledger task")
+    parent = retry_of(run)
     settled = []
     for task in tasks:
         try:
+            if parent and task.run_id == parent and task.status in ACTIVE:
+                led.attach_run(task.id, run.run_id)  # still with the crashed run this one retried
             after = apply_run_outcome(led, task.id, run.run_id, status, failure, note=f"run {status.value}")
         except (TaskNotFound, InvalidTransition) as exc:
             context.log.warning(f"run {run.run_id}: {exc}")
@@ -66,8 +71,24 @@ def task_success_sensor(context: RunStatusSensorContext, ledger: LedgerResource)
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_failure_sensor(context: RunFailureSensorContext, ledger: LedgerResource):
+    if will_be_retried(context.instance, context.dagster_run):
+        return _await_retry(context, ledger)
     failure = failure_from_step_events(context.get_step_failure_events(), context.failure_event.message)
     return _record(context, ledger, DagsterRunStatus.FAILURE, failure)
+
+
+def _await_retry(context: RunFailureSensorContext, ledger: LedgerResource):
+    """The run crashed and Dagster retries it: its unfinished tasks stay QUEUED/RUNNING, noted, for the
+    retry to finish (the sweep fails them if the retry never comes: outcomes.settling_run)."""
+    run = context.dagster_run
+    led = ledger.get()
+    waiting = [t for t in tasks_of_run(led, run) if t.status in ACTIVE and t.run_id in (run.run_id, None)]
+    for task in waiting:
+        led.record_note(task.id, f"run {run.run_id} crashed; Dagster retries it", run_id=run.run_id)
+    if not waiting:
+        return SkipReason(f"run {run.run_id} will be retried and has no unfinished ledger task")
+    context.log.info(f"run {run.run_id} will be retried by Dagster: {len(waiting)} task(s) left for the retry")
+    return None
 
 
 @run_status_sensor(
@@ -89,15 +110,23 @@ def task_canceled_sensor(context: RunStatusSensorContext, ledger: LedgerResource
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_started_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
-    """A re-execution that skips the first op still shows its tasks RUNNING while it works."""
+    """A re-execution that skips the first op still shows its tasks RUNNING while it works; Dagster's
+    retry of a crashed run takes over the tasks the crash left unfinished."""
     run = context.dagster_run
     if not run.parent_run_id:
         return SkipReason("first runs mark their own tasks RUNNING")
     led = ledger.get()
+    parent = run.parent_run_id
     ended_by_parent = [
         t
         for t in tasks_of_run(led, run)
-        if t.status in (TaskStatus.FAILED, TaskStatus.CANCELED) and t.run_id in (run.parent_run_id, None)
+        if (t.status in (TaskStatus.FAILED, TaskStatus.CANCELED) and t.run_id in (parent, None))
+        or (t.status in ACTIVE and t.run_id == parent)
     ]
-    moved = resume_tasks(led, ended_by_parent, run.run_id, note="re-execution started")
+    retry = retry_of(run) is not None
+    moved = resume_tasks(led, ended_by_parent, run.run_id, note="retry started" if retry else "re-execution started")
+    if retry:
+        for task in ended_by_parent:
+            if task.status == TaskStatus.RUNNING:  # no status change: the history says which run has it now
+                led.record_note(task.id, f"run {run.run_id}, Dagster's retry of run {parent}, took it over", run.run_id)
     return None if moved else SkipReason(f"run {run.run_id}: no task to resume")
