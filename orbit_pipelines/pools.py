@@ -18,9 +18,15 @@ if TYPE_CHECKING:
 
 def pools_in_use() -> set[str]:
     """Every pool an op of the project's jobs claims."""
-    from orbit_pipelines.definitions import defs
+    import warnings
 
-    pools = (op.pool for job in defs.resolve_all_job_defs() for op in job.graph.iterate_op_defs())
+    # Loading and resolving the definitions here, in the CLI's own process, would print Dagster's API-status warnings
+    # (beta parameters) on `orbit up`'s console; the code server logs them to its log as it loads.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from orbit_pipelines.definitions import defs
+
+        pools = [op.pool for job in defs.resolve_all_job_defs() for op in job.graph.iterate_op_defs()]
     return {pool for pool in pools if pool}
 
 

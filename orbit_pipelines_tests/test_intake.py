@@ -4,6 +4,7 @@ import pytest
 
 from orbit_pipelines.jobs.registry import UnknownKind
 from orbit_pipelines.jobs.task_decomposition.models import MAX_DESCRIPTION_CHARS
+from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.runtime.intake import PayloadError, submit_task
 
 
@@ -63,3 +64,11 @@ def test_a_valid_payload_is_stored_normalised(ledger, sample_payload):
     task, created = submit_task(ledger, "decomposition", sample_payload, idempotency_key="one")
     assert created and task.payload["title"] == "padded title"
     assert task.payload["exclude_categories"] == []
+    assert ledger.find_by_key("one").id == task.id, "the task is found by the key it was given"
+
+
+def test_submitting_again_with_the_same_key_returns_the_same_task_and_writes_nothing(ledger, sample_payload):
+    first, created = submit_task(ledger, "decomposition", sample_payload, idempotency_key="crm-7")
+    again, created_again = submit_task(ledger, "decomposition", sample_payload, idempotency_key="crm-7")
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id and ledger.counts_by_status() == {TaskStatus.PENDING: 1}

@@ -173,3 +173,29 @@ def test_a_lone_document_that_fails_fails_its_run_which_its_task_id_finds(stack,
     assert (task.status, task.error_class) == (TaskStatus.FAILED, "VeryfiRejected")
     found = stack.instance.get_runs(RunsFilter(tags={"orbit/task_id": str(task.id)}))
     assert [(r.run_id, r.status.value) for r in found] == [(run_id, "FAILURE")]
+
+
+def test_dlq_retry_of_an_answer_with_no_document_reads_the_stored_answer_and_calls_veryfi_no_more(
+    stack, emulator, tmp_path
+):
+    paths = fresh_receipts(tmp_path / "docs", 2)
+    emulator.fail_next(1, 201, body={"status": "processed"})  # one of the two gets a 2xx with no document
+    orbit(stack, "doc", "submit", *map(str, paths))
+    wanted = {str(p.resolve()) for p in paths}
+    tasks = [
+        finished(stack, t.id, timeout=180)
+        for t in stack.ledger.list(kind="document")
+        if t.payload.get("path") in wanted
+    ]
+    (failed,) = [t for t in tasks if t.status == TaskStatus.FAILED]
+    (done,) = [t for t in tasks if t.status == TaskStatus.COMPLETED]
+    assert failed.error_class == "UnusableVeryfiAnswer" and run_finished(stack, failed.run_id) == "SUCCESS"
+    key = failed.payload["sha256"]
+    assert emulator.calls_for(key) == 1
+
+    # The batch succeeded: the retry is a new run, which finds the stored answer and sends nothing.
+    (new_run,) = RUN_ID.findall(orbit(stack, "dlq", "retry", str(failed.id)).stdout)
+    assert run_finished(stack, new_run) == "FAILURE"
+    assert stack.ledger.get(failed.id).error_class == "UnusableVeryfiAnswer"
+    assert emulator.calls_for(key) == 1, "the retry read the stored answer; Veryfi was not asked again"
+    assert emulator.paid_calls_for(done.payload["sha256"]) == 1

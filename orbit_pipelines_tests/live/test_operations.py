@@ -5,7 +5,6 @@ an operator sees."""
 import hashlib
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -59,11 +58,35 @@ def test_a_failed_run_is_a_dead_letter_until_it_is_re_executed_from_failure(stac
         )
 
 
+_SENSOR_TICKS = """
+query($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { ticks(limit: 5) { timestamp skipReason } } }
+  }
+}"""
+
+
+def dispatch_ticks(stack) -> list[dict]:
+    selector = {"repositoryLocationName": "orbit_pipelines", "repositoryName": "__repository__"}
+    data = stack.api._call(_SENSOR_TICKS, {"selector": {**selector, "sensorName": "task_dispatch_sensor"}})
+    return data["sensorOrError"]["sensorState"]["ticks"]
+
+
 def test_paused_intake_keeps_tasks_pending_until_resumed(stack):
     orbit(stack, "pause", "--reason", "deploying")
     try:
         task_id = int(orbit(stack, "task", "submit", "--sample").stdout.split()[2])
-        time.sleep(12)  # two sensor ticks at least
+        submitted_at = stack.ledger.get(task_id).created_at.timestamp()
+        # The dispatch sensor has looked at the ledger since, and said why it left the task alone.
+        wait_for(
+            lambda: any(
+                t["timestamp"] > submitted_at and "intake paused (deploying)" in (t["skipReason"] or "")
+                for t in dispatch_ticks(stack)
+            ),
+            120,
+            "a dispatch tick after the submission",
+            stack.logs,
+        )
         assert stack.ledger.get(task_id).status == TaskStatus.PENDING
     finally:
         orbit(stack, "resume")

@@ -84,6 +84,11 @@ def test_bad_files_and_symlinks_out_of_the_inbox_are_refused_by_name(
     result = tick(instance, ledger_resource)
     assert "2 refused" in result.skip_message
     assert ledger.list() == []
+    from orbit_pipelines.jobs.document_processing.api import refused_inbox_files
+
+    reasons = sorted(f.reason for f in refused_inbox_files(ledger, inbox))
+    assert len(reasons) == 2 and reasons[0].startswith(str(inbox / "empty.pdf")), reasons
+    assert "file is empty" in reasons[0] and reasons[1].startswith(str(inbox / "link.txt")), reasons
 
 
 def test_a_missing_inbox_is_reported_not_created(instance, ledger_resource, monkeypatch, tmp_path):

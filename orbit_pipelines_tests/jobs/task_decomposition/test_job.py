@@ -46,7 +46,14 @@ def test_the_run_shows_the_subtask_table_to_operators(instance, ledger, sample_p
         e for e in result.all_events if e.event_type == DagsterEventType.STEP_OUTPUT and e.step_key == "store_results"
     )
     metadata = store.step_output_data.metadata
-    assert "| " in metadata["subtasks"].value and "data_model." in metadata["subtasks"].value
+    subtasks, _ = load_plan(ledger.engine, task.id)
+    lines = metadata["subtasks"].value.splitlines()
+    assert lines[0] == "| id | category | title | effort (h) | priority | depends on |"
+    rows = [line for line in lines[2:] if line.startswith("| ")]
+    # One row per stored subtask, in order, naming it as the ledger does.
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == [s.id for s in subtasks]
+    assert [row.split(" | ")[2] for row in rows] == [s.title for s in subtasks]
+    assert f"{len(subtasks)} subtasks, " in metadata["subtasks"].value
     assert metadata["task_id"].value == task.id
 
 
