@@ -224,8 +224,11 @@ def store_documents(
     warned = [(item, w) for item, w in warned if item.task_id in stored]
     warned_ids = {item.task_id for item, _ in warned}
     complete_items(context, led, sorted(stored - warned_ids), note="document stored")
-    for item, warnings in warned:  # completed, and the history says with what
-        complete_items(context, led, [item.task_id], note=f"document stored with {len(warnings)} warning(s)")
+    by_count: dict[int, list[int]] = defaultdict(list)  # one statement per count, not per document
+    for item, warnings in warned:
+        by_count[len(warnings)].append(item.task_id)
+    for count, task_ids in sorted(by_count.items()):  # completed, and the history says with what
+        complete_items(context, led, task_ids, note=f"document stored with {count} warning(s)")
     record_failures(context, led, out, "store_documents", label=file_label)
     fail_if_none_left(out, "store_documents")
     context.add_output_metadata(
