@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "overhead": ["--repeat", "15", "--profile"],
     "ledger_scale": ["--tasks", "100000", "--pending", "1000"],
     "storage": ["--documents", "200", "--tasks", "100", "--single", "20", "--idle-seconds", "60"],
+    "rate_limit": ["--n", "600", "--limit", "20", "--latency", "0.25", "--concurrency", "16"],
 }
 
 
@@ -110,6 +111,19 @@ TARGETS: list[Row] = [
             f"of a large table"
         ),
         lambda r: not r["statements_with_big_seq_scan"],
+    ),
+    (
+        "rate_limit",
+        "600 documents under a 20 POST/s account limit: all completed, paid once, no lookup, <= 1.25 x N / limit",
+        lambda r: "; ".join(
+            f"limit {'configured' if x['limit_configured'] else 'not configured'}: {x['run_wall_s']} s = "
+            f"{x['ratio_to_ideal']} x, {x['answered_429']} 429s, {x['lookups']} lookups"
+            for x in r["runs"]
+        ),
+        lambda r: all(
+            x["completed"] == x["n"] == x["paid_calls"] and x["lookups"] == 0 and x["ratio_to_ideal"] <= 1.25
+            for x in r["runs"]
+        ),
     ),
     (
         "storage",

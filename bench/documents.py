@@ -55,7 +55,17 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
+def bench(
+    n: int,
+    latency: float,
+    concurrency: int,
+    env,
+    services,
+    posts_per_second: int | None = None,
+    client_limit: float | None = None,
+) -> dict:
+    """One run; with `posts_per_second` the emulator enforces that account limit, and with
+    `client_limit` the run is told it (ORBIT_VERYFI_RATE_LIMIT)."""
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.ledger import Ledger
@@ -69,7 +79,11 @@ def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
         ledger.claim_pending(limit=n, kinds=["document"], batch_size=n)
         services.veryfi.reset()
         services.veryfi.faults.latency = latency
+        services.veryfi.set_rate_limit(posts_per_second=posts_per_second)
         child_env = {**os.environ, "ORBIT_VERYFI_CONCURRENCY": str(concurrency)}
+        child_env.pop("ORBIT_VERYFI_RATE_LIMIT", None)
+        if client_limit:
+            child_env["ORBIT_VERYFI_RATE_LIMIT"] = str(client_limit)
         out = subprocess.run(
             [sys.executable, "-m", "bench.documents", "--child", json.dumps(ids)],
             env=child_env,
@@ -89,6 +103,8 @@ def bench(n: int, latency: float, concurrency: int, env, services) -> dict:
         "ratio_to_ideal": round(figures["run_wall_s"] / ideal, 2),
         "completed": done,
         "paid_calls": services.veryfi.total_paid_calls,
+        "answered_429": services.veryfi.rate_limited_answers,
+        "lookups": services.veryfi.lookups,
     }
 
 

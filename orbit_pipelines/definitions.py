@@ -7,7 +7,7 @@ from dagster import Definitions, EnvVar
 from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.housekeeping.sensor import stuck_task_sweep_sensor
 from orbit_pipelines.jobs.registry import all_kinds
-from orbit_pipelines.resources import LedgerResource, env_choice, optional_env_var
+from orbit_pipelines.resources import LedgerResource, env_choice, env_number, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
@@ -57,6 +57,7 @@ defs = Definitions(
             client_secret=optional_env_var("VERYFI_CLIENT_SECRET"),
             concurrency=int(os.environ.get("ORBIT_VERYFI_CONCURRENCY", "16")),
             upload_mode=env_choice("ORBIT_VERYFI_UPLOAD_MODE", "multipart", ("multipart", "file_url")),
+            rate_limit_per_second=env_number("ORBIT_VERYFI_RATE_LIMIT", 0) or None,
         ),
     },
 )

@@ -105,6 +105,7 @@ def emulator(local_services):
     local_services.veryfi.reset()
     yield local_services.veryfi
     local_services.veryfi.clear_faults()
+    local_services.veryfi.set_rate_limit()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from orbit_pipelines.runtime.markdown import Markdown
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
+from orbit_pipelines.veryfi.pacing import RequestPacer
 
 
 class DocumentStorage(ConfigurableResource):
@@ -93,8 +94,20 @@ class VeryfiResource(ConfigurableResource):
     upload_mode: Literal["multipart", "file_url"] = Field(
         default="multipart", description="Send the file itself, or a presigned S3 URL for Veryfi to fetch."
     )
+    rate_limit_per_second: Optional[float] = Field(
+        default=None,
+        gt=0,
+        description="The account's rate limit, requests per second: a run paces its requests just under it. "
+        "Empty: unpaced until Veryfi answers 429, then at the pace it accepts.",
+    )
+    rate_limit_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long one document waits in all for a rate limit (429 Retry-After) before its "
+        "attempt counts as failed.",
+    )
 
-    def client(self) -> VeryfiClient:
+    def client(self, pacer: Optional[RequestPacer] = None) -> VeryfiClient:
         return VeryfiClient(
             base_url=self.base_url or os.environ.get("VERYFI_BASE_URL") or DEFAULT_BASE_URL,
             client_id=self.client_id,
@@ -104,4 +117,5 @@ class VeryfiResource(ConfigurableResource):
             api_version=self.api_version,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            pacer=pacer,
         )

@@ -32,6 +32,7 @@ from orbit_pipelines.veryfi.errors import (
     VeryfiUnusableAnswer,
 )
 from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, salvage_document
+from orbit_pipelines.veryfi.pacing import RequestPacer
 from orbit_pipelines.veryfi.upload import MultipartBody, default_file_name, form_pairs, open_upload
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class VeryfiClient:
         read_timeout: float = 120.0,
         session: Optional[requests.Session] = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        pacer: Optional[RequestPacer] = None,
     ):
         if not base_url:
             raise ValueError("base_url is required")
@@ -106,6 +108,8 @@ class VeryfiClient:
         self.max_response_bytes = max_response_bytes
         self._session = session or requests.Session()
         self._owns_session = session is None
+        # Shared by the clients of one op attempt's threads: the account's rate limit is theirs together.
+        self._pacer = pacer
 
     def __repr__(self) -> str:
         return f"VeryfiClient({self.documents_url!r}, client_id={self.client_id!r})"
@@ -216,6 +220,7 @@ class VeryfiClient:
     def _send(self, method: str, path: str, *, signed_fields: Fields = (), headers=None, **kwargs):
         all_headers = self._headers(signed_fields)
         all_headers.update(headers or {})
+        sent_at = self._pacer.wait_turn() if self._pacer else 0.0
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -231,6 +236,8 @@ class VeryfiClient:
             body = _read_limited(response, self.max_response_bytes)
         except requests.ReadTimeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}", VeryfiReadTimeout) from None
+        except requests.ConnectTimeout as exc:
+            raise self._transport_error(method, path, f"timed out connecting: {exc}", reached=False) from None
         except requests.Timeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}") from None
         except (
@@ -245,6 +252,7 @@ class VeryfiClient:
                 path,
                 f"{'timed out' if timed_out else 'connection failed'}: {exc}",
                 VeryfiReadTimeout if timed_out else VeryfiTransportError,
+                reached=timed_out or not _never_connected(exc),
             ) from None
         if body is None:
             raise self._bad_response(
@@ -260,7 +268,12 @@ class VeryfiClient:
             _trace_id(response),
         )
         if not 200 <= response.status_code < 300:
-            raise self._http_error(response, method, path)
+            error = self._http_error(response, method, path)
+            if self._pacer and isinstance(error, VeryfiRateLimited):
+                self._pacer.rate_limited(sent_at, error.retry_after or DEFAULT_RATE_LIMIT_WAIT)
+            raise error
+        if self._pacer:
+            self._pacer.accepted()
         return response
 
     def _json(self, response: requests.Response, method: str, path: str) -> Any:
@@ -290,9 +303,14 @@ class VeryfiClient:
         return _truncate(scrub_secrets(text, (self._api_key, self._client_secret, self._username)))
 
     def _transport_error(
-        self, method: str, path: str, detail: str, cls: type[VeryfiTransportError] = VeryfiTransportError
+        self,
+        method: str,
+        path: str,
+        detail: str,
+        cls: type[VeryfiTransportError] = VeryfiTransportError,
+        reached: bool = True,
     ) -> VeryfiTransportError:
-        return cls(self._clean(detail), context=f"Veryfi {method} documents/{path}")
+        return cls(self._clean(detail), reached=reached, context=f"Veryfi {method} documents/{path}")
 
     def _bad_response(self, response, method: str, path: str, detail: str) -> VeryfiBadResponse:
         return VeryfiBadResponse(
@@ -347,6 +365,21 @@ def _read_limited(response: requests.Response, limit: int) -> Optional[bytes]:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """The connection was refused or never made (urllib3's NewConnectionError inside): nothing was sent."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+            return True
+        pending += [*error.args, getattr(error, "reason", None), error.__cause__, error.__context__]
+    return False
 
 
 def _trace_id(response: requests.Response) -> Optional[str]:

@@ -11,6 +11,9 @@ class VeryfiError(HttpApiError):
     """Base class. ``message`` is Veryfi's own text when it sent one, and never holds a credential."""
 
     retryable: bool = False
+    # Whether Veryfi may have processed (and billed) the request all the same: only then is a document
+    # looked up by external_id before it is sent again. An answer that says "no" (429, 4xx) is sure.
+    may_have_been_processed: bool = False
 
     def __init__(
         self,
@@ -55,11 +58,29 @@ class VeryfiServerError(VeryfiError):
 
     retryable = True
 
+    @property
+    def may_have_been_processed(self) -> bool:  # type: ignore[override]
+        # A 503 is a refusal at the door (overloaded, try later); a 500 or a gateway's 502/504 can
+        # come after the work was done.
+        return self.status != 503
+
 
 class VeryfiTransportError(VeryfiError):
     """No HTTP answer at all (timeout, refused or reset connection); retry with backoff."""
 
     retryable = True
+
+    def __init__(self, message: str, *, reached: bool = True, **kwargs: Any):
+        # False when the connection was never made (refused, or timed out connecting): nothing was sent.
+        self.reached = reached
+        super().__init__(message, **kwargs)
+
+    @property
+    def may_have_been_processed(self) -> bool:  # type: ignore[override]
+        return self.reached
+
+    def _rebuild_kwargs(self) -> dict[str, Any]:
+        return {**super()._rebuild_kwargs(), "reached": self.reached}
 
 
 class VeryfiReadTimeout(VeryfiTransportError):
@@ -70,6 +91,7 @@ class VeryfiBadResponse(VeryfiError):
     """A 2xx whose body is not JSON; usually a truncated answer, so retryable."""
 
     retryable = True
+    may_have_been_processed = True  # a 2xx: it was
 
 
 class VeryfiUnusableAnswer(VeryfiError):

@@ -29,22 +29,24 @@ def test_client_side_statuses_are_rejections_that_must_not_be_retried(emulator, 
     emulator.fail_next(1, status)
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiRejected
-    assert (error.status, error.retryable) == (status, False)
+    assert (error.status, error.retryable, error.may_have_been_processed) == (status, False, False)
 
 
-@pytest.mark.parametrize("status", [499, 500, 502, 503, 504])
-def test_server_side_statuses_are_retryable_server_errors(emulator, client, receipt_path, status):
+@pytest.mark.parametrize("status, maybe_processed", [(499, True), (500, True), (502, True), (503, False), (504, True)])
+def test_server_side_statuses_are_retryable_server_errors(emulator, client, receipt_path, status, maybe_processed):
     emulator.fail_next(1, status)
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiServerError
     assert (error.status, error.retryable) == (status, True)
+    # Only an answer that may come after the work was done makes the retry look the document up.
+    assert error.may_have_been_processed is maybe_processed
 
 
-def test_429_is_a_retryable_rate_limit(emulator, client, receipt_path):
+def test_429_is_a_retryable_rate_limit_that_was_not_processed(emulator, client, receipt_path):
     emulator.fail_next(1, 429, retry_after=3)
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiRateLimited
-    assert (error.status, error.retryable) == (429, True)
+    assert (error.status, error.retryable, error.may_have_been_processed) == (429, True, False)
 
 
 def test_rate_limit_wait_comes_from_retry_after_seconds(emulator, client, receipt_path):
@@ -134,7 +136,7 @@ def test_read_timeout_is_a_retryable_transport_error_that_may_still_be_processed
     started = time.monotonic()
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiReadTimeout and isinstance(error, VeryfiTransportError)
-    assert (error.status, error.retryable) == (None, True)
+    assert (error.status, error.retryable, error.may_have_been_processed) == (None, True, True)
     assert time.monotonic() - started < 3
 
 
@@ -142,6 +144,7 @@ def test_dropped_connection_is_a_retryable_transport_error(emulator, client, rec
     emulator.drop_next(1)
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiTransportError and error.retryable
+    assert error.may_have_been_processed, "the request was sent: Veryfi may have done the work"
 
 
 def test_refused_connection_is_a_retryable_transport_error(make_client, receipt_path):
@@ -149,6 +152,7 @@ def test_refused_connection_is_a_retryable_transport_error(make_client, receipt_
         client = make_client(gone)
     error = _failure(client, receipt_path)
     assert type(error) is VeryfiTransportError and error.retryable
+    assert not error.may_have_been_processed, "nothing was sent: no need to look it up"
 
 
 def test_malformed_json_on_201_is_a_retryable_bad_response(emulator, client, receipt_path):

@@ -4,13 +4,15 @@ storing the answer before anything else. Transient failures retry the op for the
 undone; the rest of the batch goes on."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster import MetadataValue, OpExecutionContext
 from sqlalchemy.exc import SQLAlchemyError
 
+from orbit_pipelines.jobs.document_processing.doubts import mark_sending, sends_in_doubt, settle
 from orbit_pipelines.jobs.document_processing.files import BadDocument, inspect_file, object_key
 from orbit_pipelines.jobs.document_processing.models import DocumentItem
 from orbit_pipelines.jobs.document_processing.store import (
@@ -33,7 +35,13 @@ from orbit_pipelines.runtime.retry import (
     is_transient_s3_error,
     retry_requested,
 )
-from orbit_pipelines.veryfi import VeryfiError, VeryfiReadTimeout, VeryfiUnusableAnswer
+from orbit_pipelines.veryfi import (
+    VeryfiError,
+    VeryfiRateLimited,
+    VeryfiReadTimeout,
+    VeryfiUnusableAnswer,
+)
+from orbit_pipelines.veryfi.pacing import RequestPacer
 
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
@@ -76,9 +84,6 @@ def _retry_or_give_up(
         else item
         for item in items
     ]
-
-
-STEP = "upload_and_extract"
 
 
 class _Uploader:
@@ -148,32 +153,50 @@ def upload_and_extract_all(
     resume_items(context, led, [i.task_id for i in items if i.ok])
     uploader = _Uploader(storage)
     already = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok])
+    to_send = [i.document_key for i in items if i.ok and i.document_key not in already]
+    # What an earlier attempt or run sent without learning whether Veryfi processed it; this attempt's
+    # own sends are marked before they leave, so a crash leaves them in doubt too.
+    in_doubt = sends_in_doubt(led.engine, to_send)
+    mark_sending(led.engine, to_send, context.run_id)
+    outcomes: dict[str, Optional[str]] = {}
     local = threading.local()
     transient: dict[int, str] = {}
     waits: list[float] = [0.0]
     calls = VeryfiCallLog()
+    pacer = RequestPacer(veryfi.rate_limit_per_second)
     traces: list[tuple] = []
     sent: list[int] = []
     presign = veryfi.upload_mode == "file_url"
 
     def client():
         if not hasattr(local, "client"):
-            local.client = veryfi.client()
+            local.client = veryfi.client(pacer=pacer)
         return local.client
 
+    def paced(operation: str, fn: Callable, *args, **kwargs):
+        """A call, sent again after each 429 once the pacer's hold (Retry-After) is over, within a time
+        budget rather than a count: a 429 says "slower", never "this document cannot be done"."""
+        deadline = time.monotonic() + veryfi.rate_limit_wait_seconds
+        while True:
+            try:
+                return calls.call(operation, fn, *args, **kwargs)
+            except VeryfiRateLimited as exc:
+                if time.monotonic() + (exc.retry_after or 0.0) > deadline:
+                    raise
+
     def extract(item: DocumentItem) -> DocumentItem:
-        if item.document_key in already:
-            return item.model_copy(update={"veryfi_id": already[item.document_key].get("id")})
+        key = item.document_key
+        if key in already:
+            return item.model_copy(update={"veryfi_id": already[key].get("id")})
         try:
-            if context.retry_number > 0 or context.run.parent_run_id:
-                # A timed-out attempt, or one cut short by a crash or cancel, may still have been
-                # processed (and billed): ask before sending again.
-                found = _processed_before(calls, client(), item.document_key)
+            if key in in_doubt:
+                found = _processed_before(paced, client(), key)
                 if found is not None:
-                    result = calls.call("fetch", client().get_document, found)
+                    result = paced("fetch", client().get_document, found)
                     save_veryfi_response(
-                        led.engine, item.document_key, result.raw, result.document.id, result.trace_id, context.run_id
+                        led.engine, key, result.raw, result.document.id, result.trace_id, context.run_id
                     )
+                    outcomes[key] = None
                     return item.model_copy(update={"veryfi_id": result.document.id})
             if presign:
                 url = uploader.s3.generate_presigned_url(
@@ -181,30 +204,31 @@ def upload_and_extract_all(
                     ExpiresIn=storage.presign_seconds,
                     Params={"Bucket": item.s3_bucket, "Key": item.s3_key},
                 )
-                result = calls.call("process", client().process_url, url, external_id=item.document_key)
+                result = paced("process", client().process_url, url, external_id=key)
             else:
-                result = calls.call(
-                    "process", client().process_file, item.path, item.source_name, external_id=item.document_key
-                )
+                result = paced("process", client().process_file, item.path, item.source_name, external_id=key)
         except VeryfiUnusableAnswer as exc:
             # Billed, perhaps: kept as it came, never asked for again; store_documents re-reads it
             # (and `orbit dlq retry` does, without a new call) and says why it cannot be used.
             veryfi_id = exc.raw.get("id") if isinstance(exc.raw, dict) and isinstance(exc.raw.get("id"), int) else None
-            save_veryfi_response(led.engine, item.document_key, exc.raw, veryfi_id, exc.trace_id, context.run_id)
+            save_veryfi_response(led.engine, key, exc.raw, veryfi_id, exc.trace_id, context.run_id)
+            outcomes[key] = None
             sent.append(item.task_id)
             return item.model_copy(update={"veryfi_id": veryfi_id})
         except VeryfiError as exc:
+            # Still in doubt if this attempt could not settle an earlier doubt, or made a new one.
+            doubt = exc.may_have_been_processed or (key in in_doubt and exc.retryable)
+            outcomes[key] = str(exc) if doubt else None
             if exc.retryable:
                 transient[item.task_id] = str(exc)
                 # A call that timed out may still be running at Veryfi: give it another read timeout
                 # to finish before the retry asks for it, or the retry would pay for it again.
-                settle = veryfi.read_timeout if isinstance(exc, VeryfiReadTimeout) else 0.0
-                waits.append(max(exc.retry_after or 0.0, settle))
+                settle_wait = veryfi.read_timeout if isinstance(exc, VeryfiReadTimeout) else 0.0
+                waits.append(max(exc.retry_after or 0.0, settle_wait))
                 return item
             return item.failed(type(exc).__name__, str(exc), STEP)
-        save_veryfi_response(
-            led.engine, item.document_key, result.raw, result.document.id, result.trace_id, context.run_id
-        )
+        save_veryfi_response(led.engine, key, result.raw, result.document.id, result.trace_id, context.run_id)
+        outcomes[key] = None
         sent.append(item.task_id)
         traces.append((item.task_id, item.source_name, result.document.id, result.trace_id or ""))
         return item.model_copy(update={"veryfi_id": result.document.id})
@@ -219,6 +243,9 @@ def upload_and_extract_all(
     try:
         items = _pool(items, process, veryfi.concurrency)
     finally:
+        # Marked but never sent (an upload that failed, say): nothing to doubt, unless an earlier doubt stands.
+        never_sent: dict[str, Optional[str]] = {k: None for k in to_send if k not in in_doubt}
+        _settle_doubts(context, led, never_sent | outcomes)
         _save_calls(context, calls, led)
     items = _retry_or_give_up(context, STEP, items, transient, wait=max(waits))
     record_failures(context, led, items, STEP, label=file_label)
@@ -242,6 +269,8 @@ def upload_and_extract_all(
         "sent_to_veryfi": len(sent),
         "reused_stored_answers": len(already),
         "extracted": sum(1 for i in items if i.veryfi_id is not None),
+        "looked_up_in_doubt": len(in_doubt),
+        "rate_limit_waves": pacer.waves,
         "failed": sum(1 for i in items if not i.ok),
         **{k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in calls.summary().items()},
         "veryfi_documents": MetadataValue.md(
@@ -261,17 +290,25 @@ def upload_and_extract_all(
 _LOOKUP_PAGES = 5
 
 
-def _processed_before(calls: VeryfiCallLog, client, external_id: str) -> int | None:
+def _processed_before(paced: Callable, client, external_id: str) -> int | None:
     """The id of a document Veryfi already processed for this external_id, or None. Only a document whose
     external_id equals ours counts (an API that ignores the filter answers with others), page by page."""
     for page in range(1, _LOOKUP_PAGES + 1):
-        found = calls.call("lookup", client.list_documents, page=page, external_id=external_id).documents
+        found = paced("lookup", client.list_documents, page=page, external_id=external_id).documents
         mine = [d.id for d in found if d.external_id == external_id]
         if mine:
             return mine[0]
         if len(found) < 50:  # the client's page size: a short page is the last
             return None
     return None
+
+
+def _settle_doubts(context: OpExecutionContext, ledger: Ledger, outcomes: dict[str, Optional[str]]) -> None:
+    """Losing this write leaves documents in doubt: the next attempt asks Veryfi about them, no more."""
+    try:
+        settle(ledger.engine, outcomes, context.run_id)
+    except SQLAlchemyError as exc:
+        context.log.warning(f"could not settle {len(outcomes)} Veryfi send(s); they will be looked up: {exc}")
 
 
 def _save_calls(context: OpExecutionContext, calls: VeryfiCallLog, ledger: Ledger) -> None:

@@ -25,6 +25,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--client-secret", default=None)
     parser.add_argument("--strict-signatures", action="store_true")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each process call")
+    parser.add_argument("--posts-per-second", type=int, default=None, help="account limit: 429 beyond it")
+    parser.add_argument("--posts-per-minute", type=int, default=None, help="account limit: 429 beyond it")
+    parser.add_argument("--requests-per-second", type=int, default=None, help="account limit: 429 beyond it")
     args = parser.parse_args(argv)
     emulator = VeryfiEmulator(
         args.host,
@@ -36,6 +39,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         strict_signatures=args.strict_signatures,
     )
     emulator.faults.latency = args.latency
+    emulator.set_rate_limit(args.posts_per_second, args.posts_per_minute, args.requests_per_second)
     emulator.start()
     print("Veryfi API EMULATOR (local stand-in, not the real Veryfi service)")
     print(f"  base URL:      {emulator.base_url}")
@@ -43,6 +47,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(f"  CLIENT-ID:     {emulator.client_id}")
     print(f"  username:      {emulator.username}")
     print(f"  API key:       {emulator.api_key}")
+    if any(emulator.limiter.limits.windows("POST")):
+        print(f"  rate limits:   {emulator.limiter.limits} (429 with Retry-After beyond them)")
     if emulator.client_secret:
         print(
             f"  client secret: {emulator.client_secret}"

@@ -20,6 +20,7 @@ import requests
 from orbit_pipelines.local.veryfi_emulator.documents import pdf_page_count, pdf_text, sniff
 from orbit_pipelines.local.veryfi_emulator.faults import FaultPlan
 from orbit_pipelines.local.veryfi_emulator.limits import MAX_FILE_BYTES, Refusal
+from orbit_pipelines.local.veryfi_emulator.ratelimit import AccountLimits, RateLimiter
 from orbit_pipelines.local.veryfi_emulator.receipts import image_receipt_text, read_receipt
 from orbit_pipelines.local.veryfi_emulator.records import RecordedRequest, _Upload
 from orbit_pipelines.local.veryfi_emulator.search import list_page
@@ -62,6 +63,8 @@ class VeryfiEmulator:
         # When a document is processed (its created_date); tests may set another to date documents.
         self.clock = clock
         self.faults = FaultPlan()
+        # The account's rate limits (none unless set): beyond them, 429 with Retry-After.
+        self.limiter = RateLimiter()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: Optional[_Server] = None
@@ -74,6 +77,8 @@ class VeryfiEmulator:
             self._first_by_hash: dict[str, int] = {}
             self._attempts: Counter = Counter()
             self._paid: Counter = Counter()
+            # Requests by what they were: "lookup" (a list by external_id), "rate_limited" (answered 429).
+            self._answered: Counter = Counter()
             self._document_ids = itertools.count(100_000_001)
             self._line_ids = itertools.count(500_000_001)
             self._requests: deque[RecordedRequest] = deque(maxlen=2000)
@@ -160,12 +165,22 @@ class VeryfiEmulator:
     def set_fault_rate(self, rate: float, status: Union[int, str, Sequence[Union[int, str]]] = 503, **kwargs) -> None:
         self.faults.set_fault_rate(rate, status, **kwargs)
 
+    def set_rate_limit(
+        self,
+        posts_per_second: Optional[int] = None,
+        posts_per_minute: Optional[int] = None,
+        requests_per_second: Optional[int] = None,
+    ) -> None:
+        """Enforce an account's limits from now on (all None: no limit), as Veryfi does: 429 beyond them."""
+        self.limiter.set(AccountLimits(posts_per_second, posts_per_minute, requests_per_second))
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
     def reset(self) -> None:
         """Forget documents, counters, recorded requests and faults."""
         self.faults.clear()
+        self.limiter.set(AccountLimits())
         self._reset_state()
 
     # ----------------------------------------------------------------------------- inspection
@@ -179,6 +194,18 @@ class VeryfiEmulator:
         """Process calls that produced a billed document (a 201, even if the client never read it)."""
         with self._lock:
             return self._paid[external_id]
+
+    @property
+    def lookups(self) -> int:
+        """Lists of documents by external_id answered (what a client asks before sending again)."""
+        with self._lock:
+            return self._answered["lookup"]
+
+    @property
+    def rate_limited_answers(self) -> int:
+        """Requests answered 429 because the account's rate limit was reached."""
+        with self._lock:
+            return self._answered["rate_limited"]
 
     @property
     def total_process_calls(self) -> int:
@@ -226,6 +253,10 @@ class VeryfiEmulator:
     def _hosted_file(self, token: str) -> Optional[tuple[bytes, str]]:
         with self._lock:
             return self._hosted.get(token)
+
+    def _count_answer(self, what: str) -> None:
+        with self._lock:
+            self._answered[what] += 1
 
     def _count_attempt(self, external_id: Optional[str]) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -20,6 +21,7 @@ class RecordedRequest:
     status: Optional[int] = None
     trace_id: Optional[str] = None
     client_port: Optional[int] = None  # one port for several requests: the client kept its connection
+    received_at: float = field(default_factory=time.monotonic)
 
     def header(self, name: str) -> Optional[str]:
         lowered = name.lower()

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from orbit_pipelines.local.veryfi_emulator.faults import _DEFAULT_FAULT_BODIES, Fault
 from orbit_pipelines.local.veryfi_emulator.forms import _decode_file_data, _flag, _list_field, _multipart
 from orbit_pipelines.local.veryfi_emulator.limits import MAX_BODY_BYTES, MAX_DRAIN_BYTES, Refusal
+from orbit_pipelines.local.veryfi_emulator.ratelimit import retry_after_header
 from orbit_pipelines.local.veryfi_emulator.records import RecordedRequest, _Upload
 
 if TYPE_CHECKING:
@@ -146,6 +147,14 @@ class _Handler(BaseHTTPRequestHandler):
             problem = emulator.credentials_problem(self.headers) or emulator.signature_problem(self.headers, None)
             if problem:
                 raise Refusal(problem, 401)
+            wait = emulator.limiter.admit(method)
+            if wait is not None:
+                emulator._count_answer("rate_limited")
+                return self._send(
+                    429,
+                    _DEFAULT_FAULT_BODIES[429],
+                    {"Retry-After": retry_after_header(wait)},
+                )
             document_id = route.group("id")
             if document_id is None and method == "POST":
                 return self._process(body)
@@ -155,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             if problem:
                 raise Refusal(problem, 401)
             if document_id is None and method == "GET":
+                if self.record.query.get("external_id"):
+                    emulator._count_answer("lookup")
                 return self._send(200, emulator.list_page(self.record.query))
             if document_id is not None and method == "GET":
                 return self._send(200, emulator.get(int(document_id)))
