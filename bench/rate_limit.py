@@ -45,14 +45,12 @@ def main() -> None:
                     "share_of_posts_answered_429": round(r["answered_429"] / posts, 4) if posts else 0.0,
                 }
             )
-    print(
-        f"{'limit known':>11} {'N':>5} {'ideal s':>8} {'run s':>7} {'x ideal':>8} {'done':>5} {'paid':>5} {'429s':>5} {'lookups':>7}"
-    )
+    columns = ("limit known", "N", "ideal s", "run s", "x ideal", "done", "paid", "429s", "lookups")
+    print(" ".join(f"{c:>11}" for c in columns))
     for r in rows:
-        print(
-            f"{str(r['limit_configured']):>11} {r['n']:>5} {r['ideal_s']:>8} {r['run_wall_s']:>7} "
-            f"{r['ratio_to_ideal']:>8} {r['completed']:>5} {r['paid_calls']:>5} {r['answered_429']:>5} {r['lookups']:>7}"
-        )
+        values = ("limit_configured", "n", "ideal_s", "run_wall_s", "ratio_to_ideal")
+        values += ("completed", "paid_calls", "answered_429", "lookups")
+        print(" ".join(f"{str(r[v]):>11}" for v in values))
     print(f"written to {write_results('rate_limit', {'runs': rows})}")
 
 

@@ -208,3 +208,16 @@ def test_pausing_a_kind_that_does_not_exist_is_refused(ledger):
     assert result.exit_code == 1
     assert result.output.startswith("Error: unknown task kind 'documents'; known kinds: ")
     assert ledger.paused_kinds() == {}
+
+
+def test_cancelling_a_task_that_has_ended_is_refused_and_leaves_it_as_it_was(ledger, sample_payload):
+    from orbit_pipelines.ledger import TaskStatus
+
+    task, _ = ledger.submit("decomposition", sample_payload, status=TaskStatus.QUEUED)
+    ledger.move_along(task.id, TaskStatus.COMPLETED, run_id="a-finished-run")
+    history = len(ledger.events(task.id))
+    result = orbit("cancel", str(task.id))
+    assert result.exit_code == 1
+    assert f"task {task.id} is COMPLETED: it has ended, there is nothing to cancel" in result.output
+    assert ledger.get(task.id).status == TaskStatus.COMPLETED
+    assert len(ledger.events(task.id)) == history, "nothing written to its history"

@@ -21,6 +21,12 @@ from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 
 from orbit_pipelines.ledger import InvalidTransition, Ledger, Task, TaskNotFound, TaskStatus
+from orbit_pipelines.runtime.infrastructure import (
+    INFRASTRUCTURE_ERROR_TAG,
+    RETRY_ON_OP_FAILURE_TAG,
+    dagster_storage_error,
+    describe,
+)
 from orbit_pipelines.runtime.items import Item
 from orbit_pipelines.runtime.remediation import remediation_for
 from orbit_pipelines.runtime.retry import permanent_failure
@@ -248,10 +254,19 @@ def error_details(exc: BaseException | None) -> tuple[str, str]:
 
 @failure_hook(required_resource_keys={"ledger"})
 def record_task_failure(context: HookContext) -> None:
-    """Mark the run's unfinished tasks FAILED as soon as a step has failed for good (after retries)."""
+    """Mark the run's unfinished tasks FAILED as soon as a step has failed for good (after retries);
+    unless Dagster's own storage failed it, when the run is retried and its tasks wait for the retry."""
     run = context.instance.get_run_by_id(context.run_id)
     if run is None or run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED):
         return  # a cancel, not a failure: the run-canceled sensor marks the tasks CANCELED
+    storage_error = dagster_storage_error(context.op_exception)
+    if storage_error is not None:
+        why = describe(storage_error)
+        context.instance.add_run_tags(context.run_id, {RETRY_ON_OP_FAILURE_TAG: "true", INFRASTRUCTURE_ERROR_TAG: why})
+        context.log.warning(
+            f"{context.step_key} failed on Dagster's own storage ({why}): the run is retried, its tasks wait for it"
+        )
+        return
     error_class, message = error_details(context.op_exception)
     context.log.error(f"{context.step_key} failed: {error_class}. What to do: {remediation_for(error_class)}")
     ledger: Ledger = context.resources.ledger.get()

@@ -23,6 +23,7 @@ from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import ACTIVE, TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events, retry_of, will_be_retried
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.runtime.infrastructure import INFRASTRUCTURE_ERROR_TAG
 from orbit_pipelines.runtime.lifecycle import resume_tasks, tasks_of_run
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 
@@ -83,8 +84,10 @@ def _await_retry(context: RunFailureSensorContext, ledger: LedgerResource):
     run = context.dagster_run
     led = ledger.get()
     waiting = [t for t in tasks_of_run(led, run) if t.status in ACTIVE and t.run_id in (run.run_id, None)]
+    storage_error = run.tags.get(INFRASTRUCTURE_ERROR_TAG)
+    what = f"failed on Dagster's own storage ({storage_error})" if storage_error else "crashed"
     for task in waiting:
-        led.record_note(task.id, f"run {run.run_id} crashed; Dagster retries it", run_id=run.run_id)
+        led.record_note(task.id, f"run {run.run_id} {what}; Dagster retries it", run_id=run.run_id)
     if not waiting:
         return SkipReason(f"run {run.run_id} will be retried and has no unfinished ledger task")
     context.log.info(f"run {run.run_id} will be retried by Dagster: {len(waiting)} task(s) left for the retry")

@@ -2,13 +2,19 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
+from orbit_pipelines.db import get_engine
+from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.ledger.states import TERMINAL
+from orbit_pipelines.local.services import start_local_services
+from orbit_pipelines.local.stack import LocalStack
+from orbit_pipelines.operations import DagsterApi
 from orbit_pipelines_tests.support import ROOT
 
 RUN_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -54,14 +60,14 @@ def wait_for(predicate, timeout, what, log_files=()):
     pytest.fail(f"timed out waiting for {what}\n{logs}")
 
 
-def orbit(stack, *args, check=True):
+def orbit(stack, *args, check=True, timeout=120):
     result = subprocess.run(
         [sys.executable, "-m", "orbit_pipelines.cli", *args],
         env=stack.env,
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
@@ -91,3 +97,35 @@ def step_failures(stack, run_id) -> list[str]:
         f"{record.step_key}: {record.dagster_event.event_specific_data.error.message[:800]}"
         for record in stack.instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)
     ]
+
+
+class RestartableStack:
+    """The live stack's processes on one database and DAGSTER_HOME, with local services that change
+    ports on every start."""
+
+    def __init__(self, url: str, folder, extra_env: dict[str, str] | None = None):
+        self.url, self.folder, self.extra_env = url, folder, dict(extra_env or {})
+        self.dagster_home = folder / "dagster_home"
+        self.dagster_home.mkdir()
+        shutil.copy(ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        self.ledger = Ledger(get_engine(url))
+        self.services = self.processes = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        self.services = start_local_services(s3=True, veryfi=True)
+        logs = self.folder / f"start-{self.starts}"
+        logs.mkdir()
+        env = {**os.environ, **self.services.variables, "DAGSTER_PG_URL": self.url, **self.extra_env}
+        env.update(DAGSTER_HOME=str(self.dagster_home), ORBIT_INBOX_DIR=str(self.folder / "inbox"))
+        self.processes = LocalStack(env, logs, ROOT)
+        self.processes.wait_until_ready()
+        self.env, self.logs, self.api = self.processes.env, self.processes.logs, DagsterApi(self.processes.url)
+
+    def stop(self) -> None:
+        if self.processes is not None:
+            self.processes.stop()
+        if self.services is not None:
+            self.services.stop()
+        self.processes = self.services = None

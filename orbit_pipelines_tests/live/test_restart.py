@@ -5,55 +5,17 @@ the new ones, because endpoints and credentials are resolved when a run starts, 
 The stack here is its own (code server, webserver, daemon on a fresh database), stopped and started
 again with new services, as an operator restarts `orbit up`."""
 
-import os
-import shutil
-
 import pytest
 from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.migrate import apply_migrations
 from orbit_pipelines.local.sample_documents import write_sample_set
-from orbit_pipelines.local.services import start_local_services
-from orbit_pipelines.local.stack import LocalStack
-from orbit_pipelines.operations import DagsterApi
-from orbit_pipelines_tests.live.stack import RUN_ID, orbit, run_finished
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database
+from orbit_pipelines_tests.live.stack import RUN_ID, RestartableStack, orbit, run_finished
+from orbit_pipelines_tests.support import create_database, drop_database
 
 pytestmark = pytest.mark.services
-
-
-class RestartableStack:
-    """The live stack's processes on one database and DAGSTER_HOME, with local services that change
-    ports on every start."""
-
-    def __init__(self, url: str, folder):
-        self.url, self.folder = url, folder
-        self.dagster_home = folder / "dagster_home"
-        self.dagster_home.mkdir()
-        shutil.copy(ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
-        self.ledger = Ledger(get_engine(url))
-        self.services = self.processes = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self.starts += 1
-        self.services = start_local_services(s3=True, veryfi=True)
-        logs = self.folder / f"start-{self.starts}"
-        logs.mkdir()
-        env = {**os.environ, **self.services.variables, "DAGSTER_PG_URL": self.url}
-        env.update(DAGSTER_HOME=str(self.dagster_home), ORBIT_INBOX_DIR=str(self.folder / "inbox"))
-        self.processes = LocalStack(env, logs, ROOT)
-        self.processes.wait_until_ready()
-        self.env, self.logs, self.api = self.processes.env, self.processes.logs, DagsterApi(self.processes.url)
-
-    def stop(self) -> None:
-        if self.processes is not None:
-            self.processes.stop()
-        if self.services is not None:
-            self.services.stop()
-        self.processes = self.services = None
 
 
 @pytest.fixture
