@@ -1,10 +1,13 @@
-"""The multi-process topology on one machine: a gRPC code server, dagster-webserver and
-dagster-daemon sharing one Postgres, as in production. The live tests and the benchmarks start it."""
+"""The multi-process topology: a gRPC code server, dagster-webserver and dagster-daemon sharing one
+Postgres, as in production. The live tests and the benchmarks start it on one machine (loopback, the
+default); a `Placement` puts the code server or the webserver and daemon on another host (an address
+to listen on and be reached at, and the command that runs a process there, e.g. `ip netns exec NS`)."""
 
 from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -17,30 +20,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LocalStack:
-    """Starts the three processes with `env` (DAGSTER_HOME, DAGSTER_PG_URL, ...), logs under `folder`."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a process of the stack runs: the address it listens on and is reached at, its port (None:
+    a free one on this machine's loopback) and the command prefix that starts it there."""
 
-    def __init__(self, env: Mapping[str, str], folder: Path, root: Path):
+    address: str = "127.0.0.1"
+    port: int | None = None
+    prefix: tuple[str, ...] = ()
+
+
+class LocalStack:
+    """Starts the three processes with `env` (DAGSTER_HOME, DAGSTER_PG_URL, ...), logs under `folder`:
+    the code server as `code` places it, the webserver and the daemon as `ui` does."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        folder: Path,
+        root: Path,
+        *,
+        code: Placement | None = None,
+        ui: Placement | None = None,
+    ):
+        code, ui = code or Placement(), ui or Placement()
         self.folder = folder
-        self.grpc_port, self.web_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.grpc_port, self.web_port = code.port or free_port(), ui.port or free_port()
+        self.url = f"http://{ui.address}:{self.web_port}"
         self.env = {**env, "ORBIT_DAGSTER_URL": self.url}
         self.workspace = folder / "workspace.yaml"
         self.workspace.write_text(
-            f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
+            f"load_from:\n  - grpc_server:\n      host: {code.address}\n      port: {self.grpc_port}\n"
             f"      location_name: orbit_pipelines\n"
         )
         self.logs = [folder / "code-server.log", folder / "webserver.log", folder / "daemon.log"]
         self.processes = [
             ManagedProcess(
                 [
+                    *code.prefix,
                     venv_bin("dagster"),
                     "code-server",
                     "start",
                     "-m",
                     "orbit_pipelines.definitions",
                     "-h",
-                    "127.0.0.1",
+                    code.address,
                     "-p",
                     str(self.grpc_port),
                 ],
@@ -49,13 +73,22 @@ class LocalStack:
                 env=self.env,
             ),
             ManagedProcess(
-                [venv_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.web_port), "-w", str(self.workspace)],
+                [
+                    *ui.prefix,
+                    venv_bin("dagster-webserver"),
+                    "-h",
+                    ui.address,
+                    "-p",
+                    str(self.web_port),
+                    "-w",
+                    str(self.workspace),
+                ],
                 cwd=root,
                 log_file=self.logs[1],
                 env=self.env,
             ),
             ManagedProcess(
-                [venv_bin("dagster-daemon"), "run", "-w", str(self.workspace)],
+                [*ui.prefix, venv_bin("dagster-daemon"), "run", "-w", str(self.workspace)],
                 cwd=root,
                 log_file=self.logs[2],
                 env=self.env,
