@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup browser demo lint test up bench reliability clean
+.PHONY: setup browser tex demo lint test up bench reliability clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.t
 	$(BIN)/ruff format --check orbit_pipelines bench orbit_pipelines_tests
 	$(BIN)/mypy
 
-test: setup browser lint  ## the lint checks, then the whole suite, as CI runs it
+test: setup browser tex lint  ## the lint checks, then the whole suite, as CI runs it
 	$(BIN)/pytest
 
 # The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser). Installed
@@ -33,6 +33,17 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
 			|| echo "could not install chromium: the browser tests will say so"; \
+	fi
+
+# The worksheet tests compile real PDFs with Debian's pdflatex (lmodern: Type 1 fonts, so no font is
+# rendered at compile time) and read them back with pdftotext. Installed as chromium is.
+tex:
+	@if { ! command -v pdflatex >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1 || ! kpsewhich lmodern.sty >/dev/null 2>&1; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's texlive-latex-base, lmodern and poppler-utils for the worksheet tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			texlive-latex-base lmodern poppler-utils \
+			|| echo "could not install the TeX engine: the worksheet tests will say so"; \
 	fi
 
 up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C

@@ -87,6 +87,7 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
             },
             "history": [{**e, "at": e["at"].isoformat()} for e in history(ledger, task_id)],
             "document": _document_json(ledger, task),
+            **_kind_json(ledger, task),
             "subtasks": [s.model_dump(mode="json") for s in subtasks],
             "prompts": [p.model_dump(mode="json") for p in prompts],
             "model_usage": {
@@ -107,6 +108,18 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
         },
         indent=2,
     )
+
+
+def _kind_of(task: Task):
+    from orbit_pipelines.jobs.registry import all_kinds
+
+    return all_kinds().get(task.kind)
+
+
+def _kind_json(ledger: Ledger, task: Task) -> dict[str, Any]:
+    """A job folder's own section of `orbit task show --json`, under its kind's name."""
+    own = _kind_of(task)
+    return {task.kind: own.report_json(ledger, task)} if own is not None and own.report_json is not None else {}
 
 
 _AS_TEXT = ("subtotal", "tax", "total", "document_date")
@@ -187,6 +200,9 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
         )
     if task.kind == "document":
         lines += ["", *document_markdown(ledger, task)]
+    own = _kind_of(task)
+    if own is not None and own.report_markdown is not None:
+        lines += ["", *own.report_markdown(ledger, task)]
     lines += ["", "## History", "", history_markdown(history(ledger, task_id))]
     agent_results = _agent_results(ledger, task_id)
     if agent_results:

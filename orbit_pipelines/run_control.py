@@ -79,7 +79,9 @@ class NothingToCancel(ValueError):
 @dataclass(frozen=True)
 class Cancellation:
     task_id: int | None
-    run_id: str | None  # the run asked to stop; None when the task was canceled before dispatch
+    run_id: str | None  # the run asked to stop; None when no run was working on the task
+    # How the task stood when canceled with no run to stop: "before it was dispatched", "while waiting for a person".
+    when: str = "before it was dispatched"
 
 
 def cancel(ledger: Ledger, api, target: str) -> Cancellation:
@@ -96,6 +98,9 @@ def cancel(ledger: Ledger, api, target: str) -> Cancellation:
     if task.status == TaskStatus.PENDING:
         ledger.transition(task.id, TaskStatus.CANCELED, note="canceled before dispatch")
         return Cancellation(task_id=task.id, run_id=None)
+    if task.status == TaskStatus.WAITING_MANUAL:  # no run is working on it: nothing to stop
+        ledger.transition(task.id, TaskStatus.CANCELED, note="canceled while waiting for a person")
+        return Cancellation(task_id=task.id, run_id=None, when="while waiting for a person")
     if task.status in TERMINAL:
         after = (
             f"; `orbit dlq discard {task.id} --reason ...` takes it off the dead-letter list"

@@ -44,4 +44,16 @@ for _command in (
 ):
     main.add_command(_command)
 
+
+def _add_job_commands() -> None:
+    """A job folder's own commands (its kind's `cli`), e.g. `orbit worksheet edit`."""
+    from orbit_pipelines.jobs.registry import all_kinds
+
+    for kind in all_kinds().values():
+        if kind.cli is not None:
+            main.add_command(kind.cli())
+
+
+_add_job_commands()
+
 __all__ = ["main"]

@@ -50,7 +50,7 @@ def cancel(target: str) -> None:
     with environment() as env, reported(TaskNotFound, NothingToCancel, OperationError, InvalidTransition):
         done = cancel_target(ledger(env), DagsterApi(), target)
     if done.run_id is None:
-        click.echo(f"task {done.task_id} canceled before it was dispatched")
+        click.echo(f"task {done.task_id} canceled {done.when}")
     elif done.task_id is None:
         click.echo(
             f"asked run {done.run_id} to stop; its tasks become CANCELED once it has stopped "

@@ -7,9 +7,10 @@ import sys
 import click
 
 from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
+from orbit_pipelines.ledger.states import TaskStatus
 from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task
 
-STATUSES = ["PENDING", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"]
+STATUSES = [s.value for s in TaskStatus]
 
 
 @click.group()

@@ -13,7 +13,7 @@ import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pydantic import BaseModel
 
@@ -42,6 +42,11 @@ class JobKind:
     run_tags: Callable[[list[Task]], dict[str, str]] = lambda tasks: {}
     # Resources only this kind's job needs, built when Definitions loads (they import Dagster).
     resources: Callable[[], dict[str, Any]] = _no_resources
+    # Commands of the kind's own (a click group, `orbit <name> ...`), added to the CLI as it loads.
+    cli: Optional[Callable[[], Any]] = None
+    # The kind's own section of `orbit task show` (markdown lines) and of `--json` (a dict), for one task.
+    report_markdown: Optional[Callable[[Any, Task], list[str]]] = None
+    report_json: Optional[Callable[[Any, Task], Any]] = None
     # Set by discovery: the kind's folder, e.g. orbit_pipelines.jobs.task_decomposition.
     package: str = ""
 

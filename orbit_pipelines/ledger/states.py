@@ -13,6 +13,9 @@ class TaskStatus(str, Enum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
+    # Parked for a person: the work cannot go on until someone acts (a worksheet whose LaTeX does not
+    # compile). Not failed and not a dead letter; no sweep touches it; a person's fix re-queues it.
+    WAITING_MANUAL = "WAITING_MANUAL"
 
 
 S = TaskStatus
@@ -22,15 +25,19 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     # A queued run can be canceled, or fail before its first op runs (launch error, crash); a claim
     # whose run could not be launched at all goes back to PENDING for the dispatch sensor.
     S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELED, S.PENDING}),
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED, S.WAITING_MANUAL}),
     S.COMPLETED: frozenset(),
     # Retry or re-execution puts a finished-but-unsuccessful task back in the queue.
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELED: frozenset({S.QUEUED}),
+    # A person's fix runs it again (QUEUED for the re-execution), or a person gives up on it.
+    S.WAITING_MANUAL: frozenset({S.QUEUED, S.CANCELED}),
 }
 
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELED})
 ACTIVE = frozenset({S.QUEUED, S.RUNNING})
+# Neither active nor ended: what a run's outcome or a sweep must leave as it is.
+PARKED = frozenset({S.WAITING_MANUAL})
 
 
 class InvalidTransition(ValueError):

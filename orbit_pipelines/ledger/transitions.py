@@ -54,7 +54,8 @@ class TransitionQueries:
             sets.append("attempts = attempts + 1")
         if target == TaskStatus.QUEUED:
             sets += ["finished_at = NULL", "discarded_at = NULL", "discard_reason = NULL"]
-        if target in (TaskStatus.FAILED,) and error is not None:
+        # A task parked for a person keeps why, as a failed one does (it is not a dead letter: not FAILED).
+        if target in (TaskStatus.FAILED, TaskStatus.WAITING_MANUAL) and error is not None:
             sets += ["error_class = :error_class", "error_message = :error_message", "error_step = :error_step"]
             params.update(error_class=error[0], error_message=error[1], error_step=error[2])
         if target == TaskStatus.COMPLETED:

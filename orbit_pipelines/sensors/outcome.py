@@ -20,7 +20,7 @@ from dagster import (
 
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
-from orbit_pipelines.ledger.states import ACTIVE, TERMINAL
+from orbit_pipelines.ledger.states import ACTIVE, PARKED, TERMINAL
 from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events, retry_of, will_be_retried
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.runtime.infrastructure import INFRASTRUCTURE_ERROR_TAG
@@ -33,7 +33,12 @@ _JOBS = [k.job for k in all_kinds().values()]
 def _record(context: RunStatusSensorContext, ledger: LedgerResource, status: DagsterRunStatus, failure=None):
     run = context.dagster_run
     led = ledger.get()
-    tasks = [t for t in tasks_of_run(led, run) if t.status not in TERMINAL or t.run_id != run.run_id]
+    # A task its run parked for a person (WAITING_MANUAL) stays parked whatever the run's end.
+    tasks = [
+        t
+        for t in tasks_of_run(led, run)
+        if t.status not in PARKED and (t.status not in TERMINAL or t.run_id != run.run_id)
+    ]
     if not tasks:
         return SkipReason(f"run {run.run_id} has no unsettled ledger task")
     parent = retry_of(run)

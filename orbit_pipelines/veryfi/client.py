@@ -34,6 +34,7 @@ from orbit_pipelines.veryfi.errors import (
 from orbit_pipelines.veryfi.models import VeryfiDocument, VeryfiResponseError, salvage_document
 from orbit_pipelines.veryfi.pacing import RequestPacer
 from orbit_pipelines.veryfi.upload import MultipartBody, default_file_name, form_pairs, open_upload
+from orbit_pipelines.veryfi.wire import never_connected, read_limited, trace_id
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class VeryfiClient:
                 documents.append(salvage_document(item)[0])
             except VeryfiResponseError:
                 log.warning("Veryfi GET documents/: an entry with no usable document was left out")
-        return VeryfiDocumentPage(documents, meta, body, response.status_code, _trace_id(response))
+        return VeryfiDocumentPage(documents, meta, body, response.status_code, trace_id(response))
 
     # ------------------------------------------------------------------------------ plumbing
 
@@ -233,7 +234,7 @@ class VeryfiClient:
                 stream=True,
                 **kwargs,
             )
-            body = _read_limited(response, self.max_response_bytes)
+            body = read_limited(response, self.max_response_bytes)
         except requests.ReadTimeout as exc:
             raise self._transport_error(method, path, f"timed out: {exc}", VeryfiReadTimeout) from None
         except requests.ConnectTimeout as exc:
@@ -252,7 +253,7 @@ class VeryfiClient:
                 path,
                 f"{'timed out' if timed_out else 'connection failed'}: {exc}",
                 VeryfiReadTimeout if timed_out else VeryfiTransportError,
-                reached=timed_out or not _never_connected(exc),
+                reached=timed_out or not never_connected(exc),
             ) from None
         if body is None:
             raise self._bad_response(
@@ -265,7 +266,7 @@ class VeryfiClient:
             path,
             response.status_code,
             time.monotonic() - started,
-            _trace_id(response),
+            trace_id(response),
         )
         if not 200 <= response.status_code < 300:
             error = self._http_error(response, method, path)
@@ -292,10 +293,10 @@ class VeryfiClient:
                 self._clean(str(exc)),
                 raw=body,
                 status=response.status_code,
-                trace_id=_trace_id(response),
+                trace_id=trace_id(response),
                 context=f"Veryfi {method} documents/{path}",
             ) from None
-        return VeryfiResult(document, body, response.status_code, _trace_id(response), warnings)
+        return VeryfiResult(document, body, response.status_code, trace_id(response), warnings)
 
     # ------------------------------------------------------------------------------- errors
 
@@ -316,14 +317,14 @@ class VeryfiClient:
         return VeryfiBadResponse(
             self._clean(detail),
             status=response.status_code,
-            trace_id=_trace_id(response),
+            trace_id=trace_id(response),
             context=f"Veryfi {method} documents/{path}",
         )
 
     def _http_error(self, response: requests.Response, method: str, path: str) -> VeryfiError:
         status = response.status_code
         kwargs: dict[str, Any] = dict(
-            status=status, trace_id=_trace_id(response), context=f"Veryfi {method} documents/{path}"
+            status=status, trace_id=trace_id(response), context=f"Veryfi {method} documents/{path}"
         )
         message = self._clean(_api_message(response))
         retry_after_header = response.headers.get("Retry-After")
@@ -353,37 +354,6 @@ def _process_options(external_id, categories, tags, boost_mode, auto_delete) -> 
     if auto_delete:
         options["auto_delete"] = True
     return options
-
-
-def _read_limited(response: requests.Response, limit: int) -> Optional[bytes]:
-    """The body, read the way requests reads it (so the connection is reused), or None past `limit`."""
-    chunks, size = [], 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            response.close()
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _never_connected(exc: BaseException) -> bool:
-    """The connection was refused or never made (urllib3's NewConnectionError inside): nothing was sent."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        error = pending.pop()
-        if not isinstance(error, BaseException) or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
-            return True
-        pending += [*error.args, getattr(error, "reason", None), error.__cause__, error.__context__]
-    return False
-
-
-def _trace_id(response: requests.Response) -> Optional[str]:
-    return response.headers.get("x-veryfi-trace-id")
 
 
 def _api_message(response: requests.Response) -> str:

@@ -24,6 +24,9 @@ ALLOWED_PAIRS = [
     (S.RUNNING, S.CANCELED),
     (S.FAILED, S.QUEUED),
     (S.CANCELED, S.QUEUED),
+    (S.RUNNING, S.WAITING_MANUAL),
+    (S.WAITING_MANUAL, S.QUEUED),
+    (S.WAITING_MANUAL, S.CANCELED),
 ]
 REFUSED_PAIRS = [p for p in itertools.product(S, S) if p not in ALLOWED_PAIRS]
 
@@ -63,3 +66,7 @@ def test_no_path_leaves_completed():
 
 def test_path_to_the_current_state_is_empty():
     assert path_between(S.RUNNING, S.RUNNING) == []
+
+
+def test_a_task_waiting_for_a_person_goes_back_to_work_through_the_queue():
+    assert path_between(S.WAITING_MANUAL, S.RUNNING) == [S.QUEUED, S.RUNNING]

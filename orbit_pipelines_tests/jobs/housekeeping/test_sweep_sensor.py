@@ -102,3 +102,20 @@ def test_no_second_sweep_is_requested_while_one_is_queued(instance, ledger, ledg
         instance.delete_run(waiting.run_id)
     assert isinstance(result, SkipReason)
     assert "already queued or running" in result.skip_message
+
+
+def test_a_task_waiting_for_a_person_for_a_day_is_not_stale(instance, ledger, ledger_resource, sample_payload):
+    task = queued_task(ledger, sample_payload)
+    run = run_for(instance, ledger, task, **{"dagster/max_retries": "0"})
+    instance.report_run_failed(run)  # the run that parked it ended long ago
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE orbit.tasks SET status = 'WAITING_MANUAL', run_id = :run, "
+                "updated_at = now() - interval '1 day' WHERE id = :id"
+            ),
+            {"id": task.id, "run": run.run_id},
+        )
+    result = tick(instance, ledger_resource)
+    assert isinstance(result, SkipReason) and result.skip_message.startswith("nothing stale")
+    assert ledger.get(task.id).status == TaskStatus.WAITING_MANUAL

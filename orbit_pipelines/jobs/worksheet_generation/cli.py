@@ -1,0 +1,44 @@
+"""`orbit worksheet`: see the LaTeX of a worksheet that does not compile, and give it a fixed one."""
+
+from __future__ import annotations
+
+import click
+
+from orbit_pipelines.cli.common import environment, ledger, reported
+
+
+@click.group("worksheet")
+def worksheet() -> None:
+    """Worksheets: fix one that does not compile."""
+
+
+@worksheet.command("latex")
+@click.argument("task_id", type=int)
+def show_latex(task_id: int) -> None:
+    """Print the task's last LaTeX source (to edit and give back with `orbit worksheet edit`)."""
+    from orbit_pipelines.jobs.worksheet_generation.store import load_worksheet
+    from orbit_pipelines.ledger import TaskNotFound
+
+    with environment() as env, reported(TaskNotFound):
+        row = load_worksheet(ledger(env).engine, task_id)
+    if row is None:
+        raise click.ClickException(f"task {task_id} has no worksheet yet")
+    click.echo(row["latex"], nl=False)
+
+
+@worksheet.command("edit")
+@click.argument("task_id", type=int)
+@click.option("--latex", "latex_file", type=click.File("r", encoding="utf-8"), required=True, help="The fixed LaTeX.")
+def edit(task_id: int, latex_file) -> None:
+    """Compile a person's fix of a waiting worksheet: its run continues from compile_pdf only."""
+    from orbit_pipelines.jobs.worksheet_generation.fixes import CannotEdit, edit_latex
+    from orbit_pipelines.ledger import TaskNotFound
+    from orbit_pipelines.operations import DagsterApi, OperationError
+
+    latex = latex_file.read()
+    with environment() as env, reported(TaskNotFound, CannotEdit, OperationError):
+        done = edit_latex(ledger(env), DagsterApi(), task_id, latex)
+    click.echo(
+        f"task {done.task_id}: compiling the edited LaTeX as run {done.new_run} "
+        f"(re-execution of {done.parent_run} from compile_pdf); `orbit task show {done.task_id}` follows it"
+    )
