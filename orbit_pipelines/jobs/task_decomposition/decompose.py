@@ -19,7 +19,9 @@ from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, load_kn
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
     Category,
+    Decision,
     DecompositionPayload,
+    Plan,
     Subtask,
 )
 from orbit_pipelines.jobs.task_decomposition.subtasks import Planner, Stack
@@ -35,13 +37,18 @@ class PlanError(ValueError):
         super().__init__("invalid plan: " + "; ".join(self.problems))
 
 
-def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> list[Subtask]:
-    """Subtasks for `payload`, grouped by category (CATEGORY_ORDER) and entity; same input, same output."""
+def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> Plan:
+    """The plan for `payload`: subtasks and the decisions that leave a category empty; same input, same output."""
     knowledge = knowledge or load_knowledge()
     entities = analyse(payload, knowledge)
     stack = Stack.of(payload.tech_stack, knowledge)
     planner = Planner(payload, entities, stack, set(payload.exclude_categories))
-    return planner.build()
+    return Plan(subtasks=planner.build())
+
+
+def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> list[Subtask]:
+    """The subtasks of `plan_task(payload)`."""
+    return plan_task(payload, knowledge=knowledge).subtasks
 
 
 # ---------------------------------------------------------------------------------------------
