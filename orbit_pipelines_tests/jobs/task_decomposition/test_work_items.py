@@ -145,3 +145,14 @@ def test_every_benchmark_task_gets_a_valid_plan_and_the_same_plan_twice(task):
     plan = plan_task(payload)
     validate_plan(plan.subtasks, payload.exclude_categories, plan.decisions)
     assert plan == plan_task(DecompositionPayload.model_validate(payload.model_dump()))
+
+
+def test_the_llm_emulators_good_answer_is_a_different_plan_that_still_passes_the_plan_rules():
+    from orbit_pipelines.jobs.task_decomposition.llm import parse_answer
+    from orbit_pipelines.local.llm_emulator import plan_for
+
+    task_json = json.dumps(BLUE_GREEN.model_dump(mode="json"))
+    answer = plan_for([{"role": "user", "content": f"```json\n{task_json}\n```"}])
+    subtasks = parse_answer(json.dumps(answer), BLUE_GREEN.exclude_categories)
+    assert {s.id for s in subtasks}.isdisjoint({s.id for s in plan_task(BLUE_GREEN).subtasks})
+    assert any(s.id == "data_model.confirm_no_work" for s in subtasks)
