@@ -47,7 +47,7 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
     for e in entities:  # what is not modelled cannot be related to or referenced
         e.related = [slug for slug in e.related if slug in kept]
         e.fields = [f for f in e.fields if f.reference is None or f.reference in kept]
-        if kind not in _ENTITY_KINDS:
+        if kind not in _ENTITY_KINDS and not payload.entities:
             e.rules = []  # the clauses became work items of their own; quoting them again adds nothing
     work = plan_work(payload, [*payload.tech_stack, *sorted(knowledge.tools)], crud=bool(entities))
     stack = Stack.of(payload.tech_stack, knowledge)
@@ -62,8 +62,8 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
     return Plan(subtasks=subtasks, decisions=decisions_for(subtasks, payload, work))
 
 
-# Kinds of task whose plan centres on its entities: their sentences stay business rules of the entity
-# services. In the other kinds the clauses become work items of their own instead.
+# Kinds of task whose plan centres on its entities (and any task that declares entities): their
+# sentences stay business rules of the entity services. In the other kinds the clauses become work items of their own instead.
 _ENTITY_KINDS = frozenset({"CRUD feature", "billing", "import or export", "search feature"})
 
 # Operations that make an entity worth a model of its own even in a task that is not a CRUD feature:
