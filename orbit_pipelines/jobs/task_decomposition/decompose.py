@@ -63,7 +63,8 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
 
 
 # Kinds of task whose plan centres on its entities (and any task that declares entities): their
-# sentences stay business rules of the entity services. In the other kinds the clauses become work items of their own instead.
+# sentences stay business rules of the entity services. In the other kinds the clauses become work
+# items of their own instead.
 _ENTITY_KINDS = frozenset({"CRUD feature", "billing", "import or export", "search feature"})
 
 # Operations that make an entity worth a model of its own even in a task that is not a CRUD feature:
