@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "ledger_scale": ["--tasks", "100000", "--pending", "1000"],
     "storage": ["--documents", "200", "--tasks", "100", "--single", "20", "--idle-seconds", "60"],
     "rate_limit": ["--n", "600", "--limit", "20", "--latency", "0.25", "--concurrency", "16"],
+    "decomposition": ["--repeat", "5"],
 }
 
 
@@ -123,6 +124,18 @@ TARGETS: list[Row] = [
         lambda r: all(
             x["completed"] == x["n"] == x["paid_calls"] and x["lookups"] == 0 and x["ratio_to_ideal"] <= 1.25
             for x in r["runs"]
+        ),
+    ),
+    (
+        "decomposition",
+        "deterministic plans: coverage >= 0.85 and nonsense <= 0.05 on the reference and our own tasks, < 1 s a plan",
+        lambda r: "; ".join(
+            f"{name}: coverage {r[name]['coverage']}, nonsense {r[name]['nonsense']}, max {r[name]['max_plan_ms']} ms"
+            for name in ("reference", "own")
+        ),
+        lambda r: all(
+            r[n]["coverage"] >= 0.85 and r[n]["nonsense"] <= 0.05 and r[n]["max_plan_ms"] < 1000
+            for n in ("reference", "own")
         ),
     ),
     (

@@ -1,7 +1,9 @@
 """EMULATOR of an OpenAI-compatible chat-completions server, for local runs and tests. It is no model.
 
 `POST /v1/chat/completions` answers the way the LLM decomposer expects a good model to: it reads the
-task JSON from the first user message and returns the deterministic decomposer's plan for it, with
+task JSON from the first user message and returns a plan for it written differently from the deterministic
+decomposer's (other ids and titles, another order, a category the deterministic plan leaves empty by a
+decision given one subtask confirming it), so what passes is the plan rules' doing, not an echo; with
 `usage` tokens (about four characters a token). Tests switch what the next calls get:
 
     good          the plan (the default)
@@ -64,8 +66,8 @@ def _tokens(text: str) -> int:
 
 
 def plan_for(messages: list[dict[str, str]]) -> dict[str, Any]:
-    """The deterministic decomposer's plan for the task in the conversation's first user message."""
-    from orbit_pipelines.jobs.task_decomposition.decompose import decompose
+    """A valid plan for the task in the conversation's first user message, written unlike the deterministic one."""
+    from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
     from orbit_pipelines.jobs.task_decomposition.llm import ENRICHED_FIELDS
     from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 
@@ -74,7 +76,33 @@ def plan_for(messages: list[dict[str, str]]) -> dict[str, Any]:
     if not found:
         return {"subtasks": []}
     payload = DecompositionPayload.model_validate(json.loads(found.group(1)))
-    return {"subtasks": [s.model_dump(mode="json", exclude=set(ENRICHED_FIELDS)) for s in decompose(payload)]}
+    plan = plan_task(payload)
+    written = list(reversed(plan.subtasks))  # dependents before what they wait for: order is not the rules'
+    rename = {s.id: f"{s.category.value.lower()}.step_{n}" for n, s in enumerate(written, start=1)}
+    answer = [
+        s.model_copy(
+            update={
+                "id": rename[s.id],
+                "title": f"Step {n}: {s.title}",
+                "dependencies": [rename[d] for d in s.dependencies],
+            }
+        )
+        for n, s in enumerate(written, start=1)
+    ]
+    answer += [
+        plan.subtasks[0].model_copy(
+            update={
+                "id": f"{d.category.value.lower()}.confirm_no_work",
+                "category": d.category,
+                "title": f"Confirm that {d.category.value} needs no change",
+                "description": d.reason,
+                "requirements": [d.reason],
+                "dependencies": [],
+            }
+        )
+        for d in plan.decisions
+    ]
+    return {"subtasks": [s.model_dump(mode="json", exclude=set(ENRICHED_FIELDS)) for s in answer]}
 
 
 class LLMEmulator:

@@ -14,15 +14,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 from typing import Hashable, TypeVar
 
-from orbit_pipelines.jobs.task_decomposition.entities import analyse
+from orbit_pipelines.jobs.task_decomposition.entities import Entity, analyse
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, load_knowledge
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
     Category,
+    Decision,
     DecompositionPayload,
+    Plan,
     Subtask,
 )
 from orbit_pipelines.jobs.task_decomposition.subtasks import Planner, Stack
+from orbit_pipelines.jobs.task_decomposition.work import decisions_for, load_library, plan_work
 
 K = TypeVar("K", bound=Hashable)
 
@@ -35,13 +38,53 @@ class PlanError(ValueError):
         super().__init__("invalid plan: " + "; ".join(self.problems))
 
 
-def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> list[Subtask]:
-    """Subtasks for `payload`, grouped by category (CATEGORY_ORDER) and entity; same input, same output."""
-    knowledge = knowledge or load_knowledge()
-    entities = analyse(payload, knowledge)
+def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> Plan:
+    """The plan for `payload`: subtasks and the decisions that leave a category empty; same input, same output."""
+    knowledge = (knowledge or load_knowledge()).with_tools(payload.tech_stack)
+    kind, _ = load_library().kind_of(f"{payload.title}. {payload.description}")
+    entities = [e for e in analyse(payload, knowledge) if _modelled(e, payload, kind, knowledge)]
+    kept = {e.slug for e in entities}
+    for e in entities:  # what is not modelled cannot be related to or referenced
+        e.related = [slug for slug in e.related if slug in kept]
+        e.fields = [f for f in e.fields if f.reference is None or f.reference in kept]
+        if kind not in _ENTITY_KINDS and not payload.entities:
+            e.rules = []  # the clauses became work items of their own; quoting them again adds nothing
+    work = plan_work(payload, [*payload.tech_stack, *sorted(knowledge.tools)], crud=bool(entities))
     stack = Stack.of(payload.tech_stack, knowledge)
     planner = Planner(payload, entities, stack, set(payload.exclude_categories))
-    return planner.build()
+    own = planner.build() if entities else []
+    taken = {s.id for s in own}
+    extra = [s if s.id not in taken else s.model_copy(update={"id": s.id + "_work"}) for s in work.subtasks]
+    renamed = {s.id: s.id + "_work" for s in work.subtasks if s.id in taken}
+    extra = [s.model_copy(update={"dependencies": [renamed.get(d, d) for d in s.dependencies]}) for s in extra]
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    subtasks = sorted([*own, *extra], key=lambda s: order[s.category])
+    return Plan(subtasks=subtasks, decisions=decisions_for(subtasks, payload, work))
+
+
+# Kinds of task whose plan centres on its entities (and any task that declares entities): their
+# sentences stay business rules of the entity services. In the other kinds the clauses become work
+# items of their own instead.
+_ENTITY_KINDS = frozenset({"CRUD feature", "billing", "import or export", "search feature"})
+
+# Operations that make an entity worth a model of its own even in a task that is not a CRUD feature:
+# the text asks to keep, change or take in records of it.
+_MODELLING_OPERATIONS = frozenset({"create", "update", "delete", "import", "upload", "approve"})
+
+
+def _modelled(e: Entity, payload: DecompositionPayload, kind: str, knowledge: Knowledge) -> bool:
+    """Whether `e` is a domain entity to model: declared, described with fields, or asked to be kept in a
+    CRUD feature; a platform, vendor, protocol, format or tool never is."""
+    if payload.entities:
+        return True
+    if knowledge.is_tool(e.label) or any(knowledge.is_tool(w) for w in e.words):
+        return False
+    return bool(e.fields) or kind == "CRUD feature" or bool(set(e.asked) & _MODELLING_OPERATIONS)
+
+
+def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> list[Subtask]:
+    """The subtasks of `plan_task(payload)`."""
+    return plan_task(payload, knowledge=knowledge).subtasks
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,10 +119,14 @@ def _find_cycle(subtasks: Sequence[Subtask]) -> list[str] | None:
     return find_cycle({s.id: s.dependencies for s in subtasks})
 
 
-def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()) -> None:
+def validate_plan(
+    subtasks: Sequence[Subtask], excluded: Iterable[Category] = (), decisions: Sequence[Decision] = ()
+) -> None:
     """Raise PlanError naming every offence: missing or excluded categories, duplicate ids, dependencies
-    on ids that do not exist, dependency cycles."""
+    on ids that do not exist, dependency cycles. A category may be empty when it is excluded or when a
+    decision says why it has no work; a decision for a category that has subtasks contradicts the plan."""
     excluded = {Category(c) for c in excluded}
+    decided = {d.category for d in decisions}
     problems: list[str] = []
     seen: dict[str, int] = {}
     for s in subtasks:
@@ -89,7 +136,10 @@ def validate_plan(subtasks: Sequence[Subtask], excluded: Iterable[Category] = ()
     problems += [
         f"category {c.value} has no subtasks and is not excluded"
         for c in CATEGORY_ORDER
-        if c not in present and c not in excluded
+        if c not in present and c not in excluded and c not in decided
+    ]
+    problems += [
+        f"category {c.value} has a no-work decision but also subtasks" for c in CATEGORY_ORDER if c in decided & present
     ]
     for c in CATEGORY_ORDER:
         offenders = [s.id for s in subtasks if s.category == c]

@@ -54,6 +54,7 @@ class Entity:
     formats: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # the operations the text asks for, before defaults
 
     @property
     def slug(self) -> str:
@@ -318,6 +319,7 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
             _add_unique(resolved, name)
         e.search_fields = resolved
         _add_unique(e.operations, *shared)
+        e.asked = list(e.operations)
         # An entity needs at least one operation a caller can invoke; a notification alone is not one.
         if not set(e.operations) - {"notify"}:
             _add_unique(e.operations, *DEFAULT_OPERATIONS)

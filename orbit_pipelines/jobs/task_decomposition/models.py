@@ -90,6 +90,23 @@ class Subtask(BaseModel):
     best_practices: list[str] = Field(default_factory=list)
 
 
+class Decision(BaseModel):
+    """A category the plan leaves empty on purpose, and why: the task has no real work of that kind
+    (an autoscaling change has no HTTP routes). validate_plan accepts it in place of subtasks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    reason: str = Field(min_length=1)
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subtasks: list[Subtask]
+    decisions: list[Decision] = Field(default_factory=list)
+
+
 class Prompt(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

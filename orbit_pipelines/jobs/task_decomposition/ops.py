@@ -13,10 +13,10 @@ from typing import Any, Optional
 from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Output, op
 from pydantic import Field, ValidationError
 
-from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, decompose, validate_plan
+from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, plan_task, validate_plan
 from orbit_pipelines.jobs.task_decomposition.enrich import enrich
 from orbit_pipelines.jobs.task_decomposition.llm_ops import decompose_with_model
-from orbit_pipelines.jobs.task_decomposition.models import KIND, DecompositionPayload, Prompt, Subtask
+from orbit_pipelines.jobs.task_decomposition.models import KIND, Decision, DecompositionPayload, Prompt, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import plan_markdown, render_prompts
 from orbit_pipelines.jobs.task_decomposition.store import save_plan
 from orbit_pipelines.llm.store import usage_for_run
@@ -90,6 +90,7 @@ class PlanItem(Item):
 
     payload: Optional[DecompositionPayload] = None  # None only when it was invalid (then failure says so)
     subtasks: list[Subtask] = []
+    decisions: list[Decision] = []  # categories left empty on purpose, with the reason
     prompts: list[Prompt] = []
 
     @property
@@ -223,6 +224,7 @@ def _corrected_subtasks(context: OpExecutionContext, item: PlanItem, raw: str, l
 def _decompose_one(
     context, config: DecomposeConfig, item: PlanItem, led, llm: LLMResource, model_figures: list[dict]
 ) -> PlanItem:
+    decisions: list[Decision] = []  # only the deterministic strategy records them
     if config.corrected_subtasks_json.strip():
         subtasks = _corrected_subtasks(context, item, config.corrected_subtasks_json, led)
     elif config.strategy == Strategy.llm:
@@ -233,12 +235,13 @@ def _decompose_one(
             return item.failed(error_class, message, "decompose_task")
         model_figures.append(figures)
     else:
-        subtasks = decompose(item.task)
+        plan = plan_task(item.task)
+        subtasks, decisions = plan.subtasks, plan.decisions
     try:
-        validate_plan(subtasks, item.task.exclude_categories)
+        validate_plan(subtasks, item.task.exclude_categories, decisions)
     except PlanError as exc:
         return item.failed("InvalidPlan", f"task {item.task_id}: {exc}", "decompose_task")
-    return item.model_copy(update={"subtasks": subtasks})
+    return item.model_copy(update={"subtasks": subtasks, "decisions": decisions})
 
 
 def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: list[bool]) -> dict:
@@ -316,7 +319,9 @@ def enrich_subtasks(context: OpExecutionContext, items: list[PlanItem]) -> list[
 @op(retry_policy=TRANSIENT_RETRY)
 def generate_prompts(context: OpExecutionContext, items: list[PlanItem]) -> list[PlanItem]:
     """Render one implementation prompt per category from the package's jinja2 templates."""
-    items = [i.model_copy(update={"prompts": render_prompts(i.subtasks, i.task)}) if i.ok else i for i in items]
+    items = [
+        i.model_copy(update={"prompts": render_prompts(i.subtasks, i.task, i.decisions)}) if i.ok else i for i in items
+    ]
     prompts = [p for i in items if i.ok for p in i.prompts]
     chars: Counter[str] = Counter()
     for prompt in prompts:

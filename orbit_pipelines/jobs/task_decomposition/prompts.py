@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from orbit_pipelines.jobs.task_decomposition.decompose import topological_order
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
+    Decision,
     DecompositionPayload,
     Prompt,
     Subtask,
@@ -75,14 +76,22 @@ def _subtask_context(s: Subtask, by_id: dict[str, Subtask]) -> dict:
     }
 
 
-def render_prompts(subtasks: Sequence[Subtask], payload: DecompositionPayload) -> list[Prompt]:
-    """One Prompt per category that has subtasks, in CATEGORY_ORDER; subtasks in dependency order."""
+def render_prompts(
+    subtasks: Sequence[Subtask], payload: DecompositionPayload, decisions: Sequence[Decision] = ()
+) -> list[Prompt]:
+    """One Prompt per category that has subtasks, in CATEGORY_ORDER; subtasks in dependency order. A
+    category left empty by a decision gets a prompt of no subtasks that states the decision, so the
+    stored results say why it has no work."""
+    decided = {d.category: d.reason for d in decisions}
     template = template_environment().get_template("prompt.md.j2")
     by_id = {s.id: s for s in subtasks}
     prompts = []
     for category in CATEGORY_ORDER:
         group = topological_order([s for s in subtasks if s.category == category])
         if not group:
+            if category in decided:
+                text = f"# {category.value}: no work for \u201c{_oneline(payload.title)}\u201d\n\n{decided[category]}\n"
+                prompts.append(Prompt(category=category, subtask_ids=[], text=text))
             continue
         sections = [
             {"title": "Coding standards", "entries": _unique(x for s in group for x in s.coding_standards)},

@@ -137,7 +137,7 @@ FUNCTION_WORDS = frozenset(
     and or but nor if then else when where which who whom whose what why how so because while until
     is are was were be been being am has have had do does did can could should would must may might
     will shall need needs not also only just very too there here than either neither etc e g eg ie
-    able let lets allow allows using use uses used within across after before during again
+    able let lets allow allows using use uses used within across after before during again since
 """.split()
 )
 PRONOUNS = frozenset({"them", "it"})
@@ -287,6 +287,7 @@ def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
         and low not in OBJECT_SKIP
         and low not in VERB_FORMS
         and knowledge.lookup(low) is None
+        and not knowledge.is_tool(low)
     )
 
 

@@ -100,7 +100,12 @@ def complete_plan():
 def test_each_task_gets_data_models_for_its_own_entities():
     assert ids(decompose(INVOICE_EXPORT), Category.DATA_MODEL) == ["data_model.invoice"]
     assert ids(decompose(TODO_APP), Category.DATA_MODEL) == ["data_model.todo", "data_model.tag"]
-    assert ids(decompose(CSV_IMPORT), Category.DATA_MODEL) == ["data_model.bank_transaction"]
+    # The nightly job and its deduplication are work of their own (issue 19), after the entity's model.
+    assert ids(decompose(CSV_IMPORT), Category.DATA_MODEL) == [
+        "data_model.bank_transaction",
+        "data_model.job_runs",
+        "data_model.dedup_key",
+    ]
 
 
 def routes(subtasks):
@@ -190,7 +195,9 @@ def test_each_test_subtask_depends_on_exactly_what_it_tests():
 def test_excluded_categories_produce_no_subtasks_and_no_tests_for_them():
     plan = decompose(CSV_IMPORT)
     assert not ids(plan, Category.HTTP_API)
-    assert ids(plan, Category.TESTING) == ["testing.bank_transaction_service"]
+    tests = ids(plan, Category.TESTING)
+    assert "testing.bank_transaction_service" in tests
+    assert not [t for t in tests if t.endswith("_api")]
 
 
 def test_without_a_service_layer_the_api_depends_on_the_data_model():

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -24,6 +24,10 @@ DEFAULT_STANDARDS_KEY = "default"
 
 # "PostgreSQL 16", "python 3.11", "node@20": the version does not change what we know about it.
 _VERSION_SUFFIX = re.compile(r"(?:\s+|@)v?\d[\w.+-]*$")
+
+
+# Words of a stack entry ("Google Calendar API", "AWS ALB") that say nothing about the tool on their own.
+_NOT_TOOLS = frozenset({"api", "cloud", "server", "core", "calendar", "actions", "messaging", "security", "native"})
 
 
 def normalize_tech_name(name: str) -> str:
@@ -45,6 +49,20 @@ class Knowledge:
     aliases: Mapping[str, str]
     standards: Mapping[str, tuple[str, ...]]
     practices: Mapping[Category, tuple[str, ...]]
+    # Platforms, vendors, protocols, infrastructure, formats and tools (integrations.toml, tech.toml and
+    # the task's own tech stack): never DATA_MODEL entities.
+    tools: frozenset[str] = frozenset()
+
+    def is_tool(self, phrase: str) -> bool:
+        normalized = normalize_tech_name(phrase.replace("_", " "))
+        return normalized in self.tools or self.lookup(normalized) is not None
+
+    def with_tools(self, names: Iterable[str]) -> Knowledge:
+        """This knowledge, with the names of a task's tech stack (and each of their words) as tools too."""
+        extra = {normalize_tech_name(n) for n in names}
+        extra |= {w for n in extra for w in re.findall(r"[a-z0-9]+", n) if len(w) > 2 and w not in _NOT_TOOLS}
+        extra |= {_VERSION_SUFFIX.sub("", n) for n in extra}
+        return replace(self, tools=self.tools | extra)
 
     def lookup(self, name: str) -> Technology | None:
         """The technology `name` refers to (case-insensitive, aliases and version suffixes allowed)."""
@@ -90,6 +108,11 @@ def parse_knowledge(tech: Mapping[str, Any], standards: Mapping[str, Any], pract
     )
 
 
+def read_data(name: str) -> dict[str, Any]:
+    """One of the knowledge base's TOML files, parsed."""
+    return _read(name)
+
+
 def _read(name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
 
@@ -97,4 +120,6 @@ def _read(name: str) -> dict[str, Any]:
 @cache
 def load_knowledge() -> Knowledge:
     """The knowledge base shipped with the package (parsed once per process)."""
-    return parse_knowledge(_read("tech.toml"), _read("standards.toml"), _read("practices.toml"))
+    knowledge = parse_knowledge(_read("tech.toml"), _read("standards.toml"), _read("practices.toml"))
+    names = {normalize_tech_name(n) for names in _read("integrations.toml").values() for n in names}
+    return replace(knowledge, tools=frozenset(names | set(knowledge.technologies) | set(knowledge.aliases)))

@@ -1,0 +1,137 @@
+"""How well the deterministic decomposer understands tasks unlike the sample (issue 19).
+
+Two task sets: bench/decomposition_reference_tasks.json (the issue's ten) and
+bench/decomposition_own_tasks.json (written before the rules were tuned on them). Each task has
+`must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
+(words that must not become DATA_MODEL entities). A plan scores:
+
+- coverage: the share of `must_cover` entries found in the plan's titles, descriptions and
+  requirements (decisions included), counting only lines that do not quote the task: a line
+  sharing a run of 6 consecutive words with the description, the acceptance criteria or the
+  project rules is skipped, so copying the task text scores nothing;
+- nonsense: the share of DATA_MODEL subtasks whose id contains a `not_entities` word.
+
+It also times a plan (median of --repeat runs per task).
+
+    .venv/bin/python -m bench.decomposition
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+from bench.common import write_results
+from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
+from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload
+
+HERE = Path(__file__).parent
+SETS = {"reference": HERE / "decomposition_reference_tasks.json", "own": HERE / "decomposition_own_tasks.json"}
+QUOTE_RUN = 6
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    w = _words(text)
+    return {tuple(w[i : i + QUOTE_RUN]) for i in range(len(w) - QUOTE_RUN + 1)}
+
+
+def plan_lines(payload: DecompositionPayload) -> tuple[list[str], list[str]]:
+    """The plan's lines and its DATA_MODEL ids."""
+    plan = plan_task(payload)
+    lines = [d.reason for d in plan.decisions]
+    for s in plan.subtasks:
+        lines += [s.title, s.description, *s.requirements]
+    return lines, [s.id for s in plan.subtasks if s.category == Category.DATA_MODEL]
+
+
+def score(task: dict) -> dict:
+    payload = DecompositionPayload.model_validate(
+        {k: v for k, v in task.items() if k not in {"must_cover", "not_entities"}}
+    )
+    quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
+    lines, models = plan_lines(payload)
+    own = [line for line in lines if not (_runs(line) & quoted)]
+    missing = [m for m in task["must_cover"] if not any(re.search(m, line, re.IGNORECASE) for line in own)]
+    bad = [m for m in models if any(w.lower() in m.lower() for w in task["not_entities"])]
+    return {
+        "title": payload.title,
+        "covered": len(task["must_cover"]) - len(missing),
+        "required": len(task["must_cover"]),
+        "missing": missing,
+        "data_models": len(models),
+        "nonsense_models": bad,
+        "lines": len(lines),
+        "quoting_lines": len(lines) - len(own),
+    }
+
+
+def _time(payload: DecompositionPayload, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        plan_task(payload)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_set(name: str, path: Path, repeat: int) -> dict:
+    tasks = json.loads(path.read_text())
+    rows = []
+    for task in tasks:
+        row = score(task)
+        payload = DecompositionPayload.model_validate(
+            {k: v for k, v in task.items() if k not in {"must_cover", "not_entities"}}
+        )
+        row["plan_ms"] = round(_time(payload, repeat) * 1000, 2)
+        rows.append(row)
+    covered, required = sum(r["covered"] for r in rows), sum(r["required"] for r in rows)
+    models = sum(r["data_models"] for r in rows)
+    bad = sum(len(r["nonsense_models"]) for r in rows)
+    return {
+        "set": name,
+        "tasks": len(rows),
+        "coverage": round(covered / required, 3) if required else 0.0,
+        "nonsense": round(bad / models, 3) if models else 0.0,
+        "max_plan_ms": max(r["plan_ms"] for r in rows),
+        "median_plan_ms": statistics.median(r["plan_ms"] for r in rows),
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5, help="plans per task for the timing (median)")
+    args = parser.parse_args()
+    plan_task(DecompositionPayload(title="warm-up", description="Load the knowledge base once."))
+    results = {}
+    for name, path in SETS.items():
+        r = run_set(name, path, args.repeat)
+        results[name] = r
+        print(f"\n== {name} tasks ({path.name})")
+        print(f"{'coverage':>9} {'nonsense':>9} {'ms':>6}  task / missing")
+        for row in r["rows"]:
+            share = f"{row['covered']}/{row['required']}"
+            nonsense = f"{len(row['nonsense_models'])}/{row['data_models']}"
+            print(f"{share:>9} {nonsense:>9} {row['plan_ms']:>6}  {row['title']}")
+            for m in row["missing"]:
+                print(f"{'':>27}missing: {m}")
+            for m in row["nonsense_models"]:
+                print(f"{'':>27}nonsense: {m}")
+        print(
+            f"TOTAL {name}: coverage {r['coverage']:.2f}, nonsense {r['nonsense']:.2f}, "
+            f"plan median {r['median_plan_ms']} ms, max {r['max_plan_ms']} ms"
+        )
+    print(f"written to {write_results('decomposition', results)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""Requirement clauses -> work items: the patterns of knowledge/work.toml matched clause by clause,
+rendered with the clause's own numbers and words, merged by id and ordered by what they wait for.
+
+Effort (hours, rounded to the nearest 0.5, at least 0.5): 0.5 + 0.5 per requirement.
+Priority: DATA_MODEL is HIGH (the rest waits for it); SERVICE and HTTP_API MEDIUM; TESTING MEDIUM
+when it checks an acceptance criterion, LOW otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of
+from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
+from orbit_pipelines.jobs.task_decomposition.models import (
+    CATEGORY_ORDER,
+    Category,
+    Decision,
+    DecompositionPayload,
+    Subtask,
+    SubtaskPriority,
+)
+from orbit_pipelines.jobs.task_decomposition.words import VERB_FORMS
+
+MAX_GENERIC_ITEMS = 12
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    kind: str
+    when: re.Pattern
+    items: tuple[Mapping[str, Any], ...]
+    crud: bool = False  # entity CRUD subtasks do this work when the task has entities
+
+
+@dataclass(frozen=True)
+class Library:
+    verbs: frozenset[str]
+    kinds: tuple[tuple[str, re.Pattern, Mapping[str, str]], ...]
+    patterns: tuple[Pattern, ...]
+
+    def kind_of(self, text: str) -> tuple[str, Mapping[str, str]]:
+        for name, when, empty in self.kinds:
+            if when.search(text):
+                return name, empty
+        return "CRUD feature", {}
+
+
+@cache
+def load_library() -> Library:
+    raw = read_data("work.toml")
+    kinds = tuple(
+        (k["name"], re.compile(k["when"], re.IGNORECASE), {c.value: k[c.value] for c in Category if c.value in k})
+        for k in raw.get("kind", [])
+    )
+    patterns = tuple(
+        Pattern(
+            p["name"], p["kind"], re.compile(p["when"], re.IGNORECASE), tuple(p.get("item", [])), p.get("crud", False)
+        )
+        for p in raw.get("pattern", [])
+    )
+    return Library(frozenset(raw["verbs"].split()), kinds, patterns)
+
+
+@dataclass
+class Item:
+    id: str
+    title: str
+    requirements: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+    from_acceptance: bool = False
+
+    @property
+    def category(self) -> Category:
+        return Category(self.id.split(".", 1)[0].upper())
+
+
+def _slug(text: str) -> str:
+    return "_".join(re.findall(r"[a-z0-9]+", text.lower())[:4]) or "work"
+
+
+def _schedule(text: str) -> str:
+    low = text.lower()
+    when = re.search(
+        r"every (?:day|night|morning|week|month|hour|\d+ (?:minutes|hours))|every (?:monday|tuesday|wednesday|thursday|"
+        r"friday|saturday|sunday)|nightly|daily|weekly|monthly|hourly|once a (?:day|week)|first day of each month",
+        low,
+    )
+    clock = CLOCK.search(text)
+    parts = [when.group(0) if when else "", f"at {clock.group('t')}" if clock else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _values(clause: Clause, match: re.Match, tools: re.Pattern) -> dict[str, str]:
+    values = {k: v for k, v in match.groupdict().items() if v}
+    numbers = [m.group("n") for m in NUMBER.finditer(clause.text) if not CLOCK.search(clause.text[m.start() :][:5])]
+    extras = {
+        "gist": clause.gist,
+        "obj": clause.obj,
+        "actor": clause.actor,
+        "terms": ", ".join(dict.fromkeys(clause.terms)),
+        "schedule": _schedule(clause.text),
+        "tools": ", ".join(dict.fromkeys(m.group(0) for m in tools.finditer(clause.text))),
+        "slug": _slug(clause.gist),
+    }
+    if clause.durations:
+        extras["duration"] = clause.durations[0]
+    if (m := PERCENT.search(clause.text)) is not None:
+        extras["percent"] = m.group("p")
+    if (m := CLOCK.search(clause.text)) is not None:
+        extras["time"] = m.group("t")
+    if numbers:
+        extras["number"] = numbers[0]
+    if "n" in values:
+        extras["n_next"] = str(int(values["n"].replace(",", "")) + 1)
+    values = {**extras, **values}
+    values.update({k[:1].upper() + k[1:]: v[:1].upper() + v[1:] for k, v in list(values.items()) if v})
+    return {k: v for k, v in values.items() if v}
+
+
+def _render(template: str, values: Mapping[str, str]) -> str | None:
+    """The template filled in, or None when it names something the clause does not give."""
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if not names <= values.keys():
+        return None
+    return template.format_map(values)
+
+
+def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -> list[Item]:
+    items: list[Item] = []
+    for pattern in library.patterns:
+        if pattern.crud and crud:
+            continue
+        match = pattern.when.search(clause.text)
+        if match is None:
+            continue
+        values = _values(clause, match, tools)
+        for spec in pattern.items:
+            item_id = _render(spec["id"], values)
+            if item_id is None:
+                continue
+            reqs = [r for r in (_render(t, values) for t in spec.get("requirements", [])) if r]
+            title = _render(spec["title"], values) or item_id.split(".", 1)[1].replace("_", " ").capitalize()
+            after = [a for a in (_render(t, values) for t in spec.get("after", [])) if a]
+            items.append(Item(item_id, title, reqs, after, clause.source == "acceptance"))
+    return items
+
+
+def _generic(clause: Clause) -> list[Item]:
+    """A clause no pattern knows: still work, phrased from its verb, object and qualifiers."""
+    gist = clause.gist
+    slug = _slug(gist)
+    details = []
+    if clause.actor:
+        details.append(f"Who does it: {clause.actor}")
+    if clause.terms:
+        details.append(f"Conditions to honour: {', '.join(dict.fromkeys(clause.terms))}")
+    if clause.source == "acceptance":
+        return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True)]
+    return [
+        Item(f"service.{slug}", gist[:1].upper() + gist[1:], [f"Service operation to {gist}", *details]),
+        Item(f"testing.{slug}", f"Tests: {gist}", [f"The outcome of '{gist}', and its refusal cases", *details]),
+    ]
+
+
+def _merge(items: list[Item]) -> dict[str, Item]:
+    merged: dict[str, Item] = {}
+    for item in items:
+        known = merged.get(item.id)
+        if known is None:
+            merged[item.id] = Item(item.id, item.title, list(item.requirements), list(item.after), item.from_acceptance)
+            continue
+        known.requirements += [r for r in item.requirements if r not in known.requirements]
+        known.after += [a for a in item.after if a not in known.after]
+        known.from_acceptance |= item.from_acceptance
+    return merged
+
+
+def _hours(value: float) -> float:
+    return max(0.5, int(value * 2 + 0.5) / 2)
+
+
+def _dependencies(items: dict[str, Item]) -> dict[str, list[str]]:
+    """What each item waits for among the items present; an edge that would close a cycle is dropped."""
+    deps: dict[str, list[str]] = {}
+
+    def reaches(start: str, goal: str) -> bool:
+        stack, seen = [start], set()
+        while stack:
+            node = stack.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(deps.get(node, []))
+        return False
+
+    for item in items.values():
+        deps[item.id] = []
+        for target in item.after:
+            if target in items and target != item.id and not reaches(target, item.id):
+                deps[item.id].append(target)
+    return deps
+
+
+@dataclass
+class WorkPlan:
+    kind: str
+    subtasks: list[Subtask]
+    empty_reasons: Mapping[str, str]
+
+
+def plan_work(
+    payload: DecompositionPayload, tools: list[str], crud: bool = False, library: Library | None = None
+) -> WorkPlan:
+    """The work items of the task's requirement clauses, as subtasks (excluded categories left out).
+    `crud`: the plan has entity CRUD subtasks, which already carry the clauses that create, list, get,
+    change, search, import or export records; only clauses beyond those become work items here."""
+    library = library or load_library()
+    names = sorted({t.lower() for t in tools if t.strip()}, key=len, reverse=True)
+    tool_names = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b" if names else r"(?!)", re.IGNORECASE)
+    kind, empty = library.kind_of(f"{payload.title}. {payload.description}")
+    found: list[Item] = []
+    generic = 0
+    for clause in clauses_of(payload, library.verbs):
+        items = _items_of(clause, library, tool_names, crud)
+        if crud and (not clause.verb or clause.verb in VERB_FORMS):
+            pass  # an entity operation or a field list: the entity subtasks have it
+        elif not items and generic < MAX_GENERIC_ITEMS:
+            items, generic = _generic(clause), generic + 1
+        elif items and clause.source == "description":
+            first = next((i for i in items if i.category == Category.SERVICE), items[0])
+            terms = f" ({', '.join(clause.terms)})" if clause.terms else ""
+            first.requirements.append(f"In this task: {clause.gist}{terms}")
+        found += items
+    excluded = set(payload.exclude_categories)
+    merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
+    deps = _dependencies(merged)
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    subtasks = [
+        Subtask(
+            id=item.id,
+            category=item.category,
+            title=item.title,
+            description=f"{item.title}, for the task \u201c{payload.title}\u201d ({kind}).",
+            requirements=item.requirements,
+            dependencies=deps[item.id],
+            estimated_effort_hours=_hours(0.5 + 0.5 * len(item.requirements)),
+            priority=SubtaskPriority.HIGH
+            if item.category == Category.DATA_MODEL
+            else SubtaskPriority.MEDIUM
+            if item.category != Category.TESTING or item.from_acceptance
+            else SubtaskPriority.LOW,
+        )
+        for item in sorted(merged.values(), key=lambda i: order[i.category])
+    ]
+    return WorkPlan(kind, subtasks, empty)
+
+
+def decisions_for(subtasks: list[Subtask], payload: DecompositionPayload, work: WorkPlan) -> list[Decision]:
+    """A recorded decision for each category the plan leaves empty though the task does not exclude it."""
+    present = {s.category for s in subtasks}
+    return [
+        Decision(
+            category=c,
+            reason=work.empty_reasons.get(c.value)
+            or f"No {c.value} work: no requirement of this {work.kind} asks for it.",
+        )
+        for c in CATEGORY_ORDER
+        if c not in present and c not in payload.exclude_categories
+    ]
