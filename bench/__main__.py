@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "ledger_scale": ["--tasks", "100000", "--pending", "1000"],
     "storage": ["--documents", "200", "--tasks", "100", "--single", "20", "--idle-seconds", "60"],
     "rate_limit": ["--n", "600", "--limit", "20", "--latency", "0.25", "--concurrency", "16"],
+    "worksheets": ["--n", "50"],
 }
 
 
@@ -124,6 +125,15 @@ TARGETS: list[Row] = [
             x["completed"] == x["n"] == x["paid_calls"] and x["lookups"] == 0 and x["ratio_to_ideal"] <= 1.25
             for x in r["runs"]
         ),
+    ),
+    (
+        "worksheets",
+        "50 deterministic worksheets, one run each: worksheets per minute and the compile step's share, printed",
+        lambda r: (
+            f"{r['worksheets_per_minute']} a minute ({r['elapsed_s']} s for {r['n']}); compiling "
+            f"{r['compile_share']:.0%} of the time, median {r['compile_median_s']} s"
+        ),
+        lambda r: r["statuses"] == {"COMPLETED": r["n"]},
     ),
     (
         "storage",
