@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "storage": ["--documents", "200", "--tasks", "100", "--single", "20", "--idle-seconds", "60"],
     "rate_limit": ["--n", "600", "--limit", "20", "--latency", "0.25", "--concurrency", "16"],
     "decomposition": ["--repeat", "5"],
+    "worksheets": ["--n", "50"],
 }
 
 
@@ -137,6 +138,15 @@ TARGETS: list[Row] = [
             r[n]["coverage"] >= 0.85 and r[n]["nonsense"] <= 0.05 and r[n]["max_plan_ms"] < 1000
             for n in ("reference", "own")
         ),
+    ),
+    (
+        "worksheets",
+        "50 deterministic worksheets, one run each: worksheets per minute and the compile step's share, printed",
+        lambda r: (
+            f"{r['worksheets_per_minute']} a minute ({r['elapsed_s']} s for {r['n']}); compiling "
+            f"{r['compile_share']:.0%} of the time, median {r['compile_median_s']} s"
+        ),
+        lambda r: r["statuses"] == {"COMPLETED": r["n"]},
     ),
     (
         "storage",

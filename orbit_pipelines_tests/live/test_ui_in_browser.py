@@ -187,3 +187,31 @@ def test_an_operator_sees_a_green_batchs_failed_item_and_finds_a_failed_lone_doc
     expect(page.get_by_role("link", name=f"run {lone.run_id[:8]}", exact=True)).to_be_visible()
     expect(page.get_by_text("Failure", exact=True)).to_be_visible()
     screenshot(page, "6-failed-lone-document-by-task-id")
+
+
+def test_an_operator_reads_a_worksheet_runs_exercises_and_its_pdf_link(stack, page):
+    if not os.path.exists("/usr/bin/pdflatex"):
+        pytest.skip("pdflatex not installed (make tex)")
+    run_id = stack.api.launch(
+        "worksheet_generation",
+        {"ops": {"load_worksheet_task": {"config": {"request": {"prompt": "the 9 times table, 8 questions"}}}}},
+    )
+    assert run_finished(stack, run_id, timeout=180) == "SUCCESS"
+    [task] = stack.ledger.tasks_for_run(run_id)
+
+    page.goto(f"{stack.ui}/runs/{run_id}")
+    page.get_by_placeholder("Filter").fill("step:store_worksheet")
+    expect(
+        page.get_by_text(re.compile(r"s3://[a-z0-9.-]+/worksheets/[0-9a-f]{2}/[0-9a-f]{64}\.pdf")).first
+    ).to_be_visible()
+    page.get_by_text("[Show Markdown]").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("columnheader")).to_have_text(["#", "exercise", "answer"])
+    design = (
+        stack.ledger.engine.connect()
+        .execute(text("SELECT design FROM orbit.worksheets WHERE task_id = :id"), {"id": task.id})
+        .scalar()
+    )
+    for exercise in design["sections"][0]["exercises"]:
+        expect(dialog.get_by_role("cell", name=exercise["question"], exact=True)).to_be_visible()
+    screenshot(page, "5-worksheet-exercises-and-pdf")

@@ -217,13 +217,15 @@ def store_worksheet(
         counts_as_attempt=not again,
     )
     complete_items(context, led, [task_id], note=f"worksheet stored: {storage.uri(key)}")
-    context.add_output_metadata(
-        {
-            "pages": compiled.pages,
-            "pdf": MetadataValue.md(str(storage.link_markdown(key))),
-            "exercises": MetadataValue.md(_exercise_table(sheet)),
-        }
-    )
+    metadata = {
+        "pages": compiled.pages,
+        "pdf": MetadataValue.text(storage.uri(key)),
+        "exercises": MetadataValue.md(_exercise_table(sheet)),
+    }
+    console = storage.console_url(key)
+    if console:
+        metadata["pdf_in_console"] = MetadataValue.url(console)
+    context.add_output_metadata(metadata)
     return storage.uri(key)
 
 
