@@ -3,6 +3,8 @@ Veryfi answers 500, 502 and 503 to the first calls. The command exits 0, every d
 each paid once; only where a server error may have come after the work (500, 502) is the document
 looked up before it is sent again."""
 
+import hashlib
+
 from sqlalchemy import text
 
 from orbit_pipelines.ledger import TaskStatus
@@ -20,13 +22,14 @@ def test_server_errors_from_veryfi_are_retried_and_doc_submit_wait_ends_with_eve
     result = orbit(stack, "doc", "submit", str(tmp_path / "docs"), "--wait", "240", check=False, timeout=300)
 
     assert result.returncode == 0, result.stdout + result.stderr
+    keys = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
     with stack.ledger.engine.connect() as conn:
         rows = conn.execute(
             text(
                 "SELECT t.status, t.payload->>'sha256' FROM orbit.tasks t "
-                "WHERE t.kind = 'document' AND t.payload->>'source_name' = ANY(:names)"
+                "WHERE t.kind = 'document' AND t.payload->>'sha256' = ANY(:keys)"
             ),
-            {"names": [p.name for p in paths]},
+            {"keys": keys},
         ).all()
     assert len(rows) == 12 and {status for status, _ in rows} == {TaskStatus.COMPLETED.value}
     assert {emulator.paid_calls_for(key) for _, key in rows} == {1}
