@@ -55,6 +55,17 @@ HINTS: dict[str, str] = {
     "DeliveryFailed": f"The endpoint was unreachable through every retry: check that it is up, {RETRY}.",
     "DeliveryRejected": "The endpoint refused the message (its answer says why): fix the message or the "
     "endpoint, then retry, or discard the task.",
+    # Worksheets.
+    "InvalidWorksheetRequest": "The request cannot make a sheet (the message names the field): submit a corrected "
+    "one; `orbit dlq discard TASK_ID --reason ...` clears this one.",
+    "UntypesettableText": "The sheet has characters this TeX engine cannot typeset (the message names one): write "
+    "the request in Latin script and submit it again.",
+    "ForbiddenLatex": "The LaTeX would run programs or read files outside its folder (the message gives the line): "
+    "remove that command and `orbit worksheet edit TASK_ID --latex FILE` again.",
+    "LatexDoesNotCompile": "The task waits for a person: `orbit worksheet latex TASK_ID > sheet.tex`, fix the line "
+    "the error names, then `orbit worksheet edit TASK_ID --latex sheet.tex`; or `orbit cancel TASK_ID`.",
+    "TexEngineMissing": "Install the TeX engine where runs execute (`apt-get install texlive-latex-base lmodern`; "
+    f"deploy/Dockerfile does), {RETRY}.",
     "ClientError": f"S3 refused the request: check ORBIT_S3_BUCKET/ORBIT_S3_ENDPOINT_URL and the credentials, {RETRY}.",
     "EndpointConnectionError": f"S3 could not be reached: check ORBIT_S3_ENDPOINT_URL and the network, {RETRY}.",
     # Infrastructure.

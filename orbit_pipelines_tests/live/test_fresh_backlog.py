@@ -20,7 +20,7 @@ from orbit_pipelines_tests.support import ROOT, create_database, drop_database
 
 pytestmark = pytest.mark.services
 
-DOCUMENTS, BATCH = 240, 40
+DOCUMENTS, BATCH = 120, 20
 
 
 @pytest.fixture

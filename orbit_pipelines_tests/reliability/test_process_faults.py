@@ -136,7 +136,8 @@ def decompositions(live, n, salt, sample_payload) -> list[int]:
 
 def first_runs_per_key(live, ids) -> Counter:
     """How many runs the dispatch sensor started for each dispatch key of these tasks."""
-    keys = {t.dispatch_key for t in live.ledger.get_many(ids)}
+    # Tasks not claimed yet have no key (while the daemon is still dispatching): no run for them yet.
+    keys = {t.dispatch_key for t in live.ledger.get_many(ids) if t.dispatch_key}
     runs = live.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: sorted(keys)}))
     return Counter(run.tags[RUN_KEY_TAG] for run in runs if not run.parent_run_id)
 

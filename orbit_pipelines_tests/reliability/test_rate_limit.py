@@ -12,7 +12,7 @@ from orbit_pipelines_tests.reliability.accounting import account
 from orbit_pipelines_tests.support import process_documents, submitted_documents, veryfi_overrides
 
 LIMIT = 20  # POSTs a second
-DOCUMENTS = 200
+DOCUMENTS = 100
 
 
 @pytest.fixture

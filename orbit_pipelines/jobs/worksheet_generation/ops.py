@@ -162,7 +162,7 @@ def compile_pdf(
             f"(`orbit worksheet edit {task_id} --latex FILE`, or re-execute from compile_pdf with latex_override)",
             metadata={
                 "error_class": DOES_NOT_COMPILE,
-                "remediation": remediation_for(DOES_NOT_COMPILE),
+                "remediation": remediation_for(DOES_NOT_COMPILE).replace("TASK_ID", str(task_id)),
                 "errors": MetadataValue.json(errors),
                 "snippet": MetadataValue.md(f"```\n{first.snippet}\n```"),
                 "log_tail": MetadataValue.text(result.log[-3000:]),
