@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from orbit_pipelines.jobs.task_decomposition.entities import Entity, find_mentions
 from orbit_pipelines.jobs.task_decomposition.fields import KIND_TEXT
+from orbit_pipelines.jobs.task_decomposition.graph import reaches
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
@@ -161,17 +162,6 @@ class Planner:
                 return [subtask_id(candidate, slug)]
         return []
 
-    def _reaches(self, start: str, goal: str) -> bool:
-        stack, seen = [start], set()
-        while stack:
-            node = stack.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                stack.extend(self.model_deps.get(node, []))
-        return False
-
     def data_model(self, e: Entity) -> Subtask:
         store = self.stack.relational_store
         reqs = [f"Define the {e.name} entity with an `id` primary key"]
@@ -196,7 +186,7 @@ class Planner:
                     f"Reference {self._name(f.reference)} through `{f.name}`"
                     + (" with a foreign key" if store else " by id")
                 )
-                if self.present(Category.DATA_MODEL) and not self._reaches(f.reference, e.slug):
+                if self.present(Category.DATA_MODEL) and not reaches(self.model_deps, f.reference, e.slug):
                     deps.append(subtask_id(Category.DATA_MODEL, f.reference))
         self.model_deps[e.slug] = [d.split(".", 1)[1] for d in deps]
         if store:

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of
+from orbit_pipelines.jobs.task_decomposition.graph import reaches
 from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
@@ -189,22 +190,10 @@ def _hours(value: float) -> float:
 def _dependencies(items: dict[str, Item]) -> dict[str, list[str]]:
     """What each item waits for among the items present; an edge that would close a cycle is dropped."""
     deps: dict[str, list[str]] = {}
-
-    def reaches(start: str, goal: str) -> bool:
-        stack, seen = [start], set()
-        while stack:
-            node = stack.pop()
-            if node == goal:
-                return True
-            if node not in seen:
-                seen.add(node)
-                stack.extend(deps.get(node, []))
-        return False
-
     for item in items.values():
         deps[item.id] = []
         for target in item.after:
-            if target in items and target != item.id and not reaches(target, item.id):
+            if target in items and target != item.id and not reaches(deps, target, item.id):
                 deps[item.id].append(target)
     return deps
 

@@ -25,7 +25,12 @@ from orbit_pipelines.runtime.intake import PayloadError, refuse_inline, settle_r
 from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task, resume_items
 from orbit_pipelines.runtime.markdown import table
 from orbit_pipelines.runtime.remediation import remediation_for
-from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, permanent_failure, retry_on_infrastructure_errors
+from orbit_pipelines.runtime.retry import (
+    TRANSIENT_RETRY,
+    is_missing_s3_object,
+    permanent_failure,
+    retry_on_infrastructure_errors,
+)
 
 PDF_PREFIX = "worksheets"
 DOES_NOT_COMPILE = "LatexDoesNotCompile"
@@ -192,7 +197,9 @@ def store_worksheet(
     if storage.create_bucket:
         try:
             s3.head_bucket(Bucket=storage.bucket)
-        except ClientError:
+        except ClientError as exc:
+            if not is_missing_s3_object(exc):
+                raise  # S3's trouble, not a missing bucket: the op's retry policy tries again
             s3.create_bucket(Bucket=storage.bucket)
     try:
         s3.put_object(Bucket=storage.bucket, Key=key, Body=compiled.pdf, IfNoneMatch="*", ContentType="application/pdf")
