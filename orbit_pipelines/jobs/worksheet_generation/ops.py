@@ -229,8 +229,13 @@ def _source(config: CompileConfig, method: Method, latex: str, task_id: int, led
 
 
 def _fixes_used(led, task_id: int, run_id: str) -> int:
+    """The fixes this run was answered already (a retry after a 429 keeps its count; a request still
+    waiting for its answer is not one)."""
+    turns = [t for t in load_conversation(led.engine, task_id) if t.get("phase") == "latex"]
     return sum(
-        1 for t in load_conversation(led.engine, task_id) if t["kind"] == "compile_errors" and t.get("run_id") == run_id
+        1
+        for asked, answered in zip(turns, turns[1:], strict=False)
+        if asked["kind"] == "compile_errors" and asked.get("run_id") == run_id and answered["kind"] == "answer"
     )
 
 
