@@ -17,6 +17,9 @@ decision given one subtask confirming it), so what passes is the plan rules' doi
     oversized     a 200 whose body is larger than any sensible cap
     garbled       a 200 whose body is cut off (not JSON)
 
+Worksheet conversations (worksheet_generation's `llm` strategy) are answered by
+`llm_emulator_worksheets`, with two more behaviours: `latex_broken` and `latex_forbidden`.
+
 `answer_next(text)` makes the next call answer `text` verbatim. `requests` lists what was received.
 
 Run standalone:  python -m orbit_pipelines.local.llm_emulator --port 8766
@@ -36,6 +39,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 
+from orbit_pipelines.local.llm_emulator_worksheets import BEHAVIOURS as WORKSHEET_BEHAVIOURS
+from orbit_pipelines.local.llm_emulator_worksheets import worksheet_answer
+
 BEHAVIOURS = (
     "good",
     "malformed",
@@ -47,6 +53,7 @@ BEHAVIOURS = (
     "unauthorized",
     "oversized",
     "garbled",
+    *WORKSHEET_BEHAVIOURS,
 )
 _TASK_JSON = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
@@ -227,6 +234,10 @@ class LLMEmulator:
             content = verbatim or ""
         elif behaviour == "oversized":
             content = "x" * 3_000_000
+        elif (worksheet := worksheet_answer(messages, behaviour)) is not None:
+            content = worksheet  # worksheet_generation's prompts: see llm_emulator_worksheets
+            if behaviour in ("malformed", "cut_off"):
+                content = content[: len(content) // 2]
         else:
             plan = plan_for(messages)
             if behaviour == "partial":

@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from orbit_pipelines.llm import ChatClient
+from orbit_pipelines.llm.budget import MeteredChat, Prices
 
 
 class LLMResource(ConfigurableResource):
@@ -66,3 +67,35 @@ class LLMResource(ConfigurableResource):
     def decimal(self, name: str) -> Decimal:
         # Through str: 0.1 as a float is not 0.1 as money.
         return Decimal(str(getattr(self, name)))
+
+    def metered(self, engine, task_id: int, run_id: str, log=None) -> MeteredChat:
+        """The client with this resource's prices and budgets, each call recorded for `task_id`."""
+        return MeteredChat(
+            self.client(),
+            engine,
+            task_id,
+            run_id,
+            Prices(self.decimal("price_input_per_1k"), self.decimal("price_output_per_1k")),
+            self.decimal("task_budget_usd"),
+            self.decimal("daily_budget_usd"),
+            self.max_tokens,
+            self.temperature,
+            log,
+        )
+
+
+def llm_from_environment(outside_dagster: bool = False) -> LLMResource:
+    """The `llm` resource of the jobs that ask a model. Prices and budgets are read when the code location
+    loads; the endpoint and model when a run uses them (LLMResource.endpoint); the key only through EnvVar,
+    except `outside_dagster` (a CLI command calling the model itself), where no run resolves an EnvVar."""
+    from orbit_pipelines.resources import env_number, optional_env_var
+
+    key = os.environ.get("ORBIT_LLM_API_KEY", "") if outside_dagster else optional_env_var("ORBIT_LLM_API_KEY")
+    return LLMResource(
+        api_key=key,
+        read_timeout=env_number("ORBIT_LLM_TIMEOUT_SECONDS", 120),
+        price_input_per_1k=env_number("ORBIT_LLM_PRICE_INPUT_PER_1K", 0),
+        price_output_per_1k=env_number("ORBIT_LLM_PRICE_OUTPUT_PER_1K", 0),
+        task_budget_usd=env_number("ORBIT_LLM_TASK_BUDGET_USD", 1.0),
+        daily_budget_usd=env_number("ORBIT_LLM_DAILY_BUDGET_USD", 20.0),
+    )

@@ -60,10 +60,12 @@ HINTS: dict[str, str] = {
     "one; `orbit dlq discard TASK_ID --reason ...` clears this one.",
     "UntypesettableText": "The sheet has characters this TeX engine cannot typeset (the message names one): write "
     "the request in Latin script and submit it again.",
-    "ForbiddenLatex": "The LaTeX would run programs or read files outside its folder (the message gives the line): "
-    "remove that command and `orbit worksheet edit TASK_ID --latex FILE` again.",
+    "ForbiddenLatex": "The LaTeX would run programs or read files outside its folder (the message gives the line); "
+    "nothing was compiled. A person's: remove that command and `orbit worksheet edit TASK_ID --latex FILE` again. "
+    f"The model's (its answer stays in the task's conversation): {RETRY} asks it again.",
     "LatexDoesNotCompile": "The task waits for a person: `orbit worksheet latex TASK_ID > sheet.tex`, fix the line "
-    "the error names, then `orbit worksheet edit TASK_ID --latex sheet.tex`; or `orbit cancel TASK_ID`.",
+    "the error names, then `orbit worksheet edit TASK_ID --latex sheet.tex`; or `orbit worksheet ai-fix TASK_ID "
+    "--instruction TEXT` has the model fix it; or `orbit cancel TASK_ID`.",
     "TexEngineMissing": "Install the TeX engine where runs execute (`apt-get install texlive-latex-base lmodern`; "
     f"deploy/Dockerfile does), {RETRY}.",
     "ClientError": f"S3 refused the request: check ORBIT_S3_BUCKET/ORBIT_S3_ENDPOINT_URL and the credentials, {RETRY}.",

@@ -8,21 +8,9 @@ from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 
 
 def resources() -> dict:
-    from orbit_pipelines.resources import env_number, optional_env_var
-    from orbit_pipelines.resources.llm import LLMResource
+    from orbit_pipelines.resources.llm import llm_from_environment
 
-    # Prices and budgets are read when the code location loads; the endpoint and model when a run uses
-    # them (LLMResource.endpoint); the key only through EnvVar.
-    return {
-        "llm": LLMResource(
-            api_key=optional_env_var("ORBIT_LLM_API_KEY"),
-            read_timeout=env_number("ORBIT_LLM_TIMEOUT_SECONDS", 120),
-            price_input_per_1k=env_number("ORBIT_LLM_PRICE_INPUT_PER_1K", 0),
-            price_output_per_1k=env_number("ORBIT_LLM_PRICE_OUTPUT_PER_1K", 0),
-            task_budget_usd=env_number("ORBIT_LLM_TASK_BUDGET_USD", 1.0),
-            daily_budget_usd=env_number("ORBIT_LLM_DAILY_BUDGET_USD", 20.0),
-        )
-    }
+    return {"llm": llm_from_environment()}
 
 
 # A lone task gets a run of its own at once; a backlog is packed into runs of up to this many, since

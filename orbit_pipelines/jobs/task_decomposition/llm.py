@@ -1,4 +1,6 @@
-"""The LLM decomposer's logic: the conversation, checking answers, re-asking, budgets. No Dagster, no HTTP.
+"""The LLM decomposer's logic: the conversation, checking answers, re-asking. No Dagster, no HTTP.
+
+Prices and budgets are the platform's (orbit_pipelines/llm/budget.py), re-exported here.
 
 The conversation is a list of turns (role, content, kind, run id) kept per task, so a retry, a
 re-execution or an operator's "AI fix" continues it instead of starting over. A turn's `kind` says
@@ -12,7 +14,6 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Protocol
 
@@ -21,11 +22,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, validate_plan
 from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import template_environment
+from orbit_pipelines.llm.budget import BudgetExceeded, Prices, call_cost, check_budget  # noqa: F401 (their old home)
 
 Turn = dict[str, Any]
 # Filled by the enrich step from the knowledge base; the model is not asked for them.
 ENRICHED_FIELDS = ("tech_requirements", "coding_standards", "project_rules", "best_practices")
-MICRO_DOLLAR = Decimal("0.000001")
 
 
 class AnswerInvalid(ValueError):
@@ -36,10 +37,6 @@ class AnswerInvalid(ValueError):
 
 class AnswerRejected(Exception):
     """The model gave no acceptable plan within the allowed attempts."""
-
-
-class BudgetExceeded(Exception):
-    pass
 
 
 class _AnswerPlan(BaseModel):
@@ -129,39 +126,6 @@ def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtas
     except PlanError as exc:
         raise AnswerInvalid(exc.problems) from None
     return plan.subtasks
-
-
-# ---------------------------------------------------------------------------------------------
-# Cost and budgets
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prices:
-    input_per_1k: Decimal
-    output_per_1k: Decimal
-
-
-def call_cost(prompt_tokens: int, completion_tokens: int, prices: Prices) -> Decimal:
-    cost = (Decimal(prompt_tokens) * prices.input_per_1k + Decimal(completion_tokens) * prices.output_per_1k) / 1000
-    return cost.quantize(MICRO_DOLLAR, rounding=ROUND_HALF_UP)
-
-
-def check_budget(
-    *, task_id: int, spent_task: Decimal, task_budget: Decimal, spent_today: Decimal, daily_budget: Decimal
-) -> None:
-    """Refuse the next call once a budget is used up. The call that crosses a budget is allowed, so
-    one call's cost (bounded by max_tokens) is the most a budget can be overrun by."""
-    if spent_task >= task_budget:
-        raise BudgetExceeded(
-            f"task budget exhausted: task {task_id} has spent ${spent_task} on model calls of its "
-            f"${task_budget} (ORBIT_LLM_TASK_BUDGET_USD); no further calls are made"
-        )
-    if spent_today >= daily_budget:
-        raise BudgetExceeded(
-            f"daily budget exhausted: ${spent_today} spent on model calls today (UTC) of "
-            f"${daily_budget} (ORBIT_LLM_DAILY_BUDGET_USD); no further calls are made until tomorrow"
-        )
 
 
 # ---------------------------------------------------------------------------------------------

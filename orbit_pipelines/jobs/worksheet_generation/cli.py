@@ -9,7 +9,7 @@ from orbit_pipelines.cli.common import environment, ledger, reported
 
 @click.group("worksheet")
 def worksheet() -> None:
-    """Worksheets: fix one that does not compile."""
+    """Worksheets: fix one that does not compile, by hand or by the model."""
 
 
 @worksheet.command("latex")
@@ -40,5 +40,24 @@ def edit(task_id: int, latex_file) -> None:
         done = edit_latex(ledger(env), DagsterApi(), task_id, latex)
     click.echo(
         f"task {done.task_id}: compiling the edited LaTeX as run {done.new_run} "
+        f"(re-execution of {done.parent_run} from compile_pdf); `orbit task show {done.task_id}` follows it"
+    )
+
+
+@worksheet.command("ai-fix")
+@click.argument("task_id", type=int)
+@click.option("--instruction", required=True, help="What the model should change, in words.")
+def ai_fix_command(task_id: int, instruction: str) -> None:
+    """Have the model fix a waiting worksheet's LaTeX (ORBIT_LLM_BASE_URL / ORBIT_LLM_MODEL): its answer is
+    compiled by a re-execution from compile_pdf, as `orbit worksheet edit` does with a person's."""
+    from orbit_pipelines.jobs.worksheet_generation.fixes import CannotEdit, ai_fix
+    from orbit_pipelines.ledger import TaskNotFound
+    from orbit_pipelines.operations import DagsterApi, OperationError
+    from orbit_pipelines.resources.llm import llm_from_environment
+
+    with environment() as env, reported(TaskNotFound, CannotEdit, OperationError):
+        done = ai_fix(ledger(env), DagsterApi(), llm_from_environment(outside_dagster=True), task_id, instruction)
+    click.echo(
+        f"task {done.task_id}: compiling the model's fix as run {done.new_run} "
         f"(re-execution of {done.parent_run} from compile_pdf); `orbit task show {done.task_id}` follows it"
     )

@@ -23,6 +23,12 @@ def _report_json(ledger, task):
     return worksheet_json(ledger, task)
 
 
+def _resources() -> dict:
+    from orbit_pipelines.resources.llm import llm_from_environment
+
+    return {"llm": llm_from_environment()}
+
+
 KIND = JobKind(
     kind=_KIND,
     job_name="worksheet_generation",
@@ -31,4 +37,5 @@ KIND = JobKind(
     cli=_cli,
     report_markdown=_report_markdown,
     report_json=_report_json,
+    resources=_resources,
 )

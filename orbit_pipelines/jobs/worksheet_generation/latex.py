@@ -107,11 +107,21 @@ _FORBIDDEN = [
 ]
 
 
+def _command(latex: str, match: re.Match) -> str:
+    """The offending command as written, with its argument (`\\input{/etc/passwd}`, not just `\\input{/`)."""
+    text, rest = match.group(0).strip(), latex[match.end() :]
+    if "{" in text and "}" not in text:
+        more = re.match(r"[^}\n]{0,80}\}", rest)
+    else:
+        more = re.match(r"[\w@]*(?:\{[^}\n]{0,80}\})?", rest)
+    return text + (more.group(0) if more else "")
+
+
 def forbidden_commands(latex: str) -> list[str]:
-    """Why this LaTeX may not be compiled, one reason per offending command ([] when it may)."""
+    """Why this LaTeX may not be compiled, one reason per offending command, named as written ([] when it may)."""
     found = []
     for pattern, why in _FORBIDDEN:
         for match in pattern.finditer(latex):
             line = latex.count("\n", 0, match.start()) + 1
-            found.append(f"line {line}: {match.group(0).strip()!r} {why}")
-    return found
+            found.append((line, f"line {line}: {_command(latex, match)} {why}"))
+    return [reason for _, reason in sorted(found, key=lambda f: f[0])]

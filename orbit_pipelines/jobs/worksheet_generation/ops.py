@@ -1,12 +1,15 @@
 """Ops of worksheet_generation: thin wrappers over design.py, latex.py, compile.py, store.py and S3.
 
-`compile_pdf` is where a person can step in: LaTeX that does not compile parks the task in
-WAITING_MANUAL (not failed, not a dead letter) with the errors and the source kept, and fails the step
-so that a re-execution from `compile_pdf` with `latex_override` (what `orbit worksheet edit` launches,
-or the Launchpad) continues from there, reusing the design and the rendered LaTeX.
+`compile_pdf` is where a person can step in: LaTeX that does not compile (after the model's
+`fix_attempts`, with the `llm` strategy) parks the task in WAITING_MANUAL (not failed, not a dead
+letter) with the errors and the source kept, and fails the step so that a re-execution from
+`compile_pdf` with `latex_override` (what `orbit worksheet edit` and `ai-fix` launch, or the
+Launchpad) continues from there, reusing the design and the rendered LaTeX.
 """
 
 import hashlib
+import os
+from enum import Enum
 from typing import Optional
 
 from botocore.exceptions import ClientError
@@ -14,13 +17,22 @@ from dagster import Config, Failure, MetadataValue, OpExecutionContext, Out, Out
 from pydantic import BaseModel, Field
 
 from orbit_pipelines.jobs.worksheet_generation.compile import EngineMissing, compile_latex
+from orbit_pipelines.jobs.worksheet_generation.conversation import latest_latex
 from orbit_pipelines.jobs.worksheet_generation.design import design_worksheet
 from orbit_pipelines.jobs.worksheet_generation.latex import UntypesettableText, forbidden_commands, render_latex
+from orbit_pipelines.jobs.worksheet_generation.llm_ops import (
+    FORBIDDEN_LATEX,
+    design_with_model,
+    fix_with_model,
+    latex_with_model,
+)
 from orbit_pipelines.jobs.worksheet_generation.models import KIND, WorksheetDesign, WorksheetPayload
 from orbit_pipelines.jobs.worksheet_generation.store import load_worksheet, save_failed_attempt, save_stored
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.llm.store import load_conversation
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage
+from orbit_pipelines.resources.llm import LLMResource
 from orbit_pipelines.runtime.intake import PayloadError, refuse_inline, settle_refused, submit_inline, validate_payload
 from orbit_pipelines.runtime.lifecycle import complete_items, load_ledger_task, resume_items
 from orbit_pipelines.runtime.markdown import table
@@ -34,6 +46,30 @@ from orbit_pipelines.runtime.retry import (
 
 PDF_PREFIX = "worksheets"
 DOES_NOT_COMPILE = "LatexDoesNotCompile"
+DEFAULT_FIX_ATTEMPTS = 2
+
+
+class Strategy(str, Enum):
+    deterministic = "deterministic"
+    llm = "llm"
+
+
+def default_strategy() -> Strategy:
+    """ORBIT_WORKSHEET_STRATEGY, read when the code location loads, so the Launchpad shows it as the default."""
+    value = os.environ.get("ORBIT_WORKSHEET_STRATEGY", "").strip() or Strategy.deterministic.value
+    try:
+        return Strategy(value)
+    except ValueError:
+        raise ValueError(
+            f"ORBIT_WORKSHEET_STRATEGY must be one of {', '.join(s.value for s in Strategy)}, got {value!r}"
+        ) from None
+
+
+class Method(BaseModel):
+    """How this run makes its sheet: an output of the first step, so a re-execution keeps its run's choice."""
+
+    strategy: Strategy
+    fix_attempts: int
 
 
 class InlineWorksheet(Config):
@@ -54,6 +90,19 @@ class LoadWorksheetConfig(Config):
         default=None, description="Ledger worksheet task (set by the dispatch sensor); empty: the request below."
     )
     request: Optional[InlineWorksheet] = Field(default=None, description="The request, when no task id is given.")
+    strategy: Strategy = Field(
+        default=default_strategy(),
+        description="deterministic: offline rules (same request, same sheet). llm: the model configured by "
+        "ORBIT_LLM_BASE_URL / ORBIT_LLM_MODEL designs the sheet and writes its LaTeX, in the task's stored "
+        "conversation.",
+    )
+    fix_attempts: int = Field(
+        default=DEFAULT_FIX_ATTEMPTS,
+        ge=0,
+        le=10,
+        description="llm: how many times the model is given the compile errors to correct its LaTeX before "
+        "the task waits for a person (WAITING_MANUAL).",
+    )
 
 
 # The Launchpad's starting point (the job's default config, used whole when a launch gives none).
@@ -65,6 +114,10 @@ class CompileConfig(Config):
         default=None,
         description="LaTeX to compile instead of the rendered source: a person's fix of a sheet that did not "
         "compile (`orbit worksheet edit` sets it on a re-execution from this step).",
+    )
+    latex_override_from: str = Field(
+        default="person",
+        description="Who wrote latex_override: person, or model (`orbit worksheet ai-fix`).",
     )
 
 
@@ -78,7 +131,11 @@ class CompiledWorksheet(BaseModel):
 
 @op(
     retry_policy=TRANSIENT_RETRY,
-    out={"task_id": Out(int, is_required=False), "payload": Out(WorksheetPayload, is_required=False)},
+    out={
+        "task_id": Out(int, is_required=False),
+        "payload": Out(WorksheetPayload, is_required=False),
+        "method": Out(Method, is_required=False),
+    },
 )
 def load_worksheet_task(context: OpExecutionContext, config: LoadWorksheetConfig, ledger: LedgerResource):
     led = ledger.get()
@@ -99,32 +156,87 @@ def load_worksheet_task(context: OpExecutionContext, config: LoadWorksheetConfig
     task, payload = loaded
     yield Output(task.id, "task_id")
     yield Output(payload, "payload")
+    yield Output(Method(strategy=config.strategy, fix_attempts=config.fix_attempts), "method")
 
 
-@op(retry_policy=TRANSIENT_RETRY)
-def design(context: OpExecutionContext, payload: WorksheetPayload) -> WorksheetDesign:
-    try:
-        sheet = design_worksheet(payload)
-    except ValueError as exc:
-        raise permanent_failure(str(exc), "InvalidWorksheetRequest") from None
+# No RetryPolicy on the steps that may ask the model (a call may take minutes, and Dagster turns a cancel
+# that interrupts an op with a RetryPolicy into a retry): database blips and the model's retryable
+# answers are retried explicitly instead.
+@op
+def design(
+    context: OpExecutionContext,
+    task_id: int,
+    payload: WorksheetPayload,
+    method: Method,
+    ledger: LedgerResource,
+    llm: LLMResource,
+) -> WorksheetDesign:
+    figures: dict = {}
+    with retry_on_infrastructure_errors(context):
+        if method.strategy == Strategy.llm:
+            sheet, figures = design_with_model(context, task_id, payload, ledger.get(), llm)
+        else:
+            try:
+                sheet = design_worksheet(payload)
+            except ValueError as exc:
+                raise permanent_failure(str(exc), "InvalidWorksheetRequest") from None
     context.add_output_metadata(
         {
+            "strategy": method.strategy.value,
             "subject": sheet.subject,
             "exercises": len(sheet.exercises),
             "exercise_table": MetadataValue.md(_exercise_table(sheet)),
+            **figures,
         }
     )
     return sheet
 
 
-@op(retry_policy=TRANSIENT_RETRY)
-def render_latex_source(context: OpExecutionContext, sheet: WorksheetDesign) -> str:
-    try:
-        source = render_latex(sheet)
-    except UntypesettableText as exc:
-        raise permanent_failure(str(exc), "UntypesettableText") from None
-    context.add_output_metadata({"latex_lines": source.count("\n") + 1})
+@op
+def render_latex_source(
+    context: OpExecutionContext,
+    task_id: int,
+    sheet: WorksheetDesign,
+    method: Method,
+    ledger: LedgerResource,
+    llm: LLMResource,
+) -> str:
+    figures: dict = {}
+    if method.strategy == Strategy.llm:
+        with retry_on_infrastructure_errors(context):
+            source, figures = latex_with_model(context, task_id, sheet, ledger.get(), llm)
+    else:
+        try:
+            source = render_latex(sheet)
+        except UntypesettableText as exc:
+            raise permanent_failure(str(exc), "UntypesettableText") from None
+    context.add_output_metadata({"latex_lines": source.count("\n") + 1, **figures})
     return source
+
+
+def _source(config: CompileConfig, method: Method, latex: str, task_id: int, led) -> tuple[str, str]:
+    """What to compile and who wrote it: an override, else the model's newest document (a re-execution
+    after fixes compiles the last fix, not the first answer again), else the template's."""
+    if config.latex_override:
+        if config.latex_override_from not in ("person", "model"):
+            raise permanent_failure(
+                f"latex_override_from: {config.latex_override_from!r} is not person or model", "InvalidInput"
+            )
+        return config.latex_override, config.latex_override_from
+    if method.strategy == Strategy.llm:
+        return latest_latex(load_conversation(led.engine, task_id)) or latex, "model"
+    return latex, "template"
+
+
+def _fixes_used(led, task_id: int, run_id: str) -> int:
+    """The fixes this run was answered already (a retry after a 429 keeps its count; a request still
+    waiting for its answer is not one)."""
+    turns = [t for t in load_conversation(led.engine, task_id) if t.get("phase") == "latex"]
+    return sum(
+        1
+        for asked, answered in zip(turns, turns[1:], strict=False)
+        if asked["kind"] == "compile_errors" and asked.get("run_id") == run_id and answered["kind"] == "answer"
+    )
 
 
 @op
@@ -134,49 +246,74 @@ def compile_pdf(
     task_id: int,
     sheet: WorksheetDesign,
     latex: str,
+    method: Method,
     ledger: LedgerResource,
+    llm: LLMResource,
 ) -> CompiledWorksheet:
     led = ledger.get()
     resume_items(context, led, [task_id], note="compile again")
-    source, origin = (config.latex_override, "person") if config.latex_override else (latex, "template")
-    refused = forbidden_commands(source)
-    if refused:
-        raise permanent_failure(f"latex_override: refused before compiling: {'; '.join(refused)}", "ForbiddenLatex")
-    try:
-        result = compile_latex(source)
-    except EngineMissing as exc:
-        raise permanent_failure(str(exc), "TexEngineMissing") from None
-    if not result.ok:
+    with retry_on_infrastructure_errors(context):
+        source, origin = _source(config, method, latex, task_id, led)
+        # The model corrects its own documents, not a person's override (nor its answer to `ai-fix`).
+        may_fix = method.strategy == Strategy.llm and not config.latex_override
+        fixes = _fixes_used(led, task_id, context.run_id) if may_fix else 0
+    while True:
+        refused = forbidden_commands(source)
+        if refused:
+            where = "latex_override" if config.latex_override else f"the LaTeX ({origin})"
+            raise permanent_failure(f"{where}: refused before compiling: {'; '.join(refused)}", FORBIDDEN_LATEX)
+        try:
+            result = compile_latex(source)
+        except EngineMissing as exc:
+            raise permanent_failure(str(exc), "TexEngineMissing") from None
+        if result.ok:
+            break
         errors = [e.as_dict() for e in result.errors]
         with retry_on_infrastructure_errors(context):
             save_failed_attempt(
                 led.engine, task_id, sheet.model_dump(mode="json"), source, origin, errors, result.log, context.run_id
             )
-        first = result.errors[0]
-        where = f"line {first.line}: " if first.line else ""
-        led.move_along(
-            task_id,
-            TaskStatus.WAITING_MANUAL,
-            run_id=context.run_id,
-            error=(DOES_NOT_COMPILE, f"{where}{first.message}", "compile_pdf"),
-            note=f"LaTeX does not compile ({where}{first.message}); waiting for "
-            f"`orbit worksheet edit {task_id} --latex FILE`",
+        if not may_fix or fixes >= method.fix_attempts:
+            _wait_for_a_person(context, led, task_id, result, errors, fixes)
+        fixes += 1
+        context.log.info(
+            f"the LaTeX does not compile; the model is given the errors (fix {fixes} of {method.fix_attempts})"
         )
-        raise Failure(
-            description=f"the LaTeX does not compile: {where}{first.message}; task {task_id} waits for a person "
-            f"(`orbit worksheet edit {task_id} --latex FILE`, or re-execute from compile_pdf with latex_override)",
-            metadata={
-                "error_class": DOES_NOT_COMPILE,
-                "remediation": remediation_for(DOES_NOT_COMPILE).replace("TASK_ID", str(task_id)),
-                "errors": MetadataValue.json(errors),
-                "snippet": MetadataValue.md(f"```\n{first.snippet}\n```"),
-                "log_tail": MetadataValue.text(result.log[-3000:]),
-            },
-            allow_retries=False,
-        )
-    context.add_output_metadata({"pages": result.pages, "latex_from": origin, "pdf_bytes": len(result.pdf or b"")})
+        with retry_on_infrastructure_errors(context):
+            source = fix_with_model(context, task_id, sheet, errors, result.log, led, llm)
+    context.add_output_metadata(
+        {"pages": result.pages, "latex_from": origin, "pdf_bytes": len(result.pdf or b""), "model_fixes": fixes}
+    )
     return CompiledWorksheet(
         latex=source, latex_source=origin, pdf=result.pdf or b"", pages=result.pages, log_tail=result.log[-20_000:]
+    )
+
+
+def _wait_for_a_person(context: OpExecutionContext, led, task_id: int, result, errors: list[dict], fixes: int):
+    first = result.errors[0]
+    where = f"line {first.line}: " if first.line else ""
+    after = f" after {fixes} fix{'es' if fixes != 1 else ''} by the model" if fixes else ""
+    led.move_along(
+        task_id,
+        TaskStatus.WAITING_MANUAL,
+        run_id=context.run_id,
+        error=(DOES_NOT_COMPILE, f"{where}{first.message}", "compile_pdf"),
+        note=f"LaTeX does not compile ({where}{first.message}){after}; waiting for "
+        f"`orbit worksheet edit {task_id} --latex FILE` or `orbit worksheet ai-fix {task_id} --instruction TEXT`",
+    )
+    raise Failure(
+        description=f"the LaTeX does not compile: {where}{first.message}{after}; task {task_id} waits for a person "
+        f"(`orbit worksheet edit {task_id} --latex FILE`, `orbit worksheet ai-fix {task_id} --instruction TEXT`, "
+        "or re-execute from compile_pdf with latex_override)",
+        metadata={
+            "error_class": DOES_NOT_COMPILE,
+            "remediation": remediation_for(DOES_NOT_COMPILE).replace("TASK_ID", str(task_id)),
+            "errors": MetadataValue.json(errors),
+            "snippet": MetadataValue.md(f"```\n{first.snippet}\n```"),
+            "log_tail": MetadataValue.text(result.log[-3000:]),
+            "model_fixes": fixes,
+        },
+        allow_retries=False,
     )
 
 
