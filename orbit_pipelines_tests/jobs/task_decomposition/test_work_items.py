@@ -134,7 +134,11 @@ def test_no_work_item_copies_a_sentence_of_the_task():
 
 BENCH_TASKS = [
     t
-    for name in ("decomposition_reference_tasks.json", "decomposition_own_tasks.json")
+    for name in (
+        "decomposition_reference_tasks.json",
+        "decomposition_own_tasks.json",
+        "decomposition_holdout_tasks.json",
+    )
     for t in json.loads((Path(__file__).parents[3] / "bench" / name).read_text())
 ]
 
@@ -148,11 +152,21 @@ def test_every_benchmark_task_gets_a_valid_plan_and_the_same_plan_twice(task):
 
 
 def test_the_llm_emulators_good_answer_is_a_different_plan_that_still_passes_the_plan_rules():
-    from orbit_pipelines.jobs.task_decomposition.llm import parse_answer
+    from orbit_pipelines.jobs.task_decomposition.llm import parse_plan
     from orbit_pipelines.local.llm_emulator import plan_for
 
     task_json = json.dumps(BLUE_GREEN.model_dump(mode="json"))
     answer = plan_for([{"role": "user", "content": f"```json\n{task_json}\n```"}])
-    subtasks = parse_answer(json.dumps(answer), BLUE_GREEN.exclude_categories)
-    assert {s.id for s in subtasks}.isdisjoint({s.id for s in plan_task(BLUE_GREEN).subtasks})
-    assert any(s.id == "data_model.confirm_no_work" for s in subtasks)
+    plan = parse_plan(json.dumps(answer), BLUE_GREEN.exclude_categories)
+    assert {s.id for s in plan.subtasks}.isdisjoint({s.id for s in plan_task(BLUE_GREEN).subtasks})
+
+
+def test_the_llm_emulator_answers_with_a_decision_where_the_deterministic_plan_has_one():
+    from orbit_pipelines.jobs.task_decomposition.llm import parse_plan
+    from orbit_pipelines.local.llm_emulator import plan_for
+
+    task_json = json.dumps(BLUE_GREEN.model_dump(mode="json"))
+    answer = plan_for([{"role": "user", "content": f"```json\n{task_json}\n```"}])
+    plan = parse_plan(json.dumps(answer), BLUE_GREEN.exclude_categories)
+    assert [d.category for d in plan.decisions] == [d.category for d in plan_task(BLUE_GREEN).decisions]
+    assert Category.DATA_MODEL not in {s.category for s in plan.subtasks}
