@@ -29,6 +29,7 @@ _CLAUSE_BREAK = re.compile(
 _PARENS = re.compile(r"\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z0-9@/][A-Za-z0-9@/'._%-]*[A-Za-z0-9%]|[A-Za-z0-9]")
 MAX_OBJECT_WORDS = 4
+_AUXILIARIES = frozenset("is are was were be been being has have had does do did".split())
 _NOT_OBJECT = frozenset({"a", "an", "the", "their", "its", "our", "his", "her", "your", "them", "it"})
 MODALS = frozenset("can may must should will shall could would might cannot never always only also".split())
 # Words that end an object phrase: what follows qualifies the work rather than naming its object.
@@ -51,7 +52,9 @@ class Clause:
     @property
     def gist(self) -> str:
         """Verb and object, as work: 'hide comments', 'retry failures'."""
-        return " ".join(p for p in (self.verb, self.obj) if p) or " ".join(self.words[:3])
+        # No object ("the load runs", "release it"): what the clause goes on to name stands in for it.
+        obj = self.obj or " ".join(list(dict.fromkeys(self.terms))[:3])
+        return " ".join(p for p in (self.verb, obj) if p) or " ".join(self.words[:3])
 
     @property
     def durations(self) -> list[str]:
@@ -106,7 +109,8 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     lower = [w.lower() for w in words]
     verb_at = next((i for i, w in enumerate(words) if _lemma(w, verbs) and lower[i] not in MODALS), None)
     if verb_at is None:
-        return Clause(text, source, words, obj=" ".join(_content(words[:MAX_OBJECT_WORDS])), terms=())
+        named = [w for w in _content(words) if w.lower() not in _AUXILIARIES]
+        return Clause(text, source, words, obj=" ".join(named[:MAX_OBJECT_WORDS]), terms=())
     actor = " ".join(w for w in words[:verb_at] if w.lower() not in MODALS and w.lower() not in FUNCTION_WORDS)
     verb = _lemma(words[verb_at], verbs) or ""
     j = verb_at + 1

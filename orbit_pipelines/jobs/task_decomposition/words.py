@@ -172,7 +172,8 @@ _NOT_NOUNS = frozenset(
     """
     up down mid nearby near matching current existing last next previous own whole blank cheapest
     national local remote free active inactive new old same other interrupted single multiple bulk
-    take takes go goes come comes need needs stay stays keep keeps
+    take takes go goes come comes need needs stay stays keep keeps get gets got make makes made done
+    doing generate generates locally remotely automatically manually only
 """.split()
 )
 HTTP_HINT = re.compile(
