@@ -177,9 +177,8 @@ def data_models(payload):
 
 
 def test_a_key_tier_with_its_own_limit_is_a_setting_of_the_limit_not_an_entity():
-    tiers = RATE_LIMIT.model_copy(
-        update={"description": RATE_LIMIT.description + " Let enterprise keys have a limit of 1000 requests per minute."}
-    )
+    tier = " Let enterprise keys have a limit of 1000 requests per minute."
+    tiers = RATE_LIMIT.model_copy(update={"description": RATE_LIMIT.description + tier})
     plan = plan_task(tiers)
     assert data_models(tiers) == ["data_model.usage_counter"]
     assert any("Allow up to 1000 requests per minute" in line for line in lines(plan.subtasks))
