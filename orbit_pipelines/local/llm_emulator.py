@@ -96,20 +96,12 @@ def plan_for(messages: list[dict[str, str]]) -> dict[str, Any]:
         )
         for n, s in enumerate(written, start=1)
     ]
-    answer += [
-        plan.subtasks[0].model_copy(
-            update={
-                "id": f"{d.category.value.lower()}.confirm_no_work",
-                "category": d.category,
-                "title": f"Confirm that {d.category.value} needs no change",
-                "description": d.reason,
-                "requirements": [d.reason],
-                "dependencies": [],
-            }
-        )
-        for d in plan.decisions
-    ]
-    return {"subtasks": [s.model_dump(mode="json", exclude=set(ENRICHED_FIELDS)) for s in answer]}
+    # A category with no real work gets the model's own wording of the same decision, not a subtask.
+    decisions = [{"category": d.category.value, "reason": f"Nothing to do here: {d.reason}"} for d in plan.decisions]
+    return {
+        "subtasks": [s.model_dump(mode="json", exclude=set(ENRICHED_FIELDS)) for s in answer],
+        "decisions": decisions,
+    }
 
 
 class LLMEmulator:

@@ -21,11 +21,16 @@ DURATION = re.compile(rf"\b(?P<n>\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})[\s-]?(?P<u
 PERCENT = re.compile(r"(?P<p>\d+(?:\.\d+)?)\s?%")
 CLOCK = re.compile(r"\b(?P<t>\d{1,2}:\d{2})\b")
 NUMBER = re.compile(r"(?<![\w.:-])(?P<n>\d[\d,]*)(?![\w:%]|\s?%)")
-# Where a clause ends inside a sentence; "and" alone does not end one ("orders and refunds").
-_CLAUSE_BREAK = re.compile(r";\s*|,\s*(?:and\s+|then\s+|but\s+|or\s+)?|\s+(?:and\s+)?then\s+|:\s+", re.IGNORECASE)
+# Where a clause ends inside a sentence; "and" alone does not end one ("orders and refunds"), nor
+# does the comma of a number ("10,000 rows").
+_CLAUSE_BREAK = re.compile(
+    r";\s*|,(?!\d{3})\s*(?:and\s+|then\s+|but\s+|or\s+)?|\s+(?:and\s+)?then\s+|:\s+", re.IGNORECASE
+)
 _PARENS = re.compile(r"\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z0-9@/][A-Za-z0-9@/'._%-]*[A-Za-z0-9%]|[A-Za-z0-9]")
 MAX_OBJECT_WORDS = 4
+_AUXILIARIES = frozenset("is are was were be been being has have had does do did".split())
+_NOT_OBJECT = frozenset({"a", "an", "the", "their", "its", "our", "his", "her", "your", "them", "it"})
 MODALS = frozenset("can may must should will shall could would might cannot never always only also".split())
 # Words that end an object phrase: what follows qualifies the work rather than naming its object.
 _OBJECT_END = frozenset(
@@ -47,7 +52,9 @@ class Clause:
     @property
     def gist(self) -> str:
         """Verb and object, as work: 'hide comments', 'retry failures'."""
-        return " ".join(p for p in (self.verb, self.obj) if p) or " ".join(self.words[:3])
+        # No object ("the load runs", "release it"): what the clause goes on to name stands in for it.
+        obj = self.obj or " ".join(list(dict.fromkeys(self.terms))[:3])
+        return " ".join(p for p in (self.verb, obj) if p) or " ".join(self.words[:3])
 
     @property
     def durations(self) -> list[str]:
@@ -102,13 +109,15 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     lower = [w.lower() for w in words]
     verb_at = next((i for i, w in enumerate(words) if _lemma(w, verbs) and lower[i] not in MODALS), None)
     if verb_at is None:
-        return Clause(text, source, words, obj=" ".join(_content(words[:MAX_OBJECT_WORDS])), terms=())
+        named = [w for w in _content(words) if w.lower() not in _AUXILIARIES]
+        return Clause(text, source, words, obj=" ".join(named[:MAX_OBJECT_WORDS]), terms=())
     actor = " ".join(w for w in words[:verb_at] if w.lower() not in MODALS and w.lower() not in FUNCTION_WORDS)
     verb = _lemma(words[verb_at], verbs) or ""
     j = verb_at + 1
     obj: list[str] = []
     while j < len(words) and lower[j] not in _OBJECT_END and len(obj) < MAX_OBJECT_WORDS:
-        if lower[j] not in {"a", "an", "the", "their", "its", "our", "his", "her", "your", "them", "it"}:
+        # Numbers qualify the object ("get 1000 requests"), they never name it.
+        if lower[j] not in _NOT_OBJECT and not lower[j].replace(",", "").replace(".", "").isdigit():
             obj.append(words[j])
         j += 1
     while j < len(words) and lower[j] not in _OBJECT_END:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 from typing import Hashable, TypeVar
 
-from orbit_pipelines.jobs.task_decomposition.entities import Entity, analyse
+from orbit_pipelines.jobs.task_decomposition.entities import Entity, analyse, outside_systems
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, load_knowledge
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
@@ -41,6 +41,7 @@ class PlanError(ValueError):
 def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> Plan:
     """The plan for `payload`: subtasks and the decisions that leave a category empty; same input, same output."""
     knowledge = (knowledge or load_knowledge()).with_tools(payload.tech_stack)
+    knowledge = knowledge.with_tools(outside_systems(payload, knowledge))
     kind, _ = load_library().kind_of(f"{payload.title}. {payload.description}")
     entities = [e for e in analyse(payload, knowledge) if _modelled(e, payload, kind, knowledge)]
     kept = {e.slug for e in entities}
@@ -79,6 +80,8 @@ def _modelled(e: Entity, payload: DecompositionPayload, kind: str, knowledge: Kn
         return True
     if knowledge.is_tool(e.label) or any(knowledge.is_tool(w) for w in e.words):
         return False
+    if e.from_title:  # "Move the build to GitHub Actions" names no record to keep
+        return kind == "CRUD feature"
     return bool(e.fields) or kind == "CRUD feature" or bool(set(e.asked) & _MODELLING_OPERATIONS)
 
 

@@ -15,7 +15,7 @@ from orbit_pipelines.jobs.task_decomposition.fields import (
     field_statements,
     parse_field_list,
 )
-from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
+from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, normalize_tech_name
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 from orbit_pipelines.jobs.task_decomposition.words import (
     CONJUNCTIONS,
@@ -55,6 +55,7 @@ class Entity:
     rules: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # the operations the text asks for, before defaults
+    from_title: bool = False  # nothing in the text named an entity: the title's first noun stands in
 
     @property
     def slug(self) -> str:
@@ -127,6 +128,30 @@ def _infer_entity_words(sentences: list[str], knowledge: Knowledge) -> list[tupl
                 add((si, token.start), noun_phrase(tokens, i, sentence, knowledge))
     ordered = sorted(found.values())
     return [words for _, words in ordered][:MAX_INFERRED_ENTITIES]
+
+
+# Words after which a capitalised name is where the work goes or comes from: "labels from EasyPost",
+# "a ticket in ServiceNow", "push the image to ECR".
+_TOWARDS = frozenset({"from", "to", "in", "into", "via", "through", "with", "on", "using"})
+
+
+def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list[str]:
+    """Names the knowledge base does not know that the text treats as outside systems: a capitalised
+    name right after from/to/in/via/through/with ("buy labels from EasyPost"), or right after a
+    known tool's name ("GitHub Actions", "Microsoft Teams"). Declared entities never are."""
+    declared = {normalize_tech_name(e) for e in payload.entities}
+    found: list[str] = []
+    for sentence in [payload.title, *split_sentences(payload.description)]:
+        tokens = tokenize(sentence)
+        for i, token in enumerate(tokens[1:], start=1):
+            prev = tokens[i - 1]
+            if not token.text[0].isupper() or token.lower in declared:
+                continue
+            after_tool = prev.text[0].isupper() and knowledge.is_tool(prev.lower)
+            if prev.lower in _TOWARDS or after_tool:
+                name = f"{prev.lower} {token.lower}" if after_tool else token.lower
+                found += [name, token.lower] if after_tool else [name]
+    return list(dict.fromkeys(found))
 
 
 def _title_entity(title: str, knowledge: Knowledge) -> tuple[str, ...]:
@@ -279,12 +304,13 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
     sentences = [payload.title, *described]
 
     declared = [tuple(name_words(e)) for e in payload.entities]
-    candidates = declared or _infer_entity_words(sentences, knowledge) or [_title_entity(payload.title, knowledge)]
+    inferred = declared or _infer_entity_words(sentences, knowledge)
+    candidates = inferred or [_title_entity(payload.title, knowledge)]
     entities: list[Entity] = []
     for n, words in enumerate(candidates, start=1):
         words = words or ("entity", str(n))
         if all(e.words != words for e in entities):
-            entities.append(Entity(tuple(words)))
+            entities.append(Entity(tuple(words), from_title=not inferred))
     by_words = {e.words: e for e in entities}
 
     for sentence in sentences:

@@ -166,6 +166,12 @@ _ATTR_HAS = re.compile(
     re.IGNORECASE,
 )
 
+_QUANTITY = re.compile(
+    r"\s*(?:a|an|the)?\s*(?:limit|quota|maximum|minimum|max|min|cap|ceiling|rate|budget)\s+of\b"
+    r"|\s*(?:up to|at most|at least)\b|\s*\d",
+    re.IGNORECASE,
+)
+
 
 @dataclass
 class _FieldStatement:
@@ -182,6 +188,8 @@ def field_statements(sentence: str, knowledge: Knowledge) -> list[_FieldStatemen
             nouns = [t for t in subject_tokens if is_entity_noun(t, knowledge)]
             if not nouns or nouns[-1] is not subject_tokens[-1]:
                 continue
+            if _QUANTITY.match(match.group(2)):
+                continue  # "enterprise keys have a limit of 1000 requests": a setting of a tier, not fields
             fields = parse_field_list(match.group(2))
             # "Invoice (PDF)" or "(optional)" are asides, "Invoice (number, amount)" is a field list.
             if len(fields) < minimum and not (fields and "_" in fields[0].name):

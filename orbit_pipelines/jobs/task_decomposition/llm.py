@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from orbit_pipelines.jobs.task_decomposition.decompose import PlanError, validate_plan
-from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload, Subtask
+from orbit_pipelines.jobs.task_decomposition.models import Category, Decision, DecompositionPayload, Plan, Subtask
 from orbit_pipelines.jobs.task_decomposition.prompts import template_environment
 from orbit_pipelines.llm.budget import BudgetExceeded, Prices, call_cost, check_budget  # noqa: F401 (their old home)
 
@@ -43,6 +43,8 @@ class _AnswerPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subtasks: list[Subtask]
+    # A category with no real work for this task: its reason instead of invented subtasks.
+    decisions: list[Decision] = []
 
 
 @cache
@@ -98,6 +100,12 @@ _FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL)
 
 def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtask]:
     """The subtasks in a model's answer, or AnswerInvalid naming every problem (field paths included)."""
+    return parse_plan(content, excluded).subtasks
+
+
+def parse_plan(content: str, excluded: Iterable[Category] = ()) -> Plan:
+    """The plan in a model's answer (subtasks and no-work decisions), checked by the same plan rules as
+    the deterministic plan, or AnswerInvalid naming every problem (field paths included)."""
     text = content.strip()
     # A code fence around otherwise good JSON is no reason to pay for another answer.
     fenced = _FENCED.fullmatch(text)
@@ -122,10 +130,10 @@ def parse_answer(content: str, excluded: Iterable[Category] = ()) -> list[Subtas
             ]
         ) from None
     try:
-        validate_plan(plan.subtasks, excluded)
+        validate_plan(plan.subtasks, excluded, plan.decisions)
     except PlanError as exc:
         raise AnswerInvalid(exc.problems) from None
-    return plan.subtasks
+    return Plan(subtasks=plan.subtasks, decisions=plan.decisions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +152,7 @@ class Reply(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
-    subtasks: list[Subtask]
+    plan: Plan
     calls: int  # model calls made now; 0 when a stored answer was reused
 
 
@@ -186,7 +194,7 @@ def converse(
     invalid = sum(1 for t in history if t["kind"] == "answer" and not t.get("valid") and t.get("run_id") == run_id)
     last = history[-1]
     if last["kind"] == "answer" and last.get("valid"):
-        return Outcome(parse_answer(last["content"], excluded), calls=0)
+        return Outcome(parse_plan(last["content"], excluded), calls=0)
     calls = 0
     while True:
         if invalid >= max_attempts:
@@ -198,7 +206,7 @@ def converse(
         reply = ask(api_messages(history))
         calls += 1
         try:
-            subtasks = parse_answer(reply.content, excluded)
+            plan = parse_plan(reply.content, excluded)
         except AnswerInvalid as exc:
             problems = exc.problems
             if reply.finish_reason == "length":
@@ -207,4 +215,4 @@ def converse(
             invalid += 1
             continue
         add(answer_turn(reply.content, valid=True))
-        return Outcome(subtasks, calls)
+        return Outcome(plan, calls)

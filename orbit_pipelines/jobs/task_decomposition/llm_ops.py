@@ -12,7 +12,7 @@ from orbit_pipelines.jobs.task_decomposition.llm import (
     check_budget,
     converse,
 )
-from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Subtask
+from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload, Plan
 from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.llm import ChatAnswer, LLMError
 from orbit_pipelines.llm.store import (
@@ -34,8 +34,9 @@ def decompose_with_model(
     feedback: str,
     ledger: Ledger,
     llm: LLMResource,
-) -> tuple[list[Subtask], dict]:
-    """The model's subtasks for one task, and what its calls cost (for the step's metadata)."""
+) -> tuple[Plan, dict]:
+    """The model's plan for one task (subtasks and no-work decisions), and what its calls cost (for the
+    step's metadata)."""
     missing = llm.missing_settings()
     if missing:
         raise permanent_failure(
@@ -99,7 +100,7 @@ def decompose_with_model(
     finally:
         client.close()
     run, task = usage_for_run(engine, context.run_id), usage_for_task(engine, task_id)
-    return outcome.subtasks, {
+    return outcome.plan, {
         "model_calls": outcome.calls,
         "reused_stored_answer": outcome.calls == 0,
         "run_prompt_tokens": run.prompt_tokens,

@@ -224,16 +224,17 @@ def _corrected_subtasks(context: OpExecutionContext, item: PlanItem, raw: str, l
 def _decompose_one(
     context, config: DecomposeConfig, item: PlanItem, led, llm: LLMResource, model_figures: list[dict]
 ) -> PlanItem:
-    decisions: list[Decision] = []  # only the deterministic strategy records them
+    decisions: list[Decision] = []  # an operator's correction lists subtasks only
     if config.corrected_subtasks_json.strip():
         subtasks = _corrected_subtasks(context, item, config.corrected_subtasks_json, led)
     elif config.strategy == Strategy.llm:
         try:
-            subtasks, figures = decompose_with_model(context, item.task_id, item.task, config.feedback, led, llm)
+            plan, figures = decompose_with_model(context, item.task_id, item.task, config.feedback, led, llm)
         except Failure as exc:  # permanent for this task (invalid answers, budget, 4xx): the batch goes on
             error_class, message = error_details(exc)
             return item.failed(error_class, message, "decompose_task")
         model_figures.append(figures)
+        subtasks, decisions = plan.subtasks, plan.decisions
     else:
         plan = plan_task(item.task)
         subtasks, decisions = plan.subtasks, plan.decisions

@@ -162,7 +162,18 @@ _GENERIC_NOUNS = frozenset(
     file files code project button form version test tests request requests response responses error
     errors background batch process workflow functionality web http rest json website site server client
     case cases kind kinds type types field fields value values number row rows line lines column columns
-    cell cells header headers
+    cell cells header headers sheet sheets spreadsheet spreadsheets workbook amount amounts total totals
+    count counts effect
+""".split()
+)
+# Adjectives and particles that head a noun phrase but never name a domain entity: "up to 24 hours",
+# "mid-cycle", "nearby stores", "the matching contact", "national ID".
+_NOT_NOUNS = frozenset(
+    """
+    up down mid nearby near matching current existing last next previous own whole blank cheapest
+    national local remote free active inactive new old same other interrupted single multiple bulk
+    take takes go goes come comes need needs stay stays keep keeps get gets got make makes made done
+    doing generate generates locally remotely automatically manually only
 """.split()
 )
 HTTP_HINT = re.compile(
@@ -281,6 +292,9 @@ def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
         len(low) > 1
         and not token.text.isupper()  # acronyms: API, PDF, URL
         and low not in FUNCTION_WORDS
+        and low not in _NOT_NOUNS
+        and "_" not in low  # full_name, national_id: a column the text names, not an entity
+        and not (low.endswith("ed") and not low.endswith("eed") and len(low) > 4)  # validated: a participle
         and low not in _GENERIC_NOUNS
         and singular(low) not in _GENERIC_NOUNS
         and low not in FORMATS

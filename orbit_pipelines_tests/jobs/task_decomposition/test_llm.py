@@ -16,6 +16,7 @@ from orbit_pipelines.jobs.task_decomposition.llm import (
     check_budget,
     opening,
     parse_answer,
+    parse_plan,
 )
 from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload
 from orbit_pipelines_tests.jobs.task_decomposition.test_decompose import INVOICE_EXPORT
@@ -67,6 +68,36 @@ def test_a_plan_that_breaks_the_rules_is_refused_with_every_problem():
         parse_answer(json.dumps({"subtasks": items}))
     assert "category TESTING has no subtasks and is not excluded" in raised.value.problems
     assert f"subtask {items[0]['id']!r} depends on missing subtask 'service.ghost'" in raised.value.problems
+
+
+def without_http_api() -> list[dict]:
+    items = [s for s in answer() if s["category"] != "HTTP_API"]
+    return [{**s, "dependencies": [d for d in s["dependencies"] if not d.startswith("http_api.")]} for s in items]
+
+
+def test_a_category_without_work_is_accepted_when_the_answer_gives_a_decision_with_its_reason():
+    items = without_http_api()
+    reason = "The export runs from the existing admin screen; no route changes."
+    plan = parse_plan(json.dumps({"subtasks": items, "decisions": [{"category": "HTTP_API", "reason": reason}]}))
+    assert [(d.category, d.reason) for d in plan.decisions] == [(Category.HTTP_API, reason)]
+    assert Category.HTTP_API not in {s.category for s in plan.subtasks}
+
+
+def test_a_decision_for_a_category_that_has_subtasks_in_the_answer_is_a_problem():
+    decisions = [{"category": "SERVICE", "reason": "nothing to do"}]
+    with pytest.raises(AnswerInvalid, match="category SERVICE has a no-work decision but also subtasks"):
+        parse_plan(json.dumps({"subtasks": answer(), "decisions": decisions}))
+
+
+def test_a_decision_without_a_reason_is_named_with_its_path():
+    items = without_http_api()
+    with pytest.raises(AnswerInvalid) as raised:
+        parse_plan(json.dumps({"subtasks": items, "decisions": [{"category": "HTTP_API", "reason": ""}]}))
+    assert "decisions.0.reason: String should have at least 1 character" in raised.value.problems
+
+
+def test_the_schema_offers_decisions_to_the_model():
+    assert '"decisions"' in answer_schema() and '"reason"' in answer_schema()
 
 
 def test_an_excluded_category_in_the_answer_is_a_problem():

@@ -68,6 +68,17 @@ def test_the_models_plan_is_stored_and_the_task_completes(instance, ledger, llm_
     assert len(llm_emulator.requests) == 1
 
 
+def test_a_category_the_model_leaves_empty_is_stored_as_its_decision(instance, ledger, llm_emulator):
+    from orbit_pipelines_tests.jobs.task_decomposition.test_work_items import BLUE_GREEN
+
+    task, result = decompose_with_llm(instance, ledger, llm_emulator, BLUE_GREEN.model_dump(mode="json"))
+    assert result.success and task.status == TaskStatus.COMPLETED
+    subtasks, prompts = load_plan(ledger.engine, task.id)
+    assert "DATA_MODEL" not in {s.category.value for s in subtasks}
+    data_model = next(p for p in prompts if p.category.value == "DATA_MODEL")
+    assert data_model.subtask_ids == [] and "Nothing to do here: " in data_model.text
+
+
 def test_the_conversation_is_stored_on_the_task(instance, ledger, llm_emulator, sample_payload):
     task, result = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     turns = load_conversation(ledger.engine, task.id)

@@ -134,7 +134,11 @@ def test_no_work_item_copies_a_sentence_of_the_task():
 
 BENCH_TASKS = [
     t
-    for name in ("decomposition_reference_tasks.json", "decomposition_own_tasks.json")
+    for name in (
+        "decomposition_reference_tasks.json",
+        "decomposition_own_tasks.json",
+        "decomposition_holdout_tasks.json",
+    )
     for t in json.loads((Path(__file__).parents[3] / "bench" / name).read_text())
 ]
 
@@ -148,11 +152,65 @@ def test_every_benchmark_task_gets_a_valid_plan_and_the_same_plan_twice(task):
 
 
 def test_the_llm_emulators_good_answer_is_a_different_plan_that_still_passes_the_plan_rules():
-    from orbit_pipelines.jobs.task_decomposition.llm import parse_answer
+    from orbit_pipelines.jobs.task_decomposition.llm import parse_plan
     from orbit_pipelines.local.llm_emulator import plan_for
 
     task_json = json.dumps(BLUE_GREEN.model_dump(mode="json"))
     answer = plan_for([{"role": "user", "content": f"```json\n{task_json}\n```"}])
-    subtasks = parse_answer(json.dumps(answer), BLUE_GREEN.exclude_categories)
-    assert {s.id for s in subtasks}.isdisjoint({s.id for s in plan_task(BLUE_GREEN).subtasks})
-    assert any(s.id == "data_model.confirm_no_work" for s in subtasks)
+    plan = parse_plan(json.dumps(answer), BLUE_GREEN.exclude_categories)
+    assert {s.id for s in plan.subtasks}.isdisjoint({s.id for s in plan_task(BLUE_GREEN).subtasks})
+
+
+def test_the_llm_emulator_answers_with_a_decision_where_the_deterministic_plan_has_one():
+    from orbit_pipelines.jobs.task_decomposition.llm import parse_plan
+    from orbit_pipelines.local.llm_emulator import plan_for
+
+    task_json = json.dumps(BLUE_GREEN.model_dump(mode="json"))
+    answer = plan_for([{"role": "user", "content": f"```json\n{task_json}\n```"}])
+    plan = parse_plan(json.dumps(answer), BLUE_GREEN.exclude_categories)
+    assert [d.category for d in plan.decisions] == [d.category for d in plan_task(BLUE_GREEN).decisions]
+    assert Category.DATA_MODEL not in {s.category for s in plan.subtasks}
+
+
+def data_models(payload):
+    return [s.id for s in plan_task(payload).subtasks if s.category == Category.DATA_MODEL]
+
+
+def test_a_key_tier_with_its_own_limit_is_a_setting_of_the_limit_not_an_entity():
+    tier = " Let enterprise keys have a limit of 1000 requests per minute."
+    tiers = RATE_LIMIT.model_copy(update={"description": RATE_LIMIT.description + tier})
+    plan = plan_task(tiers)
+    assert data_models(tiers) == ["data_model.usage_counter"]
+    assert any("Allow up to 1000 requests per minute" in line for line in lines(plan.subtasks))
+
+
+def test_a_number_never_names_a_work_item():
+    payload = DecompositionPayload(
+        title="Bulk lookups", description="Partners get 1000 lookups per day; later ones wait until midnight."
+    )
+    titles = [s.title for s in plan_task(payload).subtasks]
+    assert not [t for t in titles if t.split(":")[-1].strip().lower() in {"get 1000", "get"}]
+
+
+def test_an_unknown_vendor_named_after_from_is_an_outside_system_not_an_entity():
+    payload = DecompositionPayload(
+        title="Shipping labels",
+        description="When an order is packed, buy the cheapest label from Parcelnova and save the tracking "
+        "number on the order; when Parcelnova returns an error the order stays packed.",
+        tech_stack=["PHP", "Laravel", "MariaDB"],
+    )
+    models = data_models(payload)
+    assert models and not [m for m in models if "parcelnova" in m]
+    assert any("tracking number" in line for line in lines(plan_task(payload).subtasks))
+
+
+def test_column_names_and_adjectives_are_not_entities():
+    payload = DecompositionPayload(
+        title="Split full name",
+        description="Add first_name and last_name columns, backfill them from full_name, then drop full_name; "
+        "up to 5 names a second are checked by the matching job.",
+        tech_stack=["Ruby on Rails", "PostgreSQL"],
+    )
+    models = data_models(payload)
+    assert not [m for m in models if "name" in m or m.endswith((".up", ".matching"))]
+    assert {"data_model.schema_change", "data_model.backfill", "data_model.drop_old"} <= set(models)
