@@ -115,7 +115,35 @@ def settling_run(
     return latest
 
 
+# Dagster's run monitoring says this as it stops a run at its `dagster/max_runtime` ("Canceling due to
+# exceeding maximum runtime of 30 seconds."), before it marks the run failed.
+_OVER_BUDGET = "exceeding maximum runtime of"
+
+
+def timeout_of(instance: DagsterInstance, run_id: str) -> FailureDetails | None:
+    """Timeout, when run monitoring stopped the run at its budget: the step it was in and the budget; else None.
+    Such a run ends CANCELED or FAILED (whichever Dagster stores last); either way its tasks failed."""
+    canceling = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_CANCELING, limit=5).records
+    messages = [r.event_log_entry.get_dagster_event().message or "" for r in canceling]
+    said = next((m for m in messages if _OVER_BUDGET in m), None)
+    if said is None:
+        return None
+    budget = said.split(_OVER_BUDGET, 1)[1].strip().rstrip(".")
+    started = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START, ascending=False, limit=1)
+    step = started.records[0].event_log_entry.step_key if started.records else None
+    where = f" in step {step}" if step else " before any step started"
+    return FailureDetails(
+        "Timeout",
+        f"run {run_id} went past its budget of {budget} (tag dagster/max_runtime){where} and was stopped by "
+        "Dagster's run monitoring",
+        step,
+    )
+
+
 def run_failure_details(instance: DagsterInstance, run_id: str) -> FailureDetails:
+    timeout = timeout_of(instance, run_id)
+    if timeout is not None:
+        return timeout
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE, limit=5).records
     run_failures = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, limit=1).records
     # Records asked for by event type hold a Dagster event; get_dagster_event says so if one does not.
@@ -176,15 +204,17 @@ def reconcile_task(
         return None
     if run.run_id != first.run_id:
         ledger.attach_run(task.id, run.run_id)
-    failure = run_failure_details(instance, run.run_id) if run.status == DagsterRunStatus.FAILURE else None
-    if failure is not None and run.is_complete_and_waiting_to_retry:
+    timeout = timeout_of(instance, run.run_id) if run.status != DagsterRunStatus.SUCCESS else None
+    status = DagsterRunStatus.FAILURE if timeout else run.status
+    failure = timeout or (run_failure_details(instance, run.run_id) if status == DagsterRunStatus.FAILURE else None)
+    if failure is not None and not timeout and run.is_complete_and_waiting_to_retry:
         failure = FailureDetails(
             failure.error_class,
             f"{failure.message} (Dagster was to retry run {run.run_id}; no retry had started {retry_within:.0f} s "
             "after it ended: is the daemon running?)",
             failure.step,
         )
-    after = apply_run_outcome(ledger, task.id, run.run_id, run.status, failure, note="sweep: run finished")
+    after = apply_run_outcome(ledger, task.id, run.run_id, status, failure, note="sweep: run finished")
     if after is None or after.status == task.status:
         return None
     return Reconciled(task.id, run.run_id, task.status, after.status, f"run {run.run_id} ended {run.status.value}")

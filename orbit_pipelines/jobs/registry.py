@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pydantic import BaseModel
 
 from orbit_pipelines.ledger import Task
+from orbit_pipelines.settings import DEFAULT_RUN_BUDGET_SECONDS, run_budget_seconds
 
 if TYPE_CHECKING:
     from dagster import JobDefinition
@@ -47,13 +48,20 @@ class JobKind:
     # The kind's own section of `orbit task show` (markdown lines) and of `--json` (a dict), for one task.
     report_markdown: Optional[Callable[[Any, Task], list[str]]] = None
     report_json: Optional[Callable[[Any, Task], Any]] = None
+    # How long one run may take (seconds) before Dagster's run monitoring fails it with a Timeout;
+    # ORBIT_MAX_RUNTIME_SECONDS[_<KIND>] overrides it (settings.run_budget_seconds).
+    max_runtime_seconds: int = DEFAULT_RUN_BUDGET_SECONDS
     # Set by discovery: the kind's folder, e.g. orbit_pipelines.jobs.task_decomposition.
     package: str = ""
 
-    def tags_for(self, tasks: list[Task]) -> dict[str, str]:
-        from orbit_pipelines.runtime.tags import run_tags
+    def run_budget(self) -> int:
+        """The `dagster/max_runtime` of this kind's runs, in seconds (read when a run is requested)."""
+        return run_budget_seconds(self.kind, self.max_runtime_seconds)
 
-        return {**run_tags(tasks), **self.run_tags(tasks)}
+    def tags_for(self, tasks: list[Task]) -> dict[str, str]:
+        from orbit_pipelines.runtime.tags import MAX_RUNTIME_TAG, run_tags
+
+        return {**run_tags(tasks), MAX_RUNTIME_TAG: str(self.run_budget()), **self.run_tags(tasks)}
 
     def batches(self, tasks: list[Task]) -> list[list[Task]]:
         """These tasks of this kind as runs, split as the dispatch sensor's claim splits them: per lane,

@@ -3,7 +3,8 @@
 In-process executor: the work is I/O bound and concurrent inside each op where it is bulk (bounded
 pools), agents and models run elsewhere already; the multiprocess executor would spend seconds per step
 starting processes on a two-core machine for no gain. The failure hook marks the run's unfinished tasks
-FAILED the moment a step has failed for good; the `orbit/kind` tag lets the Runs page filter by kind.
+FAILED the moment a step has failed for good; the `orbit/kind` tag lets the Runs page filter by kind. The
+kind's run budget (`dagster/max_runtime`) is a tag of the job, so a Launchpad launch carries it too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,19 @@ from typing import Any, Callable, Mapping, Optional
 from dagster import JobDefinition, in_process_executor, job
 
 from orbit_pipelines.runtime.lifecycle import record_task_failure
-from orbit_pipelines.runtime.tags import KIND_TAG
+from orbit_pipelines.runtime.tags import KIND_TAG, MAX_RUNTIME_TAG
+from orbit_pipelines.settings import run_budget_seconds
+
+
+def budget_of(kind: str) -> int:
+    """The registered kind's run budget; the default one for a job over a kind no folder declares (tests'
+    one-op jobs). The registry is imported here, not at the top: it finds the kinds, which import this."""
+    from orbit_pipelines.jobs.registry import UnknownKind, get_kind
+
+    try:
+        return get_kind(kind).run_budget()
+    except UnknownKind:
+        return run_budget_seconds(kind)
 
 
 def task_job(
@@ -25,7 +38,7 @@ def task_job(
     return job(
         executor_def=in_process_executor,
         hooks={record_task_failure},
-        tags={KIND_TAG: kind},
+        tags={KIND_TAG: kind, MAX_RUNTIME_TAG: str(budget_of(kind))},
         description=description,
         **options,
     )

@@ -21,7 +21,13 @@ from dagster import (
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.ledger import InvalidTransition, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import ACTIVE, PARKED, TERMINAL
-from orbit_pipelines.outcomes import apply_run_outcome, failure_from_step_events, retry_of, will_be_retried
+from orbit_pipelines.outcomes import (
+    apply_run_outcome,
+    failure_from_step_events,
+    retry_of,
+    timeout_of,
+    will_be_retried,
+)
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.runtime.infrastructure import INFRASTRUCTURE_ERROR_TAG
 from orbit_pipelines.runtime.lifecycle import resume_tasks, tasks_of_run
@@ -79,7 +85,9 @@ def task_success_sensor(context: RunStatusSensorContext, ledger: LedgerResource)
 def task_failure_sensor(context: RunFailureSensorContext, ledger: LedgerResource):
     if will_be_retried(context.instance, context.dagster_run):
         return _await_retry(context, ledger)
-    failure = failure_from_step_events(context.get_step_failure_events(), context.failure_event.message)
+    # A run stopped at its budget (dagster/max_runtime) failed with a Timeout, in the step it was in.
+    timeout = timeout_of(context.instance, context.dagster_run.run_id)
+    failure = timeout or failure_from_step_events(context.get_step_failure_events(), context.failure_event.message)
     return _record(context, ledger, DagsterRunStatus.FAILURE, failure)
 
 
@@ -90,7 +98,14 @@ def _await_retry(context: RunFailureSensorContext, ledger: LedgerResource):
     led = ledger.get()
     waiting = [t for t in tasks_of_run(led, run) if t.status in ACTIVE and t.run_id in (run.run_id, None)]
     storage_error = run.tags.get(INFRASTRUCTURE_ERROR_TAG)
-    what = f"failed on Dagster's own storage ({storage_error})" if storage_error else "crashed"
+    timed_out = timeout_of(context.instance, run.run_id) is not None
+    what = (
+        f"failed on Dagster's own storage ({storage_error})"
+        if storage_error
+        else "went past its budget (Timeout)"
+        if timed_out
+        else "crashed"
+    )
     for task in waiting:
         led.record_note(task.id, f"run {run.run_id} {what}; Dagster retries it", run_id=run.run_id)
     if not waiting:
@@ -107,6 +122,10 @@ def _await_retry(context: RunFailureSensorContext, ledger: LedgerResource):
     default_status=DefaultSensorStatus.RUNNING,
 )
 def task_canceled_sensor(context: RunStatusSensorContext, ledger: LedgerResource):
+    # Run monitoring stops a run over its budget by canceling it: its tasks failed (Timeout), nobody canceled them.
+    timeout = timeout_of(context.instance, context.dagster_run.run_id)
+    if timeout is not None:  # the run may yet be marked FAILED and retried: the retry takes the tasks up again
+        return _record(context, ledger, DagsterRunStatus.FAILURE, timeout)
     return _record(context, ledger, DagsterRunStatus.CANCELED)
 
 

@@ -3,11 +3,12 @@ webhook receiver for task events. One per session: the operations, observability
 share it (starting it costs tens of seconds on a small machine).
 
 It runs on the production instance for one host (deploy/single-host/dagster.yaml, copied as it is into
-its own DAGSTER_HOME) against the local S3 server: op outputs (S3PickleIOManager) and compute logs
-(S3ComputeLogManager) go to S3, so every operations test also exercises them."""
+its own DAGSTER_HOME, with run monitoring polling every second instead of every 10 so a run over its
+budget fails within seconds, live/test_run_control.py) against the local S3 server: op outputs
+(S3PickleIOManager) and compute logs (S3ComputeLogManager) go to S3, so every operations test also
+exercises them."""
 
 import os
-import shutil
 from types import SimpleNamespace
 
 import pytest
@@ -20,6 +21,8 @@ from orbit_pipelines.operations import DagsterApi
 from orbit_pipelines_tests.live.stack import WEBHOOK_SECRET, production_s3_settings
 from orbit_pipelines_tests.support import ROOT, MessageReceiver, create_database, drop_database, instance_for
 
+MONITORING_POLL = "poll_interval_seconds: 10"
+
 
 @pytest.fixture(scope="session")
 def stack(pg_server, tmp_path_factory):
@@ -28,7 +31,9 @@ def stack(pg_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("stack")
     dagster_home = folder / "dagster_home"
     dagster_home.mkdir()
-    shutil.copy(ROOT / "deploy" / "single-host" / "dagster.yaml", dagster_home / "dagster.yaml")
+    instance_config = (ROOT / "deploy" / "single-host" / "dagster.yaml").read_text()
+    assert MONITORING_POLL in instance_config, "deploy/single-host/dagster.yaml: run monitoring's poll interval moved"
+    (dagster_home / "dagster.yaml").write_text(instance_config.replace(MONITORING_POLL, "poll_interval_seconds: 1"))
     webhooks = MessageReceiver()
     env = {
         **os.environ,

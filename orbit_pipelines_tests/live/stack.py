@@ -60,10 +60,11 @@ def wait_for(predicate, timeout, what, log_files=()):
     pytest.fail(f"timed out waiting for {what}\n{logs}")
 
 
-def orbit(stack, *args, check=True, timeout=120):
+def orbit(stack, *args, check=True, timeout=120, env=None):
+    """The `orbit` command against the stack; `env` replaces the stack's environment (a setting of one call)."""
     result = subprocess.run(
         [sys.executable, "-m", "orbit_pipelines.cli", *args],
-        env=stack.env,
+        env=env or stack.env,
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,0 +1,62 @@
+"""Run control on the live stack (conftest.py), as an operator meets it through the `orbit` command and
+GraphQL: run budgets (a run that hangs ends FAILED with a Timeout, its task on the dead-letter list)."""
+
+import uuid
+
+import pytest
+
+from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.local.sample_documents import write_unique_sample_set
+from orbit_pipelines.runtime.tags import MAX_RUNTIME_TAG
+from orbit_pipelines_tests.live.stack import finished, orbit, run_finished, wait_for
+
+pytestmark = pytest.mark.services
+
+BUDGET_SECONDS = 15
+
+
+def test_a_document_run_whose_veryfi_call_never_answers_fails_with_a_timeout_within_its_budget(
+    stack, emulator, tmp_path
+):
+    # Silent for longer than the budget, for the run and for Dagster's retry of it (run_retries, max 1).
+    emulator.faults.timeout_next(2, seconds=60)
+    (path,) = write_unique_sample_set(tmp_path, n=1, salt=str(uuid.uuid4()))
+    # As an operator launches it from the Launchpad with the job's tag set lower (the kind's budget is an hour).
+    run_id = stack.api.launch(
+        "document_processing",
+        {"ops": {"load_documents": {"config": {"paths": [str(path)]}}}},
+        {MAX_RUNTIME_TAG: str(BUDGET_SECONDS)},
+    )
+    wait_for(lambda: stack.ledger.find_by_key(sha256_of(path)) is not None, 120, "the task to be submitted", stack.logs)
+    task = stack.ledger.find_by_key(sha256_of(path))
+
+    # Run monitoring cancels the run, then marks it failed: it shows whichever Dagster stored last.
+    assert run_finished(stack, run_id, timeout=60) in ("FAILURE", "CANCELED")
+    failed = finished(stack, task.id, timeout=120)
+    runs = stack.ledger.run_ids(task.id)
+    assert runs[0] == run_id and len(runs) <= 2, runs  # the run, and Dagster's one retry of a FAILED one
+    for run in runs:
+        # Each stopped within its budget plus the monitoring interval (1 s on this stack), by Dagster's clock.
+        assert run_finished(stack, run) in ("FAILURE", "CANCELED")
+        record = stack.instance.get_run_record_by_id(run)
+        assert record.end_time - record.start_time < BUDGET_SECONDS + 10
+    assert failed.status == TaskStatus.FAILED
+    assert failed.error_class == "Timeout"
+    # The step it was stopped in: the Veryfi call's on a machine with time to spare, an earlier one on a busy one.
+    assert failed.error_step == last_step_started(stack, runs[-1]) in ("load_documents", "upload_and_extract")
+    assert f"budget of {BUDGET_SECONDS} seconds" in failed.error_message
+    listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task.id} ")]
+    assert listed and f"step {failed.error_step}: Timeout: " in listed[0]
+
+
+def last_step_started(stack, run_id) -> str:
+    from dagster import DagsterEventType
+
+    records = stack.instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_START).records
+    return records[-1].event_log_entry.step_key
+
+
+def sha256_of(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
