@@ -30,9 +30,9 @@ def test_a_voice_note_submitted_with_the_cli_is_transcribed_and_shown(stack, tmp
     assert "1 submitted" in submitted and "voice_note.mp3 | COMPLETED" in submitted
     task = stack.ledger.find_by_key(hashlib.sha256(note.read_bytes()).hexdigest())
     assert task.status == TaskStatus.COMPLETED
-    shown = orbit(stack, "task", "show", str(task.id)).stdout
+    shown = orbit(stack, "task", "show", str(task.id), timeout=300).stdout
     assert "## Transcript" in shown and "by offline (pocketsphinx-en-us)" in shown and "| start | end |" in shown
-    again = orbit(stack, "voice", "submit", str(note)).stdout
+    again = orbit(stack, "voice", "submit", str(note), timeout=300).stdout
     assert "0 submitted, 1 already known" in again  # the same content is the same task
 
 
@@ -55,6 +55,6 @@ def test_a_graphql_launch_with_paths_transcribes_and_refuses_by_name(stack, tmp_
     tasks = {t.payload.get("path"): t for t in stack.ledger.tasks_for_run(run_id)}
     done = stack.ledger.get(tasks[str(note.resolve())].id)
     assert done.status == TaskStatus.COMPLETED
-    assert "> the parcel arrives on monday afternoon" in orbit(stack, "task", "show", str(done.id)).stdout
+    assert "> the parcel arrives on monday afternoon" in orbit(stack, "task", "show", str(done.id), timeout=300).stdout
     refused = stack.ledger.get(tasks[str(not_audio)].id)
     assert refused.status == TaskStatus.FAILED and "not_audio.wav: not audio" in refused.error_message

@@ -6,6 +6,7 @@ from dagster import ReexecutionOptions, execute_job
 
 from orbit_pipelines.jobs.voice_transcription.store import transcripts_for_tasks
 from orbit_pipelines.ledger import TaskStatus
+from orbit_pipelines.reports import task_report_markdown
 from orbit_pipelines_tests.jobs.voice_transcription.conftest import SENTENCES
 from orbit_pipelines_tests.jobs.voice_transcription.support import api_config, submitted_recordings, transcribe
 from orbit_pipelines_tests.support import recon_job
@@ -37,6 +38,8 @@ def test_the_servers_transcript_is_stored_with_its_words_and_model(instance, led
     [request] = speech_api.requests
     assert request.fields["response_format"] == ["verbose_json"] and request.fields["language"] == ["en"]
     assert request.authorization == f"Bearer {speech_api.api_key}"
+    shown = task_report_markdown(ledger, ids[0])  # what `orbit task show` prints
+    assert "## Transcript" in shown and f"> {SENTENCES[0]}" in shown and "by api (whisper-1)" in shown
 
 
 def test_a_429_then_an_answer_is_paid_once(instance, ledger, speech, speech_api):
