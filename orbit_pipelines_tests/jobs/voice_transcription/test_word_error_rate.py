@@ -1,10 +1,11 @@
 """The offline engine's word error rate on speech made here (espeak-ng's en-us voice), measured with jiwer.
 
-Measured on this machine: about 0.9 (PocketSphinx's en-US model was trained on human speech; espeak-ng's
-synthetic voice is far from it, so most words come out wrong: "please call me back tomorrow morning" is
-heard as "we all we are tomorrow morning"). The bound is what was measured plus a margin, not a quality
-claim: it fails if decoding or the engine breaks (every word wrong, or nothing heard). docs/voice.md says
-to use the api engine where the words matter.
+Measured on this machine: 0.87 (27 of 31 words wrong; "please call me back tomorrow morning" is heard as
+"we all we are all morning"). The audio path was checked: decoding the whole file as one utterance gives
+the same words as the endpointed utterances, so the rate is PocketSphinx's en-US model (trained on human
+speech) hearing espeak-ng's synthetic voice. The bound is the measured 0.87 plus a margin of about two
+words, not a quality claim: it fails if decoding or the engine breaks (every word wrong, or nothing heard).
+docs/voice.md says to use the api engine where the words matter.
 """
 
 import jiwer
@@ -15,7 +16,7 @@ from orbit_pipelines.jobs.voice_transcription.offline import transcribe_pcm
 
 pytestmark = pytest.mark.usefixtures("audio_tools")
 
-MEASURED_BOUND = 0.97
+MEASURED_BOUND = 0.94
 
 
 def test_the_offline_engine_hears_espeak_sentences_within_the_measured_word_error_rate(speech):
