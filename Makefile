@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: setup browser tex demo lint test up bench reliability clean
+.PHONY: setup browser tex audio demo lint test up bench reliability clean
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.t
 	$(BIN)/ruff format --check orbit_pipelines bench orbit_pipelines_tests
 	$(BIN)/mypy
 
-test: setup browser tex lint  ## the lint checks, then the whole suite, as CI runs it
+test: setup browser tex audio lint  ## the lint checks, then the whole suite, as CI runs it
 	$(BIN)/pytest
 
 # The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser). Installed
@@ -46,7 +46,18 @@ tex:
 			|| echo "could not install the TeX engine: the worksheet tests will say so"; \
 	fi
 
-up: setup  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
+# The voice tests decode audio with Debian's ffmpeg (ffprobe checks a file by its content), make speech
+# with espeak-ng and convert it with sox. The run workers need ffmpeg too. Installed as chromium is.
+audio:
+	@if { ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; } \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's ffmpeg, espeak-ng and sox for the voice job and its tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			ffmpeg espeak-ng sox \
+			|| echo "could not install the audio tools: the voice tests will say so"; \
+	fi
+
+up: setup audio  ## webserver on http://127.0.0.1:3000 + daemon, until Ctrl-C
 	$(BIN)/orbit up
 
 bench: setup  ## every benchmark, then targets vs measured (bench/results/*.json, summary.json)

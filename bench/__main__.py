@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "rate_limit": ["--n", "600", "--limit", "20", "--latency", "0.25", "--concurrency", "16"],
     "decomposition": ["--repeat", "5"],
     "worksheets": ["--n", "50"],
+    "voice": ["--offline", "4", "--seconds", "12", "--api", "200", "--latency", "0.25", "--concurrency", "8"],
 }
 
 

@@ -100,8 +100,15 @@ def prepare_environment(*, migrate: bool = True, local_services: bool = False) -
     if migrate:
         env.applied_migrations = apply_migrations(get_engine(pg_url))
     if local_services:
-        from orbit_pipelines.local.services import needs_local_s3, needs_veryfi_emulator, start_local_services
+        from orbit_pipelines.local.services import (
+            needs_local_s3,
+            needs_transcription_emulator,
+            needs_veryfi_emulator,
+            start_local_services,
+        )
 
-        env.services = start_local_services(s3=needs_local_s3(), veryfi=needs_veryfi_emulator())
+        env.services = start_local_services(
+            s3=needs_local_s3(), veryfi=needs_veryfi_emulator(), transcription=needs_transcription_emulator()
+        )
         os.environ.update(env.services.variables)
     return env

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
 
+    from orbit_pipelines.local.transcription_emulator import TranscriptionEmulator
     from orbit_pipelines.local.veryfi_emulator import VeryfiEmulator
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ class LocalServices:
     variables: dict[str, str] = field(default_factory=dict)
     _s3: ThreadedMotoServer | None = None
     _veryfi: VeryfiEmulator | None = None
+    _transcription: TranscriptionEmulator | None = None
 
     @property
     def veryfi(self):
@@ -37,9 +39,17 @@ class LocalServices:
             lines.append(f"S3: local S3-compatible server (moto) at {self.variables['ORBIT_S3_ENDPOINT_URL']}")
         if self._veryfi is not None:
             lines.append(f"Veryfi: local EMULATOR at {self.variables['VERYFI_BASE_URL']} (not the real API)")
+        if self._transcription is not None:
+            lines.append(
+                f"speech-to-text API: local EMULATOR at {self.variables['ORBIT_VOICE_API_BASE_URL']} "
+                "(voice engine api; the default engine, offline, needs none)"
+            )
         return lines
 
     def stop(self) -> None:
+        if self._transcription is not None:
+            self._transcription.stop()
+            self._transcription = None
         if self._veryfi is not None:
             self._veryfi.stop()
             self._veryfi = None
@@ -56,7 +66,11 @@ def needs_veryfi_emulator(env=os.environ) -> bool:
     return not env.get("VERYFI_CLIENT_ID")
 
 
-def start_local_services(*, s3: bool, veryfi: bool) -> LocalServices:
+def needs_transcription_emulator(env=os.environ) -> bool:
+    return not env.get("ORBIT_VOICE_API_BASE_URL")
+
+
+def start_local_services(*, s3: bool, veryfi: bool, transcription: bool = False) -> LocalServices:
     services = LocalServices()
     if s3:
         from moto.server import ThreadedMotoServer
@@ -87,4 +101,10 @@ def start_local_services(*, s3: bool, veryfi: bool) -> LocalServices:
             VERYFI_USERNAME=emulator.username,
             VERYFI_API_KEY=emulator.api_key,
         )
+    if transcription:
+        from orbit_pipelines.local.transcription_emulator import TranscriptionEmulator
+
+        speech = TranscriptionEmulator(api_key=secrets.token_hex(16)).start()
+        services._transcription = speech
+        services.variables.update(ORBIT_VOICE_API_BASE_URL=speech.base_url, ORBIT_VOICE_API_KEY=speech.api_key)
     return services
