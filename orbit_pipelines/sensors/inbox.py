@@ -37,11 +37,11 @@ INBOXES: list[tuple[str, Callable[[], Path], Callable[[Ledger, Path], Any], str]
 def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResource):
     led = ledger.get()
     paused = led.paused_kinds()
-    summaries, kinds = [], []
+    summaries, kinds, missing = [], [], []
     for kind, folder_of, scan_folder, why in INBOXES:
         inbox = folder_of()
         if not inbox.is_dir():
-            summaries.append(f"inbox folder {inbox} does not exist")
+            missing.append(f"inbox folder {inbox} does not exist")
             continue
         scan = scan_folder(led, inbox)
         for reason in scan.refused:
@@ -58,6 +58,8 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
         elif scan.submitted:
             kinds.append(kind)
         summaries.append(summary)
+    # A kind's inbox nobody made is not news on every tick of the others' inboxes; it is said when no inbox exists.
+    summaries = summaries or missing
     if not kinds:
         return SkipReason("; ".join(summaries))
     groups = claim_runs(led, kinds, MAX_RUNS_PER_TICK)
