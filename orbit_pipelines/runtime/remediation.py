@@ -66,6 +66,19 @@ HINTS: dict[str, str] = {
     "LatexDoesNotCompile": "The task waits for a person: `orbit worksheet latex TASK_ID > sheet.tex`, fix the line "
     "the error names, then `orbit worksheet edit TASK_ID --latex sheet.tex`; or `orbit worksheet ai-fix TASK_ID "
     "--instruction TEXT` has the model fix it; or `orbit cancel TASK_ID`.",
+    # Voice.
+    "BadAudio": "The file is not usable audio (the message names it and why: empty, truncated, silent, too long "
+    "or too large): replace it with a good recording and submit it again; `orbit dlq discard TASK_ID --reason ...` "
+    "clears this one.",
+    "AudioChanged": "The stored recording no longer matches its content hash: submit the file again.",
+    "NoSpeechRecognized": "The engine heard no words in the recording: check it is speech in the task's language, "
+    "or discard the task.",
+    "UnsupportedLanguage": "The engine has no model for the task's language (the message names it): submit it again "
+    "with a supported `--language` or use the api engine (ORBIT_VOICE_ENGINE=api).",
+    "UnusableTranscript": "The transcription API answered something that is not a transcript (kept in the job's "
+    f"table): check the API, {RETRY}.",
+    "TranscriberNotConfigured": "The api engine has no endpoint: set ORBIT_VOICE_API_BASE_URL (and "
+    f"ORBIT_VOICE_API_KEY), {RETRY}.",
     "TexEngineMissing": "Install the TeX engine where runs execute (`apt-get install texlive-latex-base lmodern`; "
     f"deploy/Dockerfile does), {RETRY}.",
     "ClientError": f"S3 refused the request: check ORBIT_S3_BUCKET/ORBIT_S3_ENDPOINT_URL and the credentials, {RETRY}.",
