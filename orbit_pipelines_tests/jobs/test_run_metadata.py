@@ -40,6 +40,7 @@ def test_a_lone_document_run_is_tagged_with_its_document_key_and_a_batch_with_it
         "orbit/kind": "document",
         "orbit/lane": "async",
         "dagster/priority": "0",
+        "dagster/max_runtime": "3600",  # the kind's run budget
         "orbit/document_key": one[0].payload["sha256"],
     }
     tags = kind.tags_for(batch)

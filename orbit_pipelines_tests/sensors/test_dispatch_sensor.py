@@ -31,6 +31,7 @@ def test_each_pending_task_gets_one_run_request_keyed_by_its_id(instance, ledger
         "orbit/kind": "decomposition",
         "orbit/lane": "sync",
         "dagster/priority": "5",
+        "dagster/max_runtime": "3600",  # the kind's run budget
     }
 
 
