@@ -18,12 +18,52 @@ from orbit_pipelines.db import get_engine, normalize_pg_url
 from orbit_pipelines_tests.support import ROOT, create_database, drop_database
 
 
+def _is_xdist_controller(config) -> bool:
+    """The pytest process that hands files to `-n N` workers (it runs no test itself)."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+_SHARED_PG = pytest.StashKey[object]()
+
+
 def pytest_configure(config):
     # `make test` run in the background would otherwise hand every process the tests start an
     # ignored SIGINT and, through Dagster, an ignored SIGTERM (see stop_ignoring_interrupts).
     from orbit_pipelines.local.processes import stop_ignoring_interrupts
 
     stop_ignoring_interrupts()
+    if not hasattr(config, "workerinput"):
+        from orbit_pipelines_tests.reliability import accounting
+
+        accounting.clear_parts()
+    if _is_xdist_controller(config) and not os.environ.get("ORBIT_TEST_PG_SERVER"):
+        # One embedded server for every worker, started and stopped here: a worker that started it
+        # would stop it under the others when its own files are done. The workers inherit the URL.
+        from orbit_pipelines.local.postgres import start_embedded_postgres
+
+        server = start_embedded_postgres(ROOT / ".orbit" / "pgdata")
+        config.stash[_SHARED_PG] = server
+        os.environ["ORBIT_TEST_PG_SERVER"] = normalize_pg_url(server.url)
+
+
+def pytest_unconfigure(config):
+    server = config.stash.get(_SHARED_PG, None)
+    if server is not None:
+        os.environ.pop("ORBIT_TEST_PG_SERVER", None)
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The reliability table, from what every process that ran fault scenarios recorded."""
+    if hasattr(config, "workerinput"):
+        return
+    from orbit_pipelines_tests.reliability import accounting
+
+    outcomes = accounting.merge_parts()
+    if outcomes:
+        terminalreporter.write_sep("=", "reliability: every submitted item accounted for")
+        terminalreporter.write_line(accounting.markdown_table(outcomes))
+        terminalreporter.write_line(f"(written to {accounting.REPORT})")
 
 
 _SERVER_FIXTURES = {"pg_server", "local_services", "message_receiver"}

@@ -10,12 +10,18 @@ An item is
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
 
 from orbit_pipelines.ledger import Ledger, TaskStatus
+from orbit_pipelines_tests.support import ROOT
+
+REPORT = Path(os.environ.get("ORBIT_RELIABILITY_REPORT") or ROOT / "test-artifacts" / "reliability.json")
+# One file of rows per test process (`main`, or an xdist worker's id), merged into REPORT at the end.
+PARTS = REPORT.parent / f"{REPORT.stem}-parts"
 
 
 @dataclass
@@ -161,3 +167,23 @@ def save(outcomes: list[Outcome], path: Path) -> None:
 def load(path: Path) -> list[Outcome]:
     rows = json.loads(path.read_text())
     return [Outcome(**{k: v for k, v in row.items() if k != "paid_per_document"}) for row in rows]
+
+
+def part_path(process: str) -> Path:
+    return PARTS / f"{process}.json"
+
+
+def clear_parts() -> None:
+    """Forget the rows an earlier session left (called once, before any test process starts)."""
+    for part in PARTS.glob("*.json"):
+        part.unlink()
+
+
+def merge_parts() -> list[Outcome]:
+    """Every process's rows in one table, written to REPORT; [] when no fault scenario ran."""
+    outcomes = [o for part in sorted(PARTS.glob("*.json")) for o in load(part)]
+    if outcomes:
+        save(outcomes, REPORT)
+    for part in PARTS.glob("*.json"):
+        part.unlink()
+    return outcomes
