@@ -22,8 +22,12 @@ lint: setup  ## ruff (lint and format check) and mypy, configured in pyproject.t
 	$(BIN)/ruff format --check orbit_pipelines bench orbit_pipelines_tests
 	$(BIN)/mypy
 
+# The suite in TEST_WORKERS processes: most of it waits on daemons, sensors and runs, not on the CPU. The live
+# stack's tests share one worker (and one stack); a file with servers of its own stays in one worker.
+TEST_WORKERS ?= 3
+
 test: setup browser tex audio lint  ## the lint checks, then the whole suite, as CI runs it
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The browser tests drive Debian's Chromium (Playwright uses it; it downloads no browser). Installed
 # only when it is missing and can be: as root with apt-get, as on CI's fresh machine. Elsewhere this

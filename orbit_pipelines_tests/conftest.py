@@ -70,11 +70,38 @@ _SERVER_FIXTURES = {"pg_server", "local_services", "message_receiver"}
 _SERVER_MARKERS = ("services", "reliability", "external_pg")
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+# Files that write into the project's own job folders (the scaffold's probe job) or list them: under
+# `pytest -n` they run one after another in one worker, so none sees another's half-written job.
+_PROJECT_TREE_FILES = {
+    "test_scaffold.py",
+    "test_instance.py",
+    "test_layout.py",
+    "test_migrations.py",
+    "test_run_budget.py",
+}
+
+
+def _xdist_group(item) -> str | None:
+    """Which tests one worker runs together under `--dist loadgroup` (None: by file, xdist's default).
+
+    Every test on the live stack shares one worker, so the session starts one stack (it is tens of seconds of
+    CPU, and an idle daemon keeps ticking); a file that starts servers of its own keeps its module fixtures
+    in one worker anyway (grouped by file)."""
+    if "stack" in item.fixturenames:
+        return "live-stack"
+    if item.path.name in _PROJECT_TREE_FILES:
+        return "project-tree"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker, and before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if not (_SERVER_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in _SERVER_MARKERS)):
             item.add_marker(pytest.mark.unit)
+        group = _xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
     # Unit tests first, then the rest in the order they had (daemon tests last, as marked): a broken
     # state machine should not wait behind the daemon tests.
     items.sort(

@@ -94,18 +94,25 @@ def live(tmp_path_factory):
     server.stop()
 
 
-def wait_for(predicate, timeout: float, what: str, live) -> float:
-    """Seconds it took; fails with the daemon's log when it does not happen in time."""
+def wait_for(predicate, timeout: float, what: str, live, detail=lambda: "") -> float:
+    """Seconds it took; fails with `detail()` and the daemon's log when it does not happen in time."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if predicate():
             return time.monotonic() - started
         time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}\n{live.daemon.log.read_text()[-5000:]}")
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; {detail()}\n{live.daemon.log.read_text()[-5000:]}")
 
 
 def settled(live, ids) -> bool:
     return all(t.status in TERMINAL for t in live.ledger.get_many(ids))
+
+
+def open_tasks(live, ids) -> str:
+    """The tasks not settled yet, with their state and run."""
+    return "open: " + ", ".join(
+        f"{t.id} {t.status.value} run {t.run_id}" for t in live.ledger.get_many(ids) if t.status not in TERMINAL
+    )
 
 
 @contextmanager
@@ -275,6 +282,8 @@ def test_a_burst_of_1000_tasks_from_four_processes_gives_each_exactly_one_batch_
     assert counts == {TaskStatus.COMPLETED: 1000}
 
 
+# Room for the settle wait to fail by itself, with the daemon's log and the tasks still open.
+@pytest.mark.timeout(480)
 def test_the_instance_storage_restarting_under_the_daemon_needs_no_operator(live, emulator, scoreboard, sample_payload):
     with intake_paused(live):
         before = decompositions(live, 4, "pg-restart", sample_payload) + documents(live, 20, "pg-restart")
@@ -287,7 +296,9 @@ def test_the_instance_storage_restarting_under_the_daemon_needs_no_operator(live
     back_at = time.monotonic()
     after = decompositions(live, 3, "after-pg-restart", sample_payload)
     ids = before + after
-    wait_for(lambda: settled(live, ids), 300, "every task to settle after the restart", live)
+    wait_for(
+        lambda: settled(live, ids), 300, "every task to settle after the restart", live, lambda: open_tasks(live, ids)
+    )
     outcome = scoreboard(
         account(
             live.ledger,
