@@ -81,17 +81,17 @@ _PROJECT_TREE_FILES = {
 }
 
 
-def _xdist_group(item) -> str | None:
-    """Which tests one worker runs together under `--dist loadgroup` (None: by file, xdist's default).
+def _xdist_group(item) -> str:
+    """Which tests one worker runs together under `--dist loadgroup`.
 
     Every test on the live stack shares one worker, so the session starts one stack (it is tens of seconds of
-    CPU, and an idle daemon keeps ticking); a file that starts servers of its own keeps its module fixtures
-    in one worker anyway (grouped by file)."""
+    CPU, and an idle daemon keeps ticking); otherwise a file's tests stay together, so its module fixtures (a
+    daemon, a Postgres the file restarts, speech made with espeak-ng) exist once."""
     if "stack" in item.fixturenames:
         return "live-stack"
     if item.path.name in _PROJECT_TREE_FILES:
         return "project-tree"
-    return None
+    return str(item.path.relative_to(ROOT))
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker, and before xdist reads the groups
@@ -99,9 +99,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not (_SERVER_FIXTURES & set(item.fixturenames) or any(item.get_closest_marker(m) for m in _SERVER_MARKERS)):
             item.add_marker(pytest.mark.unit)
-        group = _xdist_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     # Unit tests first, then the rest in the order they had (daemon tests last, as marked): a broken
     # state machine should not wait behind the daemon tests.
     items.sort(
