@@ -1,8 +1,10 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Three task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Four task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
-them) and bench/decomposition_holdout_tasks.json (written after, to measure generalisation). Each task has
+them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
+the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
+decomposer ever ran on them; no rule is changed for them, so they keep measuring generalisation). Each task has
 `must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
 (words that must not become DATA_MODEL entities). A plan scores:
 
@@ -35,6 +37,7 @@ SETS = {
     "reference": HERE / "decomposition_reference_tasks.json",
     "own": HERE / "decomposition_own_tasks.json",
     "holdout": HERE / "decomposition_holdout_tasks.json",
+    "blind": HERE / "decomposition_blind_tasks.json",
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
