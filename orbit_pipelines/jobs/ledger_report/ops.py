@@ -28,13 +28,15 @@ def report_ledger(context: OpExecutionContext, config: LedgerReportConfig, ledge
         "dead_letters": report.dead_letter_count,
         "intake_paused": len(report.paused_kinds),
     }
+    # The tables first: the run page's event log shows the first entries of a step output, the rest
+    # behind "View full message".
     context.add_output_metadata(
         {
-            **counts,
             "pending_tasks": MetadataValue.md(report.pending),
             "waiting_tasks": MetadataValue.md(report.waiting),
             "dead_letter_tasks": MetadataValue.md(report.dead_letters),
             "intake_by_kind": MetadataValue.md(report.intake),
+            **counts,
             "max_rows": config.max_rows,
         }
     )

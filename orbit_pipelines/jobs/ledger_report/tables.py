@@ -66,6 +66,15 @@ def age(seconds: float) -> str:
     return f"{hours // 24} d {hours % 24:02d} h"
 
 
+def _name(task: Task) -> str:
+    """What a person calls the task (reports.title), or a worksheet's request."""
+    return (title(task) or str(task.payload.get("prompt") or ""))[:80]
+
+
+def _at(moment: datetime) -> str:
+    return f"{moment.astimezone(timezone.utc):{_WHEN}}"
+
+
 def _since(moment: datetime, now: datetime) -> str:
     return age((now - moment).total_seconds())
 
@@ -124,15 +133,15 @@ def _held_back(pauses: Sequence[dict[str, Any]], kinds: Sequence[str]) -> dict[s
 
 def _pending_row(task: Task, held_back: dict[str, dict[str, Any]], now: datetime) -> list[object]:
     intake = "PAUSED" if task.kind in held_back else "dispatching"
-    when = f"{task.created_at:{_WHEN}}"
-    return [task.kind, task.lane, task.id, title(task)[:80], task.priority, when, _since(task.created_at, now), intake]
+    when = _at(task.created_at)
+    return [task.kind, task.lane, task.id, _name(task), task.priority, when, _since(task.created_at, now), intake]
 
 
 def pending_table(pending: list[tuple[Task, int]], held_back: dict[str, dict[str, Any]], now: datetime) -> str:
     """`pending_oldest_first`'s tasks; a kind and lane with more pending than shown ends with `and N more`."""
     if not pending:
         return _none("no pending tasks")
-    headers = ["kind", "lane", "task", "title", "priority", "submitted", "age", "intake"]
+    headers = ["kind", "lane", "task", "title", "priority", "submitted (UTC)", "age", "intake"]
     rows: list[list[object]] = []
     for (kind, lane), group in groupby(pending, key=lambda shown: (shown[0].kind, shown[0].lane)):
         members = list(group)
@@ -161,14 +170,14 @@ def waiting_table(waiting: list[Task], counts: dict[str, int], max_rows: int, no
     total = sum(counts.get(s.value, 0) for s in PARKED)
     if not waiting:
         return _none("no tasks waiting for a person")
-    headers = ["task", "kind", "title", "run", "since", "waited", "waits for", "to continue"]
+    headers = ["task", "kind", "title", "run", "since (UTC)", "waited", "waits for", "to continue"]
     rows = [
         [
             t.id,
             t.kind,
-            title(t)[:80],
+            _name(t),
             _run_link(t.run_id),
-            f"{t.updated_at:{_WHEN}}",
+            _at(t.updated_at),
             _since(t.updated_at, now),
             waiting_for(t),
             continued_by(t),
@@ -205,7 +214,7 @@ def dead_letter_table(letters: list[dict[str, Any]], total: int, now: datetime) 
 
 
 def intake_table(kinds: Sequence[str], held_back: dict[str, dict[str, Any]]) -> str:
-    headers = ["kind", "intake", "since", "reason", "to change"]
+    headers = ["kind", "intake", "since (UTC)", "reason", "to change"]
     rows = []
     for kind in kinds:
         pause = held_back.get(kind)
@@ -214,7 +223,7 @@ def intake_table(kinds: Sequence[str], held_back: dict[str, dict[str, Any]]) -> 
             continue
         scope = " (all kinds)" if pause["kind"] == ALL_KINDS else ""
         resume = "`orbit resume`" if pause["kind"] == ALL_KINDS else f"`orbit resume --kind {kind}`"
-        rows.append([kind, f"PAUSED{scope}", f"{pause['since']:{_WHEN} %Z}".rstrip(), pause["reason"] or "", resume])
+        rows.append([kind, f"PAUSED{scope}", _at(pause["since"]), pause["reason"] or "", resume])
     return table(headers, rows, limit=len(rows))
 
 

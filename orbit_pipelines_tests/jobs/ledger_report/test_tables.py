@@ -52,6 +52,8 @@ def test_pending_tasks_are_listed_per_kind_and_lane_oldest_first_with_their_age(
         ("message", "async", str(message.id)),
     ]
     assert (rows[0]["title"], rows[0]["age"], rows[0]["intake"]) == ("Older export", "2 h 05 min", "dispatching")
+    submitted = ledger.get(older.id).created_at.astimezone(timezone.utc)
+    assert rows[0]["submitted (UTC)"] == f"{submitted:%Y-%m-%d %H:%M:%S}"
     assert re.fullmatch(r"\d+ s", rows[1]["age"])
 
 
@@ -70,9 +72,10 @@ def test_a_pending_task_of_a_paused_kind_says_its_intake_is_paused(ledger):
     free = pending(ledger)
     pause_intake(ledger, "worksheet", "new TeX engine")
 
-    intake = {r["task"]: r["intake"] for r in table_rows(report(ledger).pending)}
+    rows = {r["task"]: r for r in table_rows(report(ledger).pending)}
 
-    assert intake == {str(held.id): "PAUSED", str(free.id): "dispatching"}
+    assert {task: r["intake"] for task, r in rows.items()} == {str(held.id): "PAUSED", str(free.id): "dispatching"}
+    assert rows[str(held.id)]["title"] == "fractions"  # a worksheet is called by its request
 
 
 def test_a_task_waiting_for_a_person_shows_what_it_waits_for_and_the_command_that_continues_it(ledger):
@@ -160,8 +163,11 @@ def test_intake_lists_every_kind_dispatching_or_paused_with_why_and_since(ledger
     assert list(rows) == KINDS
     assert (rows["document"]["intake"], rows["document"]["reason"]) == ("PAUSED", "Veryfi maintenance")
     assert rows["document"]["to change"] == "`orbit resume --kind document`"
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows["document"]["since"])
+    assert (
+        rows["document"]["since (UTC)"] == f"{ledger.pauses()[0]['since'].astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}"
+    )
     assert {rows[k]["intake"] for k in KINDS if k != "document"} == {"dispatching"}
+    assert rows["message"]["to change"] == "`orbit pause --kind message --reason ...`"
     assert shown.paused_kinds == ["document"]
 
 
