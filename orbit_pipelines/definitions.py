@@ -6,6 +6,7 @@ from dagster import Definitions, EnvVar
 
 from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.housekeeping.sensor import stuck_task_sweep_sensor
+from orbit_pipelines.jobs.ledger_report.job import ledger_report
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.resources import LedgerResource, env_choice, env_number, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
@@ -23,7 +24,7 @@ from orbit_pipelines.sensors.outcome import (
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 
 defs = Definitions(
-    jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention],
+    jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention, ledger_report],
     sensors=[
         task_dispatch_sensor,
         task_started_sensor,

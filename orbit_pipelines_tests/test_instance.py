@@ -38,7 +38,12 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
     from orbit_pipelines.definitions import defs
 
     repo = defs.get_repository_def()
-    assert {j.name for j in repo.get_all_jobs()} >= {"task_decomposition", "document_processing", "housekeeping"}
+    assert {j.name for j in repo.get_all_jobs()} >= {
+        "task_decomposition",
+        "document_processing",
+        "housekeeping",
+        "ledger_report",
+    }
     assert {s.name for s in repo.sensor_defs} == {
         "task_dispatch_sensor",
         "task_success_sensor",
