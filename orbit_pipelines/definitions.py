@@ -21,6 +21,7 @@ from orbit_pipelines.sensors.outcome import (
     task_started_sensor,
     task_success_sensor,
 )
+from orbit_pipelines.sensors.phases import task_phase_sensor
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 
 defs = Definitions(
@@ -33,6 +34,7 @@ defs = Definitions(
         task_canceled_sensor,
         document_inbox_sensor,
         webhook_delivery_sensor,
+        task_phase_sensor,
         stuck_task_sweep_sensor,
     ],
     schedules=[run_retention_schedule],

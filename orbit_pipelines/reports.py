@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from orbit_pipelines.ledger import Ledger, Task
+from orbit_pipelines.ledger import Ledger, Task, TaskStatus
 
 _WHEN = "%Y-%m-%d %H:%M:%S"
 
@@ -72,6 +72,8 @@ def task_report_json(ledger: Ledger, task_id: int) -> str:
                 "id": task.id,
                 "kind": task.kind,
                 "status": task.status.value,
+                "phase": task.phase,
+                "phase_at": task.phase_at.isoformat() if task.phase_at else None,
                 "priority": task.priority,
                 "lane": task.lane,
                 "idempotency_key": task.idempotency_key,
@@ -187,7 +189,7 @@ def task_report_markdown(ledger: Ledger, task_id: int) -> str:
     lines = [
         f"# Task {task.id}: {title(task)}",
         "",
-        f"- kind: {task.kind}, status: **{task.status.value}**, priority {task.priority}, lane {task.lane}",
+        f"- kind: {task.kind}, status: **{status_text(task)}**, priority {task.priority}, lane {task.lane}",
         f"- runs: {', '.join(ledger.run_ids(task_id)) or 'none yet'}",
     ]
     if task.error_class:
@@ -242,6 +244,13 @@ def documents_report_markdown(ledger: Ledger, task_ids: list[int]) -> str:
     return "\n".join(lines)
 
 
+def status_text(task: Task) -> str:
+    """The status, with the phase while the task runs: `RUNNING (EXTRACTING)`."""
+    if task.status == TaskStatus.RUNNING and task.phase:
+        return f"{task.status.value} ({task.phase})"
+    return task.status.value
+
+
 def task_lines(tasks: Iterable[Task]) -> list[str]:
     """`orbit task list`: one line per task (id, kind, status, priority, lane, run, title or file name,
     error)."""
@@ -249,7 +258,7 @@ def task_lines(tasks: Iterable[Task]) -> list[str]:
     for t in tasks:
         error = f"  {t.error_class}: {t.error_message}" if t.error_class else ""
         lines.append(
-            f"{t.id:>6}  {t.kind:<14} {t.status.value:<9} p={t.priority:<4} {t.lane:<5} "
+            f"{t.id:>6}  {t.kind:<14} {status_text(t):<9} p={t.priority:<4} {t.lane:<5} "
             f"{t.run_id or '-':<36} {title(t)[:40]}{error}"
         )
     return lines

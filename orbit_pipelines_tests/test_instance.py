@@ -52,6 +52,7 @@ def test_the_definitions_load_with_every_job_sensor_and_schedule():
         "document_inbox_sensor",
         "task_started_sensor",
         "webhook_delivery_sensor",
+        "task_phase_sensor",
         "stuck_task_sweep_sensor",
     }
     assert {s.name for s in repo.schedule_defs} == {"run_retention_schedule"}

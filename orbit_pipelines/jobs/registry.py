@@ -13,7 +13,7 @@ import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from pydantic import BaseModel
 
@@ -51,6 +51,10 @@ class JobKind:
     # How long one run may take (seconds) before Dagster's run monitoring fails it with a Timeout;
     # ORBIT_MAX_RUNTIME_SECONDS[_<KIND>] overrides it (settings.run_budget_seconds).
     max_runtime_seconds: int = DEFAULT_RUN_BUDGET_SECONDS
+    # The phase a running task is in while its run executes a step (step name -> phase name, e.g.
+    # "upload_and_extract": "EXTRACTING"): `orbit task show/list`, the metrics and webhooks show it. A step
+    # not listed leaves the task in the phase it was in.
+    phases: Mapping[str, str] = dataclasses.field(default_factory=dict)
     # Set by discovery: the kind's folder, e.g. orbit_pipelines.jobs.task_decomposition.
     package: str = ""
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from orbit_pipelines.ledger.dispatch import DispatchQueries
 from orbit_pipelines.ledger.operations import OperatorQueries
+from orbit_pipelines.ledger.phases import PhaseQueries
 from orbit_pipelines.ledger.states import ACTIVE, TaskStatus
 from orbit_pipelines.ledger.task import Task, TaskNotFound
 from orbit_pipelines.ledger.transitions import TransitionQueries, record_event, record_run
@@ -26,7 +27,7 @@ class IdempotencyConflict(ValueError):
     """The key was used before for different work: returning that task would hide a mistake."""
 
 
-class Ledger(TransitionQueries, DispatchQueries, OperatorQueries):
+class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
     def __init__(self, engine: Engine):
         self.engine = engine
 

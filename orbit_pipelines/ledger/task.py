@@ -37,6 +37,9 @@ class Task:
     dispatch_key: str | None = None
     discarded_at: datetime | None = None
     discard_reason: str | None = None
+    # The kind's name for the step its run is executing (ledger/phases.py); kept once the task has ended.
+    phase: str | None = None
+    phase_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> "Task":

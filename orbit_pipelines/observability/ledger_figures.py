@@ -37,6 +37,17 @@ class LedgerFigures:
             tasks.add_metric([kind, status.value], n)
         yield tasks
 
+        phases = GaugeMetricFamily(
+            "orbit_tasks_running_by_phase",
+            "RUNNING tasks by kind and phase (the kind's name for the step their run executes; '' before any).",
+            labels=["kind", "phase"],
+        )
+        for kind, phase, n in conn.execute(
+            text("SELECT kind, coalesce(phase, ''), count(*) FROM orbit.tasks WHERE status = 'RUNNING' GROUP BY 1, 2")
+        ):
+            phases.add_metric([kind, phase], n)
+        yield phases
+
         depth = GaugeMetricFamily(
             "orbit_queue_depth",
             "Tasks waiting per lane: PENDING (not dispatched yet) and QUEUED (run requested, not started).",

@@ -88,7 +88,8 @@ def collect_events(
     name="webhook_delivery_sensor",
     minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Sends task events (task.queued/started/step_completed/completed/failed/canceled, dlq.added) "
+    description="Sends task events (task.queued/started/phase_started/step_completed/completed/failed/canceled, "
+    "dlq.added) "
     "to ORBIT_WEBHOOK_URL, signed, with retries; `orbit webhooks log` shows the deliveries.",
 )
 def webhook_delivery_sensor(context: SensorEvaluationContext, ledger: LedgerResource, webhooks: WebhookResource):

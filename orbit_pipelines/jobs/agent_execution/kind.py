@@ -33,4 +33,5 @@ KIND = JobKind(
     # One working directory per decomposed task: dagster.yaml lets one run at a time use it.
     run_tags=lambda tasks: {WORKDIR_TAG: f"task-{tasks[0].payload.get('decomposition_task_id', '')}"},
     resources=resources,
+    phases={"load_agent_task": "LOADING", "run_prompts": "RUNNING_AGENT", "finish_agent_task": "STORING"},
 )

@@ -31,4 +31,10 @@ KIND = JobKind(
     run_config=lambda tasks: {"ops": {"load_documents": {"config": {"task_ids": [t.id for t in tasks]}}}},
     batch_size=batch_size,
     run_tags=document_tags,
+    phases={
+        "load_documents": "LOADING",
+        "upload_and_extract": "EXTRACTING",
+        "store_documents": "STORING",
+        "summarize": "SUMMARIZING",
+    },
 )

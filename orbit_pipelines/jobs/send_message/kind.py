@@ -21,4 +21,5 @@ KIND = JobKind(
     # dagster.yaml limits runs per unique orbit/endpoint value: a per-endpoint concurrency pool.
     run_tags=lambda tasks: {"orbit/endpoint": tasks[0].payload.get("endpoint", "")},
     resources=resources,
+    phases={"load_message": "LOADING", "deliver_message": "DELIVERING"},
 )

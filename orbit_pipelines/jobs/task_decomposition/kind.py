@@ -34,4 +34,11 @@ KIND = JobKind(
     run_config=run_config,
     batch_size=batch_size,
     resources=resources,
+    phases={
+        "load_task": "LOADING",
+        "decompose_task": "DECOMPOSING",
+        "enrich_subtasks": "ENRICHING",
+        "generate_prompts": "GENERATING_PROMPTS",
+        "store_results": "STORING",
+    },
 )

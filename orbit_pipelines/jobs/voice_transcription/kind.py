@@ -66,4 +66,10 @@ KIND = JobKind(
     cli=_cli,
     report_markdown=_report_markdown,
     report_json=_report_json,
+    phases={
+        "load_recordings": "LOADING",
+        "upload_and_transcribe": "TRANSCRIBING",
+        "store_transcripts": "STORING",
+        "summarize_recordings": "SUMMARIZING",
+    },
 )

@@ -38,4 +38,11 @@ KIND = JobKind(
     report_markdown=_report_markdown,
     report_json=_report_json,
     resources=_resources,
+    phases={
+        "load_worksheet_task": "LOADING",
+        "design": "DESIGNING",
+        "render_latex_source": "RENDERING",
+        "compile_pdf": "COMPILING",
+        "store_worksheet": "STORING",
+    },
 )

@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict
 from orbit_pipelines.runtime.remediation import remediation_for
 
 EventType = Literal[
-    "task.queued", "task.started", "task.step_completed", "task.completed", "task.failed", "task.canceled", "dlq.added"
+    "task.queued",
+    "task.started",
+    "task.phase_started",
+    "task.step_completed",
+    "task.completed",
+    "task.failed",
+    "task.canceled",
+    "dlq.added",
 ]
 
 # The ledger status a change moved a task to, and the event it is for other systems.
@@ -64,6 +71,8 @@ class WebhookEvent(BaseModel):
     from_status: str | None = None
     to_status: str | None = None
     step: str | None = None
+    # task.phase_started: the phase the task entered (its kind's name for the step that started).
+    phase: str | None = None
     note: str | None = None
     error: ErrorInfo | None = None
 
@@ -84,8 +93,21 @@ def _task_ref(row: Mapping[str, Any], status: str) -> TaskRef:
 
 def events_for_change(row: Mapping[str, Any]) -> list[WebhookEvent]:
     """Events for one `orbit.task_events` row joined with its task. Submissions (to PENDING) and
-    notes (status unchanged) are not events; a task entering FAILED is also a new dead letter."""
+    notes (status unchanged) are not events, except a phase entered; a task entering FAILED is also a
+    new dead letter."""
     to_status, from_status = row["to_status"], row["from_status"]
+    if row.get("phase") and to_status == from_status:
+        return [
+            WebhookEvent(
+                id=f"task-event-{row['id']}",
+                type="task.phase_started",
+                occurred_at=row["at"],
+                task=_task_ref(row, to_status),
+                run_id=row["run_id"],
+                phase=row["phase"],
+                note=row["note"],
+            )
+        ]
     if to_status not in STATUS_EVENTS or to_status == from_status:
         return []
     common = {

@@ -1,0 +1,43 @@
+"""The phase a running task is in: its kind's name for the step its run is executing (JobKind.phases).
+
+Written from Dagster's step-start events (sensors/phases.py), never by the ops themselves, so every job
+has phases without a line of its own code. Each phase entered is also a `task_events` row (status
+unchanged, `phase` set): the task's history shows it and webhooks send it as task.phase_started."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, text
+
+
+class PhaseQueries:
+    """Mixed into `Ledger`, which provides `engine`."""
+
+    engine: Engine
+
+    def enter_phase(self, run_id: str, phase: str, at: datetime) -> list[int]:
+        """The RUNNING tasks of `run_id` enter `phase` as of `at`; returns the ids that moved.
+
+        Idempotent and ordered: a task already in that phase, or that entered a later one (an event read
+        out of order, a sensor tick replayed), is left alone. Tasks of the run that are done (a failed
+        document in a batch whose others go on) keep the phase they ended in."""
+        stmt = text(
+            """
+            WITH moved AS (
+                UPDATE orbit.tasks SET phase = :phase, phase_at = :at
+                WHERE run_id = :run_id AND status = 'RUNNING'
+                  AND phase IS DISTINCT FROM :phase AND (phase_at IS NULL OR phase_at < :at)
+                RETURNING id
+            ), logged AS (
+                INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, phase, at)
+                SELECT id, 'RUNNING', 'RUNNING', :run_id, 'phase ' || :phase, :phase, :at FROM moved
+            )
+            SELECT id FROM moved ORDER BY id
+            """
+        )
+        with self.engine.begin() as conn:
+            return list(conn.execute(stmt, {"run_id": run_id, "phase": phase, "at": at}).scalars())
+
+
+__all__ = ["PhaseQueries"]
