@@ -157,7 +157,8 @@ def find_interruptions(
         for r in instance.get_run_records(
             RunsFilter(statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]), limit=limit
         )
-        if r.dagster_run.job_name in jobs
+        # A step failure is a dead letter whatever else happened: left out before any of its events is read.
+        if r.dagster_run.job_name in jobs and r.dagster_run.tags.get(FAILURE_REASON_TAG) != "STEP_FAILURE"
     ]
     children = re_executions(instance, [r.dagster_run.run_id for r in records])
     verdicts = [(record, assess(instance, record, children)) for record in records]

@@ -104,6 +104,30 @@ def dead_worker_run(instance: DagsterInstance) -> str:
     return run.run_id
 
 
+def over_budget_then_failed(instance: DagsterInstance) -> str:
+    """Stopped at its budget, then marked failed as run monitoring does once the launcher has terminated it
+    (run_monitoring.check_run_timeout): the run ends FAILURE rather than CANCELED. Dagster's run retries
+    would retry such a run once (they cannot tell it from a crash): this one is tagged to have none."""
+    run_id = run_that(instance, "over budget", tags=NO_RETRY)
+    instance.report_run_failed(instance.get_run_by_id(run_id), "Exceeded maximum runtime of 30 seconds.")
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def runs(instance) -> dict[str, str]:
+    """One run of each ending, by name: its run id (executed once for the module's tests that only read)."""
+    return {
+        "killed": dead_worker_run(instance),
+        "stopped under it": run_that(instance, "interrupted", tags=NO_RETRY),
+        "stopped under it, to be retried": run_that(instance, "interrupted"),
+        "canceled": run_that(instance, "canceled"),
+        "over budget": run_that(instance, "over budget"),
+        "over budget, then failed": over_budget_then_failed(instance),
+        "bad input": run_that(instance, "bad input"),
+        "ok": run_that(instance, "ok"),
+    }
+
+
 def verdict_of(instance: DagsterInstance, run_id: str):
     record = instance.get_run_record_by_id(run_id)
     return assess(instance, record, re_executions(instance, [run_id]))
@@ -113,53 +137,54 @@ def why_of(instance: DagsterInstance, run_id: str) -> Why | None:
     return why_interrupted(run_ending(instance, instance.get_run_record_by_id(run_id))[0])
 
 
-def test_a_run_whose_worker_process_was_killed_is_interrupted_by_a_dead_worker(instance):
-    run_id = dead_worker_run(instance)
-    assert why_of(instance, run_id) == Why.DEAD_WORKER
-    assert "terminated by signal 9 (SIGKILL)" in verdict_of(instance, run_id).message
+def test_a_run_whose_worker_process_was_killed_is_interrupted_by_a_dead_worker(instance, runs):
+    assert why_of(instance, runs["killed"]) == Why.DEAD_WORKER
+    assert "terminated by signal 9 (SIGKILL)" in verdict_of(instance, runs["killed"]).message
 
 
-def test_a_run_whose_worker_was_stopped_under_it_is_interrupted_by_a_dead_worker(instance):
-    run_id = run_that(instance, "interrupted")
+def test_a_run_whose_worker_was_stopped_under_it_is_interrupted_by_a_dead_worker(instance, runs):
+    run_id = runs["stopped under it"]
     assert instance.get_run_by_id(run_id).tags["dagster/failure_reason"] == "UNEXPECTED_TERMINATION"
     assert why_of(instance, run_id) == Why.DEAD_WORKER
 
 
-def test_a_canceled_run_is_interrupted_by_a_cancel(instance):
-    run_id = run_that(instance, "canceled")
-    assert instance.get_run_by_id(run_id).status.value == "CANCELED"
-    assert why_of(instance, run_id) == Why.CANCELED
+def test_a_canceled_run_is_interrupted_by_a_cancel(instance, runs):
+    assert instance.get_run_by_id(runs["canceled"]).status.value == "CANCELED"
+    assert why_of(instance, runs["canceled"]) == Why.CANCELED
 
 
-def test_a_run_stopped_at_its_budget_is_a_timeout_whether_it_ended_canceled_or_failed(instance):
-    canceled = run_that(instance, "over budget")
-    failed = run_that(instance, "over budget")
-    # Run monitoring marks the run failed once the launcher has terminated it (run_monitoring.check_run_timeout).
-    instance.report_run_failed(instance.get_run_by_id(failed), "Exceeded maximum runtime of 30 seconds.")
-    assert instance.get_run_by_id(failed).status.value == "FAILURE"
+def test_a_run_stopped_at_its_budget_is_a_timeout_whether_it_ended_canceled_or_failed(instance, runs):
+    canceled, failed = runs["over budget"], runs["over budget, then failed"]
+    assert [instance.get_run_by_id(r).status.value for r in (canceled, failed)] == ["CANCELED", "FAILURE"]
     assert why_of(instance, canceled) == why_of(instance, failed) == Why.TIMEOUT
     assert "went past its budget of 30 seconds" in verdict_of(instance, canceled).message
 
 
-def test_a_run_that_failed_in_a_step_is_not_interrupted_its_tasks_are_dead_letters(instance):
-    run_id = run_that(instance, "bad input")
+def test_a_run_that_failed_in_a_step_is_not_interrupted_its_tasks_are_dead_letters(instance, runs):
+    run_id = runs["bad input"]
     assert why_of(instance, run_id) is None
     verdict = verdict_of(instance, run_id)
     assert f"run {run_id} failed in step work (ValueError: " in verdict.refusal
     assert "the payload has no title" in verdict.refusal and "dead letters" in verdict.refusal
+    assert listed(instance, run_id) == []
 
 
-def test_a_run_that_succeeded_is_not_interrupted(instance):
-    assert why_of(instance, run_that(instance, "ok")) is None
+def test_a_run_that_succeeded_is_not_interrupted(instance, runs):
+    assert why_of(instance, runs["ok"]) is None
 
 
-def test_a_crashed_run_dagster_is_to_retry_is_not_listed_until_nobody_retries_it(instance):
+def test_every_interrupted_run_is_listed_and_nothing_else(instance, runs):
+    interrupted = ("killed", "stopped under it", "canceled", "over budget", "over budget, then failed")
+    assert sorted(listed(instance, *runs.values())) == sorted(runs[name] for name in interrupted)
+
+
+def test_a_crashed_run_dagster_is_to_retry_is_not_listed_until_nobody_retries_it(instance, runs):
     # run_retries on, as in dagster.yaml: Dagster marks the crashed run dagster/will_retry=true.
-    retried = run_that(instance, "interrupted")
+    retried = runs["stopped under it, to be retried"]
     assert instance.get_run_by_id(retried).tags["dagster/will_retry"] == "true"
     assert "Dagster is to retry" in verdict_of(instance, retried).refusal
     # A launch tagged dagster/max_retries=0 has no retry coming: it is the operator's to recover.
-    not_retried = run_that(instance, "interrupted", tags=NO_RETRY)
+    not_retried = runs["stopped under it"]
     assert listed(instance, retried, not_retried) == [not_retried]
 
 
@@ -181,8 +206,8 @@ def test_a_run_re_executed_from_failure_is_no_longer_interrupted_and_its_re_exec
     assert verdict.why is None and f"re-executed already, as run {result.run_id}" in verdict.refusal
 
 
-def test_runs_of_other_jobs_are_not_listed(instance):
-    run_id = run_that(instance, "canceled")
+def test_runs_of_other_jobs_are_not_listed(instance, runs):
+    run_id = runs["canceled"]
     assert run_id not in [r.dagster_run.run_id for r, _ in find_interruptions(instance, {"task_decomposition"})]
 
 
@@ -191,8 +216,8 @@ def test_the_jobs_looked_at_are_those_of_the_task_kinds_not_housekeeping():
     assert not {"housekeeping", "run_retention"} & task_job_names()
 
 
-def test_where_a_run_stopped_is_the_step_it_was_in_after_the_last_that_completed(instance):
-    stopped = stopping_point(step_events(instance, run_that(instance, "canceled")))
+def test_where_a_run_stopped_is_the_step_it_was_in_after_the_last_that_completed(instance, runs):
+    stopped = stopping_point(step_events(instance, runs["canceled"]))
     assert (stopped.last_completed, stopped.stopped_in) == ("load", ("work",))
     assert stopped.describe() == "in work, after load"
 
