@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 from orbit_pipelines.ledger import Ledger, Task
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, RunRecord
+    from dagster import DagsterInstance, DagsterRun, RunRecord
 
 # How many of the newest failed and canceled runs a listing looks at: far more than a day's interruptions,
 # and run_retention purges old runs anyway.
@@ -34,7 +34,6 @@ MAX_RUNS_SCANNED = 2000
 LAST_EVENTS_READ = 50
 
 PARENT_RUN_TAG = "dagster/parent_run_id"
-ROOT_RUN_TAG = "dagster/root_run_id"
 FAILURE_REASON_TAG = "dagster/failure_reason"
 
 # Dagster's RunFailureReason values that mean the worker, not the work, gave out.
@@ -293,30 +292,23 @@ def describe(instance: DagsterInstance, ledger: Ledger, record: RunRecord, verdi
         job_name=run.job_name,
         why=verdict.why,
         ended_at=datetime.fromtimestamp(record.end_time, timezone.utc) if record.end_time else None,
-        tasks=tasks_of_run(ledger, run.run_id, run.tags),
+        tasks=tasks_of_run(ledger, run),
         stopped=stopping_point(step_events(instance, run.run_id)),
         message=verdict.message,
     )
 
 
-def tasks_of_run(ledger: Ledger, run_id: str, tags: Mapping[str, str]) -> list[Task]:
-    """The tasks a run was working on: those the ledger has seen it work on, else those its tags name
-    (its task, or the dispatch that requested it: a run canceled before its first op reported), else
-    those of the run it re-executes."""
-    from orbit_pipelines.ledger import TaskNotFound
-    from orbit_pipelines.runtime.tags import RUN_KEY_TAG, TASK_ID_TAG
+def tasks_of_run(ledger: Ledger, run: DagsterRun) -> list[Task]:
+    """The tasks a run was working on, as the outcome sensors find them (lifecycle.tasks_of_run: its tasks
+    in the ledger, its task tag, its dispatch), else those the ledger saw it or the run it re-executes
+    work on (a Launchpad launch's re-execution that stopped before its first op reported)."""
+    from orbit_pipelines.runtime import lifecycle
 
-    tasks = ledger.tasks_ever_in_run(run_id)
-    if not tasks and tags.get(TASK_ID_TAG, "").isdigit():
-        try:
-            tasks = [ledger.get(int(tags[TASK_ID_TAG]))]
-        except TaskNotFound:
-            tasks = []
-    if not tasks and tags.get(RUN_KEY_TAG):
-        tasks = ledger.tasks_with_dispatch_key(tags[RUN_KEY_TAG])
-    if not tasks and tags.get(ROOT_RUN_TAG) and tags[ROOT_RUN_TAG] != run_id:
-        tasks = ledger.tasks_ever_in_run(tags[ROOT_RUN_TAG])
-    return tasks
+    return (
+        lifecycle.tasks_of_run(ledger, run)
+        or ledger.tasks_ever_in_run(run.run_id)
+        or (ledger.tasks_ever_in_run(run.parent_run_id) if run.parent_run_id else [])
+    )
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from dagster import DagsterEventType, RunsFilter
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
-from orbit_pipelines_tests.live.stack import RUN_ID, orbit, run_finished, wait_for
+from orbit_pipelines_tests.live.stack import RUN_ID, orbit, run_finished, step_failures, wait_for
 from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
 
-pytestmark = pytest.mark.services
+# The scenario waits on a stack and a dozen `orbit` commands: more than the suite's 300 s on a busy machine.
+pytestmark = [pytest.mark.services, pytest.mark.timeout(900)]
 
 # Veryfi bills a call as it starts and answers this many seconds later: the window to stop the run in.
 ANSWER_AFTER_SECONDS = 4.0
@@ -66,6 +67,13 @@ def task_ids(stack, paths) -> list[int]:
 
 def settled(stack, ids) -> bool:
     return all(t.status in TERMINAL for t in stack.ledger.get_many(ids))
+
+
+def what_failed(stack, run_id) -> str:
+    """The failed steps' errors and the run's failure message, for an assertion's message."""
+    ended = stack.instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
+    said = [r.event_log_entry.dagster_event.message for r in ended]
+    return "\n".join([*step_failures(stack, run_id), *said])
 
 
 def children(stack, run_id) -> list[str]:
@@ -149,7 +157,7 @@ def test_recover_all_re_executes_them_and_every_document_completes_paid_for_once
         new_runs[run_id] = RUN_ID.findall(line)[-1]
         assert children(stack, run_id) == [new_runs[run_id]]
     for run_id in new_runs.values():
-        assert run_finished(stack, run_id, timeout=120) == "SUCCESS"
+        assert run_finished(stack, run_id, timeout=120) == "SUCCESS", what_failed(stack, run_id)
         executed = {s.step_key for s in stack.instance.get_run_step_stats(run_id)}
         assert "load_documents" not in executed and "upload_and_extract" in executed, "from failure"
     tasks = stack.ledger.get_many(killed_tasks + canceled_tasks)
@@ -162,8 +170,8 @@ def test_recover_all_re_executes_them_and_every_document_completes_paid_for_once
 
 def test_recovering_again_launches_nothing_and_a_recovered_run_is_refused(stack, interrupted):
     (killed, _, _), (canceled, _, _) = interrupted
-    orbit(stack, "recover", "--all")  # whatever the previous test did, these are recovered now
-    wait_for(lambda: all(children(stack, r) for r in (killed, canceled)), 10, "the recoveries", stack.logs)
+    if not all(children(stack, r) for r in (killed, canceled)):  # this test on its own: recover them first
+        orbit(stack, "recover", killed, canceled)
     again = orbit(stack, "recover", "--all").stdout
     assert killed not in again and canceled not in again
     assert [len(children(stack, r)) for r in (killed, canceled)] == [1, 1]
