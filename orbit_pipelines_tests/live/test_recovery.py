@@ -249,9 +249,10 @@ def test_orbit_up_recover_re_executes_at_start_up_a_run_canceled_before_the_stac
     instance, home = instance_for(url), tmp_path / "orbit_home"
     (path,) = write_unique_sample_set(tmp_path / "docs", n=1, salt=f"up --recover {uuid.uuid4()}")
     try:
-        first = OrbitUp(url, home, tmp_path / "console-1.txt")
+        first = OrbitUp(url, home, tmp_path / "console-1.txt", "--recover")
         try:
-            first.wait_until(lambda: _location_loaded(first.api()), 180, "the first stack loading its code")
+            first.wait_until(lambda: "recover: no interrupted runs" in first.lines(), 180, "the first stack's recovery")
+            assert _location_loaded(first.api())
             config = {"ops": {"load_documents": {"config": {"paths": [str(path)]}}}}
             canceled = first.api().launch("document_processing", config, NO_RUN_RETRY)
             first.api().terminate(canceled)
