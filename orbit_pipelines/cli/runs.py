@@ -83,7 +83,10 @@ def pause(kind: str, reason: str) -> None:
 @click.command("resume")
 @click.option("--kind", default="*", help="Resume one kind only (default: all intake).")
 def resume(kind: str) -> None:
-    """Continue dispatching after `orbit pause`."""
+    """Continue dispatching after `orbit pause`: intake, not runs.
+
+    Tasks left PENDING by the pause start again. Runs a dead worker, a timeout or a cancel stopped are
+    another matter: `orbit runs interrupted` lists them and `orbit recover` re-executes them."""
     from orbit_pipelines.run_control import resume_intake
 
     with environment() as env:

@@ -37,8 +37,14 @@ def env_command() -> None:
     "--host", default=DEFAULT_UI_HOST, show_default=True, help="Webserver bind address (loopback by default)."
 )
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, type=int)
+@click.option(
+    "--recover",
+    is_flag=True,
+    help="Once the stack is up, re-execute from failure every run a dead worker, a timeout or a cancel "
+    "interrupted (`orbit recover --all`), one line each.",
+)
 @metrics_options("metrics-")
-def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) -> None:
+def up(host: str, port: int, recover: bool, metrics_host: str, metrics_port: int, window: int) -> None:
     """Run the webserver, the daemon (sensors, schedules, run queue), a code server and the Prometheus
     metrics server until Ctrl-C."""
     with environment(local_services=True) as env:
@@ -56,6 +62,8 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         console = LogFollower(log_file, click.echo)  # from the log's end before this start
         server = dev_stack.start_dev_server(host, port, log_file)
         console.start()
+        if recover:
+            _recover_in_background(env, host, port, server.alive)
         # The server stops before the console, so that the console shows its last words.
         exit_code = dev_stack.run_until_interrupted(
             server.proc.wait,
@@ -66,6 +74,17 @@ def up(host: str, port: int, metrics_host: str, metrics_port: int, window: int) 
         )
         if exit_code not in (None, 0):
             raise click.ClickException(f"dagster dev exited with code {exit_code}; see {log_file}")
+
+
+def _recover_in_background(env, host: str, port: int, alive) -> None:
+    """`orbit up --recover`: recovery waits for the webserver while the console goes on."""
+    import threading
+
+    from orbit_pipelines.cli.recovery import recover_when_ready
+
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://[{reachable}]:{port}" if ":" in reachable else f"http://{reachable}:{port}"
+    threading.Thread(target=recover_when_ready, args=(url, env, alive, click.echo), daemon=True).start()
 
 
 def _runs_ended(instance, tasks, timeout: float, daemon) -> list:
