@@ -17,16 +17,18 @@ class PhaseQueries:
     engine: Engine
 
     def enter_phase(self, run_id: str, phase: str, at: datetime) -> list[int]:
-        """The RUNNING tasks of `run_id` enter `phase` as of `at`; returns the ids that moved.
+        """The tasks `run_id` was working on at `at` enter `phase` as of then; returns the ids that moved.
 
-        Idempotent and ordered: a task already in that phase, or that entered a later one (an event read
-        out of order, a sensor tick replayed), is left alone. Tasks of the run that are done (a failed
-        document in a batch whose others go on) keep the phase they ended in."""
+        The sensor reads step starts a few seconds late, so a task counts as in the run at `at` if it is
+        QUEUED or RUNNING under it now, or ended after `at` (a short last step: the task completed before the tick),
+        and its history still gets the phase. Idempotent and ordered: a task already in that phase, or
+        that entered a later one (an event read out of order, a tick replayed), is left alone; a task that
+        ended before the step started (a failed document in a batch whose others go on) is not moved."""
         stmt = text(
             """
             WITH moved AS (
                 UPDATE orbit.tasks SET phase = :phase, phase_at = :at
-                WHERE run_id = :run_id AND status = 'RUNNING'
+                WHERE run_id = :run_id AND (status IN ('QUEUED', 'RUNNING') OR finished_at >= :at)
                   AND phase IS DISTINCT FROM :phase AND (phase_at IS NULL OR phase_at < :at)
                 RETURNING id
             ), logged AS (

@@ -78,11 +78,23 @@ def test_a_decomposition_task_enters_each_phase_of_its_run_in_order(
     assert phases_entered(ledger, task_id) == DECOMPOSITION_PHASES
 
 
-def test_a_step_start_read_after_the_task_has_ended_moves_nothing(instance, ledger, ledger_resource, decomposition_run):
+def test_step_starts_read_after_the_task_has_completed_still_make_its_history(
+    instance, ledger, ledger_resource, decomposition_run
+):
     task_id, _ = decomposition_run
-    tick(instance, ledger_resource)
+    tick(instance, ledger_resource)  # the run is over: its last step completed the task before this tick
     assert ledger.get(task_id).status == TaskStatus.COMPLETED
-    assert phases_entered(ledger, task_id) == []
+    assert phases_entered(ledger, task_id) == DECOMPOSITION_PHASES
+    assert ledger.get(task_id).phase == "STORING"
+
+
+def test_a_task_that_ended_before_a_step_started_does_not_enter_its_phase(ledger, sample_payload):
+    task, _ = submit_task(ledger, "decomposition", {**sample_payload, "title": "failed before storing"})
+    ledger.move_along(task.id, TaskStatus.RUNNING, run_id="run-3")
+    ledger.move_along(task.id, TaskStatus.FAILED, run_id="run-3", error=("Refused", "bad input", "decompose_task"))
+    later = datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert ledger.enter_phase("run-3", "STORING", later) == []
+    assert phases_entered(ledger, task.id) == []
 
 
 def test_an_older_step_start_does_not_move_a_task_back(ledger, sample_payload):
