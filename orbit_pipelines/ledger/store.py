@@ -175,8 +175,10 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
+                    # In time order: a phase is recorded when the phase sensor reads its step's start, after
+                    # changes that came later when that step was short (ledger/phases.py).
                     "SELECT from_status, to_status, run_id, note, at FROM orbit.task_events "
-                    "WHERE task_id = :id ORDER BY id"
+                    "WHERE task_id = :id ORDER BY at, id"
                 ),
                 {"id": task_id},
             )
