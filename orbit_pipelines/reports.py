@@ -38,8 +38,8 @@ def _documents(ledger: Ledger, task_ids: list[int]) -> dict[int, dict[str, Any]]
 
 
 def title(task: Task) -> str:
-    """What a person calls the task: a decomposition's title, a document's file name."""
-    return str(task.payload.get("title") or task.payload.get("source_name") or "")
+    """What a person calls the task: a decomposition's title, a document's file name, a worksheet's request."""
+    return str(task.payload.get("title") or task.payload.get("source_name") or task.payload.get("prompt") or "")
 
 
 def history(ledger: Ledger, task_id: int) -> list[dict[str, Any]]:

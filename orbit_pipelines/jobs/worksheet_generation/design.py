@@ -15,7 +15,13 @@ import re
 from fractions import Fraction
 from typing import Callable, Optional
 
-from orbit_pipelines.jobs.worksheet_generation.models import Exercise, Section, WorksheetDesign, WorksheetPayload
+from orbit_pipelines.jobs.worksheet_generation.models import (
+    MAX_EXERCISES,
+    Exercise,
+    Section,
+    WorksheetDesign,
+    WorksheetPayload,
+)
 
 DEFAULT_COUNT = 10
 SUBJECTS = ("arithmetic", "fractions", "equations", "units", "vocabulary")
@@ -191,11 +197,29 @@ _MAKERS: dict[str, Callable[[WorksheetPayload, random.Random, int], Section]] = 
 }
 
 
+# A maker draws this many exercises for each one the sheet holds, so a sheet can leave out the repeats a
+# small range of numbers gives (1/2 + 1/2 three times in twenty).
+DRAWS_PER_EXERCISE = 4
+
+
+def _distinct(section: Section, count: int) -> Section:
+    """The first `count` exercises with no question twice; repeats only when the range has too few."""
+    distinct: dict[str, Exercise] = {}
+    repeats: list[Exercise] = []
+    for exercise in section.exercises:
+        if exercise.question in distinct:
+            repeats.append(exercise)
+        else:
+            distinct[exercise.question] = exercise
+    return section.model_copy(update={"exercises": ([*distinct.values(), *repeats])[:count]})
+
+
 def design_worksheet(payload: WorksheetPayload) -> WorksheetDesign:
     """The same request always gives the same sheet. Raises ValueError naming the field for what cannot be made."""
     subject = subject_of(payload)
     count = count_of(payload)
-    section = _MAKERS[subject](payload, seeded(payload), count)
+    draws = min(count * DRAWS_PER_EXERCISE, MAX_EXERCISES)
+    section = _distinct(_MAKERS[subject](payload, seeded(payload), max(draws, count)), count)
     short = all(len(e.question) <= 24 for e in section.exercises)
     return WorksheetDesign(
         title=payload.title or section.title,

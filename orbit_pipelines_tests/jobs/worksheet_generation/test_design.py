@@ -59,3 +59,22 @@ def test_a_vocabulary_sheet_uses_the_words_the_request_lists():
 def test_an_unknown_subject_is_refused_naming_the_field():
     with pytest.raises(ValueError, match="subject: 'astrology' is not one of"):
         sheet("something", subject="astrology")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "20 fraction exercises for year 5, with an answer key",
+        "30 addition and subtraction exercises up to 20",
+        "15 linear equations",
+        "12 unit conversions of length",
+    ],
+)
+def test_a_sheet_never_asks_the_same_exercise_twice(prompt):
+    questions = [e.question for e in design_worksheet(WorksheetPayload(prompt=prompt)).sections[0].exercises]
+    assert len(questions) == len(set(questions)), [q for q in questions if questions.count(q) > 1]
+
+
+def test_a_range_too_small_for_the_count_still_fills_the_sheet():
+    sheet = design_worksheet(WorksheetPayload(prompt="the 7 times table", exercise_count=20))
+    assert len(sheet.sections[0].exercises) == 20  # 12 distinct products, then repeats
