@@ -35,7 +35,8 @@ def test_a_task_run_by_the_daemon_is_told_to_the_webhook_receiver(stack):
         stack.logs,
     )
     events = events_of(stack, task_id)
-    assert [e.type for e in events][:2] == ["task.queued", "task.started"]
+    # Phases entered are events too (task.phase_started, live/test_phases.py); here the status and step events.
+    assert [e.type for e in events if e.type != "task.phase_started"][:2] == ["task.queued", "task.started"]
     assert [e.step for e in events if e.type == "task.step_completed"] == [
         "load_task",
         "decompose_task",
