@@ -94,6 +94,18 @@ def process_documents(instance, ledger, task_ids, resources: dict | None = None,
     )
 
 
+def worker_pid(env, run_id) -> int | None:
+    """The run worker's pid of a run on `env.instance`, from the engine event that announces it
+    ("Started process for run (pid: N)"): the tests that kill a worker mid-run find it here."""
+    from dagster import DagsterEventType
+
+    for record in env.instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
+        pid = record.event_log_entry.dagster_event.engine_event_data.metadata.get("pid")
+        if pid is not None:
+            return int(pid.value)
+    return None
+
+
 class MessageReceiver:
     """A local HTTP endpoint that records what it receives and answers as told (a webhook stand-in)."""
 

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine
 from orbit_pipelines.ledger import Ledger
@@ -73,6 +74,17 @@ def orbit(stack, *args, check=True, timeout=120, env=None):
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
+
+
+def task_ids_of(stack, paths) -> list[int]:
+    """The ledger tasks of these submitted files, in id order."""
+    with stack.ledger.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT id FROM orbit.tasks WHERE payload->>'path' = ANY(:paths) ORDER BY id"),
+                {"paths": [str(p.resolve()) for p in paths]},
+            ).scalars()
+        )
 
 
 def finished(stack, task_id, timeout=120):

@@ -11,13 +11,13 @@ import sys
 import time
 
 import psutil
-from dagster import DagsterEventType, RunsFilter
+from dagster import RunsFilter
 from sqlalchemy import text
 
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
-from orbit_pipelines_tests.live.stack import wait_for
+from orbit_pipelines_tests.live.stack import task_ids_of, wait_for
 from orbit_pipelines_tests.reliability.accounting import account
-from orbit_pipelines_tests.support import ROOT
+from orbit_pipelines_tests.support import ROOT, worker_pid
 
 DOCUMENTS = 64
 
@@ -32,25 +32,6 @@ def submit_and_wait(stack, folder) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def task_ids_of(stack, paths) -> list[int]:
-    with stack.ledger.engine.connect() as conn:
-        return list(
-            conn.execute(
-                text("SELECT id FROM orbit.tasks WHERE payload->>'path' = ANY(:paths) ORDER BY id"),
-                {"paths": [str(p.resolve()) for p in paths]},
-            ).scalars()
-        )
-
-
-def worker_pid(stack, run_id) -> int | None:
-    """The run worker's pid, from the engine event that announces it ("Started process for run (pid: N)")."""
-    for record in stack.instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
-        pid = record.event_log_entry.dagster_event.engine_event_data.metadata.get("pid")
-        if pid is not None:
-            return int(pid.value)
-    return None
 
 
 def failures_recorded(stack, ids) -> int:

@@ -8,8 +8,7 @@ import pytest
 
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines.observability.webhooks.events import WebhookEvent
-from orbit_pipelines_tests.live.stack import finished, orbit, wait_for
-from orbit_pipelines_tests.live.test_crash_retry_wait import task_ids_of
+from orbit_pipelines_tests.live.stack import finished, orbit, task_ids_of, wait_for
 
 pytestmark = pytest.mark.services
 

@@ -23,7 +23,7 @@ from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines_tests.live.stack import RUN_ID, orbit, run_finished, step_failures, wait_for
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for, worker_pid
 
 # The scenario waits on a stack and a dozen `orbit` commands: more than the suite's 300 s on a busy machine.
 pytestmark = [pytest.mark.services, pytest.mark.timeout(900)]
@@ -50,15 +50,6 @@ def launch_batch(stack, folder, n: int) -> tuple[str, list]:
 
 def paid(veryfi, paths) -> list[int]:
     return [veryfi.paid_calls_for(sha256_of(p)) for p in paths]
-
-
-def worker_pid(stack, run_id) -> int | None:
-    """The run worker's pid, from the engine event that announces it (as reliability/test_process_faults.py)."""
-    for record in stack.instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
-        pid = record.event_log_entry.dagster_event.engine_event_data.metadata.get("pid")
-        if pid is not None:
-            return int(pid.value)
-    return None
 
 
 def task_ids(stack, paths) -> list[int]:

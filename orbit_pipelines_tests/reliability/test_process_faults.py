@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-from dagster import DagsterEventType, RunsFilter
+from dagster import RunsFilter
 from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine, normalize_pg_url
@@ -29,7 +29,7 @@ from orbit_pipelines.local.processes import ManagedProcess, venv_bin
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines.runtime.tags import RUN_KEY_TAG
 from orbit_pipelines_tests.reliability.accounting import account
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for, worker_pid
 
 pytestmark = pytest.mark.services
 
@@ -147,15 +147,6 @@ def first_runs_per_key(live, ids) -> Counter:
     keys = {t.dispatch_key for t in live.ledger.get_many(ids) if t.dispatch_key}
     runs = live.instance.get_runs(RunsFilter(tags={RUN_KEY_TAG: sorted(keys)}))
     return Counter(run.tags[RUN_KEY_TAG] for run in runs if not run.parent_run_id)
-
-
-def worker_pid(live, run_id) -> int | None:
-    """The run worker's pid, from the engine event that announces it ("Started process for run (pid: N)")."""
-    for record in live.instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
-        pid = record.event_log_entry.dagster_event.engine_event_data.metadata.get("pid")
-        if pid is not None:
-            return int(pid.value)
-    return None
 
 
 def test_a_run_worker_killed_mid_batch_is_retried_and_nothing_is_paid_twice(live, emulator, scoreboard):
