@@ -139,6 +139,7 @@ BENCH_TASKS = [
         "decomposition_own_tasks.json",
         "decomposition_holdout_tasks.json",
         "decomposition_blind_tasks.json",
+        "decomposition_blind2_tasks.json",
     )
     for t in json.loads((Path(__file__).parents[3] / "bench" / name).read_text())
 ]
