@@ -60,6 +60,25 @@ def _sample_processes(stop: threading.Event, peak: list[float], cpu: dict[int, t
         stop.wait(0.2)
 
 
+def _launch_events(run_ids: list[str], t0: float) -> dict[str, dict[str, float]]:
+    """Per run, seconds after `t0` of its launch's events: enqueued, dequeued, starting (the code server
+    starts its worker), started (the worker runs it)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    kinds = {
+        DagsterEventType.RUN_ENQUEUED: "enqueued",
+        DagsterEventType.RUN_DEQUEUED: "dequeued",
+        DagsterEventType.RUN_STARTING: "starting",
+        DagsterEventType.RUN_START: "started",
+    }
+    found: dict[str, dict[str, float]] = {}
+    with DagsterInstance.get() as instance:
+        for run_id in run_ids:
+            events = instance.all_logs(run_id, of_type=set(kinds))
+            found[run_id[:8]] = {kinds[e.dagster_event_type]: round(e.timestamp - t0, 2) for e in events}
+    return found
+
+
 def _cpu_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
     spent: dict[str, float] = {}
     for pid, (role, seconds) in after.items():
@@ -133,6 +152,15 @@ def bench(n: int, latency: float, concurrency: int, extra_env: dict[str, str]) -
                     ).scalars()
                 )
             timeline = run_timeline(ledger.engine, run_ids, t0, step="upload_and_extract")
+            launch_events = _launch_events(run_ids, t0)
+            with ledger.engine.connect() as conn:
+                last_completed = conn.execute(
+                    text(
+                        "SELECT extract(epoch FROM max(finished_at)) FROM orbit.tasks t JOIN orbit.task_runs r "
+                        "ON r.task_id = t.id WHERE r.run_id = ANY(:runs)"
+                    ),
+                    {"runs": run_ids},
+                ).scalar()
             posts = sorted(r.received_at for r in veryfi.requests if r.method == "POST")
             completed = ledger.counts_by_status().get("COMPLETED", 0) - 1  # the first document's
             figures_of_run = {
@@ -159,6 +187,8 @@ def bench(n: int, latency: float, concurrency: int, extra_env: dict[str, str]) -
         "last_veryfi_request_s": round(posts[-1] - t0_monotonic, 2) if posts else None,
         "runs": len(run_ids),
         "run_timeline_created_started_ended_step_started_step_ended_s": timeline,
+        "launch_events_s": launch_events,
+        "last_task_completed_s": round(float(last_completed) - t0, 2) if last_completed else None,
         "run_worker_peak_rss_mb": round(peak[0], 1),
         "cpu_s_by_process_during_command": _cpu_by_role(cpu_before, cpu_after),
         **figures_of_run,
