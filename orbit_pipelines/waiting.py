@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Callable, Sequence
 
 from orbit_pipelines.ledger import Ledger, Task, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 
 POLL_SECONDS = 0.1
+# A poll after the first reads only the tasks changed since the one before, less this margin: a change
+# committed late by a transaction that began before the last poll is read by the next (re-reading a task
+# whose state is unchanged is harmless).
+CHANGED_MARGIN = timedelta(seconds=5)
 
 
 class WaitError(RuntimeError):
@@ -42,17 +47,19 @@ def wait_for_tasks(
     position = {task_id: i for i, task_id in enumerate(ids)}
     deadline = time.monotonic() + timeout
     seen: dict[int, tuple[TaskStatus, str | None, str | None]] = {}
+    since = None
     while True:
-        states = ledger.states_of(ids)
-        missing = [i for i in ids if i not in states]
-        if missing:
+        read, now = ledger.states_of(ids, since)
+        if since is None and (missing := [i for i in ids if i not in read]):
             raise TaskNotFound(missing[0])
-        changed = [i for i in ids if seen.get(i) != states[i]]
+        since = now - CHANGED_MARGIN
+        states = {**seen, **read}
+        changed = [i for i in read if seen.get(i) != read[i]]
         if on_change and changed:
             # Whole rows only for what changed since the last poll.
             for task in sorted(ledger.get_many(changed), key=lambda t: position[t.id]):
                 on_change(task)
-        seen.update({i: states[i] for i in changed})
+        seen = states
         unfinished = [i for i in ids if states[i][0] not in TERMINAL]
         if not unfinished:
             current = {t.id: t for t in ledger.get_many(ids)}

@@ -175,7 +175,7 @@ def upload_and_extract_all(
 ) -> list[DocumentItem]:
     led = ledger.get()
     # Stored and completed by an earlier attempt of this step (its storer runs as answers arrive).
-    states = led.states_of([i.task_id for i in items])
+    states, _ = led.states_of([i.task_id for i in items])
     items = [
         i.model_copy(update={"stored": True}) if states.get(i.task_id, (None,))[0] == TaskStatus.COMPLETED else i
         for i in items

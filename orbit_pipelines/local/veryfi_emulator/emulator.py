@@ -82,6 +82,9 @@ class VeryfiEmulator:
             self._document_ids = itertools.count(100_000_001)
             self._line_ids = itertools.count(500_000_001)
             self._requests: deque[RecordedRequest] = deque(maxlen=2000)
+            # When the first POST since the last reset arrived (time.monotonic()): a benchmark's "first
+            # Veryfi request after the command started", which the bounded request list may have lost.
+            self.first_post_at: Optional[float] = None
             self._hosted: dict[str, tuple[bytes, str]] = {}
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -249,6 +252,8 @@ class VeryfiEmulator:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            if request.method == "POST" and self.first_post_at is None:
+                self.first_post_at = request.received_at
 
     def _hosted_file(self, token: str) -> Optional[tuple[bytes, str]]:
         with self._lock:

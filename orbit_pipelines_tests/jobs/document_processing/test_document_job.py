@@ -231,3 +231,34 @@ def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, led
         "load_documents",
     )
     assert "sha256: String should match pattern" in failed.error_message
+
+
+def test_a_document_is_stored_and_completed_while_the_rest_of_its_batch_is_still_extracted(
+    instance, ledger, emulator, receipts
+):
+    import threading
+    import time
+
+    ids = submitted_documents(ledger, receipts)
+    emulator.faults.latency = 1.0  # one call at a time (concurrency 1): about a second per document
+    seen: list[dict] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append({t.id: t.status for t in ledger.get_many(ids)})
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = process_documents(instance, ledger, ids, resources=veryfi_overrides(concurrency=1))
+    finally:
+        done.set()
+        watcher.join()
+    assert result.success
+    # Some moment had one document's row stored and its task COMPLETED, another's call still to come.
+    assert any(
+        TaskStatus.COMPLETED in states.values() and TaskStatus.RUNNING in states.values() for states in seen
+    ), seen[-3:]
+    assert len(documents_for_tasks(ledger.engine, ids)) == len(ids)
