@@ -258,7 +258,7 @@ def test_a_document_is_stored_and_completed_while_the_rest_of_its_batch_is_still
         watcher.join()
     assert result.success
     # Some moment had one document's row stored and its task COMPLETED, another's call still to come.
-    assert any(
-        TaskStatus.COMPLETED in states.values() and TaskStatus.RUNNING in states.values() for states in seen
-    ), seen[-3:]
+    assert any(TaskStatus.COMPLETED in states.values() and TaskStatus.RUNNING in states.values() for states in seen), (
+        seen[-3:]
+    )
     assert len(documents_for_tasks(ledger.engine, ids)) == len(ids)
