@@ -281,3 +281,71 @@ def test_unknown_streams_and_tasks_are_404_and_a_malformed_task_400(ledger, stre
     assert unknown.status_code == 404
     assert unknown.json()["error"] == "task 987654321 does not exist"
     assert requests.get(f"{stream.url}?task=abc", headers=auth, timeout=5).status_code == 400
+
+
+def test_a_stream_tells_the_browser_how_long_to_wait_before_reconnecting(ledger, stream):
+    task = new_task(ledger)
+    client = Client(f"{stream.url}?task={task.id}")
+    client.take(1)
+    assert client.lines[:2] == ["retry: 2000", ""]
+    client.close()
+
+
+def test_clients_beyond_the_bound_are_turned_away_until_one_leaves(ledger):
+    server = serve(ledger.engine, "127.0.0.1", 0, TOKEN, heartbeat_seconds=0.3, max_clients=1)
+    try:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        first = Client(server.url)
+        refused = requests.get(server.url, headers=auth, timeout=5)
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "1 clients already follow the stream"
+        first.close()
+        # The server notices at its next heartbeat that the client has gone.
+        deadline = time.monotonic() + 5
+        while (again := requests.get(server.url, headers=auth, stream=True, timeout=5)).status_code == 503:
+            assert time.monotonic() < deadline, "the slot was never given back"
+            time.sleep(0.2)
+        assert again.status_code == 200
+        again.close()
+    finally:
+        server.stop()
+
+
+def test_without_its_listener_a_client_still_gets_the_events_at_its_next_heartbeat(ledger):
+    server = serve(ledger.engine, "127.0.0.1", 0, TOKEN, heartbeat_seconds=0.5)
+    try:
+        task = new_task(ledger)
+        client = Client(f"{server.url}?task={task.id}")
+        client.take(1)
+        server.listener.stop()
+        ledger.record_note(task.id, "nobody listens")
+        (note,) = client.take(1, timeout=5)
+        assert json.loads(note.data)["note"] == "nobody listens"
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_the_client_library_resumes_after_a_server_restart_without_losing_or_repeating_an_event(ledger):
+    from orbit_pipelines.observability.stream.client import follow
+
+    first = serve(ledger.engine, "127.0.0.1", 0, TOKEN)
+    port = first.server_address[1]
+    task = new_task(ledger)
+    received: queue.Queue = queue.Queue()
+
+    def collect():
+        for message in follow(f"{first.url}?task={task.id}", TOKEN, reconnect_seconds=0.2):
+            received.put(json.loads(message.data)["note"])
+
+    threading.Thread(target=collect, daemon=True).start()
+    assert received.get(timeout=10) == "submitted"
+    first.stop()
+    ledger.record_note(task.id, "while the server was down")
+    second = serve(ledger.engine, "127.0.0.1", port, TOKEN)
+    try:
+        ledger.record_note(task.id, "after the restart")
+        assert [received.get(timeout=10) for _ in range(2)] == ["while the server was down", "after the restart"]
+        assert received.empty()
+    finally:
+        second.stop()

@@ -96,6 +96,8 @@ class Listener(threading.Thread):
             conn.close()
 
     def stop(self) -> None:
+        if self._stopping:
+            return
         self._stopping = True
         os.write(self._stop_write, b"x")
         self.join(timeout=5)

@@ -65,13 +65,23 @@ class EventStreamServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, engine: Engine, host: str, port: int, token: str, heartbeat_seconds: float = HEARTBEAT_SECONDS):
+    def __init__(
+        self,
+        engine: Engine,
+        host: str,
+        port: int,
+        token: str,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        max_clients: int = MAX_CLIENTS,
+    ):
         if not token:
             raise ValueError("the event stream needs a token")
         self.engine, self.token, self.heartbeat_seconds = engine, token, heartbeat_seconds
         self.wakeups = Wakeups()
         self.listener = Listener(engine, self.wakeups)
-        self.clients = threading.BoundedSemaphore(MAX_CLIENTS)
+        # Each client is a thread: a bound keeps a runaway client from exhausting them.
+        self.max_clients = max_clients
+        self.clients = threading.BoundedSemaphore(max_clients)
         super().__init__((host, port), _Handler)
 
     @property
@@ -153,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, "the ledger cannot be read now; try again")
             return
         if not self.server.clients.acquire(blocking=False):
-            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, f"{MAX_CLIENTS} clients already follow the stream")
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE, f"{self.server.max_clients} clients already follow the stream")
             return
         try:
             self.send_response(HTTPStatus.OK)
