@@ -93,3 +93,16 @@ def test_the_live_stack_s_stream_refuses_a_missing_or_wrong_token(stream):
     server, _token = stream
     assert requests.get(server.url, timeout=5).status_code == 401
     assert requests.get(server.url, headers={"Authorization": "Bearer guess"}, timeout=5).status_code == 403
+
+
+def test_orbit_events_prints_a_line_per_event_of_a_task_the_stack_ran(stack, stream, tmp_path):
+    server, token = stream
+    task_id = submitted_task(stack, tmp_path, "Followed")
+    assert finished(stack, task_id).status.value == "COMPLETED"
+    env = {**stack.env, "ORBIT_EVENTS_URL": server.url.removesuffix("/events"), "ORBIT_EVENTS_TOKEN": token}
+    # submitted, queued, started, completed at least; phases come in between.
+    lines = orbit(stack, "events", "--task", str(task_id), "--count", "4", env=env).stdout.splitlines()
+    assert lines[0].split(" ", 1)[1] == f"task.submitted task {task_id} (decomposition) -> PENDING: submitted"
+    assert any(f"task.queued task {task_id} (decomposition) PENDING -> QUEUED" in line for line in lines)
+    as_json = orbit(stack, "events", "--task", str(task_id), "--count", "1", "--json", env=env).stdout
+    assert json.loads(as_json)["type"] == "task.submitted"
