@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "decomposition": ["--repeat", "5"],
     "worksheets": ["--n", "50"],
     "voice": ["--offline", "4", "--seconds", "12", "--api", "200", "--latency", "0.25", "--concurrency", "8"],
+    "event_stream": ["--n", "500", "--clients", "1", "--clients", "10", "--burst", "500"],
 }
 
 
@@ -169,6 +170,16 @@ TARGETS: list[Row] = [
             r["retention"]["runs_purged"] > 0
             and r["retention"]["event_rows_after"] < r["retention"]["event_rows_before"]
         ),
+    ),
+    (
+        "event_stream",
+        "ledger change (commit) to stream client: p95 < 500 ms",
+        lambda r: "; ".join(
+            f"{x['clients']} client(s){' burst' if not x['interval_s'] else ''}: p50 {x['from_commit']['p50_ms']} ms, "
+            f"p95 {x['from_commit']['p95_ms']} ms"
+            for x in r["runs"]
+        ),
+        lambda r: all(x["from_commit"]["p95_ms"] < r["target_p95_ms"] for x in r["runs"]),
     ),
 ]
 

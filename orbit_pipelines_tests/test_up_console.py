@@ -52,7 +52,8 @@ def session(pg_server, tmp_path_factory):
     for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
         env.pop(configured, None)  # `orbit up` starts its own local S3 server and Veryfi emulator
     up = ManagedProcess(
-        [sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(port), "--metrics-port", "0"],
+        [sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(port), "--metrics-port", "0"]
+        + ["--events-port", "0"],
         cwd=ROOT,
         log_file=console,
         env=env,

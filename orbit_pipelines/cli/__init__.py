@@ -12,6 +12,7 @@ from orbit_pipelines.cli import (
     database,
     dead_letters,
     documents,
+    events,
     metrics,
     recovery,
     runs,
@@ -42,6 +43,7 @@ for _command in (
     dead_letters.dlq,
     metrics.metrics,
     webhooks.webhooks,
+    *events.COMMANDS,
     scaffold.new,
 ):
     main.add_command(_command)

@@ -15,6 +15,7 @@ from orbit_pipelines.cli.common import (
     reported,
     start_metrics,
 )
+from orbit_pipelines.cli.events import events_options, start_events
 from orbit_pipelines.environment import prepare_environment
 from orbit_pipelines.local import dev_stack
 from orbit_pipelines.local.console import LogFollower
@@ -44,15 +45,26 @@ def env_command() -> None:
     "interrupted (`orbit recover --all`), one line each.",
 )
 @metrics_options("metrics-")
-def up(host: str, port: int, recover: bool, metrics_host: str, metrics_port: int, window: int) -> None:
-    """Run the webserver, the daemon (sensors, schedules, run queue), a code server and the Prometheus
-    metrics server until Ctrl-C."""
+@events_options
+def up(
+    host: str,
+    port: int,
+    recover: bool,
+    metrics_host: str,
+    metrics_port: int,
+    window: int,
+    events_host: str,
+    events_port: int,
+) -> None:
+    """Run the webserver, the daemon (sensors, schedules, run queue), a code server, the Prometheus
+    metrics server and the live event stream (`orbit events`) until Ctrl-C."""
     with environment(local_services=True) as env:
         click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
         echo_lines(env.services.describe())
         ensure_pools()  # before the daemon starts any run: see pools.py
         click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
+        events_server = start_events(env, events_host, events_port) if events_port else None
         log_file = dev_stack.up_log_file(env)
         click.echo(
             f"log: {log_file} (webserver, daemon, code server and runs in full; "
@@ -71,6 +83,7 @@ def up(host: str, port: int, recover: bool, metrics_host: str, metrics_port: int
             server.stop,
             console.stop,
             *([metrics_server.shutdown] if metrics_server else []),
+            *([events_server.stop] if events_server else []),
         )
         if exit_code not in (None, 0):
             raise click.ClickException(f"dagster dev exited with code {exit_code}; see {log_file}")

@@ -207,6 +207,7 @@ class OrbitUp:
         for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
             env.pop(configured, None)  # `orbit up` starts its own local S3 server and Veryfi emulator
         argv = [sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(self.port), "--metrics-port", "0"]
+        argv += ["--events-port", "0"]
         self.process = ManagedProcess([*argv, *args], cwd=ROOT, log_file=console, env=env)
         self.log = home / "logs" / "up.log"
 

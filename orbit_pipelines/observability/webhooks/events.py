@@ -80,7 +80,7 @@ class WebhookEvent(BaseModel):
         return self.model_dump_json()
 
 
-def _task_ref(row: Mapping[str, Any], status: str) -> TaskRef:
+def task_ref(row: Mapping[str, Any], status: str) -> TaskRef:
     return TaskRef(
         id=row["task_id"],
         kind=row["kind"],
@@ -102,7 +102,7 @@ def events_for_change(row: Mapping[str, Any]) -> list[WebhookEvent]:
                 id=f"task-event-{row['id']}",
                 type="task.phase_started",
                 occurred_at=row["at"],
-                task=_task_ref(row, to_status),
+                task=task_ref(row, to_status),
                 run_id=row["run_id"],
                 phase=row["phase"],
                 note=row["note"],
@@ -112,7 +112,7 @@ def events_for_change(row: Mapping[str, Any]) -> list[WebhookEvent]:
         return []
     common = {
         "occurred_at": row["at"],
-        "task": _task_ref(row, to_status),
+        "task": task_ref(row, to_status),
         "run_id": row["run_id"],
         "from_status": from_status,
         "to_status": to_status,
@@ -138,7 +138,7 @@ def step_completed(task: Mapping[str, Any], run_id: str, step: str, at: datetime
         id=f"step-{storage_id}-task-{task['task_id']}",
         type="task.step_completed",
         occurred_at=at,
-        task=_task_ref(task, task["status"]),
+        task=task_ref(task, task["status"]),
         run_id=run_id,
         step=step,
     )

@@ -50,8 +50,9 @@ class Outbox:
                 {"s": seconds_ago},
             ).scalar_one()
 
-    def changes(self, cursor: IdCursor, limit: int) -> list[dict[str, Any]]:
-        """task_events rows after the cursor (and its gaps) with their task, in id order."""
+    def changes(self, cursor: IdCursor, limit: int, task_id: int | None = None) -> list[dict[str, Any]]:
+        """task_events rows after the cursor (and its gaps) with their task, in id order; only one
+        task's with `task_id` (the event stream's `?task=`)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
@@ -59,11 +60,11 @@ class Outbox:
                 SELECT e.id, e.task_id, e.from_status, e.to_status, e.run_id, e.note, e.at, e.phase,
                        t.kind, t.lane, t.priority, t.idempotency_key, t.error_class, t.error_message, t.error_step
                 FROM orbit.task_events e JOIN orbit.tasks t ON t.id = e.task_id
-                WHERE e.id > :last OR e.id = ANY(:gaps)
+                WHERE (e.id > :last OR e.id = ANY(:gaps)) AND (CAST(:task AS BIGINT) IS NULL OR e.task_id = :task)
                 ORDER BY e.id LIMIT :limit
                 """
                 ),
-                {"last": cursor.last_id, "gaps": list(cursor.gaps), "limit": limit},
+                {"last": cursor.last_id, "gaps": list(cursor.gaps), "limit": limit, "task": task_id},
             )
             return [dict(r._mapping) for r in rows]
 
