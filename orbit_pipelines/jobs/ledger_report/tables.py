@@ -184,10 +184,8 @@ def waiting_table(waiting: list[Task], counts: dict[str, int], max_rows: int, no
         ]
         for t in waiting[:max_rows]
     ]
-    statuses = " / ".join(sorted(s.value for s in PARKED))
-    return table(headers, rows, limit=max_rows, right=("task",)) + _more(
-        total - len(rows), f"`orbit task list --status {statuses}`"
-    )
+    listings = " / ".join(f"`orbit task list --status {s}`" for s in sorted(s.value for s in PARKED))
+    return table(headers, rows, limit=max_rows, right=("task",)) + _more(total - len(rows), listings)
 
 
 def dead_letter_table(letters: list[dict[str, Any]], total: int, now: datetime) -> str:

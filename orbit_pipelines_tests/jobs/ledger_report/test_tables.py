@@ -101,7 +101,10 @@ def test_more_waiting_tasks_than_the_cap_show_the_newest_and_count_the_rest(ledg
     shown = report(ledger, max_rows=2)
 
     assert [r["task"] for r in table_rows(shown.waiting)] == [str(tasks[2].id), str(tasks[1].id)]
-    assert "and 1 more (`orbit task list --status WAITING_MANUAL` lists them)" in shown.waiting
+    assert (
+        "and 1 more (`orbit task list --status PAUSED` / `orbit task list --status WAITING_MANUAL` lists them)"
+        in shown.waiting
+    )
     assert shown.waiting_count == 3
 
 
