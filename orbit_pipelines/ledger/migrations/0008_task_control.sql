@@ -29,3 +29,13 @@ CREATE TABLE orbit.superseded_results (
     reason        TEXT
 );
 CREATE INDEX superseded_results_task_idx ON orbit.superseded_results (task_id, id);
+
+-- `orbit task pause`: a request for a run to stop at its next step boundary, read by the gate every job's
+-- executor checks between steps (runtime/pause_gate.py); paused_after says where it stopped.
+CREATE TABLE orbit.pause_requests (
+    run_id       TEXT        PRIMARY KEY,
+    requested_by TEXT        NOT NULL,
+    requested_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    paused_after TEXT,
+    paused_at    TIMESTAMPTZ
+);
