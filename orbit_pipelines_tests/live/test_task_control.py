@@ -13,6 +13,7 @@ from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
+from orbit_pipelines.observability.webhooks.events import WebhookEvent
 from orbit_pipelines_tests.live.stack import RUN_ID, finished, orbit, run_finished, task_ids_of, wait_for
 
 pytestmark = pytest.mark.services
@@ -167,6 +168,12 @@ def test_pause_lets_the_running_step_finish_and_resume_continues_from_the_next(s
     assert step_starts(stack, first) == ["load_task", "decompose_task"]
     assert "paused after decompose_task by ana" in history_notes(stack, task_id)
     assert f"{task_id} " in orbit(stack, "task", "list", "--status", "PAUSED").stdout
+
+    def paused_events():
+        events = [WebhookEvent.model_validate_json(r["raw"]) for r in stack.webhooks.received]
+        return [e for e in events if e.task.id == task_id and e.type == "task.paused"]
+
+    wait_for(paused_events, 60, "task.paused at the webhook receiver", stack.logs)
 
     line = refused(orbit(stack, "task", "pause", str(task_id), check=False))
     assert line == f"Error: task {task_id} is PAUSED already; `orbit task resume {task_id}` continues it"

@@ -96,3 +96,31 @@ def test_resuming_runs_only_the_remaining_steps_from_the_stored_output(instance,
     assert resumed.success
     assert step_starts(instance, resumed.run_id) == ["second_step", "last_step"]
     assert ledger.get(task_id).status == TaskStatus.COMPLETED
+
+
+def test_the_outcome_sensor_leaves_a_paused_task_parked_when_its_run_succeeds(instance, ledger, paused_run):
+    from dagster import build_run_status_sensor_context
+
+    from orbit_pipelines.sensors.outcome import task_success_sensor
+
+    task_id, result = paused_run
+    event = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_SUCCESS).records[-1]
+    task_success_sensor(
+        build_run_status_sensor_context(
+            sensor_name="test",
+            dagster_event=event.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            resources={"ledger": LedgerResource(database_url=os.environ["DAGSTER_PG_URL"])},
+        )
+    )
+    assert ledger.get(task_id).status == TaskStatus.PAUSED
+
+
+def test_a_paused_task_can_be_canceled_with_no_run_to_stop(ledger, paused_run):
+    from orbit_pipelines.run_control import cancel
+
+    task_id, _ = paused_run
+    done = cancel(ledger, None, str(task_id))  # no webserver is asked: no run is working on the task
+    assert (done.run_id, done.when) == (None, "while paused")
+    assert ledger.get(task_id).status == TaskStatus.CANCELED
