@@ -179,8 +179,10 @@ def _relaunch(
     """Keep the tasks' results, queue them, launch; on a failed launch put each back as it was."""
     ids = [t.id for t in tasks]
     kept = keep_results(ledger, ids, what)
+    # The history names what no longer counts, so the event stream (which streams task_events) carries it.
+    obsolete = "".join(f"; supersedes checkpoint {c.step} of run {c.run_id}" for c in superseded)
     for task in tasks:
-        ledger.transition(task.id, TaskStatus.QUEUED, note=f"{what}; {doing}")
+        ledger.transition(task.id, TaskStatus.QUEUED, note=f"{what}; {doing}{obsolete}"[:2000])
     try:
         run_id = launch()
     except Exception as exc:

@@ -98,9 +98,9 @@ def test_rollback_to_a_middle_step_reexecutes_only_the_later_steps_and_supersede
         old, redone = listed[(step, first)], listed[(step, second)]
         assert old["superseded"] and "rolled back to decompose_task by ana: stale prompts" in old["superseded_why"]
         assert not redone["superseded"]
-    assert any(
-        n.startswith("rolled back to decompose_task by ana: stale prompts") for n in history_notes(stack, task_id)
-    )
+    (note,) = [n for n in history_notes(stack, task_id) if n.startswith("rolled back to decompose_task by ana")]
+    assert note.startswith("rolled back to decompose_task by ana: stale prompts; re-executing enrich_subtasks, ")
+    assert f"supersedes checkpoint store_results of run {first}" in note
     kept = json.loads(orbit(stack, "task", "superseded", str(task_id), "--json").stdout)
     assert {k["table_name"] for k in kept} == {"subtasks", "prompts"} and {k["run_id"] for k in kept} == {first}
 
