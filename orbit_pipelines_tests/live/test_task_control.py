@@ -174,6 +174,9 @@ def test_pause_lets_the_running_step_finish_and_resume_continues_from_the_next(s
         return [e for e in events if e.task.id == task_id and e.type == "task.paused"]
 
     wait_for(paused_events, 60, "task.paused at the webhook receiver", stack.logs)
+    # Not an interrupted run: `orbit recover` (and `orbit up --recover`) leave it paused.
+    interrupted = json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)
+    assert first not in [r["run_id"] for r in interrupted]
 
     line = refused(orbit(stack, "task", "pause", str(task_id), check=False))
     assert line == f"Error: task {task_id} is PAUSED already; `orbit task resume {task_id}` continues it"

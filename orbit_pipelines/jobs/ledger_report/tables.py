@@ -160,6 +160,8 @@ def waiting_for(task: Task) -> str:
 
 def continued_by(task: Task) -> str:
     """The command(s) that let a parked task go on, from the remediation vocabulary."""
+    if task.status == TaskStatus.PAUSED:  # an operator stopped it at a step boundary (`orbit task pause`)
+        return f"`orbit task resume {task.id}`, or `orbit cancel {task.id}`"
     if not task.error_class:
         return f"`orbit task show {task.id}` (its history says why it waits)"
     hint = remediation_for(task.error_class).replace("TASK_ID", str(task.id))
