@@ -147,6 +147,23 @@ def supersede(
         )
 
 
+CHECKPOINT_NOTE = "checkpoint"
+
+
+def record_checkpoint(ledger: Ledger, run_id: str, step: str, summary: str) -> int:
+    """A checkpoint is a fact in the history of every task the run works on (a note row in task_events,
+    which the event stream carries): `checkpoint decompose_task: subtasks: 4, ...`. A batch's items that
+    failed are left out: the later steps skip them. Returns the number of rows written."""
+    with ledger.engine.begin() as conn:
+        return conn.execute(
+            text(
+                "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note) "
+                "SELECT id, status, status, :run, :note FROM orbit.tasks WHERE run_id = :run AND status <> 'FAILED'"
+            ),
+            {"run": run_id, "note": f"{CHECKPOINT_NOTE} {step}: {summary}"},
+        ).rowcount
+
+
 def checkpoint_lines(task_id: int, checkpoints: Sequence[Checkpoint]) -> list[str]:
     """`orbit task checkpoints`: one row per checkpoint, and what to do with one."""
     if not checkpoints:

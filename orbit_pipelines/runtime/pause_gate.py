@@ -1,7 +1,8 @@
-"""The pause gate between steps: every job's executor (runtime/jobs.py) is Dagster's in-process executor
-wrapped so that, once a step has finished and before the next one starts, a pause requested for the run
-(`orbit task pause`, orbit.pause_requests) stops it there. The step that was running always finishes: the
-gate is only ever checked between steps, never inside one.
+"""The pause gate between steps, and each step's checkpoint in its tasks' history. Every job's executor
+(runtime/jobs.py) is Dagster's in-process executor wrapped so that, once a step has finished and before
+the next one starts, a pause requested for the run (`orbit task pause`, orbit.pause_requests) stops it
+there. The step that was running always finishes: the gate is only ever checked between steps, never
+inside one.
 
 Where "between steps" is: Dagster's in-process loop (dagster/_core/execution/plan/execute_plan.py,
 inner_plan_execution_iterator) yields a step's events, then its hooks' events, and only then picks the
@@ -9,6 +10,9 @@ next step. Every task_job step has the job's failure hook, whose event (HOOK_SKI
 the last one of the step: at that event the step's output is stored and nothing of the next step has
 run, so the gate closes the event stream there. Closing it at the step's own STEP_SUCCESS would land
 inside the step's error handling, which would take the close for a step failure.
+
+At each step's success the wrapper also writes the step's checkpoint into the history of the run's tasks
+(checkpoints.record_checkpoint), summarised from the step's output events as they pass.
 
 A paused run ends SUCCESS in Dagster (no step failed; its remaining steps were not executed: a message in
 its log says why), so neither run retries nor `orbit recover` restart it; its tasks are PAUSED in the
@@ -50,11 +54,15 @@ class PausableExecutor(Executor):
         succeeded = ""
         # The in-process executor's execute is a generator: closing it is what stops the run (see above).
         events: Generator[DagsterEvent, None, None] = self._inner.execute(plan_context, execution_plan)  # type: ignore[assignment]
+        outputs = StepOutputs()
         for event in events:
             yield event
+            outputs.note(event)
             if event.is_step_success or event.is_step_failure or event.is_step_skipped:
                 ended.add(event.step_key or "")
                 succeeded = event.step_key or "" if event.is_step_success else ""
+                if succeeded:
+                    _record_checkpoint(plan_context, succeeded, outputs.summary(succeeded))
                 continue
             if event.event_type not in _STEP_END_EVENTS or event.step_key != succeeded or not to_run - ended:
                 continue
@@ -72,6 +80,26 @@ class PausableExecutor(Executor):
                 "(`orbit task resume TASK_ID` continues from the next step)"
             )
             return
+
+
+class StepOutputs:
+    """What each step's output events said, for its checkpoint's summary (checkpoints.summarize)."""
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, dict] = {}
+        self.handled: dict[str, str] = {}
+
+    def note(self, event: DagsterEvent) -> None:
+        step = event.step_key or ""
+        if event.event_type == DagsterEventType.STEP_OUTPUT:
+            self.metadata.setdefault(step, {}).update(event.step_output_data.metadata)
+        elif event.event_type == DagsterEventType.HANDLED_OUTPUT:
+            self.handled[step] = event.message or ""
+
+    def summary(self, step: str) -> str:
+        from orbit_pipelines.checkpoints import summarize
+
+        return summarize(self.metadata.get(step, {}), self.handled.get(step, "completed"))
 
 
 @executor(
@@ -104,6 +132,20 @@ def _pause_requested(run_id: str) -> str | None:
     except SQLAlchemyError:
         return None
     return request.requested_by if request is not None and request.paused_after is None else None
+
+
+def _record_checkpoint(plan_context, step: str, summary: str) -> None:
+    """The step's checkpoint in its tasks' history; a ledger that cannot be written stops nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orbit_pipelines.checkpoints import record_checkpoint
+
+    if not os.environ.get("DAGSTER_PG_URL"):
+        return
+    try:
+        record_checkpoint(_ledger(), plan_context.run_id, step, summary)
+    except SQLAlchemyError as exc:
+        plan_context.log.warning(f"checkpoint {step} not recorded in the ledger: {exc}")
 
 
 def _pause_tasks(run_id: str, step: str, requested_by: str) -> list[int]:

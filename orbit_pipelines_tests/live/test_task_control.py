@@ -75,6 +75,10 @@ def test_every_completed_step_of_a_decomposition_is_a_checkpoint_with_a_summary(
     ]
     decomposed = next(c for c in listed if c["step"] == "decompose_task")
     assert "subtasks: " in decomposed["summary"]
+    # Each is a fact in the task's history too, which the event stream carries.
+    recorded = [n for n in history_notes(stack, task_id) if n.startswith("checkpoint ")]
+    assert [n.split(":")[0] for n in recorded] == [f"checkpoint {s}" for s in DECOMPOSITION_STEPS]
+    assert recorded[1] == f"checkpoint decompose_task: {decomposed['summary']}"
     table = orbit(stack, "task", "checkpoints", str(task_id)).stdout
     assert "decompose_task" in table and "current" in table and f"orbit task rollback {task_id} --to STEP" in table
 

@@ -85,6 +85,14 @@ def test_a_paused_run_leaves_its_task_paused_saying_after_which_step_and_who_ask
     assert any("paused after first_step at the request of ana" in m for m in said)
 
 
+def test_each_completed_step_is_a_checkpoint_in_its_tasks_history(ledger, paused_run):
+    task_id, result = paused_run
+    notes = [e["note"] for e in ledger.events(task_id) if e["run_id"] == result.run_id]
+    assert [n for n in notes if n.startswith("checkpoint ")] == [
+        'checkpoint first_step: Handled output "result" using IO manager "io_manager"'
+    ]
+
+
 def test_resuming_runs_only_the_remaining_steps_from_the_stored_output(instance, ledger, paused_run):
     task_id, result = paused_run
     ledger.transition(task_id, TaskStatus.QUEUED, note="resumed")
