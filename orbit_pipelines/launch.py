@@ -125,6 +125,5 @@ def _claim_and_launch(ledger: Ledger, api: DagsterApi, kind: JobKind, batch: lis
     except OperationError as exc:
         ledger.release(ids, key, note=f"direct launch failed, left to the dispatch sensor: {exc}"[:500])
         raise
-    for task_id in ids:
-        ledger.attach_run(task_id, run_id)
+    ledger.attach_runs(ids, run_id)
     return LaunchedRun(run_id=run_id, dispatch_key=key, task_ids=ids)

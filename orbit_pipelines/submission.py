@@ -122,19 +122,28 @@ def submit_documents(
     ledger: Ledger, files: Iterable[Path], *, priority: int = 0, launch: bool = True
 ) -> DocumentSubmission:
     """One task per document content for each file (a bad file is refused with the reason, the others
-    go on); then, with `launch`, every submitted document still PENDING is launched at once, in as few
-    runs as its kind batches (see launch.launch_batch_now)."""
+    go on), all inserted in one transaction; then, with `launch`, every submitted document still PENDING
+    is launched at once, in as few runs as its kind batches (see launch.launch_batch_now)."""
     from orbit_pipelines.jobs.document_processing.files import BadDocument
-    from orbit_pipelines.jobs.document_processing.intake import submit_document
+    from orbit_pipelines.jobs.document_processing.intake import document_payload
+    from orbit_pipelines.jobs.document_processing.models import KIND
 
     result = DocumentSubmission()
+    checked: list[tuple[Path, dict]] = []
     for path in files:
         try:
-            task, created = submit_document(ledger, path, priority=priority)
+            checked.append((Path(path), document_payload(path)))
         except BadDocument as exc:
             result.refused.append(str(exc))
-            continue
-        result.accepted.append(AcceptedDocument(Path(path), task, created))
+    submitted = ledger.submit_many_created(KIND, [(p, p["sha256"]) for _, p in checked], priority=priority)
+    tasks = {t.id: t for t in ledger.get_many([task_id for task_id, _ in submitted.values()])}
+    first: set[str] = set()
+    for path, payload in checked:
+        task_id, created = submitted[payload["sha256"]]
+        # Two files of one content in this call: the first made the task, the second is a copy of it.
+        made_here = created and payload["sha256"] not in first
+        first.add(payload["sha256"])
+        result.accepted.append(AcceptedDocument(path, tasks[task_id], made_here))
     if launch and result.accepted:
         from orbit_pipelines.launch import launch_batch_now
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from orbit_pipelines.ledger import Ledger, Task, TaskStatus
+from orbit_pipelines.ledger import Ledger, Task, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 
 POLL_SECONDS = 0.1
@@ -34,26 +34,32 @@ def wait_for_tasks(
     """The tasks once every one of them is in a terminal state (COMPLETED, FAILED, CANCELED), in the
     order given (repeats dropped). One deadline of `timeout` seconds for all of them.
 
-    `on_change(task)` is called for each task when first seen and whenever its status or run changes.
+    `on_change(task)` is called for each task when first seen and whenever its status, run or phase changes.
     Raises WaitTimedOut at the deadline, naming a task still unfinished, and DaemonExited as soon as
     `alive()` says the process that runs them (a daemon this command started) is gone.
     """
     ids = list(dict.fromkeys(task_ids))
+    position = {task_id: i for i, task_id in enumerate(ids)}
     deadline = time.monotonic() + timeout
-    seen: dict[int, tuple[TaskStatus, str | None]] = {}
+    seen: dict[int, tuple[TaskStatus, str | None, str | None]] = {}
     while True:
-        current = {t.id: t for t in ledger.get_many(ids)}
-        if on_change:
-            for task_id in ids:
-                task = current[task_id]
-                if seen.get(task_id) != (task.status, task.run_id):
-                    on_change(task)
-                    seen[task_id] = (task.status, task.run_id)
-        unfinished = [current[i] for i in ids if current[i].status not in TERMINAL]
+        states = ledger.states_of(ids)
+        missing = [i for i in ids if i not in states]
+        if missing:
+            raise TaskNotFound(missing[0])
+        changed = [i for i in ids if seen.get(i) != states[i]]
+        if on_change and changed:
+            # Whole rows only for what changed since the last poll.
+            for task in sorted(ledger.get_many(changed), key=lambda t: position[t.id]):
+                on_change(task)
+        seen.update({i: states[i] for i in changed})
+        unfinished = [i for i in ids if states[i][0] not in TERMINAL]
         if not unfinished:
+            current = {t.id: t for t in ledger.get_many(ids)}
             return [current[i] for i in ids]
         if time.monotonic() > deadline:
-            raise WaitTimedOut(_still_unfinished(ledger, len(ids), unfinished, timeout))
+            left = sorted(ledger.get_many(unfinished), key=lambda t: position[t.id])
+            raise WaitTimedOut(_still_unfinished(ledger, len(ids), left, timeout))
         if not alive():
             raise DaemonExited("the Dagster daemon exited; see its log under ORBIT_HOME/logs")
         time.sleep(POLL_SECONDS)
@@ -108,6 +114,34 @@ class FinishedCounter:
         if task.status in TERMINAL and task.id not in self.finished:
             self.finished.add(task.id)
             self.advance(1)
+
+
+class PhaseProgress:
+    """An `on_change` for one task that moves a progress bar through its kind's phases (JobKind.phases,
+    in step order): the bar is at k of K once the task's run has entered its k-th phase, full once the
+    task has ended, and its label says where the task is ("RUNNING (DECOMPOSING)")."""
+
+    def __init__(self, bar, phases: Sequence[str]):
+        self.bar, self.phases = bar, list(dict.fromkeys(phases))
+        self.at = 0
+
+    @property
+    def length(self) -> int:
+        return len(self.phases) or 1
+
+    def __call__(self, task: Task) -> None:
+        reached = self.length if task.status in TERMINAL else self.at
+        if task.status not in TERMINAL and task.phase in self.phases:
+            reached = max(self.at, self.phases.index(task.phase) + 1)
+        where = (
+            f"{task.status.value} ({task.phase})" if task.phase and task.status not in TERMINAL else task.status.value
+        )
+        self.bar.label = f"task {task.id} {where}"
+        if reached > self.at:
+            self.bar.update(reached - self.at)
+            self.at = reached
+        else:
+            self.bar.render_progress()
 
 
 def totals_line(tasks: Sequence[Task]) -> str:

@@ -93,8 +93,10 @@ def echo_pause(led, kind: str, consequence: str) -> None:
 
 
 def echo_status(task) -> None:
+    """A line per change of a task followed by `orbit demo`: its status, run and phase while it runs."""
     run = f" (run {task.run_id})" if task.run_id else ""
-    click.echo(f"  task {task.id}: {task.status.value}{run}")
+    phase = f", {task.phase}" if task.phase and task.status.value == "RUNNING" else ""
+    click.echo(f"  task {task.id}: {task.status.value}{run}{phase}")
 
 
 def echo_lines(lines) -> None:

@@ -159,8 +159,8 @@ def pause(task_id: int, by: str | None, wait_seconds: float) -> None:
                 status = led.get(task_id).status
                 if status != TaskStatus.PAUSED:
                     raise Refusal(
-                        f"run {asked.run_id} finished ({run.status.value}) before reaching another step boundary: "
-                        f"task {task_id} is {status.value}, there was nothing left to pause"
+                        f"run {asked.run_id} finished ({run.status.value}) with task {task_id} {status.value}: "
+                        "nothing of it was left to pause"
                     )
             time.sleep(0.5)
     if wait_seconds:

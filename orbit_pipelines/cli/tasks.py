@@ -8,7 +8,7 @@ import click
 
 from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
 from orbit_pipelines.ledger.states import TaskStatus
-from orbit_pipelines.waiting import WaitError, all_completed, wait_for_task
+from orbit_pipelines.waiting import PhaseProgress, WaitError, all_completed, wait_for_task
 
 STATUSES = [s.value for s in TaskStatus]
 
@@ -57,11 +57,25 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
         elif done.created:
             echo_pause(led, done.task.kind, "it stays PENDING")
         if wait_seconds:
-            with reported(WaitError):
-                final = wait_for_task(led, done.task.id, wait_seconds)
+            final = _wait_with_phases(led, done.task, wait_seconds)
             click.echo(f"task {final.id} is {final.status.value}")
             if not all_completed([final]):
                 sys.exit(1)
+
+
+def _wait_with_phases(led, task, wait_seconds: float):
+    """Wait for the task; in a terminal, a progress bar through its kind's phases says where it is (off a
+    terminal a bar would print a line per phase, so it waits silently as before)."""
+    from orbit_pipelines.jobs.registry import get_kind
+
+    if not sys.stderr.isatty():
+        with reported(WaitError):
+            return wait_for_task(led, task.id, wait_seconds)
+    progress = PhaseProgress(None, list(get_kind(task.kind).phases.values()))
+    with click.progressbar(length=progress.length, label="waiting", show_pos=True, file=sys.stderr) as bar:
+        progress.bar = bar
+        with reported(WaitError):
+            return wait_for_task(led, task.id, wait_seconds, on_change=progress)
 
 
 @task.command("show")

@@ -99,6 +99,17 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
         """Insert many (payload, idempotency key) pairs in one transaction, so a dispatcher sees all or
         none of them (documents that arrive together are batched together). Existing keys are kept.
         Returns {key: task id} for every key."""
+        return {
+            key: task_id
+            for key, (task_id, _) in self.submit_many_created(kind, items, priority=priority, lane=lane).items()
+        }
+
+    def submit_many_created(
+        self, kind: str, items: list[tuple[dict[str, Any], str]], *, priority: int = 0, lane: str = "async"
+    ) -> dict[str, tuple[int, bool]]:
+        """submit_many, saying for each key whether this call created its task: {key: (task id, created)}.
+        One transaction and one commit for all of them (a commit costs ~2 ms here: 1,000 single submits
+        spent 2 s committing, profile of `orbit doc submit` on 1,000 files)."""
         if not items:
             return {}
         stmt = text(
@@ -114,17 +125,21 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
                 INSERT INTO orbit.task_events (task_id, from_status, to_status, note)
                 SELECT id, NULL, 'PENDING', 'submitted' FROM inserted
             )
-            SELECT id, idempotency_key FROM inserted
+            SELECT id, idempotency_key, true AS created FROM inserted
             UNION ALL
-            SELECT t.id, t.idempotency_key FROM orbit.tasks t JOIN incoming i ON t.idempotency_key = i.key
+            SELECT t.id, t.idempotency_key, false FROM orbit.tasks t JOIN incoming i ON t.idempotency_key = i.key
             """
         ).bindparams(bindparam("rows", type_=JSONB))
         rows = [{"payload": payload, "key": key} for payload, key in items]
+        found: dict[str, tuple[int, bool]] = {}
         with self.engine.begin() as conn:
-            return {
-                key: task_id
-                for task_id, key in conn.execute(stmt, {"rows": rows, "kind": kind, "priority": priority, "lane": lane})
-            }
+            # A new row is in both halves (the outer SELECT sees the table as before the statement: not
+            # in the second), an existing one only in the second; `created` is kept when the key repeats.
+            for task_id, key, created in conn.execute(
+                stmt, {"rows": rows, "kind": kind, "priority": priority, "lane": lane}
+            ):
+                found[key] = (task_id, created or found.get(key, (0, False))[1])
+        return found
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -190,6 +205,15 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
                 text("SELECT * FROM orbit.tasks WHERE id = ANY(:ids) ORDER BY id"), {"ids": list(task_ids)}
             )
             return Task.from_rows(rows)
+
+    def states_of(self, task_ids: Sequence[int]) -> dict[int, tuple[TaskStatus, str | None, str | None]]:
+        """{id: (status, run id, phase)}: what a waiter compares between polls, without the payloads (a
+        poll of 1,000 whole rows every 0.1 s cost the run it waits for a share of the CPU)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT id, status, run_id, phase FROM orbit.tasks WHERE id = ANY(:ids)"), {"ids": list(task_ids)}
+            )
+            return {r.id: (TaskStatus(r.status), r.run_id, r.phase) for r in rows}
 
 
 __all__ = ["ACTIVE", "IdempotencyConflict", "Ledger", "Task", "TaskNotFound"]

@@ -175,12 +175,22 @@ class TransitionQueries:
             return Task.from_rows(conn.execute(stmt, params))
 
     def attach_run(self, task_id: int, run_id: str) -> None:
+        self.attach_runs([task_id], run_id)
+
+    def attach_runs(self, task_ids: Sequence[int], run_id: str) -> None:
+        """The tasks are worked on by `run_id`, in one transaction (1,000 single ones took 2 s of a launch)."""
         with self.engine.begin() as conn:
             conn.execute(
-                text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = :id"),
-                {"id": task_id, "run_id": run_id},
+                text("UPDATE orbit.tasks SET run_id = :run_id, updated_at = now() WHERE id = ANY(:ids)"),
+                {"ids": list(task_ids), "run_id": run_id},
             )
-            record_run(conn, task_id, run_id)
+            conn.execute(
+                text(
+                    "INSERT INTO orbit.task_runs (task_id, run_id) SELECT unnest(CAST(:ids AS bigint[])), :run_id "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"ids": list(task_ids), "run_id": run_id},
+            )
 
 
 # Enough to say what happened; the full message stays on the task row and in the run's log.

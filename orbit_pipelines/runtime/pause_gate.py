@@ -55,6 +55,7 @@ class PausableExecutor(Executor):
         # The in-process executor's execute is a generator: closing it is what stops the run (see above).
         events: Generator[DagsterEvent, None, None] = self._inner.execute(plan_context, execution_plan)  # type: ignore[assignment]
         outputs = StepOutputs()
+        declined = False
         for event in events:
             yield event
             outputs.note(event)
@@ -70,9 +71,20 @@ class PausableExecutor(Executor):
             requested_by = _pause_requested(plan_context.run_id)
             if requested_by is None:
                 continue
-            events.close()  # the next step never starts
             step = event.step_key or ""
-            paused = _pause_tasks(plan_context.run_id, step, requested_by)
+            running = _running_tasks(plan_context.run_id)
+            if not running:
+                # Its steps finished every task already (a document batch stores each as its answer arrives):
+                # stopping would only leave the rest of the run (a batch summary) undone.
+                if not declined:
+                    plan_context.log.info(
+                        f"pause asked by {requested_by} after {step}, but no task of this run is left running: "
+                        "the run goes on to its end"
+                    )
+                    declined = True
+                continue
+            events.close()  # the next step never starts
+            paused = _pause_tasks(plan_context.run_id, step, requested_by, running)
             # A message in the run's log (the Runs page shows it), by the run's own log manager.
             plan_context.log.info(
                 f"paused after {step} at the request of {requested_by}: steps not run: "
@@ -148,14 +160,19 @@ def _record_checkpoint(plan_context, step: str, summary: str) -> None:
         plan_context.log.warning(f"checkpoint {step} not recorded in the ledger: {exc}")
 
 
-def _pause_tasks(run_id: str, step: str, requested_by: str) -> list[int]:
+def _running_tasks(run_id: str) -> list[int]:
+    from orbit_pipelines.ledger import TaskStatus
+
+    return [t.id for t in _ledger().tasks_for_run(run_id) if t.status == TaskStatus.RUNNING]
+
+
+def _pause_tasks(run_id: str, step: str, requested_by: str, running: list[int]) -> list[int]:
     """The run's RUNNING tasks become PAUSED (a batch: all of them); returns their ids."""
     from orbit_pipelines.ledger import TaskStatus
     from orbit_pipelines.ledger.pauses import record_paused
 
     ledger = _ledger()
     record_paused(ledger, run_id, step)
-    running = [t.id for t in ledger.tasks_for_run(run_id) if t.status == TaskStatus.RUNNING and t.run_id == run_id]
     moved = ledger.transition_many(
         running, TaskStatus.PAUSED, run_id=run_id, note=f"paused after {step} by {requested_by}"
     )

@@ -60,8 +60,7 @@ def _recover_lost_dispatches(context: SensorEvaluationContext, ledger: Ledger) -
     lost = []
     for key, group in zip(keys, groups, strict=True):
         if key in runs:
-            for task in group:
-                ledger.attach_run(task.id, runs[key])
+            ledger.attach_runs([t.id for t in group], runs[key])
         else:
             lost.append(group)
     return lost[:MAX_RUNS_PER_TICK]

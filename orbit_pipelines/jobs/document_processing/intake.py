@@ -19,17 +19,22 @@ from orbit_pipelines.ledger import IdempotencyConflict, Ledger, Task
 SETTLE_SECONDS = 2.0
 
 
+def document_payload(path: str | os.PathLike) -> dict:
+    """The task payload of a document file, checked by content (BadDocument names the file and why)."""
+    facts = inspect_file(path)
+    return DocumentPayload(
+        path=str(facts.path.resolve()), source_name=facts.name, sha256=facts.sha256, size_bytes=facts.size_bytes
+    ).model_dump()
+
+
 def submit_document(ledger: Ledger, path: str | os.PathLike, *, priority: int = 0) -> tuple[Task, bool]:
     """One task per document content: the idempotency key is the SHA-256 of the bytes."""
-    facts = inspect_file(path)
-    payload = DocumentPayload(
-        path=str(facts.path.resolve()), source_name=facts.name, sha256=facts.sha256, size_bytes=facts.size_bytes
-    )
+    payload = document_payload(path)
     try:
-        return ledger.submit(KIND, payload.model_dump(), priority=priority, idempotency_key=facts.sha256)
+        return ledger.submit(KIND, payload, priority=priority, idempotency_key=payload["sha256"])
     except IdempotencyConflict:
         # The same bytes under another name or folder: it is the same document.
-        existing = ledger.find_by_key(facts.sha256)
+        existing = ledger.find_by_key(payload["sha256"])
         if existing is None:  # the conflicting task is gone: the conflict stands
             raise
         return existing, False

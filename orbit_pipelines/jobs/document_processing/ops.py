@@ -11,15 +11,12 @@ from botocore.exceptions import ClientError
 from dagster import Config, MetadataValue, OpExecutionContext, op
 from pydantic import Field, ValidationError
 
-from orbit_pipelines.jobs.document_processing.extraction import file_label, upload_and_extract_all
+from orbit_pipelines.jobs.document_processing.extraction import upload_and_extract_all
 from orbit_pipelines.jobs.document_processing.files import MAX_BYTES, BadDocument, inspect_file
 from orbit_pipelines.jobs.document_processing.kind import document_tags
 from orbit_pipelines.jobs.document_processing.models import KIND, DocumentItem, DocumentPayload
-from orbit_pipelines.jobs.document_processing.store import (
-    document_row,
-    load_veryfi_responses,
-    upsert_documents,
-)
+from orbit_pipelines.jobs.document_processing.store import load_veryfi_responses
+from orbit_pipelines.jobs.document_processing.storing import store_answers
 from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
@@ -27,7 +24,6 @@ from orbit_pipelines.runtime.intake import describe_validation_error, refuse_inl
 from orbit_pipelines.runtime.items import Item
 from orbit_pipelines.runtime.lifecycle import (
     checked_tasks,
-    complete_items,
     fail_if_none_left,
     record_failures,
     resume_items,
@@ -41,7 +37,6 @@ from orbit_pipelines.runtime.retry import (
     retry_on_infrastructure_errors,
 )
 from orbit_pipelines.runtime.tags import IDEMPOTENCY_KEY_TAG
-from orbit_pipelines.veryfi import VeryfiResponseError, salvage_document
 
 
 class LoadDocumentsConfig(Config):
@@ -187,61 +182,29 @@ def upload_and_extract(
 def store_documents(
     context: OpExecutionContext, items: list[DocumentItem], ledger: LedgerResource
 ) -> list[DocumentItem]:
-    """Upsert one row per document from its stored Veryfi answer and complete its task."""
+    """Upsert one row per document from its stored Veryfi answer and complete its task: what
+    upload_and_extract's storer has not done already (a re-execution, an answer an earlier run stored)."""
     led = ledger.get()
-    resume_items(context, led, [i.task_id for i in items if i.ok])
+    left = [i for i in items if i.ok and not i.stored]
+    resume_items(context, led, [i.task_id for i in left])
     # Every document still in play has its answer stored by now (upload_and_extract fails the others).
-    answers = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok])
-    rows, out, warned = [], [], []
-    for item in items:
-        if item.ok:
-            raw = answers.get(item.document_key)
-            try:
-                if raw is None:
-                    raise VeryfiResponseError("no stored Veryfi answer for this document")
-                document, warnings = salvage_document(raw)
-                rows.append(document_row(item, document, raw, context.run_id, warnings))
-                item = item.model_copy(update={"stored": True})
-                if warnings:
-                    warned.append((item, warnings))
-            except VeryfiResponseError as exc:
-                item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", "store_documents")
-        out.append(item)
-    for item, warnings in warned:
-        context.log.warning(f"task {item.task_id}{file_label(item)} stored with {len(warnings)} warning(s): {warnings}")
-    refused = upsert_documents(led.engine, rows)
-    out = [
-        item.model_copy(update={"stored": False}).failed(
-            "UnusableVeryfiAnswer",
-            f"{item.source_name}: the database refused it: {refused[item.document_key]}",
-            "store_documents",
-        )
-        if item.stored and item.document_key in refused
-        else item
-        for item in out
-    ]
-    stored = {i.task_id for i in out if i.stored}
-    warned = [(item, w) for item, w in warned if item.task_id in stored]
-    warned_ids = {item.task_id for item, _ in warned}
-    complete_items(context, led, sorted(stored - warned_ids), note="document stored")
-    by_count: dict[int, list[int]] = defaultdict(list)  # one statement per count, not per document
-    for item, warnings in warned:
-        by_count[len(warnings)].append(item.task_id)
-    for count, task_ids in sorted(by_count.items()):  # completed, and the history says with what
-        complete_items(context, led, task_ids, note=f"document stored with {count} warning(s)")
-    record_failures(context, led, out, "store_documents", label=file_label)
+    answers = load_veryfi_responses(led.engine, [i.document_key for i in left])
+    done = store_answers(context, led, left, answers)
+    by_task = {i.task_id: i for i in done.items}
+    out = [by_task.get(i.task_id, i) for i in items]
     fail_if_none_left(out, "store_documents")
     context.add_output_metadata(
         {
-            "stored": len(rows) - len(refused),
-            "stored_with_warnings": len(warned),
+            "stored": sum(1 for i in out if i.stored),
+            "stored_by_this_step": done.stored,
+            "stored_with_warnings": len(done.warned),
             "warnings": MetadataValue.md(
                 table(
                     ["task", "file", "field stored as null"],
-                    [(i.task_id, i.source_name, w) for i, ws in warned for w in ws],
+                    [(i.task_id, i.source_name, w) for i, ws in done.warned for w in ws],
                     limit=50,
                 )
-                if warned
+                if done.warned
                 else "none"
             ),
         }

@@ -88,7 +88,8 @@ def _split(sentence: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= 2]
 
 
-def _lemma(word: str, verbs: frozenset[str]) -> str | None:
+def lemma(word: str, verbs: frozenset[str]) -> str | None:
+    """The verb `word` is a form of (the base form in `verbs`), or None."""
     w = word.lower()
     candidates = [w]
     if w.endswith("ies"):
@@ -107,12 +108,12 @@ def _lemma(word: str, verbs: frozenset[str]) -> str | None:
 def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     words = tuple(_WORD.findall(text))
     lower = [w.lower() for w in words]
-    verb_at = next((i for i, w in enumerate(words) if _lemma(w, verbs) and lower[i] not in MODALS), None)
+    verb_at = next((i for i, w in enumerate(words) if lemma(w, verbs) and lower[i] not in MODALS), None)
     if verb_at is None:
         named = [w for w in _content(words) if w.lower() not in _AUXILIARIES]
         return Clause(text, source, words, obj=" ".join(named[:MAX_OBJECT_WORDS]), terms=())
     actor = " ".join(w for w in words[:verb_at] if w.lower() not in MODALS and w.lower() not in FUNCTION_WORDS)
-    verb = _lemma(words[verb_at], verbs) or ""
+    verb = lemma(words[verb_at], verbs) or ""
     j = verb_at + 1
     obj: list[str] = []
     while j < len(words) and lower[j] not in _OBJECT_END and len(obj) < MAX_OBJECT_WORDS:

@@ -166,6 +166,8 @@ _ATTR_HAS = re.compile(
     re.IGNORECASE,
 )
 
+# A list joined by "or" and not "and" offers alternatives: the values an attribute takes.
+_ALTERNATIVES = re.compile(r"^(?!.*\band\b).*\bor\b", re.IGNORECASE)
 _QUANTITY = re.compile(
     r"\s*(?:a|an|the)?\s*(?:limit|quota|maximum|minimum|max|min|cap|ceiling|rate|budget)\s+of\b"
     r"|\s*(?:up to|at most|at least)\b|\s*\d",
@@ -190,6 +192,8 @@ def field_statements(sentence: str, knowledge: Knowledge) -> list[_FieldStatemen
                 continue
             if _QUANTITY.match(match.group(2)):
                 continue  # "enterprise keys have a limit of 1000 requests": a setting of a tier, not fields
+            if pattern is _ATTR_PAREN and _ALTERNATIVES.search(match.group(2)):
+                continue  # "the user's role (viewer, editor or admin)": the values of one field, not fields
             fields = parse_field_list(match.group(2))
             # "Invoice (PDF)" or "(optional)" are asides, "Invoice (number, amount)" is a field list.
             if len(fields) < minimum and not (fields and "_" in fields[0].name):

@@ -26,6 +26,13 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     Subtask,
     SubtaskPriority,
 )
+from orbit_pipelines.jobs.task_decomposition.specifics import (
+    figures_only,
+    missing_from,
+    specifics_of,
+    test_lines,
+    work_lines,
+)
 from orbit_pipelines.jobs.task_decomposition.words import VERB_FORMS
 
 MAX_GENERIC_ITEMS = 12
@@ -170,6 +177,43 @@ def _generic(clause: Clause) -> list[Item]:
     ]
 
 
+# Lines that restate the clause itself rather than work on it: they do not count as the plan saying it.
+_RESTATED = ("In this task:", "Conditions to honour:", "Who does it:")
+
+
+def _said(items: list[Item]) -> str:
+    lines = [line for i in items for line in (i.title, *i.requirements) if not line.startswith(_RESTATED)]
+    return " ".join(lines).lower()
+
+
+def _specific_work(
+    clause: Clause, items: list[Item], found: list[Item], verbs: frozenset[str], entity_work: bool
+) -> list[Item]:
+    """The clause's figures, times, named systems and concepts that its work items (and the plan so far)
+    do not carry yet, as work: added to the clause's own service and test items, or as items of their own
+    when the clause made none (a clause an entity's CRUD subtasks stand for, or past the generic cap)."""
+    specifics = specifics_of(clause, verbs)
+    missing = missing_from(figures_only(specifics) if entity_work else specifics, _said(found))
+    if not missing:
+        return []
+    build = next((i for i in items if i.category not in {Category.TESTING, Category.DATA_MODEL}), None)
+    check = next((i for i in items if i.category == Category.TESTING), None)
+    new: list[Item] = []
+    if build is None and clause.source != "acceptance":
+        slug = _slug(clause.gist)
+        build = Item(f"service.{slug}", clause.gist[:1].upper() + clause.gist[1:])
+        new.append(build)
+    if check is None:
+        check = Item(f"testing.{_slug(clause.gist)}", f"Tests: {clause.gist}", [], [], clause.source == "acceptance")
+        new.append(check)
+    if build is not None:
+        build.requirements += work_lines(missing)
+        if build.id not in check.after and build in new:
+            check.after.append(build.id)
+    check.requirements += test_lines(missing)
+    return new
+
+
 def _merge(items: list[Item]) -> dict[str, Item]:
     merged: dict[str, Item] = {}
     for item in items:
@@ -228,6 +272,9 @@ def plan_work(
             terms = f" ({', '.join(clause.terms)})" if clause.terms else ""
             first.requirements.append(f"In this task: {clause.gist}{terms}")
         found += items
+        found += _specific_work(
+            clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
+        )
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
     deps = _dependencies(merged)

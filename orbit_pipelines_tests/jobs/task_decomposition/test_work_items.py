@@ -139,6 +139,7 @@ BENCH_TASKS = [
         "decomposition_own_tasks.json",
         "decomposition_holdout_tasks.json",
         "decomposition_blind_tasks.json",
+        "decomposition_blind2_tasks.json",
     )
     for t in json.loads((Path(__file__).parents[3] / "bench" / name).read_text())
 ]
@@ -215,3 +216,20 @@ def test_column_names_and_adjectives_are_not_entities():
     models = data_models(payload)
     assert not [m for m in models if "name" in m or m.endswith((".up", ".matching"))]
     assert {"data_model.schema_change", "data_model.backfill", "data_model.drop_old"} <= set(models)
+
+
+INVITATIONS = DecompositionPayload(
+    title="Team invitations by email",
+    description="Workspace admins invite teammates by email. The inviter chooses the invited user's role "
+    "(viewer, editor or admin). Resending an invitation invalidates the previous link.",
+    tech_stack=["Python", "Django", "PostgreSQL"],
+)
+
+
+def test_alternatives_in_parentheses_are_the_values_of_one_field_not_an_entitys_fields():
+    fields = [r for s in plan_task(INVITATIONS).subtasks if s.category == Category.DATA_MODEL for r in s.requirements]
+    assert not any(f"`{value}`" in line for line in fields for value in ("viewer", "editor", "admin"))
+
+
+def test_resending_an_invitation_is_not_a_dead_letter_replay():
+    assert not any("replay" in s.id for s in plan_task(INVITATIONS).subtasks)
