@@ -101,6 +101,9 @@ def cancel(ledger: Ledger, api, target: str) -> Cancellation:
     if task.status == TaskStatus.WAITING_MANUAL:  # no run is working on it: nothing to stop
         ledger.transition(task.id, TaskStatus.CANCELED, note="canceled while waiting for a person")
         return Cancellation(task_id=task.id, run_id=None, when="while waiting for a person")
+    if task.status == TaskStatus.PAUSED:  # its run stopped at a step boundary: nothing to stop
+        ledger.transition(task.id, TaskStatus.CANCELED, note="canceled while paused")
+        return Cancellation(task_id=task.id, run_id=None, when="while paused")
     if task.status in TERMINAL:
         after = (
             f"; `orbit dlq discard {task.id} --reason ...` takes it off the dead-letter list"

@@ -19,6 +19,7 @@ from orbit_pipelines.cli import (
     scaffold,
     stack,
     status,
+    task_control,
     tasks,
     webhooks,
 )
@@ -58,6 +59,7 @@ def _add_job_commands() -> None:
             main.add_command(kind.cli())
 
 
+task_control.add_commands(tasks.task)
 _add_job_commands()
 
 __all__ = ["main"]

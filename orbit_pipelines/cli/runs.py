@@ -71,7 +71,9 @@ def _scope(kind: str) -> str:
 @click.option("--kind", default="*", help="Pause one kind only (default: all intake).")
 @click.option("--reason", default="", help="Shown as the dispatch sensor's skip reason.")
 def pause(kind: str, reason: str) -> None:
-    """Stop dispatching new runs: tasks stay PENDING, queued runs stay queued, nothing is lost."""
+    """Stop dispatching new runs (intake): tasks stay PENDING, queued runs stay queued, nothing is lost.
+
+    Runs already going go on; `orbit task pause ID` pauses one running task at a step boundary."""
     from orbit_pipelines.jobs.registry import UnknownKind
     from orbit_pipelines.run_control import pause_intake
 
@@ -83,7 +85,8 @@ def pause(kind: str, reason: str) -> None:
 @click.command("resume")
 @click.option("--kind", default="*", help="Resume one kind only (default: all intake).")
 def resume(kind: str) -> None:
-    """Continue dispatching after `orbit pause`: intake, not runs.
+    """Continue dispatching after `orbit pause`: intake, not runs (`orbit task resume ID` continues a
+    PAUSED task).
 
     Tasks left PENDING by the pause start again. Runs a dead worker, a timeout or a cancel stopped are
     another matter: `orbit runs interrupted` lists them and `orbit recover` re-executes them."""

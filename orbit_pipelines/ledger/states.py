@@ -16,6 +16,9 @@ class TaskStatus(str, Enum):
     # Parked for a person: the work cannot go on until someone acts (a worksheet whose LaTeX does not
     # compile). Not failed and not a dead letter; no sweep touches it; a person's fix re-queues it.
     WAITING_MANUAL = "WAITING_MANUAL"
+    # Stopped by an operator at a step boundary (`orbit task pause`): the step that was running finished,
+    # the next never started. Parked like WAITING_MANUAL; `orbit task resume` re-queues it.
+    PAUSED = "PAUSED"
 
 
 S = TaskStatus
@@ -25,19 +28,25 @@ ALLOWED: dict[TaskStatus, frozenset[TaskStatus]] = {
     # A queued run can be canceled, or fail before its first op runs (launch error, crash); a claim
     # whose run could not be launched at all goes back to PENDING for the dispatch sensor.
     S.QUEUED: frozenset({S.RUNNING, S.FAILED, S.CANCELED, S.PENDING}),
-    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED, S.WAITING_MANUAL}),
-    S.COMPLETED: frozenset(),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CANCELED, S.WAITING_MANUAL, S.PAUSED}),
+    # Only a person reopens a completed task (`orbit task reset`, `orbit task rollback`): reconciling
+    # with a run never does (path_between leaves REOPENING out).
+    S.COMPLETED: frozenset({S.QUEUED}),
     # Retry or re-execution puts a finished-but-unsuccessful task back in the queue.
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELED: frozenset({S.QUEUED}),
     # A person's fix runs it again (QUEUED for the re-execution), or a person gives up on it.
     S.WAITING_MANUAL: frozenset({S.QUEUED, S.CANCELED}),
+    # Resumed (QUEUED for the re-execution from the next step), or given up on.
+    S.PAUSED: frozenset({S.QUEUED, S.CANCELED}),
 }
+# Transitions only an explicit operator's command makes, never a reconciliation with what a run did.
+REOPENING = frozenset({(S.COMPLETED, S.QUEUED)})
 
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELED})
 ACTIVE = frozenset({S.QUEUED, S.RUNNING})
 # Neither active nor ended: what a run's outcome or a sweep must leave as it is.
-PARKED = frozenset({S.WAITING_MANUAL})
+PARKED = frozenset({S.WAITING_MANUAL, S.PAUSED})
 
 
 class InvalidTransition(ValueError):
@@ -70,7 +79,8 @@ def path_between(current: TaskStatus, target: TaskStatus) -> list[TaskStatus] | 
 
     Used to reconcile a task with what actually happened to its run (e.g. a re-execution of a
     FAILED task succeeded: FAILED -> QUEUED -> RUNNING -> COMPLETED), so every step stays legal and
-    is recorded. [] when already there, None when unreachable.
+    is recorded. [] when already there, None when unreachable. A completed task is never reopened on
+    the way (REOPENING): a late report about some run must not redo finished work.
     """
     current, target = TaskStatus(current), TaskStatus(target)
     if current == target:
@@ -81,7 +91,7 @@ def path_between(current: TaskStatus, target: TaskStatus) -> list[TaskStatus] | 
     while queue:
         state = queue.popleft()
         for nxt in sorted(ALLOWED[state], key=lambda s: s.value):
-            if nxt in seen:
+            if nxt in seen or (state, nxt) in REOPENING:
                 continue
             seen[nxt] = state
             if nxt == target:

@@ -2,7 +2,8 @@
 
 In-process executor: the work is I/O bound and concurrent inside each op where it is bulk (bounded
 pools), agents and models run elsewhere already; the multiprocess executor would spend seconds per step
-starting processes on a two-core machine for no gain. The failure hook marks the run's unfinished tasks
+starting processes on a two-core machine for no gain. It is wrapped in the pause gate (runtime/pause_gate.py),
+which stops a run between two steps when `orbit task pause` asks. The failure hook marks the run's unfinished tasks
 FAILED the moment a step has failed for good; the `orbit/kind` tag lets the Runs page filter by kind. The
 kind's run budget (`dagster/max_runtime`) is a tag of the job, so a Launchpad launch carries it too.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Optional
 
-from dagster import JobDefinition, in_process_executor, job
+from dagster import JobDefinition, job
 
 from orbit_pipelines.runtime.lifecycle import record_task_failure
+from orbit_pipelines.runtime.pause_gate import pausable_in_process_executor
 from orbit_pipelines.runtime.tags import KIND_TAG, MAX_RUNTIME_TAG
 from orbit_pipelines.settings import run_budget_seconds
 
@@ -36,7 +38,7 @@ def task_job(
     takes an op's config from it only when the launch gives that op none)."""
     options: dict[str, Any] = {"config": default_config} if default_config else {}
     return job(
-        executor_def=in_process_executor,
+        executor_def=pausable_in_process_executor,
         hooks={record_task_failure},
         tags={KIND_TAG: kind, MAX_RUNTIME_TAG: str(budget_of(kind))},
         description=description,

@@ -212,6 +212,7 @@ def test_every_legacy_version_maps_onto_files_that_exist():
         "document_processing/0004_veryfi_sends_in_doubt",
         "ledger/0006_waiting_manual",
         "ledger/0007_task_phase",
+        "ledger/0008_task_control",
         "ledger/0009_task_event_notify",
         "worksheet_generation/0001_worksheets",
         "voice_transcription/0001_transcripts",

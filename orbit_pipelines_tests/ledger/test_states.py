@@ -27,6 +27,10 @@ ALLOWED_PAIRS = [
     (S.RUNNING, S.WAITING_MANUAL),
     (S.WAITING_MANUAL, S.QUEUED),
     (S.WAITING_MANUAL, S.CANCELED),
+    (S.RUNNING, S.PAUSED),
+    (S.PAUSED, S.QUEUED),
+    (S.PAUSED, S.CANCELED),
+    (S.COMPLETED, S.QUEUED),
 ]
 REFUSED_PAIRS = [p for p in itertools.product(S, S) if p not in ALLOWED_PAIRS]
 
@@ -48,8 +52,8 @@ def test_refused_transition_names_both_states(current, target):
     assert "task 7" in str(err.value)
 
 
-def test_completed_is_final():
-    assert "final state" in str(InvalidTransition(S.COMPLETED, S.QUEUED))
+def test_a_completed_task_may_only_be_queued_again():
+    assert "it may go to: QUEUED" in str(InvalidTransition(S.COMPLETED, S.RUNNING))
 
 
 def test_a_failed_task_reaches_completed_through_a_new_run():
@@ -60,8 +64,20 @@ def test_a_pending_task_reaches_running_through_the_queue():
     assert path_between(S.PENDING, S.RUNNING) == [S.QUEUED, S.RUNNING]
 
 
-def test_no_path_leaves_completed():
+def test_no_reconciliation_reopens_a_completed_task():
+    # COMPLETED -> QUEUED is a person's reset or rollback, never a path a run's outcome takes.
     assert path_between(S.COMPLETED, S.FAILED) is None
+    assert path_between(S.COMPLETED, S.RUNNING) is None
+
+
+def test_a_paused_task_goes_back_to_work_through_the_queue():
+    assert path_between(S.PAUSED, S.RUNNING) == [S.QUEUED, S.RUNNING]
+
+
+def test_a_paused_task_is_parked_not_active_and_not_ended():
+    from orbit_pipelines.ledger.states import ACTIVE, PARKED, TERMINAL
+
+    assert S.PAUSED in PARKED and S.PAUSED not in ACTIVE and S.PAUSED not in TERMINAL
 
 
 def test_path_to_the_current_state_is_empty():

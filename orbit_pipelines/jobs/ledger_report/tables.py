@@ -160,6 +160,8 @@ def waiting_for(task: Task) -> str:
 
 def continued_by(task: Task) -> str:
     """The command(s) that let a parked task go on, from the remediation vocabulary."""
+    if task.status == TaskStatus.PAUSED:  # an operator stopped it at a step boundary (`orbit task pause`)
+        return f"`orbit task resume {task.id}`, or `orbit cancel {task.id}`"
     if not task.error_class:
         return f"`orbit task show {task.id}` (its history says why it waits)"
     hint = remediation_for(task.error_class).replace("TASK_ID", str(task.id))
@@ -184,10 +186,8 @@ def waiting_table(waiting: list[Task], counts: dict[str, int], max_rows: int, no
         ]
         for t in waiting[:max_rows]
     ]
-    statuses = " / ".join(sorted(s.value for s in PARKED))
-    return table(headers, rows, limit=max_rows, right=("task",)) + _more(
-        total - len(rows), f"`orbit task list --status {statuses}`"
-    )
+    listings = " / ".join(f"`orbit task list --status {s}`" for s in sorted(s.value for s in PARKED))
+    return table(headers, rows, limit=max_rows, right=("task",)) + _more(total - len(rows), listings)
 
 
 def dead_letter_table(letters: list[dict[str, Any]], total: int, now: datetime) -> str:

@@ -20,6 +20,7 @@ EventType = Literal[
     "task.completed",
     "task.failed",
     "task.canceled",
+    "task.paused",
     "dlq.added",
 ]
 
@@ -30,6 +31,7 @@ STATUS_EVENTS: dict[str, EventType] = {
     "COMPLETED": "task.completed",
     "FAILED": "task.failed",
     "CANCELED": "task.canceled",
+    "PAUSED": "task.paused",
 }
 
 SIGNATURE_HEADER = "Orbit-Signature"

@@ -95,13 +95,26 @@ def test_a_task_waiting_for_a_person_shows_what_it_waits_for_and_the_command_tha
     assert shown.waiting_count == 1
 
 
+def test_a_paused_task_is_listed_with_waiting_ones_and_the_command_that_resumes_it(ledger):
+    task = running(ledger)
+    ledger.transition(task.id, TaskStatus.PAUSED, run_id=task.run_id, note="paused after decompose_task by ana")
+
+    (row,) = table_rows(report(ledger).waiting)
+
+    assert (row["task"], row["waits for"]) == (str(task.id), "PAUSED")
+    assert row["to continue"] == f"`orbit task resume {task.id}`, or `orbit cancel {task.id}`"
+
+
 def test_more_waiting_tasks_than_the_cap_show_the_newest_and_count_the_rest(ledger):
     tasks = [waiting(ledger, f"sheet {i}") for i in range(3)]
 
     shown = report(ledger, max_rows=2)
 
     assert [r["task"] for r in table_rows(shown.waiting)] == [str(tasks[2].id), str(tasks[1].id)]
-    assert "and 1 more (`orbit task list --status WAITING_MANUAL` lists them)" in shown.waiting
+    assert (
+        "and 1 more (`orbit task list --status PAUSED` / `orbit task list --status WAITING_MANUAL` lists them)"
+        in shown.waiting
+    )
     assert shown.waiting_count == 3
 
 
