@@ -107,9 +107,14 @@ def test_a_canceled_document_run_resumes_by_re_execution_without_paying_twice(st
         orbit(stack, "cancel", str(tasks[0].id))
         assert run_finished(stack, run_id) == "CANCELED"
         wait_for(
-            lambda: {t.status for t in stack.ledger.get_many([t.id for t in tasks])} == {TaskStatus.CANCELED},
+            # A call in flight when the cancel came is answered, stored and its document completed (the
+            # storer stores answers as they arrive); the others are CANCELED.
+            lambda: (
+                {t.status for t in stack.ledger.get_many([t.id for t in tasks])}
+                <= {TaskStatus.CANCELED, TaskStatus.COMPLETED}
+            ),
             30,
-            "the tasks to be CANCELED",
+            "the tasks to be CANCELED or COMPLETED",
             stack.logs,
         )
     finally:

@@ -110,7 +110,9 @@ def test_runs_interrupted_lists_a_dead_workers_run_and_a_canceled_one_with_their
     runs = listed(stack)
     assert runs[killed]["why"] == "dead worker" and runs[canceled]["why"] == "canceled"
     assert [(t["id"], t["status"]) for t in runs[killed]["tasks"]] == [(i, "FAILED") for i in killed_tasks]
-    assert [(t["id"], t["status"]) for t in runs[canceled]["tasks"]] == [(i, "CANCELED") for i in canceled_tasks]
+    # A call in flight when the cancel came is answered and its document stored and completed.
+    assert [t["id"] for t in runs[canceled]["tasks"]] == list(canceled_tasks)
+    assert {t["status"] for t in runs[canceled]["tasks"]} <= {"CANCELED", "COMPLETED"}
     for run in (runs[killed], runs[canceled]):
         assert run["job"] == "document_processing"
         assert (run["last_completed_step"], run["stopped_in"]) == ("load_documents", ["upload_and_extract"])

@@ -95,7 +95,9 @@ def test_an_operator_finds_a_failed_document_run_by_its_tag_and_re_executes_it_f
         [("Sourdough", 1, "6.50"), ("Croissant", 3, "2.40")],
     )
     engine = stack.ledger.engine
-    with engine.begin() as conn:  # the documents table goes missing: store_documents fails for good
+    # The documents table goes missing: storing fails for good, in upload_and_extract, whose storer
+    # stores each document as its answer arrives.
+    with engine.begin() as conn:
         conn.execute(text("ALTER TABLE orbit.documents RENAME TO documents_away"))
     try:
         orbit(stack, "doc", "submit", str(receipt))
@@ -105,7 +107,7 @@ def test_an_operator_finds_a_failed_document_run_by_its_tag_and_re_executes_it_f
     finally:
         with engine.begin() as conn:  # the operator repairs the database
             conn.execute(text("ALTER TABLE orbit.documents_away RENAME TO documents"))
-    assert (failed.status, failed.error_step) == (TaskStatus.FAILED, "store_documents")
+    assert (failed.status, failed.error_step) == (TaskStatus.FAILED, "upload_and_extract")
     document_key = task.payload["sha256"]
 
     page.goto(f"{stack.ui}/runs")
@@ -117,7 +119,7 @@ def test_an_operator_finds_a_failed_document_run_by_its_tag_and_re_executes_it_f
 
     page.get_by_role("link", name=f"run {failed.run_id[:8]}", exact=True).click()
     expect(page.get_by_role("button", name="Re-execute all (*)")).to_be_visible()
-    expect(page.get_by_text("store_documents").first).to_be_visible()
+    expect(page.get_by_text("upload_and_extract").first).to_be_visible()
     screenshot(page, "2-failed-run")
     # The arrow beside "Re-execute all" opens the other ways to re-execute.
     page.get_by_role("button", name="arrow_drop_down").click()
