@@ -4,6 +4,7 @@ storing the answer before anything else. Transient failures retry the op for the
 undone; the rest of the batch goes on."""
 
 import functools
+import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,7 @@ from orbit_pipelines.jobs.document_processing.store import (
     load_veryfi_responses,
     save_veryfi_response,
 )
-from orbit_pipelines.jobs.document_processing.storing import Storer
+from orbit_pipelines.jobs.document_processing.storing import Storer, file_label
 from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
 from orbit_pipelines.resources import LedgerResource
@@ -48,10 +49,6 @@ from orbit_pipelines.veryfi.pacing import RequestPacer
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
 STEP = "upload_and_extract"
-
-
-def file_label(item: DocumentItem) -> str:
-    return f" ({item.source_name})"
 
 
 # S3 uploads run on a pool of their own, ahead of the Veryfi calls: a Veryfi slot never waits for an
@@ -281,7 +278,7 @@ def upload_and_extract_all(
     try:
         items = _pipeline(items, upload, send, veryfi.concurrency)
     finally:
-        stored = storer.close()
+        stored = storer.close(raising=sys.exc_info()[0] is None)
         items = [stored.get(i.task_id, i) for i in items]
         # Marked but never sent (an upload that failed, say): nothing to doubt, unless an earlier doubt stands.
         never_sent: dict[str, Optional[str]] = {k: None for k in to_send if k not in in_doubt}

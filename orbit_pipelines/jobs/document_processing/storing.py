@@ -23,7 +23,8 @@ from orbit_pipelines.veryfi import VeryfiResponseError, salvage_document
 STEP = "store_documents"
 
 
-def _label(item: DocumentItem) -> str:
+def file_label(item: DocumentItem) -> str:
+    """How a document is named in a log line after its task id: ` (receipt.pdf)`."""
     return f" ({item.source_name})"
 
 
@@ -59,7 +60,7 @@ def store_answers(
                 item = item.failed("UnusableVeryfiAnswer", f"{item.source_name}: {exc}", STEP)
         done.items.append(item)
     for item, warnings in done.warned:
-        context.log.warning(f"task {item.task_id}{_label(item)} stored with {len(warnings)} warning(s): {warnings}")
+        context.log.warning(f"task {item.task_id}{file_label(item)} stored with {len(warnings)} warning(s): {warnings}")
     refused = upsert_documents(ledger.engine, rows)
     done.items = [
         item.model_copy(update={"stored": False}).failed(
@@ -82,7 +83,7 @@ def store_answers(
         complete_items(context, ledger, task_ids, note=f"document stored with {count} warning(s)")
     given = {i.task_id: i for i in items}
     record_failures(
-        context, ledger, [i for i in done.items if i.failure is not None and given[i.task_id].ok], STEP, _label
+        context, ledger, [i for i in done.items if i.failure is not None and given[i.task_id].ok], STEP, file_label
     )
     return done
 
@@ -134,9 +135,10 @@ class Storer:
                 self.results.update({i.task_id: i for i in done.items})
                 self.warned += done.warned
 
-    def close(self) -> dict[int, DocumentItem]:
+    def close(self, raising: bool = True) -> dict[int, DocumentItem]:
+        """`raising=False` while another error is on its way out of the step: that one is the step's."""
         self.arrived.put(None)
         self.thread.join()
-        if self.error is not None:
+        if self.error is not None and raising:
             raise self.error
         return self.results

@@ -171,11 +171,12 @@ def _restrictions(text: str) -> list[tuple[str, str]]:
     found = []
     for m in _RESTRICTION.finditer(text):
         what = " ".join(m.group("what").split()[:5])
-        found.append((m.group("who").lower(), f"{lemma_or(m.group('verb'))} {what}"))
+        found.append((m.group("who").lower(), f"{_base_form(m.group('verb'))} {what}"))
     return found
 
 
-def lemma_or(word: str) -> str:
+def _base_form(word: str) -> str:
+    """The verb of a restriction as its subject's plural takes it: "sees" -> "see"."""
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
