@@ -10,10 +10,13 @@ from orbit_pipelines.ledger import Ledger, Task, TaskNotFound, TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 
 POLL_SECONDS = 0.1
-# A poll after the first reads only the tasks changed since the one before, less this margin: a change
-# committed late by a transaction that began before the last poll is read by the next (re-reading a task
-# whose state is unchanged is harmless).
-CHANGED_MARGIN = timedelta(seconds=5)
+# A poll after the first reads only the tasks changed since the one before (or since the oldest
+# transaction then open: Ledger.states_of), less this margin for clocks read a moment apart; re-reading a
+# task whose state is unchanged is harmless.
+CHANGED_MARGIN = timedelta(seconds=1)
+# And every so often all of them: a phase is stamped with its step event's time (ledger/phases.py), which
+# a sensor may record well after it happened.
+FULL_POLL_SECONDS = 10.0
 
 
 class WaitError(RuntimeError):
@@ -47,10 +50,13 @@ def wait_for_tasks(
     position = {task_id: i for i, task_id in enumerate(ids)}
     deadline = time.monotonic() + timeout
     seen: dict[int, tuple[TaskStatus, str | None, str | None]] = {}
-    since = None
+    since, full_poll_at = None, time.monotonic() + FULL_POLL_SECONDS
     while True:
+        if time.monotonic() >= full_poll_at:
+            since, full_poll_at = None, time.monotonic() + FULL_POLL_SECONDS
+        first = not seen
         read, now = ledger.states_of(ids, since)
-        if since is None and (missing := [i for i in ids if i not in read]):
+        if first and (missing := [i for i in ids if i not in read]):
             raise TaskNotFound(missing[0])
         since = now - CHANGED_MARGIN
         states = {**seen, **read}

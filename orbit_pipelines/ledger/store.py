@@ -210,14 +210,27 @@ class Ledger(TransitionQueries, DispatchQueries, OperatorQueries, PhaseQueries):
     def states_of(
         self, task_ids: Sequence[int], changed_since: datetime | None = None
     ) -> tuple[dict[int, tuple[TaskStatus, str | None, str | None]], datetime]:
-        """({id: (status, run id, phase)}, the database's clock now): what a waiter compares between
-        polls, without the payloads (a poll of 1,000 whole rows every 0.1 s cost the run it waits for a
-        share of the CPU). With `changed_since`, only the tasks changed since then (status or phase)."""
+        """({id: (status, run id, phase)}, where the next poll's `changed_since` may start): what a
+        waiter compares between polls, without the payloads (a poll of 1,000 whole rows every 0.1 s cost
+        the run it waits for a share of the CPU). With `changed_since`, only the tasks changed since then
+        (status or phase).
+
+        The second value is the database's clock now, or earlier: the start of the oldest transaction
+        still open. A transaction stamps `updated_at = now()`, its own start, and may commit long after
+        (a worker whose link to the database was cut for 10 s); its rows, invisible to this poll, carry
+        a time before this poll's, and the next poll must still read them."""
         where = "id = ANY(:ids)"
         if changed_since is not None:
             where += " AND greatest(updated_at, coalesce(phase_at, updated_at)) >= :since"
         with self.engine.connect() as conn:
-            now = conn.execute(text("SELECT now()")).scalar_one()
+            # Read before the rows, in the same transaction: a transaction that begins after this
+            # stamps a time after it.
+            now = conn.execute(
+                text(
+                    "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()))"
+                )
+            ).scalar_one()
             rows = conn.execute(
                 text(f"SELECT id, status, run_id, phase FROM orbit.tasks WHERE {where}"),
                 {"ids": list(task_ids), "since": changed_since},
