@@ -11,6 +11,7 @@ the ledger.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -151,16 +152,38 @@ CHECKPOINT_NOTE = "checkpoint"
 
 
 def record_checkpoint(ledger: Ledger, run_id: str, step: str, summary: str) -> int:
-    """A checkpoint is a fact in the history of every task the run works on (a note row in task_events,
-    which the event stream carries): `checkpoint decompose_task: subtasks: 4, ...`. A batch's items that
-    failed are left out: the later steps skip them. Returns the number of rows written."""
+    """A checkpoint is a fact in the history of every task the run works on (a `checkpoint` row in
+    task_events, which the event stream carries as task.checkpoint_created): `checkpoint decompose_task:
+    subtasks: 4, ...`. A batch's items that failed are left out: the later steps skip them. Returns the
+    number of rows written."""
     with ledger.engine.begin() as conn:
         return conn.execute(
             text(
-                "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note) "
-                "SELECT id, status, status, :run, :note FROM orbit.tasks WHERE run_id = :run AND status <> 'FAILED'"
+                "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, event, step, detail) "
+                "SELECT id, status, status, :run, :note, 'checkpoint', :step, CAST(:detail AS jsonb) "
+                "FROM orbit.tasks WHERE run_id = :run AND status <> 'FAILED'"
             ),
-            {"run": run_id, "note": f"{CHECKPOINT_NOTE} {step}: {summary}"},
+            {
+                "run": run_id,
+                "note": f"{CHECKPOINT_NOTE} {step}: {summary}",
+                "step": step,
+                "detail": json.dumps({"summary": summary}),
+            },
+        ).rowcount
+
+
+def record_step_failed(ledger: Ledger, run_id: str, step: str, error: str) -> int:
+    """A step that failed, in the history of the run's tasks it failed for (a `step_failed` row: the
+    stream's task.phase_failed): those still queued or running, and those the step itself failed (a
+    batch's bad item). Returns the number of rows written."""
+    with ledger.engine.begin() as conn:
+        return conn.execute(
+            text(
+                "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, event, step) "
+                "SELECT id, status, status, :run, :note, 'step_failed', :step FROM orbit.tasks WHERE run_id = :run "
+                "AND (status IN ('QUEUED', 'RUNNING') OR (status = 'FAILED' AND error_step = :step))"
+            ),
+            {"run": run_id, "note": f"step {step} failed: {error}"[:2000], "step": step},
         ).rowcount
 
 

@@ -8,10 +8,12 @@ from orbit_pipelines.jobs.housekeeping.job import housekeeping, run_retention
 from orbit_pipelines.jobs.housekeeping.sensor import stuck_task_sweep_sensor
 from orbit_pipelines.jobs.ledger_report.job import ledger_report
 from orbit_pipelines.jobs.registry import all_kinds
+from orbit_pipelines.jobs.task_control.job import task_control
 from orbit_pipelines.resources import LedgerResource, env_choice, env_number, optional_env_var
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
 from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
+from orbit_pipelines.resources.webserver import DagsterWebserverResource
 from orbit_pipelines.schedules import run_retention_schedule
 from orbit_pipelines.sensors.dispatch import task_dispatch_sensor
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
@@ -25,7 +27,7 @@ from orbit_pipelines.sensors.phases import task_phase_sensor
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
 
 defs = Definitions(
-    jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention, ledger_report],
+    jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention, ledger_report, task_control],
     sensors=[
         task_dispatch_sensor,
         task_started_sensor,
@@ -43,6 +45,8 @@ defs = Definitions(
         # Op outputs in S3 when ORBIT_IO_MANAGER_BUCKET is set (deploy/), else under $DAGSTER_HOME/storage.
         **io_manager_resources(),
         "ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL")),
+        # task_control's launches (a rollback, a resume, a reset), as `orbit task ...` makes them.
+        "webserver": DagsterWebserverResource(url=os.environ.get("ORBIT_DAGSTER_URL", "")),
         "webhooks": WebhookResource(
             urls=optional_env_var("ORBIT_WEBHOOK_URL"), secret=optional_env_var("ORBIT_WEBHOOK_SECRET")
         ),

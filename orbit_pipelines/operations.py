@@ -233,10 +233,17 @@ class DagsterApi:
         data = self._call(_REEXECUTE, {"params": {"parentRunId": parent_run_id, "strategy": strategy}})
         return self._run_id(data["launchRunReexecution"])
 
-    def reexecute_steps(self, parent_run_id: str, step_keys: list[str], config_edits: dict | None = None) -> str:
+    def reexecute_steps(
+        self,
+        parent_run_id: str,
+        step_keys: list[str],
+        config_edits: dict | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
         """Re-run `step_keys` of a past run; the outputs of the steps before them are reused.
 
-        `config_edits` is merged over the parent's run config (e.g. an operator's corrected op config)."""
+        `config_edits` is merged over the parent's run config (e.g. an operator's corrected op config);
+        `tags` are added to the parent's (why the run exists: `orbit/control`)."""
         parent = self.run(parent_run_id)
         import yaml
 
@@ -251,7 +258,11 @@ class DagsterApi:
             "executionMetadata": {
                 "parentRunId": parent_run_id,
                 "rootRunId": parent["tags"].get("dagster/root_run_id", parent_run_id),
-                "tags": [{"key": k, "value": v} for k, v in parent["tags"].items() if not k.startswith("dagster/")],
+                "tags": [
+                    {"key": k, "value": v}
+                    for k, v in {**parent["tags"], **(tags or {})}.items()
+                    if not k.startswith("dagster/")
+                ],
             },
         }
         return self._run_id(self._call(_REEXECUTE, {"executionParams": params})["launchRunReexecution"])

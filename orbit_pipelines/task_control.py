@@ -36,6 +36,14 @@ NOT_RESULTS = frozenset(
 )
 
 
+# The tag on a run a rollback, a resume or a reset launched: why it exists, on the Runs page.
+CONTROL_TAG = "orbit/control"
+
+
+def control_tag(why: str) -> dict[str, str]:
+    return {CONTROL_TAG: why[:200]}
+
+
 class Refused(ValueError):
     """What an operator asked cannot be done to the task as it is; the message says why and what to do."""
 
@@ -109,7 +117,7 @@ def rollback(
     return _relaunch(
         ledger,
         _run_tasks(ledger, task),
-        lambda: api.reexecute_steps(task.run_id, steps),
+        lambda: api.reexecute_steps(task.run_id, steps, tags=control_tag(f"rollback to {to_step} by {by}")),
         steps,
         later,
         what,
@@ -134,7 +142,9 @@ def reset(ledger: Ledger, instance: DagsterInstance, api, task_id: int, by: str,
     return _relaunch(
         ledger,
         [task],
-        lambda: api.launch_light(kind.job_name, kind.run_config([task]), kind.tags_for([task])),
+        lambda: api.launch_light(
+            kind.job_name, kind.run_config([task]), {**kind.tags_for([task]), **control_tag(f"reset by {by}")}
+        ),
         list(job_of(task).graph.node_dict),
         checkpoints,
         f"reset by {by}: {reason}",
@@ -301,6 +311,33 @@ def pause(ledger: Ledger, instance: DagsterInstance, task_id: int, by: str) -> P
     return PauseAsked(run.run_id, [t.id for t in ledger.tasks_for_run(run.run_id)] or [task_id])
 
 
+def wait_for_pause(ledger: Ledger, instance: DagsterInstance, asked: PauseAsked, task_id: int, seconds: float) -> str:
+    """Wait up to `seconds` for the asked run to reach its step boundary; what happened, in one line.
+    Refused when the run finished first with the task not PAUSED (nothing of it was left to pause)."""
+    import time
+
+    from orbit_pipelines.ledger.pauses import pause_request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        request = pause_request(ledger, asked.run_id)
+        if request is not None and request.paused_after is not None:
+            return (
+                f"task {task_id} is PAUSED after {request.paused_after} (run {asked.run_id}); "
+                f"`orbit task resume {task_id}` continues it"
+            )
+        run = instance.get_run_by_id(asked.run_id)
+        if run is not None and run.is_finished:
+            status = ledger.get(task_id).status
+            if status != TaskStatus.PAUSED:
+                raise Refused(
+                    f"run {asked.run_id} finished ({run.status.value}) with task {task_id} {status.value}: "
+                    "nothing of it was left to pause"
+                )
+        time.sleep(0.5)
+    return f"run {asked.run_id} is still in its step after {seconds:g} s; it pauses when the step ends"
+
+
 def resume(ledger: Ledger, instance: DagsterInstance, api, task_id: int, by: str) -> Relaunch:
     """Continue a PAUSED task from the step after the one its run paused after: a re-execution of the
     paused run's remaining steps, reusing the stored outputs. The run's other paused tasks resume with it."""
@@ -318,7 +355,7 @@ def resume(ledger: Ledger, instance: DagsterInstance, api, task_id: int, by: str
     return _relaunch(
         ledger,
         tasks,
-        lambda: api.reexecute_steps(task.run_id, steps),
+        lambda: api.reexecute_steps(task.run_id, steps, tags=control_tag(f"resume by {by}")),
         steps,
         [],
         f"resumed by {by}",

@@ -39,12 +39,14 @@ def start_events(env, host: str, port: int):
     """The stream server (observability.stream.server.serve), or a one-line error when the port is taken.
     The console names where the token is, never the token."""
     from orbit_pipelines.db import get_engine
+    from orbit_pipelines.jobs.registry import all_kinds
     from orbit_pipelines.observability.stream.server import serve
     from orbit_pipelines.observability.stream.token import stream_token
 
     token = stream_token(env.dagster_home)
+    phases = {name: dict(kind.phases) for name, kind in all_kinds().items()}
     try:
-        server = serve(get_engine(env.pg_url), host, port, token.value)
+        server = serve(get_engine(env.pg_url), host, port, token.value, phases=phases)
     except OSError as exc:
         raise click.ClickException(
             f"events: cannot listen on {host}:{port} ({exc.strerror}); choose another "
@@ -80,6 +82,10 @@ def describe(message) -> str:
     for key in ("phase", "step"):
         if body.get(key):
             parts.append(f"{key} {body[key]}")
+    if progress := body.get("progress"):
+        parts.append(f"{progress['done']} of {progress['total']} phases done")
+    if subtask := body.get("subtask"):
+        parts.append(f"subtask {subtask['id']} ({subtask['category']}): {subtask['title']}")
     if body.get("run_id"):
         parts.append(f"run {body['run_id']}")
     text = ", ".join(parts)

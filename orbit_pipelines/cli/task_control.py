@@ -7,7 +7,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import time
 from contextlib import contextmanager
 
 import click
@@ -135,9 +134,8 @@ def pause(task_id: int, by: str | None, wait_seconds: float) -> None:
     run stops before the next step starts, the task becomes PAUSED; `orbit task resume` continues it. A
     batch run pauses with all its tasks. Not intake: `orbit pause` stops dispatching new tasks."""
     from orbit_pipelines.cli.recovery import _instance
-    from orbit_pipelines.ledger import TaskStatus
-    from orbit_pipelines.ledger.pauses import pause_request
     from orbit_pipelines.task_control import pause as ask_pause
+    from orbit_pipelines.task_control import wait_for_pause
 
     with environment() as env, _instance() as instance, _refused():
         led = ledger(env)
@@ -145,26 +143,8 @@ def pause(task_id: int, by: str | None, wait_seconds: float) -> None:
         others = [t for t in asked.task_ids if t != task_id]
         batch = f" (its batch: tasks {', '.join(map(str, asked.task_ids))})" if others else ""
         click.echo(f"pause requested for run {asked.run_id}{batch}: it stops after the step running now")
-        deadline = time.monotonic() + wait_seconds
-        while time.monotonic() < deadline:
-            request = pause_request(led, asked.run_id)
-            if request is not None and request.paused_after is not None:
-                click.echo(
-                    f"task {task_id} is PAUSED after {request.paused_after} (run {asked.run_id}); "
-                    f"`orbit task resume {task_id}` continues it"
-                )
-                return
-            run = instance.get_run_by_id(asked.run_id)
-            if run is not None and run.is_finished:
-                status = led.get(task_id).status
-                if status != TaskStatus.PAUSED:
-                    raise Refusal(
-                        f"run {asked.run_id} finished ({run.status.value}) with task {task_id} {status.value}: "
-                        "nothing of it was left to pause"
-                    )
-            time.sleep(0.5)
-    if wait_seconds:
-        click.echo(f"run {asked.run_id} is still in its step after {wait_seconds:g} s; it pauses when the step ends")
+        if wait_seconds:
+            click.echo(wait_for_pause(led, instance, asked, task_id, wait_seconds))
 
 
 @click.command("resume")

@@ -3,7 +3,8 @@ audit notes that change no state."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from typing import TYPE_CHECKING, Any, Mapping
 
 from sqlalchemy import Engine, text
 
@@ -92,6 +93,29 @@ class OperatorQueries:
         task = self.get(task_id)
         with self.engine.begin() as conn:
             record_event(conn, task_id, task.status, task.status, run_id, note)
+
+    def record_facts(self, run_id: str, event: str, facts: Mapping[int, tuple[str, Mapping[str, Any]]]) -> int:
+        """One history row per task, changing no state, of a kind the event stream names (`event`, e.g.
+        `subtasks_generated`), with a note for people and a `detail` for clients: {task id: (note,
+        detail)}. Returns the number of rows written."""
+        if not facts:
+            return 0
+        with self.engine.begin() as conn:
+            return conn.execute(
+                text(
+                    "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, event, detail) "
+                    "SELECT t.id, t.status, t.status, :run, f.note, :event, CAST(f.detail AS jsonb) "
+                    "FROM unnest(CAST(:ids AS bigint[]), CAST(:notes AS text[]), CAST(:details AS text[])) "
+                    "AS f(id, note, detail) JOIN orbit.tasks t ON t.id = f.id"
+                ),
+                {
+                    "run": run_id,
+                    "event": event,
+                    "ids": list(facts),
+                    "notes": [note for note, _ in facts.values()],
+                    "details": [json.dumps(detail) for _, detail in facts.values()],
+                },
+            ).rowcount
 
     def discard(self, task_id: int, reason: str) -> Task:
         """Take a FAILED task off the dead-letter list, keeping why and when."""

@@ -12,7 +12,9 @@ run, so the gate closes the event stream there. Closing it at the step's own STE
 inside the step's error handling, which would take the close for a step failure.
 
 At each step's success the wrapper also writes the step's checkpoint into the history of the run's tasks
-(checkpoints.record_checkpoint), summarised from the step's output events as they pass.
+(checkpoints.record_checkpoint), summarised from the step's output events as they pass, and at a step's
+failure that it failed (checkpoints.record_step_failed): the event stream's checkpoint, phase and
+progress events come from these rows.
 
 A paused run ends SUCCESS in Dagster (no step failed; its remaining steps were not executed: a message in
 its log says why), so neither run retries nor `orbit recover` restart it; its tasks are PAUSED in the
@@ -64,6 +66,8 @@ class PausableExecutor(Executor):
                 succeeded = event.step_key or "" if event.is_step_success else ""
                 if succeeded:
                     _record_checkpoint(plan_context, succeeded, outputs.summary(succeeded))
+                elif event.is_step_failure:
+                    _record_step_failed(plan_context, event)
                 continue
             if event.event_type not in _STEP_END_EVENTS or event.step_key != succeeded or not to_run - ended:
                 continue
@@ -158,6 +162,22 @@ def _record_checkpoint(plan_context, step: str, summary: str) -> None:
         record_checkpoint(_ledger(), plan_context.run_id, step, summary)
     except SQLAlchemyError as exc:
         plan_context.log.warning(f"checkpoint {step} not recorded in the ledger: {exc}")
+
+
+def _record_step_failed(plan_context, event: DagsterEvent) -> None:
+    """The failed step in its tasks' history; a ledger that cannot be written stops nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orbit_pipelines.checkpoints import record_step_failed
+
+    if not os.environ.get("DAGSTER_PG_URL"):
+        return
+    error = event.step_failure_data.error if event.step_failure_data else None
+    message = " ".join((error.message if error else event.message or "").split())
+    try:
+        record_step_failed(_ledger(), plan_context.run_id, event.step_key or "", message)
+    except SQLAlchemyError as exc:
+        plan_context.log.warning(f"failure of {event.step_key} not recorded in the ledger: {exc}")
 
 
 def _running_tasks(run_id: str) -> list[int]:

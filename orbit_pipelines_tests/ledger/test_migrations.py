@@ -214,6 +214,7 @@ def test_every_legacy_version_maps_onto_files_that_exist():
         "ledger/0007_task_phase",
         "ledger/0008_task_control",
         "ledger/0009_task_event_notify",
+        "ledger/0010_typed_task_events",
         "worksheet_generation/0001_worksheets",
         "voice_transcription/0001_transcripts",
     }

@@ -8,17 +8,20 @@ budget fails within seconds, live/test_run_control.py) against the local S3 serv
 (S3PickleIOManager) and compute logs (S3ComputeLogManager) go to S3, so every operations test also
 exercises them."""
 
+import json
 import os
+import uuid
 from types import SimpleNamespace
 
 import pytest
 
 from orbit_pipelines.db import get_engine
-from orbit_pipelines.ledger import Ledger
+from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.ledger.migrate import apply_migrations
+from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.stack import LocalStack
 from orbit_pipelines.operations import DagsterApi
-from orbit_pipelines_tests.live.stack import WEBHOOK_SECRET, production_s3_settings
+from orbit_pipelines_tests.live.stack import WEBHOOK_SECRET, orbit, production_s3_settings, wait_for
 from orbit_pipelines_tests.support import ROOT, MessageReceiver, create_database, drop_database, instance_for
 
 MONITORING_POLL = "poll_interval_seconds: 10"
@@ -66,3 +69,52 @@ def stack(pg_server, tmp_path_factory):
     webhooks.stop()
     instance.dispose()
     drop_database(url)
+
+
+# Tasks for the task-control tests (live/test_task_control.py through the CLI, and
+# live/test_task_control_graphql.py through GraphQL).
+
+
+@pytest.fixture
+def completed_decomposition(stack, tmp_path):
+    """A decomposition task its run has completed: (task id, run id)."""
+    payload = tmp_path / "task.json"
+    payload.write_text(
+        json.dumps(
+            {
+                "title": f"Invoice export {uuid.uuid4().hex[:8]}",
+                "description": "Customers export their Invoices as CSV through an HTTP API.",
+                "tech_stack": ["Python", "PostgreSQL"],
+            }
+        )
+    )
+    result = orbit(stack, "task", "submit", "--payload", str(payload), "--wait", "120")
+    task_id = int(result.stdout.split()[2])  # "submitted task 12 (decomposition, PENDING)"
+    task = stack.ledger.get(task_id)
+    assert task.status == TaskStatus.COMPLETED, result.stdout
+    return task_id, task.run_id
+
+
+@pytest.fixture(scope="module")
+def model():
+    """The OpenAI-compatible emulator, which the runs reach through their run config's `llm` resource (the
+    stack itself is started with no model)."""
+    with LLMEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def slow_model_decomposition(stack, model):
+    """A decomposition run whose model answers after 10 s, caught in decompose_task: (task id, run id)."""
+    model.reset()
+    model.slow_seconds = 10.0
+    model.next("slow")
+    task = {"title": f"Slow plan {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
+    config = {
+        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
+        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator"}}},
+    }
+    run_id = stack.api.launch("task_decomposition", config)
+    wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
+    (task_id,) = [t.id for t in stack.ledger.tasks_for_run(run_id)]
+    return task_id, run_id

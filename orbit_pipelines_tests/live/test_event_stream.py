@@ -12,6 +12,8 @@ import uuid
 import pytest
 import requests
 
+from orbit_pipelines.jobs.registry import all_kinds
+from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.observability.stream.server import serve
 from orbit_pipelines.observability.stream.sse import parse
 from orbit_pipelines_tests.live.stack import finished, orbit
@@ -24,7 +26,8 @@ STATUS_EVENTS = ("task.submitted", "task.queued", "task.started", "task.complete
 @pytest.fixture(scope="module")
 def stream(stack):
     token = secrets.token_urlsafe(32)
-    server = serve(stack.ledger.engine, "127.0.0.1", 0, token)
+    phases = {name: dict(kind.phases) for name, kind in all_kinds().items()}  # as `orbit up` hands them in
+    server = serve(stack.ledger.engine, "127.0.0.1", 0, token, phases=phases)
     assert server.listener.connected.wait(10), "the stream never listened"
     yield server, token
     server.stop()
@@ -68,6 +71,30 @@ def test_a_submitted_task_s_events_reach_a_client_live_and_in_order(stack, strea
     assert {b["task"]["id"] for b in bodies} == {task_id}
     assert bodies[-1]["run_id"] == stack.ledger.get(task_id).run_id
     assert finished(stack, task_id).status.value == "COMPLETED"
+
+
+def test_a_decomposition_s_stream_carries_its_subtasks_checkpoints_phases_and_progress(stack, stream, tmp_path):
+    server, token = stream
+    task_id = submitted_task(stack, tmp_path, "Followed through its phases")
+    with requests.get(
+        f"{server.url}?task={task_id}", headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=(3, 60)
+    ) as response:
+        messages = read_until(response, lambda ms: ms[-1].event in ("task.completed", "task.failed"), 180)
+    bodies = [(m.event, json.loads(m.data)) for m in messages]
+    subtasks, _prompts = load_plan(stack.ledger.engine, task_id)
+    generated = [b["subtask"]["id"] for t, b in bodies if t == "task.subtask_generated"]
+    assert generated == [s.id for s in subtasks]
+    steps = ["load_task", "decompose_task", "enrich_subtasks", "generate_prompts", "store_results"]
+    assert [b["step"] for t, b in bodies if t == "task.checkpoint_created"] == steps
+    assert [b["phase"] for t, b in bodies if t == "task.phase_completed"] == [
+        "LOADING", "DECOMPOSING", "ENRICHING", "GENERATING_PROMPTS", "STORING"
+    ]  # fmt: skip
+    progress = [(b["progress"]["done"], b["progress"]["total"]) for t, b in bodies if t == "task.progress"]
+    assert progress == [(n, 5) for n in range(1, 6)]
+    # The subtasks come out of decompose_task: after load_task's checkpoint, before its own.
+    checkpoint_at = {b["step"]: i for i, (t, b) in enumerate(bodies) if t == "task.checkpoint_created"}
+    first_subtask = [t for t, _ in bodies].index("task.subtask_generated")
+    assert checkpoint_at["load_task"] < first_subtask < checkpoint_at["decompose_task"]
 
 
 def test_a_client_that_reconnects_with_last_event_id_misses_none_of_a_task_s_events(stack, stream, tmp_path):

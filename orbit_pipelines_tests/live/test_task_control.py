@@ -11,7 +11,6 @@ from dagster import DagsterEventType
 
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
-from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines.observability.webhooks.events import WebhookEvent
 from orbit_pipelines_tests.live.stack import RUN_ID, finished, orbit, run_finished, task_ids_of, wait_for
@@ -45,26 +44,6 @@ def checkpoints(stack, task_id) -> list[dict]:
 
 def history_notes(stack, task_id) -> list[str]:
     return [e["note"] or "" for e in stack.ledger.events(task_id)]
-
-
-@pytest.fixture
-def completed_decomposition(stack, tmp_path):
-    """A decomposition task its run has completed: (task id, run id)."""
-    payload = tmp_path / "task.json"
-    payload.write_text(
-        json.dumps(
-            {
-                "title": f"Invoice export {uuid.uuid4().hex[:8]}",
-                "description": "Customers export their Invoices as CSV through an HTTP API.",
-                "tech_stack": ["Python", "PostgreSQL"],
-            }
-        )
-    )
-    result = orbit(stack, "task", "submit", "--payload", str(payload), "--wait", "120")
-    task_id = int(result.stdout.split()[2])  # "submitted task 12 (decomposition, PENDING)"
-    task = stack.ledger.get(task_id)
-    assert task.status == TaskStatus.COMPLETED, result.stdout
-    return task_id, task.run_id
 
 
 def test_every_completed_step_of_a_decomposition_is_a_checkpoint_with_a_summary(stack, completed_decomposition):
@@ -135,31 +114,6 @@ def test_rollback_and_reset_refuse_what_cannot_be_done_naming_the_step(stack, co
     assert line.startswith("Error: step store_results is the last step of task_decomposition")
     line = refused(orbit(stack, "task", "rollback", "999999", "--to", "load_task", check=False))
     assert line == "Error: task 999999 does not exist; `orbit task list` shows the tasks there are"
-
-
-@pytest.fixture(scope="module")
-def model():
-    """The OpenAI-compatible emulator, which the runs reach through their run config's `llm` resource (the
-    stack itself is started with no model)."""
-    with LLMEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def slow_model_decomposition(stack, model):
-    """A decomposition run whose model answers after 10 s, caught in decompose_task: (task id, run id)."""
-    model.reset()
-    model.slow_seconds = 10.0
-    model.next("slow")
-    task = {"title": f"Slow plan {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
-    config = {
-        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
-        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator"}}},
-    }
-    run_id = stack.api.launch("task_decomposition", config)
-    wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
-    (task_id,) = [t.id for t in stack.ledger.tasks_for_run(run_id)]
-    return task_id, run_id
 
 
 def test_pause_lets_the_running_step_finish_and_resume_continues_from_the_next(stack, slow_model_decomposition):

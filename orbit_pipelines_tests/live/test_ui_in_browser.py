@@ -218,3 +218,67 @@ def test_an_operator_reads_a_worksheet_runs_exercises_and_its_pdf_link(stack, pa
         # A question may come twice on one sheet (8 x 9 drawn twice): any of its cells will do.
         expect(dialog.get_by_role("cell", name=exercise["question"], exact=True).first).to_be_visible()
     screenshot(page, "5-worksheet-exercises-and-pdf")
+
+
+def launch_from_the_launchpad(stack, page, job: str, run_config_yaml: str) -> str:
+    """Type the config into the Launchpad's editor, launch, and return the new run's id."""
+    from dagster import RunsFilter
+
+    before = {r.run_id for r in stack.instance.get_runs(RunsFilter(job_name=job))}
+    page.goto(f"{stack.ui}/locations/__repository__@orbit_pipelines/jobs/{job}/playground")
+    page.locator(".CodeMirror").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(run_config_yaml)  # no key events: the editor does not re-indent the YAML
+    page.get_by_role("button", name="Launch Run", exact=True).click()
+    wait_for(
+        lambda: {r.run_id for r in stack.instance.get_runs(RunsFilter(job_name=job))} - before,
+        60,
+        f"a {job} run launched from the Launchpad",
+        stack.logs,
+    )
+    (run_id,) = {r.run_id for r in stack.instance.get_runs(RunsFilter(job_name=job))} - before
+    return run_id
+
+
+def control_config(task_id: int, action: str, **more: str) -> str:
+    lines = [f"      task_id: {task_id}", f"      action: {action}", *(f"      {k}: {v}" for k, v in more.items())]
+    return "ops:\n  control_task:\n    config:\n" + "\n".join(lines) + "\n"
+
+
+def test_an_operator_rolls_a_task_back_from_the_launchpad_and_finds_the_new_run_by_its_tag(
+    stack, page, completed_decomposition
+):
+    task_id, first = completed_decomposition
+    config = control_config(task_id, "rollback", to_step="decompose_task", reason="from the UI", by="operator")
+    control = launch_from_the_launchpad(stack, page, "task_control", config)
+    screenshot(page, "6-task-control-rollback-launched")
+    assert run_finished(stack, control) == "SUCCESS"
+    assert finished(stack, task_id).status == TaskStatus.COMPLETED
+    rolled = stack.ledger.get(task_id).run_id
+    assert rolled != first and run_finished(stack, rolled) == "SUCCESS"
+
+    page.goto(f"{stack.ui}/runs")
+    filter_runs_by_tag(page, "orbit/control", "rollback to decompose_task by operator")
+    expect(page.get_by_role("link", name=re.compile(r"^run [0-9a-f]{8}$"))).to_have_count(1)
+    expect(page.get_by_role("link", name=f"run {rolled[:8]}", exact=True)).to_be_visible()
+    screenshot(page, "7-rolled-back-run-by-its-tag")
+
+
+def test_an_operator_reads_why_a_run_paused_and_resumes_its_task_from_the_launchpad(
+    stack, page, slow_model_decomposition
+):
+    task_id, paused = slow_model_decomposition
+    orbit(stack, "task", "pause", str(task_id), "--by", "ana")
+    assert stack.ledger.get(task_id).status == TaskStatus.PAUSED
+
+    page.goto(f"{stack.ui}/runs/{paused}")
+    expect(page.get_by_text(re.compile(r"paused after decompose_task at the request of ana")).first).to_be_visible()
+    screenshot(page, "8-paused-run-says-why")
+
+    control = launch_from_the_launchpad(stack, page, "task_control", control_config(task_id, "resume", by="operator"))
+    assert run_finished(stack, control) == "SUCCESS"
+    assert finished(stack, task_id).status == TaskStatus.COMPLETED
+    page.goto(f"{stack.ui}/runs")
+    filter_runs_by_tag(page, "orbit/control", "resume by operator")
+    expect(page.get_by_text("Success", exact=True).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    screenshot(page, "9-resumed-run-by-its-tag")

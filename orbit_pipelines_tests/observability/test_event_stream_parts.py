@@ -82,6 +82,50 @@ def test_a_phase_entered_is_a_phase_started_event():
     assert (event.type, event.phase) == ("task.phase_started", "ENRICHING")
 
 
+# Documents-like phases, and one phase given to two steps.
+PHASES = {"decomposition": {"load": "LOADING", "plan": "PLANNING", "check": "PLANNING", "store": "STORING"}}
+
+
+def fact(event: str, step: str | None = None, detail=None):
+    return row(from_status="RUNNING", to_status="RUNNING", event=event, step=step, detail=detail, note="n")
+
+
+def test_a_checkpoint_of_a_phase_s_last_step_is_checkpoint_phase_completed_and_progress():
+    events = stream_events(fact("checkpoint", "check"), PHASES)
+    assert [(e.type, e.step, e.phase) for e in events] == [
+        ("task.checkpoint_created", "check", "PLANNING"),
+        ("task.phase_completed", "check", "PLANNING"),
+        ("task.progress", "check", "PLANNING"),
+    ]
+    assert events[-1].model_dump()["progress"] == {"done": 2, "total": 3}
+
+
+def test_a_checkpoint_of_a_step_its_phase_continues_after_is_only_a_checkpoint():
+    assert [e.type for e in stream_events(fact("checkpoint", "plan"), PHASES)] == ["task.checkpoint_created"]
+
+
+def test_the_last_phase_s_checkpoint_says_every_phase_is_done():
+    progress = stream_events(fact("checkpoint", "store"), PHASES)[-1].model_dump()["progress"]
+    assert progress == {"done": 3, "total": 3}
+
+
+def test_a_checkpoint_of_a_kind_without_phases_is_still_a_checkpoint():
+    (event,) = stream_events(fact("checkpoint", "store"), {})
+    assert (event.type, event.step, event.phase) == ("task.checkpoint_created", "store", None)
+
+
+def test_a_failed_step_is_its_phase_failing():
+    (event,) = stream_events(fact("step_failed", "load"), PHASES)
+    assert (event.type, event.phase, event.note) == ("task.phase_failed", "LOADING", "n")
+
+
+def test_a_plan_is_one_subtask_generated_event_per_subtask_and_the_row_id_is_on_the_last():
+    subtasks = [{"id": f"service.s{n}", "category": "SERVICE", "title": f"Step {n}"} for n in (1, 2)]
+    messages = list(parse(lines_of(frames(fact("subtasks_generated", detail={"subtasks": subtasks}), PHASES))))
+    assert [(m.event, m.id) for m in messages] == [("task.subtask_generated", None), ("task.subtask_generated", "41")]
+    assert [json.loads(m.data)["subtask"] for m in messages] == subtasks
+
+
 @pytest.mark.parametrize(
     "path, last_event_id, expected",
     [

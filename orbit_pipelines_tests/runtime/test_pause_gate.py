@@ -132,3 +132,49 @@ def test_a_paused_task_can_be_canceled_with_no_run_to_stop(ledger, paused_run):
     done = cancel(ledger, None, str(task_id))  # no webserver is asked: no run is working on the task
     assert (done.run_id, done.when) == (None, "while paused")
     assert ledger.get(task_id).status == TaskStatus.CANCELED
+
+
+@op
+def starts_the_task(context) -> list[int]:
+    led = _ledger()
+    task_id = int(context.run.tags["test/task_id"])
+    start_items(context, led, led.get_many([task_id]))
+    return [task_id]
+
+
+@op
+def breaks(task_ids: list[int]) -> None:
+    raise ValueError("the disk is full")
+
+
+@task_job(KIND, "Two steps, the second of which fails.")
+def fails_in_its_second_step():
+    breaks(starts_the_task())
+
+
+def fails_in_its_second_step_with_ledger():
+    return Definitions(
+        jobs=[fails_in_its_second_step], resources={"ledger": LedgerResource(database_url=EnvVar("DAGSTER_PG_URL"))}
+    ).get_job_def("fails_in_its_second_step")
+
+
+def test_a_failed_step_is_a_fact_in_its_tasks_history_after_the_checkpoints_before_it(instance, ledger):
+    from sqlalchemy import text
+
+    task, _ = ledger.submit(KIND, {"title": "break me"})
+    result = execute_job(
+        reconstructable(fails_in_its_second_step_with_ledger),
+        instance=instance,
+        tags={"test/task_id": str(task.id)},
+        raise_on_error=False,
+    )
+    assert not result.success
+    with ledger.engine.connect() as conn:
+        facts = conn.execute(
+            text(
+                "SELECT event, step, note FROM orbit.task_events WHERE task_id = :id AND event IS NOT NULL ORDER BY id"
+            ),
+            {"id": task.id},
+        ).all()
+    assert [(f.event, f.step) for f in facts] == [("checkpoint", "starts_the_task"), ("step_failed", "breaks")]
+    assert facts[-1].note.startswith("step breaks failed: ") and "the disk is full" in facts[-1].note

@@ -245,6 +245,12 @@ def _decompose_one(
     return item.model_copy(update={"subtasks": subtasks, "decisions": decisions})
 
 
+def generated(subtasks: list[Subtask]) -> tuple[str, dict]:
+    """The history line and the stream's detail (one task.subtask_generated event per subtask) of a plan."""
+    listed = [{"id": s.id, "category": s.category.value, "title": s.title} for s in subtasks]
+    return f"{len(listed)} subtasks generated", {"subtasks": listed}
+
+
 def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: list[bool]) -> dict:
     """What this run's model calls cost, failed tasks' calls included."""
     run = usage_for_run(led.engine, context.run_id)
@@ -283,6 +289,8 @@ def decompose_task(
     record_failures(context, led, items, "decompose_task")
     fail_if_none_left(items, "decompose_task")
     done = [i for i in items if i.ok]
+    with retry_on_infrastructure_errors(context):
+        led.record_facts(context.run_id, "subtasks_generated", {i.task_id: generated(i.subtasks) for i in done})
     per_category = Counter(s.category.value for i in done for s in i.subtasks)
     context.add_output_metadata(
         {

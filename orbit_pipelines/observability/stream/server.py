@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from orbit_pipelines.observability.stream import sse
-from orbit_pipelines.observability.stream.events import frames
+from orbit_pipelines.observability.stream.events import Phases, frames
 from orbit_pipelines.observability.stream.listener import Listener, Wakeups
 from orbit_pipelines.observability.stream.reads import EventReader
 
@@ -73,10 +73,13 @@ class EventStreamServer(ThreadingHTTPServer):
         token: str,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         max_clients: int = MAX_CLIENTS,
+        phases: Phases | None = None,
     ):
         if not token:
             raise ValueError("the event stream needs a token")
         self.engine, self.token, self.heartbeat_seconds = engine, token, heartbeat_seconds
+        # Each kind's {step: phase} (JobKind.phases), for the checkpoint, phase and progress events.
+        self.phases: Phases = phases or {}
         self.wakeups = Wakeups()
         self.listener = Listener(engine, self.wakeups)
         # Each client is a thread: a bound keeps a runaway client from exhausting them.
@@ -193,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
                 while True:
                     rows, cursor = reader.read(cursor)
                     if rows:
-                        self._send(b"".join(frames(row) for row in rows))
+                        self._send(b"".join(frames(row, self.server.phases) for row in rows))
                     if len(rows) < reader.batch:
                         break
             except SQLAlchemyError as exc:

@@ -58,6 +58,7 @@ class Outbox:
                 text(
                     """
                 SELECT e.id, e.task_id, e.from_status, e.to_status, e.run_id, e.note, e.at, e.phase,
+                       e.event, e.step, e.detail,
                        t.kind, t.lane, t.priority, t.idempotency_key, t.error_class, t.error_message, t.error_step
                 FROM orbit.task_events e JOIN orbit.tasks t ON t.id = e.task_id
                 WHERE (e.id > :last OR e.id = ANY(:gaps)) AND (CAST(:task AS BIGINT) IS NULL OR e.task_id = :task)
