@@ -173,6 +173,9 @@ def _record_step_failed(plan_context, event: DagsterEvent) -> None:
     if not os.environ.get("DAGSTER_PG_URL"):
         return
     error = event.step_failure_data.error if event.step_failure_data else None
+    # The op's own exception, not Dagster's wrapper ("Error occurred while executing op ...").
+    while error is not None and error.cause is not None:
+        error = error.cause
     message = " ".join((error.message if error else event.message or "").split())
     try:
         record_step_failed(_ledger(), plan_context.run_id, event.step_key or "", message)
