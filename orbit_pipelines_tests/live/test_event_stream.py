@@ -79,7 +79,14 @@ def test_a_decomposition_s_stream_carries_its_subtasks_checkpoints_phases_and_pr
     with requests.get(
         f"{server.url}?task={task_id}", headers={"Authorization": f"Bearer {token}"}, stream=True, timeout=(3, 60)
     ) as response:
-        messages = read_until(response, lambda ms: ms[-1].event in ("task.completed", "task.failed"), 180)
+        # The task completes inside store_results; that step's checkpoint (5 of 5 done) comes after.
+        messages = read_until(
+            response,
+            lambda ms: (
+                ms[-1].event == "task.failed" or (json.loads(ms[-1].data).get("progress") or {}).get("done") == 5
+            ),
+            180,
+        )
     bodies = [(m.event, json.loads(m.data)) for m in messages]
     subtasks, _prompts = load_plan(stack.ledger.engine, task_id)
     generated = [b["subtask"]["id"] for t, b in bodies if t == "task.subtask_generated"]

@@ -229,7 +229,8 @@ def launch_from_the_launchpad(stack, page, job: str, run_config_yaml: str) -> st
     page.locator(".CodeMirror").first.click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(run_config_yaml)  # no key events: the editor does not re-indent the YAML
-    page.get_by_role("button", name="Launch Run", exact=True).click()
+    # The button's accessible name starts with its icon's ligature ("open_in_new"): found by its text.
+    page.get_by_role("button").filter(has_text=re.compile(r"^\W*(open_in_new)?\s*Launch Run$")).click()
     wait_for(
         lambda: {r.run_id for r in stack.instance.get_runs(RunsFilter(job_name=job))} - before,
         60,

@@ -98,6 +98,8 @@ def test_a_checkpoint_of_a_phase_s_last_step_is_checkpoint_phase_completed_and_p
         ("task.progress", "check", "PLANNING"),
     ]
     assert events[-1].model_dump()["progress"] == {"done": 2, "total": 3}
+    # A receiver drops a body id it has seen: each of the row's events has its own.
+    assert [e.id for e in events] == ["task-event-41", "phase-completed-41", "progress-41"]
 
 
 def test_a_checkpoint_of_a_step_its_phase_continues_after_is_only_a_checkpoint():
@@ -124,6 +126,7 @@ def test_a_plan_is_one_subtask_generated_event_per_subtask_and_the_row_id_is_on_
     messages = list(parse(lines_of(frames(fact("subtasks_generated", detail={"subtasks": subtasks}), PHASES))))
     assert [(m.event, m.id) for m in messages] == [("task.subtask_generated", None), ("task.subtask_generated", "41")]
     assert [json.loads(m.data)["subtask"] for m in messages] == subtasks
+    assert [json.loads(m.data)["id"] for m in messages] == ["subtask-1-41", "subtask-2-41"]
 
 
 @pytest.mark.parametrize(

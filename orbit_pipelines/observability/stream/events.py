@@ -53,10 +53,11 @@ def generic_type(row: Mapping[str, Any]) -> str:
     return "task.note"
 
 
-def _event(row: Mapping[str, Any], type_: str, **fields: Any) -> LedgerEvent:
+def _event(row: Mapping[str, Any], type_: str, key: str = "task-event", **fields: Any) -> LedgerEvent:
+    """An event of the row; `key` makes its body id unique among the row's events (`progress-812`)."""
     return LedgerEvent(
         **{
-            "id": f"task-event-{row['id']}",
+            "id": f"{key}-{row['id']}",
             "type": type_,
             "occurred_at": row["at"],
             "task": task_ref(row, row["to_status"]),
@@ -82,16 +83,16 @@ def fact_events(row: Mapping[str, Any], phases: Phases) -> list[WebhookEvent]:
         if phase and [s for s, p in steps.items() if p == phase][-1] == step:
             progress = Progress(done=order.index(phase) + 1, total=len(order))
             found += [
-                _event(row, "task.phase_completed", step=step, phase=phase),
-                _event(row, "task.progress", step=step, phase=phase, progress=progress),
+                _event(row, "task.phase_completed", "phase-completed", step=step, phase=phase),
+                _event(row, "task.progress", "progress", step=step, phase=phase, progress=progress),
             ]
         return found
     if event == "step_failed":
         return [_event(row, "task.phase_failed", step=step, phase=phase)]
     if event == "subtasks_generated":
         return [
-            _event(row, "task.subtask_generated", subtask=SubtaskRef.model_validate(s))
-            for s in detail.get("subtasks", [])
+            _event(row, "task.subtask_generated", f"subtask-{n}", subtask=SubtaskRef.model_validate(s))
+            for n, s in enumerate(detail.get("subtasks", []), 1)
         ]
     return []
 
