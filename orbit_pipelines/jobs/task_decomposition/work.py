@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of
+from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of, parse_clause
 from orbit_pipelines.jobs.task_decomposition.graph import reaches
 from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
 from orbit_pipelines.jobs.task_decomposition.models import (
@@ -30,10 +30,11 @@ from orbit_pipelines.jobs.task_decomposition.specifics import (
     figures_only,
     missing_from,
     specifics_of,
+    specifics_title,
     test_lines,
     work_lines,
 )
-from orbit_pipelines.jobs.task_decomposition.words import VERB_FORMS
+from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS
 
 MAX_GENERIC_ITEMS = 12
 
@@ -105,12 +106,27 @@ def _schedule(text: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _values(clause: Clause, match: re.Match, tools: re.Pattern) -> dict[str, str]:
+# Verbs whose object is who hears about it ("warn the channel"), and verbs whose object is what is sent.
+_NOTIFYING = frozenset("notify alert warn email text page remind ping".split())
+_SENDING = frozenset("send post push deliver publish".split())
+
+
+def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset[str]) -> dict[str, str]:
     values = {k: v for k, v in match.groupdict().items() if v}
+    if "act" in values:  # "moderators can hide comments": the action the role may take
+        act = parse_clause(values["act"].strip(), clause.source, verbs)
+        values = {k: v for k, v in values.items() if k != "act"}
+        if act.verb:
+            values["act"] = act.gist
+    if "prep" in values:  # "for the next 24 hours" keeps its sense: "next" alone reads as a list of days
+        values["prep"] = "for the next" if values["prep"] == "next" else values["prep"]
     numbers = [m.group("n") for m in NUMBER.finditer(clause.text) if not CLOCK.search(clause.text[m.start() :][:5])]
     extras = {
         "gist": clause.gist,
         "obj": clause.obj,
+        "topic": clause.topic,
+        "recipients": clause.obj if clause.verb in _NOTIFYING else "",
+        "message": clause.obj if clause.verb in _SENDING else "",
         "actor": clause.actor,
         "terms": ", ".join(dict.fromkeys(clause.terms)),
         "schedule": _schedule(clause.text),
@@ -148,27 +164,50 @@ def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -
         match = pattern.when.search(clause.text)
         if match is None:
             continue
-        values = _values(clause, match, tools)
+        values = _values(clause, match, tools, library.verbs)
         for spec in pattern.items:
             item_id = _render(spec["id"], values)
             if item_id is None:
                 continue
             reqs = [r for r in (_render(t, values) for t in spec.get("requirements", [])) if r]
-            title = _render(spec["title"], values) or item_id.split(".", 1)[1].replace("_", " ").capitalize()
+            titles = spec["title"] if isinstance(spec["title"], list) else [spec["title"]]
+            title = next((t for t in (_render(t, values) for t in titles) if t), None)
+            if title is None:
+                continue  # an item whose title the clause cannot fill is not printed half-written
             after = [a for a in (_render(t, values) for t in spec.get("after", [])) if a]
             items.append(Item(item_id, title, reqs, after, clause.source == "acceptance"))
     return items
 
 
-def _generic(clause: Clause) -> list[Item]:
-    """A clause no pattern knows: still work, phrased from its verb, object and qualifiers."""
+QUOTE_RUN = 6  # words in a row shared with the task's text make a line a quote, not work
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(w[i : i + QUOTE_RUN]) for i in range(len(w) - QUOTE_RUN + 1)}
+
+
+def _restated(clause: Clause, quoted: set[tuple[str, ...]]) -> list[str]:
+    """The clause as a requirement line in the plan's words, or nothing when that line would only copy
+    the task's text (the task is in the prompt already) or say no more than its gist."""
+    line = clause.requirement
+    words = line.split()
+    if not clause.rest or _runs(line) & quoted or words[-1].lower() in FUNCTION_WORDS or len(words) < 3:
+        return []
+    return [f"{_REQUIREMENT}{line}"]
+
+
+_REQUIREMENT = "Requirement: "
+
+
+def _generic(clause: Clause, quoted: set[tuple[str, ...]]) -> list[Item]:
+    """A clause no pattern knows: still work, phrased from its verb, object and qualifiers; nothing when
+    the clause gives no more than one word to name the work by ("Assignee", "Move")."""
     gist = clause.gist
+    if len(gist.split()) < 2:
+        return []
     slug = _slug(gist)
-    details = []
-    if clause.actor:
-        details.append(f"Who does it: {clause.actor}")
-    if clause.terms:
-        details.append(f"Conditions to honour: {', '.join(dict.fromkeys(clause.terms))}")
+    details = _restated(clause, quoted)
     if clause.source == "acceptance":
         return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True)]
     return [
@@ -178,7 +217,7 @@ def _generic(clause: Clause) -> list[Item]:
 
 
 # Lines that restate the clause itself rather than work on it: they do not count as the plan saying it.
-_RESTATED = ("In this task:", "Conditions to honour:", "Who does it:")
+_RESTATED = (_REQUIREMENT,)
 
 
 def _said(items: list[Item]) -> str:
@@ -198,13 +237,15 @@ def _specific_work(
         return []
     build = next((i for i in items if i.category not in {Category.TESTING, Category.DATA_MODEL}), None)
     check = next((i for i in items if i.category == Category.TESTING), None)
+    # A gist of one word or none ("Courier") cannot name an item of its own: the first specific does.
+    name = clause.gist if len(clause.gist.split()) > 1 else specifics_title(missing)
+    slug = _slug(name)
     new: list[Item] = []
     if build is None and clause.source != "acceptance":
-        slug = _slug(clause.gist)
-        build = Item(f"service.{slug}", clause.gist[:1].upper() + clause.gist[1:])
+        build = Item(f"service.{slug}", name[:1].upper() + name[1:])
         new.append(build)
     if check is None:
-        check = Item(f"testing.{_slug(clause.gist)}", f"Tests: {clause.gist}", [], [], clause.source == "acceptance")
+        check = Item(f"testing.{slug}", f"Tests: {name}", [], [], clause.source == "acceptance")
         new.append(check)
     if build is not None:
         build.requirements += work_lines(missing)
@@ -261,16 +302,16 @@ def plan_work(
     kind, empty = library.kind_of(f"{payload.title}. {payload.description}")
     found: list[Item] = []
     generic = 0
+    quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
     for clause in clauses_of(payload, library.verbs):
         items = _items_of(clause, library, tool_names, crud)
         if crud and (not clause.verb or clause.verb in VERB_FORMS):
             pass  # an entity operation or a field list: the entity subtasks have it
         elif not items and generic < MAX_GENERIC_ITEMS:
-            items, generic = _generic(clause), generic + 1
+            items, generic = _generic(clause, quoted), generic + 1
         elif items and clause.source == "description":
             first = next((i for i in items if i.category == Category.SERVICE), items[0])
-            terms = f" ({', '.join(clause.terms)})" if clause.terms else ""
-            first.requirements.append(f"In this task: {clause.gist}{terms}")
+            first.requirements += _restated(clause, quoted)
         found += items
         found += _specific_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
