@@ -212,7 +212,8 @@ def _with_complement(subject: str, words: tuple[str, ...], lower: list[str]) -> 
 
 
 def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
-    words = tuple(_WORD.findall(text))
+    # An aside in parentheses ("a scope (read or write)") lists values, it holds no verb of the clause.
+    words = tuple(_WORD.findall(_PARENS.sub(" ", text)))
     lower = [w.lower() for w in words]
     verb_at = next((i for i in range(len(words)) if _is_verb_at(i, words, lower, verbs)), None)
     if verb_at is None:
@@ -270,8 +271,10 @@ def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
             previous: Clause | None = None
             for part in _split(sentence):
                 clause = parse_clause(part, source, verbs)
-                if clause.pronoun and previous is not None and previous.topic:
-                    # "Reserve stock ..., hold it for 15 minutes": "it" is what the clause before acted on.
+                unnamed = clause.pronoun or (clause.verb and not clause.obj and not clause.subject)
+                if unnamed and previous is not None and previous.topic:
+                    # "Reserve stock ..., hold it for 15 minutes", "A slot is held ..., then released": the
+                    # clause acts on what the clause before it named.
                     clause = replace(clause, obj=previous.topic, pronoun=False)
                 found.append(clause)
                 previous = clause

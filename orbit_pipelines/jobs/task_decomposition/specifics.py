@@ -112,9 +112,20 @@ def _kind(cue: str | None, number: str, what: str, verb_follows: bool) -> str:
     return "count"
 
 
+# "30, 14 and 3 days before": one figure of several values sharing a unit.
+_NUMBER_LIST = re.compile(r"(?<![\w.])(?P<n>\d+(?:,\s*\d+)*,?\s+(?:and|or)\s+\d+)\s+(?=[A-Za-z])")
+
+
 def figures_of(text: str, verbs: frozenset[str] = frozenset()) -> list[Figure]:
     found: list[Figure] = []
+    lists = [m.span() for m in _NUMBER_LIST.finditer(text)]
+    for m in _NUMBER_LIST.finditer(text):
+        what, _ = _counted(text[m.end("n") :], verbs)
+        if what:
+            found.append(Figure("count", " ".join(m.group("n").split()), what))
     for m in FIGURE.finditer(text):
+        if any(a <= m.start("n") < b for a, b in lists):
+            continue  # a value of a list of figures, counted with its list
         number = m.group("n").rstrip(".,")  # as the task writes it: "one", "2 million", "20,000"
         if CLOCK.search(text[max(0, m.start("n") - 3) : m.end("n") + 3]) or not number:
             continue  # a clock time, not a figure
