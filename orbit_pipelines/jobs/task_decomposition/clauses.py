@@ -52,6 +52,7 @@ class Clause:
     subject: str = ""  # the noun phrase before the verb or the copula: "links" in "Links are single-use"
     pronoun: bool = False  # the object is "it" or "them": the previous clause names it
     rest: tuple[str, ...] = field(default_factory=tuple)  # the words after the object, as written
+    complement: str = ""  # of a clause with no verb but a copula: "is valid" in "The link is valid for ..."
 
     @property
     def requirement(self) -> str:
@@ -76,7 +77,9 @@ class Clause:
             while head and head[-1].lower() in FUNCTION_WORDS:
                 head.pop()
             return " ".join([self.verb, *head])
-        return " ".join(p for p in (self.verb, self.obj) if p) or self.subject
+        return " ".join(p for p in (self.verb, self.obj) if p) or " ".join(
+            p for p in (self.subject, self.complement) if p
+        )
 
     @property
     def topic(self) -> str:
@@ -167,11 +170,14 @@ def _is_verb_at(i: int, words: tuple[str, ...], lower: list[str], verbs: frozens
         return False
     before = lower[i - 1] if i else ""
     after = lower[i + 1] if i + 1 < len(lower) else ""
-    if before in _DETERMINERS | {"of"} or before.replace(",", "").isdigit() or after in _SUBJECT_FOLLOWERS:
+    plural = lower[i].endswith("s") and not lower[i].endswith("ss") and lower[i] not in verbs
+    counted = plural and before.replace(",", "").isdigit()
+    if before in _DETERMINERS | {"of"} or counted or after in _SUBJECT_FOLLOWERS:
         return False  # "the email exists", "1 minute of write downtime", "3 requests", "Links are"
+    if after.endswith("s") and not after.endswith("ss") and _verb_of(after, verbs):
+        return False  # "The invitation link expires": a noun before its verb
     if i == 0 and lower[i].endswith("ing"):
         return False  # "Switching back takes effect ...": a gerund subject; imperatives never open so
-    plural = lower[i].endswith("s") and not lower[i].endswith("ss") and lower[i] not in verbs
     if plural and before in {"and", "or"} and i > 1 and lower[i - 2].endswith("s"):
         return False  # "messages and uploads": a list of nouns
     # "Links expire ...": an -s form opening the clause and followed by a verb is its plural subject
@@ -201,14 +207,14 @@ def _subject(words: tuple[str, ...], lower: list[str], end: int) -> str:
     return " ".join(head)
 
 
-def _with_complement(subject: str, words: tuple[str, ...], lower: list[str]) -> str:
-    """A clause with no verb but a copula names its subject with what it is: "money amounts are Decimal",
-    "links are single-use" (not "money amounts", which drops the requirement)."""
+def _complement(subject: str, words: tuple[str, ...], lower: list[str]) -> str:
+    """What a clause with no verb but a copula says its subject is: "are Decimal" of "money amounts are
+    Decimal" (naming it "money amounts" alone drops the requirement)."""
     at = next((i for i, w in enumerate(lower) if w in {"is", "are"}), None)
     if not subject or at is None:
-        return subject
-    complement = list(itertools.takewhile(lambda w: w.lower() not in FUNCTION_WORDS | MODALS, words[at + 1 :]))[:2]
-    return " ".join([subject, lower[at], *complement]) if complement else subject
+        return ""
+    said = list(itertools.takewhile(lambda w: w.lower() not in FUNCTION_WORDS | MODALS, words[at + 1 :]))[:2]
+    return " ".join([lower[at], *said]) if said else ""
 
 
 def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
@@ -218,7 +224,7 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     verb_at = next((i for i in range(len(words)) if _is_verb_at(i, words, lower, verbs)), None)
     if verb_at is None:
         subject = _subject(words, lower, len(words))
-        return Clause(text, source, words, obj="", terms=(), subject=_with_complement(subject, words, lower))
+        return Clause(text, source, words, subject=subject, complement=_complement(subject, words, lower))
     actor = " ".join(w for w in words[:verb_at] if w.lower() not in MODALS and w.lower() not in FUNCTION_WORDS)
     subject = _subject(words, lower, verb_at)
 

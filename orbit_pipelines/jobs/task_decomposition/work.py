@@ -107,7 +107,8 @@ def _schedule(text: str) -> str:
 
 
 # Verbs whose object is who hears about it ("warn the channel"), and verbs whose object is what is sent.
-_NOTIFYING = frozenset("notify alert warn email text page remind ping".split())
+# ("email" and "text" take either: "email each manager", "text a code").
+_NOTIFYING = frozenset("notify alert warn page remind ping".split())
 _SENDING = frozenset("send post push deliver publish".split())
 
 
