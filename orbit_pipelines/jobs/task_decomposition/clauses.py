@@ -82,6 +82,16 @@ class Clause:
         )
 
     @property
+    def trigger(self) -> str:
+        """The event the clause waits for, in work-list style: "when order ships or is delivered"."""
+        lower = [w.lower() for w in self.words]
+        at = next((i for i, w in enumerate(lower) if w in {"when", "whenever"}), None)
+        if at is None:
+            return ""
+        said = [w for w in self.words[at:] if w.lower() not in _NOT_OBJECT]
+        return " ".join(said) if len(said) > 2 else ""
+
+    @property
     def topic(self) -> str:
         """What the clause is about: its object, else its subject ("links" in "Links expire after 30 minutes")."""
         return self.obj or self.subject

@@ -128,6 +128,7 @@ def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset
         "topic": clause.topic,
         "recipients": clause.obj if clause.verb in _NOTIFYING else "",
         "message": clause.obj if clause.verb in _SENDING else "",
+        "trigger": clause.trigger,
         "actor": clause.actor,
         "terms": ", ".join(dict.fromkeys(clause.terms)),
         "schedule": _schedule(clause.text),
@@ -157,6 +158,12 @@ def _render(template: str, values: Mapping[str, str]) -> str | None:
     return template.format_map(values)
 
 
+def _first(templates: str | list[str], values: Mapping[str, str]) -> str | None:
+    """The first of `templates` (one, or a list of alternatives) that the clause fills in."""
+    options = templates if isinstance(templates, list) else [templates]
+    return next((t for t in (_render(t, values) for t in options) if t), None)
+
+
 def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -> list[Item]:
     items: list[Item] = []
     for pattern in library.patterns:
@@ -170,9 +177,8 @@ def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -
             item_id = _render(spec["id"], values)
             if item_id is None:
                 continue
-            reqs = [r for r in (_render(t, values) for t in spec.get("requirements", [])) if r]
-            titles = spec["title"] if isinstance(spec["title"], list) else [spec["title"]]
-            title = next((t for t in (_render(t, values) for t in titles) if t), None)
+            reqs = [r for r in (_first(t, values) for t in spec.get("requirements", [])) if r]
+            title = _first(spec["title"], values)
             if title is None:
                 continue  # an item whose title the clause cannot fill is not printed half-written
             after = [a for a in (_render(t, values) for t in spec.get("after", [])) if a]
