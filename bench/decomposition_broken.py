@@ -8,8 +8,8 @@ sets found these kinds, each checked here on every title, description and requir
 - `verb as subject`: an auxiliary where a noun belongs, after a preposition or a determiner ("Expiry
   time on are single-use"), or right after the title's first word ("Refuse are single-use ...");
 - `verb as thing`: a determiner before a verb form ("Handle the takes effect the task names");
-- `repeated`: a word twice in a row ("hold hold"), or a title that says the same two words twice
-  ("Hold 15 minutes within 15 minutes");
+- `repeated`: a word twice in a row ("hold hold"), two articles in a row ("the a minute bound"), or
+  a title that says the same two words twice ("Hold 15 minutes within 15 minutes");
 - `empty`: a title of one word ("Send"), a line that ends on a function word ("recipients: response
   reveals whether"), a labelled part with nothing after it.
 
@@ -40,7 +40,7 @@ _ENDING = frozenset("a an the of to for with on in at by from whether if than an
 _EMPTY_LABEL = re.compile(r":\s*(?:;|$)|\(\s*\)")
 
 
-_DOUBLED = re.compile(r"\b([A-Za-z]+)\s+\1\b", re.IGNORECASE)
+_DOUBLED = re.compile(r"\b([A-Za-z]+)\s+\1\b|\b(?:the|a|an)\s+(?:the|a|an)\b", re.IGNORECASE)
 
 
 def _repeated(line: str, title: bool) -> bool:

@@ -252,7 +252,14 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     j = verb_at + 1
     obj: list[str] = []
     pronoun = j < len(words) and lower[j] in {"it", "them"}
-    while j < len(words) and len(obj) < MAX_OBJECT_WORDS and (lower[j] not in _OBJECT_END or _joins_nouns(j)):
+    if pronoun:
+        j += 1  # "roll it back", "promote it automatically": what follows the pronoun qualifies the verb
+    while (
+        not pronoun
+        and j < len(words)
+        and len(obj) < MAX_OBJECT_WORDS
+        and (lower[j] not in _OBJECT_END or _joins_nouns(j))
+    ):
         if lower[j] == "up" and j + 1 < len(words) and lower[j + 1] == "to":
             j += 2  # "suggest up to 8 product names": a cap, not a particle
             continue
@@ -260,7 +267,7 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
         if lower[j] not in _NOT_OBJECT and not lower[j].replace(",", "").replace(".", "").isdigit():
             obj.append(words[j])
         j += 1
-    while j < len(words) and lower[j] not in _OBJECT_END:
+    while not pronoun and j < len(words) and lower[j] not in _OBJECT_END:
         j += 1  # an object longer than the cap: the rest of it is not a qualifier
     while obj and obj[-1].lower() in FUNCTION_WORDS:
         obj.pop()  # "a PDF report of" (cut at the cap) ends on its noun
@@ -276,6 +283,13 @@ def _content(words) -> list[str]:
     return [w for w in words if w.lower() not in FUNCTION_WORDS and w.lower() not in MODALS]
 
 
+def _possessed(clause: Clause) -> bool:
+    """Whether the clause's object is something's ("compare its error rate"): then "it" in the next clause
+    is that something, not the object."""
+    first = clause.topic.split()[0] if clause.topic else ""
+    return bool(first) and re.search(rf"\b(?:its|their)\s+{re.escape(first)}\b", clause.text, re.IGNORECASE) is not None
+
+
 def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
     """Every requirement clause of the task, in reading order; the title counts when nothing else does."""
     found: list[Clause] = []
@@ -288,7 +302,7 @@ def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
             for part in _split(sentence):
                 clause = parse_clause(part, source, verbs)
                 unnamed = clause.pronoun or (clause.verb and not clause.obj and not clause.subject)
-                if unnamed and previous is not None and previous.topic:
+                if unnamed and previous is not None and previous.topic and not _possessed(previous):
                     # "Reserve stock ..., hold it for 15 minutes", "A slot is held ..., then released": the
                     # clause acts on what the clause before it named.
                     clause = replace(clause, obj=previous.topic, pronoun=False)

@@ -119,6 +119,8 @@ def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset
         values = {k: v for k, v in values.items() if k != "act"}
         if act.verb:
             values["act"] = act.gist
+    if re.match(r"an? ", values.get("span", "")):  # "within a minute": the bound is 1 minute
+        values["span"] = "1 " + values["span"].split(" ", 1)[1]
     if "prep" in values:  # "for the next 24 hours" keeps its sense: "next" alone reads as a list of days
         values["prep"] = "for the next" if values["prep"] == "next" else values["prep"]
     numbers = [m.group("n") for m in NUMBER.finditer(clause.text) if not CLOCK.search(clause.text[m.start() :][:5])]
