@@ -2,7 +2,10 @@
 clauses that each state one requirement, and what each clause says (actor, verb, object, numbers).
 
 Rules, not a model: a clause is a sentence part between semicolons, commas and "then"; its verb is
-the first word the verb list of work.toml knows. Same text, same clauses.
+the first word the verb list of work.toml knows that is not a noun spelled like a verb (after a
+determiner or a number, before an auxiliary or its verb: "Links are single-use", "the email exists",
+"The invitation link expires"); what it acts on is its object, the subject of a passive, or for "it",
+what the clause before named. Same text, same clauses.
 """
 
 from __future__ import annotations

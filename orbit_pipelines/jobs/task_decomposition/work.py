@@ -17,7 +17,7 @@ from typing import Any
 
 from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of, parse_clause
 from orbit_pipelines.jobs.task_decomposition.graph import reaches
-from orbit_pipelines.jobs.task_decomposition.knowledge import load_knowledge, read_data
+from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
     Category,
@@ -34,6 +34,7 @@ from orbit_pipelines.jobs.task_decomposition.specifics import (
     test_lines,
     work_lines,
 )
+from orbit_pipelines.jobs.task_decomposition.stack_work import stack_integrations
 from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS
 
 MAX_GENERIC_ITEMS = 12
@@ -264,47 +265,6 @@ def _specific_work(
     return new
 
 
-@cache
-def _outside_services() -> frozenset[str]:
-    """The vendors and platforms of knowledge/integrations.toml: services a task calls over the network."""
-    raw = read_data("integrations.toml")
-    return frozenset(n.lower() for section in ("vendor", "platform") for n in raw.get(section, []))
-
-
-def _stack_integrations(payload: DecompositionPayload, said: str) -> list[Item]:
-    """An integration item for each vendor or platform of the tech stack that the plan does not mention yet
-    and tech.toml does not describe ("SendGrid" in the stack of a password reset task: the emails go out
-    through it)."""
-    items: list[Item] = []
-    for entry in payload.tech_stack:
-        name = re.sub(r"\s+api$", "", entry.strip(), flags=re.IGNORECASE)
-        if name.lower() not in _outside_services() or name.lower() in said or load_knowledge().lookup(name):
-            continue  # tech.toml's entries bring their own requirements to every subtask (enrich)
-        slug = _slug(name)
-        items.append(
-            Item(
-                f"service.integration_{slug}",
-                f"Integrate with {name}",
-                [
-                    f"Call {name} behind an interface of our own, with its credentials from configuration; "
-                    "its errors are retried or reported, never swallowed"
-                ],
-            )
-        )
-        items.append(
-            Item(
-                f"testing.integration_{slug}",
-                f"The {name} integration",
-                [
-                    f"Against a fake of {name} (recorded answers), the calls made are the expected ones "
-                    "and an error answer is handled"
-                ],
-                [f"service.integration_{slug}"],
-            )
-        )
-    return items
-
-
 def _merge(items: list[Item]) -> dict[str, Item]:
     merged: dict[str, Item] = {}
     for item in items:
@@ -366,7 +326,7 @@ def plan_work(
         found += _specific_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
-    found += _stack_integrations(payload, _said(found))
+    found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
     deps = _dependencies(merged)
