@@ -75,7 +75,7 @@ class Clause:
         if self.verb and not self.obj:
             # "override per tenant", "ask for deletion": what follows the verb, up to its first condition
             head = list(itertools.takewhile(lambda w: w.lower() not in _CONDITIONS and not w[0].isdigit(), self.rest))
-            head = head[:3]
+            head = head[:4]
             head = [w for w in head if w.lower() not in _NOT_OBJECT]
             while head and head[-1].lower() in FUNCTION_WORDS:
                 head.pop()

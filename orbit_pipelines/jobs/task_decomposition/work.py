@@ -85,6 +85,7 @@ class Item:
     requirements: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
     from_acceptance: bool = False
+    generic: bool = False  # named from the clause alone, not by a pattern of work.toml
 
     @property
     def category(self) -> Category:
@@ -219,10 +220,15 @@ def _generic(clause: Clause, quoted: set[tuple[str, ...]]) -> list[Item]:
     slug = _slug(gist)
     details = _restated(clause, quoted)
     if clause.source == "acceptance":
-        return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True)]
+        return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True, True)]
     return [
-        Item(f"service.{slug}", gist[:1].upper() + gist[1:], [f"Service operation to {gist}", *details]),
-        Item(f"testing.{slug}", f"Tests: {gist}", [f"The outcome of '{gist}', and its refusal cases", *details]),
+        Item(f"service.{slug}", gist[:1].upper() + gist[1:], [f"Service operation to {gist}", *details], generic=True),
+        Item(
+            f"testing.{slug}",
+            f"Tests: {gist}",
+            [f"The outcome of '{gist}', and its refusal cases", *details],
+            generic=True,
+        ),
     ]
 
 
@@ -252,10 +258,10 @@ def _specific_work(
     slug = _slug(name)
     new: list[Item] = []
     if build is None and clause.source != "acceptance":
-        build = Item(f"service.{slug}", name[:1].upper() + name[1:])
+        build = Item(f"service.{slug}", name[:1].upper() + name[1:], generic=True)
         new.append(build)
     if check is None:
-        check = Item(f"testing.{slug}", f"Tests: {name}", [], [], clause.source == "acceptance")
+        check = Item(f"testing.{slug}", f"Tests: {name}", [], [], clause.source == "acceptance", True)
         new.append(check)
     if build is not None:
         build.requirements += work_lines(missing)
@@ -266,15 +272,32 @@ def _specific_work(
 
 
 def _merge(items: list[Item]) -> dict[str, Item]:
+    """Items of the same id, or of the same category and title ("Send order events" from a clause and
+    from the signing pattern), as one item: the pattern's id (other patterns wait for it) over a
+    generic one's, else the first one's, and every `after` pointing at it."""
     merged: dict[str, Item] = {}
+    same: dict[str, str] = {}  # id -> the id of the item it was merged into
+    titled: dict[tuple[Category, str], str] = {}
     for item in items:
-        known = merged.get(item.id)
+        target = same.get(item.id) or titled.get((item.category, item.title.lower()), item.id)
+        same[item.id] = target
+        known = merged.get(target)
         if known is None:
-            merged[item.id] = Item(item.id, item.title, list(item.requirements), list(item.after), item.from_acceptance)
+            merged[target] = Item(
+                target, item.title, list(item.requirements), list(item.after), item.from_acceptance, item.generic
+            )
+            titled[(item.category, item.title.lower())] = target
             continue
         known.requirements += [r for r in item.requirements if r not in known.requirements]
         known.after += [a for a in item.after if a not in known.after]
         known.from_acceptance |= item.from_acceptance
+        if known.generic and not item.generic and item.id != target:
+            known.id, known.generic = item.id, False
+            merged = {(item.id if k == target else k): v for k, v in merged.items()}
+            same = {k: (item.id if v == target else v) for k, v in same.items()}
+            titled = {k: (item.id if v == target else v) for k, v in titled.items()}
+    for item in merged.values():
+        item.after = list(dict.fromkeys(same.get(a, a) for a in item.after))
     return merged
 
 

@@ -147,3 +147,10 @@ def test_no_benchmark_plan_has_a_broken_line(task):
     plan = plan_task(payload)
     lines = [d.reason for d in plan.decisions] + [x for s in plan.subtasks for x in (s.description, *s.requirements)]
     assert broken_lines([s.title for s in plan.subtasks], lines) == []
+
+
+def test_a_clause_and_a_pattern_naming_the_same_work_make_one_item():
+    plan = _plan("Send order events to partner endpoints, signed with HMAC-SHA256; retry failures for up to 24 hours.")
+    sends = [s for s in plan.subtasks if s.title == "Send order events"]
+    assert [s.id for s in sends] == ["service.send"]
+    assert "service.send" in {s.id: s for s in plan.subtasks}["service.retries"].dependencies
