@@ -86,9 +86,9 @@ def test_unsubscribing_is_not_a_permission_of_a_role():
     assert "service.permissions" not in ids
 
 
-def test_a_permission_names_the_action_the_role_may_take():
-    plan = _plan("Agents write comments on tickets, and moderators can hide comments.")
-    assert _titles(plan)["testing.permissions"] == "Who may hide comments"
+def test_a_permission_names_the_action_the_role_may_take_not_the_clauses_verb():
+    plan = _plan("Retry failures, then park them in a dead-letter list that support can replay from the admin UI.")
+    assert _titles(plan)["testing.permissions"] == "Who may replay from admin UI"
 
 
 def test_only_before_a_condition_restricts_no_one():
