@@ -14,7 +14,10 @@ for the specifics; no rule is changed for them). Each task has
   requirements (decisions included), counting only lines that do not quote the task: a line
   sharing a run of 6 consecutive words with the description, the acceptance criteria or the
   project rules is skipped, so copying the task text scores nothing;
-- nonsense: the share of DATA_MODEL subtasks whose id contains a `not_entities` word.
+- nonsense: the share of DATA_MODEL subtasks whose id contains a `not_entities` word;
+- broken: the share of the plan's lines (titles, descriptions, requirements, decisions) that read as
+  broken text: a keyword dump, a verb where the subject belongs, a repeated word, an empty-ish line
+  (`bench/decomposition_broken.py` says which kinds it sees).
 
 It also times a plan (median of --repeat runs per task).
 
@@ -31,6 +34,7 @@ import time
 from pathlib import Path
 
 from bench.common import write_results
+from bench.decomposition_broken import broken_lines
 from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
 from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload
 
@@ -55,13 +59,15 @@ def _runs(text: str) -> set[tuple[str, ...]]:
     return {tuple(w[i : i + QUOTE_RUN]) for i in range(len(w) - QUOTE_RUN + 1)}
 
 
-def plan_lines(payload: DecompositionPayload) -> tuple[list[str], list[str]]:
-    """The plan's lines and its DATA_MODEL ids."""
+def plan_lines(payload: DecompositionPayload) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """The plan's lines, its DATA_MODEL ids and its broken lines (kinds, line)."""
     plan = plan_task(payload)
     lines = [d.reason for d in plan.decisions]
     for s in plan.subtasks:
         lines += [s.title, s.description, *s.requirements]
-    return lines, [s.id for s in plan.subtasks if s.category == Category.DATA_MODEL]
+    others = [d.reason for d in plan.decisions] + [x for s in plan.subtasks for x in (s.description, *s.requirements)]
+    broken = broken_lines([s.title for s in plan.subtasks], others)
+    return lines, [s.id for s in plan.subtasks if s.category == Category.DATA_MODEL], broken
 
 
 def score(task: dict) -> dict:
@@ -69,7 +75,7 @@ def score(task: dict) -> dict:
         {k: v for k, v in task.items() if k not in {"must_cover", "not_entities"}}
     )
     quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
-    lines, models = plan_lines(payload)
+    lines, models, broken = plan_lines(payload)
     own = [line for line in lines if not (_runs(line) & quoted)]
     missing = [m for m in task["must_cover"] if not any(re.search(m, line, re.IGNORECASE) for line in own)]
     bad = [m for m in models if any(w.lower() in m.lower() for w in task["not_entities"])]
@@ -82,6 +88,7 @@ def score(task: dict) -> dict:
         "nonsense_models": bad,
         "lines": len(lines),
         "quoting_lines": len(lines) - len(own),
+        "broken_lines": [f"{kinds}: {line}" for kinds, line in broken],
     }
 
 
@@ -107,11 +114,15 @@ def run_set(name: str, path: Path, repeat: int) -> dict:
     covered, required = sum(r["covered"] for r in rows), sum(r["required"] for r in rows)
     models = sum(r["data_models"] for r in rows)
     bad = sum(len(r["nonsense_models"]) for r in rows)
+    lines, broken = sum(r["lines"] for r in rows), sum(len(r["broken_lines"]) for r in rows)
     return {
         "set": name,
         "tasks": len(rows),
         "coverage": round(covered / required, 3) if required else 0.0,
         "nonsense": round(bad / models, 3) if models else 0.0,
+        "broken": round(broken / lines, 3) if lines else 0.0,
+        "broken_lines": broken,
+        "plan_lines": lines,
         "max_plan_ms": max(r["plan_ms"] for r in rows),
         "median_plan_ms": statistics.median(r["plan_ms"] for r in rows),
         "rows": rows,
@@ -128,17 +139,21 @@ def main() -> None:
         r = run_set(name, path, args.repeat)
         results[name] = r
         print(f"\n== {name} tasks ({path.name})")
-        print(f"{'coverage':>9} {'nonsense':>9} {'ms':>6}  task / missing")
+        print(f"{'coverage':>9} {'nonsense':>9} {'broken':>7} {'ms':>6}  task / missing")
         for row in r["rows"]:
             share = f"{row['covered']}/{row['required']}"
             nonsense = f"{len(row['nonsense_models'])}/{row['data_models']}"
-            print(f"{share:>9} {nonsense:>9} {row['plan_ms']:>6}  {row['title']}")
+            broken = f"{len(row['broken_lines'])}/{row['lines']}"
+            print(f"{share:>9} {nonsense:>9} {broken:>7} {row['plan_ms']:>6}  {row['title']}")
             for m in row["missing"]:
-                print(f"{'':>27}missing: {m}")
+                print(f"{'':>35}missing: {m}")
             for m in row["nonsense_models"]:
-                print(f"{'':>27}nonsense: {m}")
+                print(f"{'':>35}nonsense: {m}")
+            for m in row["broken_lines"]:
+                print(f"{'':>35}broken {m}")
         print(
-            f"TOTAL {name}: coverage {r['coverage']:.2f}, nonsense {r['nonsense']:.2f}, "
+            f"TOTAL {name}: coverage {r['coverage']:.3f}, nonsense {r['nonsense']:.3f}, "
+            f"broken {r['broken']:.3f} ({r['broken_lines']}/{r['plan_lines']} lines), "
             f"plan median {r['median_plan_ms']} ms, max {r['max_plan_ms']} ms"
         )
     previous = HERE / "results" / "decomposition.json"

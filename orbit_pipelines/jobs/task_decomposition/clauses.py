@@ -2,15 +2,19 @@
 clauses that each state one requirement, and what each clause says (actor, verb, object, numbers).
 
 Rules, not a model: a clause is a sentence part between semicolons, commas and "then"; its verb is
-the first word the verb list of work.toml knows. Same text, same clauses.
+the first word the verb list of work.toml knows that is not a noun spelled like a verb (after a
+determiner or a number, before an auxiliary or its verb: "Links are single-use", "the email exists",
+"The invitation link expires"); what it acts on is its object, the subject of a passive, or for "it",
+what the clause before named. Same text, same clauses.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, split_sentences
+from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, NEVER_NOUNS, split_sentences
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -24,7 +28,7 @@ NUMBER = re.compile(r"(?<![\w.:-])(?P<n>\d[\d,]*)(?![\w:%]|\s?%)")
 # Where a clause ends inside a sentence; "and" alone does not end one ("orders and refunds"), nor
 # does the comma of a number ("10,000 rows").
 _CLAUSE_BREAK = re.compile(
-    r";\s*|,(?!\d{3})\s*(?:and\s+|then\s+|but\s+|or\s+)?|\s+(?:and\s+)?then\s+|:\s+", re.IGNORECASE
+    r";\s*|,(?!\s?\d)\s*(?:and\s+|then\s+|but\s+|or\s+)?|\s+(?:and\s+)?then\s+|:\s+", re.IGNORECASE
 )
 _PARENS = re.compile(r"\([^)]*\)")
 _WORD = re.compile(r"[A-Za-z0-9@/][A-Za-z0-9@/'._%-]*[A-Za-z0-9%]|[A-Za-z0-9]")
@@ -35,7 +39,7 @@ MODALS = frozenset("can may must should will shall could would might cannot neve
 # Words that end an object phrase: what follows qualifies the work rather than naming its object.
 _OBJECT_END = frozenset(
     """for within after before when if by to from into via through with without until unless while where
-    which who that per at in on over under than as and or but since once so then""".split()
+    which who that per at in on over under than as and or but since once so then whether""".split()
 )
 
 
@@ -48,17 +52,67 @@ class Clause:
     verb: str = ""  # base form
     obj: str = ""
     terms: tuple[str, ...] = field(default_factory=tuple)  # the content words after the object
+    subject: str = ""  # the noun phrase before the verb or the copula: "links" in "Links are single-use"
+    pronoun: bool = False  # the object is "it" or "them": the previous clause names it
+    rest: tuple[str, ...] = field(default_factory=tuple)  # the words after the object, as written
+    complement: str = ""  # of a clause with no verb but a copula: "is valid" in "The link is valid for ..."
+
+    @property
+    def requirement(self) -> str:
+        """The clause as a line of work: its gist and, as written, what qualifies it ("release stock on
+        timeout or cancel")."""
+        # Work-list style, as the gist is: no articles ("after last failed retry").
+        rest = [w for w in self.rest if w.lower() not in _NOT_OBJECT]
+        line = " ".join([self.gist, *rest]) if self.verb else self.gist
+        return line[:1].upper() + line[1:]
 
     @property
     def gist(self) -> str:
-        """Verb and object, as work: 'hide comments', 'retry failures'."""
-        # No object ("the load runs", "release it"): what the clause goes on to name stands in for it.
-        obj = self.obj or " ".join(list(dict.fromkeys(self.terms))[:3])
-        return " ".join(p for p in (self.verb, obj) if p) or " ".join(self.words[:3])
+        """Verb and object, as work: 'hide comments', 'retry failures', 'keep orders' (of "Orders are kept");
+        a clause without a verb is named by its subject or object. Never a list of the clause's other words."""
+        if self.verb and not self.obj and self.subject:
+            return f"{self.subject} {_agreeing(self.verb, self.subject)}"  # "links expire", "the bot posts"
+        if self.verb and not self.obj:
+            # "override per tenant", "ask for deletion": what follows the verb, up to its first condition
+            head = list(itertools.takewhile(lambda w: w.lower() not in _CONDITIONS and not w[0].isdigit(), self.rest))
+            head = head[:4]
+            head = [w for w in head if w.lower() not in _NOT_OBJECT]
+            while head and head[-1].lower() in FUNCTION_WORDS:
+                head.pop()
+            return " ".join([self.verb, *head])
+        return " ".join(p for p in (self.verb, self.obj) if p) or " ".join(
+            p for p in (self.subject, self.complement) if p
+        )
+
+    @property
+    def trigger(self) -> str:
+        """The event the clause waits for, in work-list style: "when order ships or is delivered"."""
+        lower = [w.lower() for w in self.words]
+        at = next((i for i, w in enumerate(lower) if w in {"when", "whenever"}), None)
+        if at is None:
+            return ""
+        said = [w for w in self.words[at:] if w.lower() not in _NOT_OBJECT]
+        return " ".join(said) if len(said) > 2 else ""
+
+    @property
+    def topic(self) -> str:
+        """What the clause is about: its object, else its subject ("links" in "Links expire after 30 minutes")."""
+        return self.obj or self.subject
 
     @property
     def durations(self) -> list[str]:
         return [_duration_text(m) for m in DURATION.finditer(self.text) if not _is_article_duration(m)]
+
+
+_CONDITIONS = frozenset("if when unless because while until once whenever after before".split())
+
+
+def _agreeing(verb: str, subject: str) -> str:
+    """The verb as its subject takes it: "links expire", "the export runs"."""
+    last = subject.split()[-1].lower()
+    if last.endswith("s") and not last.endswith("ss"):
+        return verb
+    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z")) else "s")
 
 
 def _is_article_duration(m: re.Match) -> bool:
@@ -105,29 +159,138 @@ def lemma(word: str, verbs: frozenset[str]) -> str | None:
     return next((c for c in candidates if c in verbs), None)
 
 
+# Participles the -ed rule of `lemma` does not reach: "Orders are kept for 10 years".
+_IRREGULAR_PARTICIPLES = {
+    "kept": "keep", "sent": "send", "held": "hold", "shown": "show", "built": "build", "paid": "pay",
+    "written": "write", "given": "give", "taken": "take", "seen": "see", "found": "find", "sold": "sell",
+    "hidden": "hide", "chosen": "choose", "frozen": "freeze", "stolen": "steal", "told": "tell",
+}  # fmt: skip
+_DETERMINERS = frozenset("a an the this that these those their its our your his her my each every all any no".split())
+_SUBJECT_FOLLOWERS = _AUXILIARIES | frozenset("can cannot may must should will shall could would might of".split())
+
+
+def _verb_of(word: str, verbs: frozenset[str]) -> str | None:
+    return lemma(word, verbs) or (
+        _IRREGULAR_PARTICIPLES.get(word.lower()) if _IRREGULAR_PARTICIPLES.get(word.lower()) in verbs else None
+    )
+
+
+def _is_verb_at(i: int, words: tuple[str, ...], lower: list[str], verbs: frozenset[str]) -> bool:
+    """Whether words[i] is the clause's verb, not a noun spelled like one: a word after a determiner or a
+    number ("the email exists", "3 requests"), before an auxiliary, a modal or "of" ("Links are ...",
+    "Exports of ..."), or an -s form opening the clause before a verb ("Links expire") is the subject."""
+    if lower[i] in MODALS or _verb_of(words[i], verbs) is None:
+        return False
+    before = lower[i - 1] if i else ""
+    after = lower[i + 1] if i + 1 < len(lower) else ""
+    plural = lower[i].endswith("s") and not lower[i].endswith("ss") and lower[i] not in verbs
+    counted = plural and before.replace(",", "").isdigit()
+    if before in _DETERMINERS | {"of"} or counted or after in _SUBJECT_FOLLOWERS:
+        return False  # "the email exists", "1 minute of write downtime", "3 requests", "Links are"
+    if after.endswith("s") and not after.endswith("ss") and _verb_of(after, verbs):
+        return False  # "The invitation link expires": a noun before its verb
+    if i == 0 and lower[i].endswith("ing"):
+        return False  # "Switching back takes effect ...": a gerund subject; imperatives never open so
+    if plural and before in {"and", "or"} and i > 1 and lower[i - 2].endswith("s"):
+        return False  # "messages and uploads": a list of nouns
+    # "Links expire ...": an -s form opening the clause and followed by a verb is its plural subject
+    # ("warns the channel", continuing a sentence, is a verb).
+    return not (
+        i == 0
+        and lower[i] not in verbs
+        and lower[i].endswith("s")
+        and not lower[i].endswith("ss")
+        and len(words) > 1
+        and (_verb_of(words[1], verbs) is not None or lower[1] in NEVER_NOUNS)
+    )
+
+
+def _subject(words: tuple[str, ...], lower: list[str], end: int) -> str:
+    """The noun phrase the clause opens with, up to its verb or copula, as a phrase of work: its first
+    word in lower case unless it is a name ("Links" -> "links", "PagerDuty" stays)."""
+    head: list[str] = []
+    for word, low in zip(words[:end], lower[:end], strict=True):
+        if low in _AUXILIARIES or low in MODALS or (head and low in _OBJECT_END):
+            break
+        if low not in FUNCTION_WORDS and not low.replace(",", "").isdigit():
+            head.append(word)
+    head = head[-MAX_OBJECT_WORDS:]
+    if head and head[0][1:].islower():
+        head[0] = head[0].lower()
+    return " ".join(head)
+
+
+def _complement(subject: str, words: tuple[str, ...], lower: list[str]) -> str:
+    """What a clause with no verb but a copula says its subject is: "are Decimal" of "money amounts are
+    Decimal" (naming it "money amounts" alone drops the requirement)."""
+    at = next((i for i, w in enumerate(lower) if w in {"is", "are"}), None)
+    if not subject or at is None:
+        return ""
+    said = list(itertools.takewhile(lambda w: w.lower() not in FUNCTION_WORDS | MODALS, words[at + 1 :]))[:2]
+    return " ".join([lower[at], *said]) if said else ""
+
+
 def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
-    words = tuple(_WORD.findall(text))
+    # An aside in parentheses ("a scope (read or write)") lists values, it holds no verb of the clause.
+    words = tuple(_WORD.findall(_PARENS.sub(" ", text)))
     lower = [w.lower() for w in words]
-    verb_at = next((i for i, w in enumerate(words) if lemma(w, verbs) and lower[i] not in MODALS), None)
+    verb_at = next((i for i in range(len(words)) if _is_verb_at(i, words, lower, verbs)), None)
     if verb_at is None:
-        named = [w for w in _content(words) if w.lower() not in _AUXILIARIES]
-        return Clause(text, source, words, obj=" ".join(named[:MAX_OBJECT_WORDS]), terms=())
+        subject = _subject(words, lower, len(words))
+        return Clause(text, source, words, subject=subject, complement=_complement(subject, words, lower))
     actor = " ".join(w for w in words[:verb_at] if w.lower() not in MODALS and w.lower() not in FUNCTION_WORDS)
-    verb = lemma(words[verb_at], verbs) or ""
+    subject = _subject(words, lower, verb_at)
+
+    def _joins_nouns(k: int) -> bool:
+        # "pull orders and refunds": one object of two nouns ("and hold it" starts a new verb).
+        nxt = lower[k + 1] if k + 1 < len(lower) else ""
+        return bool(obj) and lower[k] in {"and", "or"} and nxt not in FUNCTION_WORDS and _verb_of(nxt, verbs) is None
+
+    verb = _verb_of(words[verb_at], verbs) or ""
+    if verb in {"let", "allow"} and verb_at + 2 < len(words):
+        # "let them revoke any session": the work is what they are let do.
+        then = next((i for i in range(verb_at + 2, len(words)) if _is_verb_at(i, words, lower, verbs)), None)
+        if then is not None and then <= verb_at + 3:
+            verb_at, verb = then, _verb_of(words[then], verbs) or ""
     j = verb_at + 1
     obj: list[str] = []
-    while j < len(words) and lower[j] not in _OBJECT_END and len(obj) < MAX_OBJECT_WORDS:
+    pronoun = j < len(words) and lower[j] in {"it", "them"}
+    if pronoun:
+        j += 1  # "roll it back", "promote it automatically": what follows the pronoun qualifies the verb
+    while (
+        not pronoun
+        and j < len(words)
+        and len(obj) < MAX_OBJECT_WORDS
+        and (lower[j] not in _OBJECT_END or _joins_nouns(j))
+    ):
+        if lower[j] == "up" and j + 1 < len(words) and lower[j + 1] == "to":
+            j += 2  # "suggest up to 8 product names": a cap, not a particle
+            continue
         # Numbers qualify the object ("get 1000 requests"), they never name it.
         if lower[j] not in _NOT_OBJECT and not lower[j].replace(",", "").replace(".", "").isdigit():
             obj.append(words[j])
         j += 1
-    while j < len(words) and lower[j] not in _OBJECT_END:
+    while not pronoun and j < len(words) and lower[j] not in _OBJECT_END:
         j += 1  # an object longer than the cap: the rest of it is not a qualifier
-    return Clause(text, source, words, actor, verb, " ".join(obj), tuple(_content(words[j:])))
+    while obj and obj[-1].lower() in FUNCTION_WORDS:
+        obj.pop()  # "a PDF report of" (cut at the cap) ends on its noun
+    terms, rest = tuple(_content(words[j:])), words[j:]
+    helpers = [w for w in lower[:verb_at] if w not in {"not", "never", "only", "also", "always"}]
+    if helpers and helpers[-1] in _AUXILIARIES and not obj:
+        # A passive clause ("Orders are kept for 10 years"): its subject is what the work acts on.
+        return Clause(text, source, words, "", verb, subject, terms, subject, rest=rest)
+    return Clause(text, source, words, actor, verb, " ".join(obj), terms, subject, pronoun, rest)
 
 
 def _content(words) -> list[str]:
     return [w for w in words if w.lower() not in FUNCTION_WORDS and w.lower() not in MODALS]
+
+
+def _possessed(clause: Clause) -> bool:
+    """Whether the clause's object is something's ("compare its error rate"): then "it" in the next clause
+    is that something, not the object."""
+    first = clause.topic.split()[0] if clause.topic else ""
+    return bool(first) and re.search(rf"\b(?:its|their)\s+{re.escape(first)}\b", clause.text, re.IGNORECASE) is not None
 
 
 def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
@@ -138,5 +301,14 @@ def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
     sources += [("rule", r) for r in payload.project_rules]
     for source, text in sources:
         for sentence in split_sentences(text):
-            found += [parse_clause(part, source, verbs) for part in _split(sentence)]
+            previous: Clause | None = None
+            for part in _split(sentence):
+                clause = parse_clause(part, source, verbs)
+                unnamed = clause.pronoun or (clause.verb and not clause.obj and not clause.subject)
+                if unnamed and previous is not None and previous.topic and not _possessed(previous):
+                    # "Reserve stock ..., hold it for 15 minutes", "A slot is held ..., then released": the
+                    # clause acts on what the clause before it named.
+                    clause = replace(clause, obj=previous.topic, pronoun=False)
+                found.append(clause)
+                previous = clause
     return found or [parse_clause(payload.title, "title", verbs)]

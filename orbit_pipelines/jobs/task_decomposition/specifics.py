@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, MODALS, Clause, lemma
-from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS
+from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, NEVER_NOUNS
 
 _NUMBER_WORDS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -112,9 +112,20 @@ def _kind(cue: str | None, number: str, what: str, verb_follows: bool) -> str:
     return "count"
 
 
+# "30, 14 and 3 days before": one figure of several values sharing a unit.
+_NUMBER_LIST = re.compile(r"(?<![\w.])(?P<n>\d+(?:,\s*\d+)*,?\s+(?:and|or)\s+\d+)\s+(?=[A-Za-z])")
+
+
 def figures_of(text: str, verbs: frozenset[str] = frozenset()) -> list[Figure]:
     found: list[Figure] = []
+    lists = [m.span() for m in _NUMBER_LIST.finditer(text)]
+    for m in _NUMBER_LIST.finditer(text):
+        what, _ = _counted(text[m.end("n") :], verbs)
+        if what:
+            found.append(Figure("count", " ".join(m.group("n").split()), what))
     for m in FIGURE.finditer(text):
+        if any(a <= m.start("n") < b for a, b in lists):
+            continue  # a value of a list of figures, counted with its list
         number = m.group("n").rstrip(".,")  # as the task writes it: "one", "2 million", "20,000"
         if CLOCK.search(text[max(0, m.start("n") - 3) : m.end("n") + 3]) or not number:
             continue  # a clock time, not a figure
@@ -147,7 +158,7 @@ def _concepts(clause: Clause, verbs: frozenset[str]) -> list[str]:
         nxt = words[i + 1].lower() if i + 1 < len(words) else ""
         after_next = words[i + 2].lower() if i + 2 < len(words) else ""
         is_verb = lemma(low, verbs) is not None
-        if nxt in _PARTICLES and _content(word) and (is_verb or not run):
+        if nxt in _PARTICLES and _content(word) and (is_verb or not run) and not low.endswith("ing"):
             found.append(f"{low} {nxt}")
         # A verb-like word names a thing after a determiner ("a kill switch") or when a verb follows it.
         noun_use = (
@@ -155,7 +166,7 @@ def _concepts(clause: Clause, verbs: frozenset[str]) -> list[str]:
             and (lemma(nxt, verbs) is not None or after_next in FUNCTION_WORDS)
             or (i > 0 and words[i - 1].lower() in _DETERMINERS)
         )
-        if word != "." and _content(word) and low not in _PARTICLES and (not is_verb or noun_use):
+        if word != "." and _content(word) and low not in _PARTICLES | NEVER_NOUNS and (not is_verb or noun_use):
             run.append(low)
             continue
         if len(run) >= 2:
@@ -167,9 +178,15 @@ def _concepts(clause: Clause, verbs: frozenset[str]) -> list[str]:
     return list(dict.fromkeys(found))[:MAX_CONCEPTS]
 
 
-def _restrictions(text: str) -> list[tuple[str, str]]:
+def _restrictions(text: str, verbs: frozenset[str]) -> list[tuple[str, str]]:
+    """(who, what they may do) of each "X only <verb> ..." in `text`. X must name someone (not a verb or a
+    function word: "show only the last 4 digits", "and only its hash is stored" restrict no one), and the
+    word after "only" must be a verb ("the load balancer only when they pass" restricts no one either)."""
     found = []
     for m in _RESTRICTION.finditer(text):
+        who, verb = m.group("who").lower(), m.group("verb").lower()
+        if not _content(who) or lemma(who, verbs) or who.endswith("ed") or lemma(verb, verbs) is None:
+            continue
         what = " ".join(m.group("what").split()[:5])
         found.append((m.group("who").lower(), f"{_base_form(m.group('verb'))} {what}"))
     return found
@@ -193,7 +210,7 @@ def specifics_of(clause: Clause, verbs: frozenset[str]) -> Specifics:
         tuple(_names(clause.text, figures)),
         # A concept that only repeats what a figure counts ("next days" beside "7 days") adds nothing.
         tuple(c for c in _concepts(clause, verbs) if not set(c.split()) & counted),
-        tuple(_restrictions(clause.text)),
+        tuple(_restrictions(clause.text, verbs)),
     )
 
 
@@ -217,6 +234,23 @@ def missing_from(specifics: Specifics, said: str) -> Specifics:
         # A restriction is carried once the plan checks it as a permission, not merely names its object.
         tuple(r for r in specifics.restrictions if absent("permission") or absent(r[1])),
     )
+
+
+def specifics_title(specifics: Specifics) -> str:
+    """A name for the work on the first specific: "cap of 50 pending invitations", "timing at 04:00 UTC"."""
+    if specifics.figures:
+        f = specifics.figures[0]
+        return {"cap": "cap of", "threshold": "threshold of", "volume": "volume of"}.get(f.kind, "setting of") + (
+            f" {f.phrase}"
+        )
+    if specifics.times:
+        return f"timing at {specifics.times[0]}"
+    if specifics.names:
+        return f"integration with {', '.join(specifics.names)}"
+    if specifics.concepts:
+        return f"the {specifics.concepts[0]}"
+    who, what = specifics.restrictions[0]
+    return f"permission of {who} to {what}"
 
 
 def work_lines(specifics: Specifics) -> list[str]:

@@ -172,10 +172,19 @@ _NOT_NOUNS = frozenset(
     """
     up down mid nearby near matching current existing last next previous own whole blank cheapest
     national local remote free active inactive new old same other interrupted single multiple bulk
-    take takes go goes come comes need needs stay stays keep keeps get gets got make makes made done
     doing generate generates locally remotely automatically manually only
 """.split()
 )
+# Verb forms and adverbs that never name a thing: "the response reveals", "a switch that takes effect",
+# "rises above", "keeps working everywhere".
+NEVER_NOUNS = frozenset(
+    """
+    take takes go goes come comes need needs stay stays keep keeps get gets got make makes made done
+    reveals exists rises happens appears becomes remains seems works exceeds reaches contains includes
+    requires means depends belongs matters whether even everywhere ever already still instead above below
+""".split()
+)
+_NOT_NOUNS = _NOT_NOUNS | NEVER_NOUNS
 HTTP_HINT = re.compile(
     r"\b(GET|POST|PUT|PATCH|DELETE|HTTP|API|endpoints?|routes?|requests?|responses?|status code|[1-5]\d\d)\b"
     r"|/[a-z]",

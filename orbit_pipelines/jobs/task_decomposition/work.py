@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of
+from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, NUMBER, PERCENT, Clause, clauses_of, parse_clause
 from orbit_pipelines.jobs.task_decomposition.graph import reaches
 from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
 from orbit_pipelines.jobs.task_decomposition.models import (
@@ -30,10 +30,12 @@ from orbit_pipelines.jobs.task_decomposition.specifics import (
     figures_only,
     missing_from,
     specifics_of,
+    specifics_title,
     test_lines,
     work_lines,
 )
-from orbit_pipelines.jobs.task_decomposition.words import VERB_FORMS
+from orbit_pipelines.jobs.task_decomposition.stack_work import stack_integrations
+from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS
 
 MAX_GENERIC_ITEMS = 12
 
@@ -83,6 +85,7 @@ class Item:
     requirements: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
     from_acceptance: bool = False
+    generic: bool = False  # named from the clause alone, not by a pattern of work.toml
 
     @property
     def category(self) -> Category:
@@ -105,12 +108,31 @@ def _schedule(text: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _values(clause: Clause, match: re.Match, tools: re.Pattern) -> dict[str, str]:
+# Verbs whose object is who hears about it ("warn the channel"), and verbs whose object is what is sent.
+# ("email" and "text" take either: "email each manager", "text a code").
+_NOTIFYING = frozenset("notify alert warn page remind ping".split())
+_SENDING = frozenset("send post push deliver publish".split())
+
+
+def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset[str]) -> dict[str, str]:
     values = {k: v for k, v in match.groupdict().items() if v}
+    if "act" in values:  # "moderators can hide comments": the action the role may take
+        act = parse_clause(values["act"].strip(), clause.source, verbs)
+        values = {k: v for k, v in values.items() if k != "act"}
+        if act.verb:
+            values["act"] = act.gist
+    if re.match(r"an? ", values.get("span", "")):  # "within a minute": the bound is 1 minute
+        values["span"] = "1 " + values["span"].split(" ", 1)[1]
+    if "prep" in values:  # "for the next 24 hours" keeps its sense: "next" alone reads as a list of days
+        values["prep"] = "for the next" if values["prep"] == "next" else values["prep"]
     numbers = [m.group("n") for m in NUMBER.finditer(clause.text) if not CLOCK.search(clause.text[m.start() :][:5])]
     extras = {
         "gist": clause.gist,
         "obj": clause.obj,
+        "topic": clause.topic,
+        "recipients": clause.obj if clause.verb in _NOTIFYING else "",
+        "message": clause.obj if clause.verb in _SENDING else "",
+        "trigger": clause.trigger,
         "actor": clause.actor,
         "terms": ", ".join(dict.fromkeys(clause.terms)),
         "schedule": _schedule(clause.text),
@@ -140,6 +162,12 @@ def _render(template: str, values: Mapping[str, str]) -> str | None:
     return template.format_map(values)
 
 
+def _first(templates: str | list[str], values: Mapping[str, str]) -> str | None:
+    """The first of `templates` (one, or a list of alternatives) that the clause fills in."""
+    options = templates if isinstance(templates, list) else [templates]
+    return next((t for t in (_render(t, values) for t in options) if t), None)
+
+
 def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -> list[Item]:
     items: list[Item] = []
     for pattern in library.patterns:
@@ -148,37 +176,64 @@ def _items_of(clause: Clause, library: Library, tools: re.Pattern, crud: bool) -
         match = pattern.when.search(clause.text)
         if match is None:
             continue
-        values = _values(clause, match, tools)
+        values = _values(clause, match, tools, library.verbs)
         for spec in pattern.items:
             item_id = _render(spec["id"], values)
             if item_id is None:
                 continue
-            reqs = [r for r in (_render(t, values) for t in spec.get("requirements", [])) if r]
-            title = _render(spec["title"], values) or item_id.split(".", 1)[1].replace("_", " ").capitalize()
+            reqs = [r for r in (_first(t, values) for t in spec.get("requirements", [])) if r]
+            title = _first(spec["title"], values)
+            if title is None:
+                continue  # an item whose title the clause cannot fill is not printed half-written
             after = [a for a in (_render(t, values) for t in spec.get("after", [])) if a]
             items.append(Item(item_id, title, reqs, after, clause.source == "acceptance"))
     return items
 
 
-def _generic(clause: Clause) -> list[Item]:
-    """A clause no pattern knows: still work, phrased from its verb, object and qualifiers."""
+QUOTE_RUN = 6  # words in a row shared with the task's text make a line a quote, not work
+
+
+def _runs(text: str) -> set[tuple[str, ...]]:
+    w = re.findall(r"[a-z0-9]+", text.lower())
+    return {tuple(w[i : i + QUOTE_RUN]) for i in range(len(w) - QUOTE_RUN + 1)}
+
+
+def _restated(clause: Clause, quoted: set[tuple[str, ...]]) -> list[str]:
+    """The clause as a requirement line in the plan's words, or nothing when that line would only copy
+    the task's text (the task is in the prompt already) or say no more than its gist."""
+    line = clause.requirement
+    words = line.split()
+    if not clause.rest or _runs(line) & quoted or words[-1].lower() in FUNCTION_WORDS or len(words) < 3:
+        return []
+    return [f"{_REQUIREMENT}{line}"]
+
+
+_REQUIREMENT = "Requirement: "
+
+
+def _generic(clause: Clause, quoted: set[tuple[str, ...]]) -> list[Item]:
+    """A clause no pattern knows: still work, phrased from its verb, object and qualifiers; nothing when
+    the clause gives no more than one word to name the work by ("Assignee", "Move")."""
     gist = clause.gist
+    if len(gist.split()) < 2:
+        return []
     slug = _slug(gist)
-    details = []
-    if clause.actor:
-        details.append(f"Who does it: {clause.actor}")
-    if clause.terms:
-        details.append(f"Conditions to honour: {', '.join(dict.fromkeys(clause.terms))}")
+    details = _restated(clause, quoted)
     if clause.source == "acceptance":
-        return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True)]
+        return [Item(f"testing.check_{slug}", f"Check: {gist}", [f"Prove that {gist} holds", *details], [], True, True)]
     return [
-        Item(f"service.{slug}", gist[:1].upper() + gist[1:], [f"Service operation to {gist}", *details]),
-        Item(f"testing.{slug}", f"Tests: {gist}", [f"The outcome of '{gist}', and its refusal cases", *details]),
+        Item(f"service.{slug}", gist[:1].upper() + gist[1:], [f"Service operation to {gist}", *details], generic=True),
+        Item(
+            f"testing.{slug}",
+            f"Tests: {gist}",
+            [f"The outcome of '{gist}', and its refusal cases", *details],
+            generic=True,
+        ),
     ]
 
 
 # Lines that restate the clause itself rather than work on it: they do not count as the plan saying it.
-_RESTATED = ("In this task:", "Conditions to honour:", "Who does it:")
+_RESTATED = (_REQUIREMENT,)
 
 
 def _said(items: list[Item]) -> str:
@@ -198,13 +253,15 @@ def _specific_work(
         return []
     build = next((i for i in items if i.category not in {Category.TESTING, Category.DATA_MODEL}), None)
     check = next((i for i in items if i.category == Category.TESTING), None)
+    # A gist of one word or none ("Courier") cannot name an item of its own: the first specific does.
+    name = clause.gist if len(clause.gist.split()) > 1 else specifics_title(missing)
+    slug = _slug(name)
     new: list[Item] = []
     if build is None and clause.source != "acceptance":
-        slug = _slug(clause.gist)
-        build = Item(f"service.{slug}", clause.gist[:1].upper() + clause.gist[1:])
+        build = Item(f"service.{slug}", name[:1].upper() + name[1:], generic=True)
         new.append(build)
     if check is None:
-        check = Item(f"testing.{_slug(clause.gist)}", f"Tests: {clause.gist}", [], [], clause.source == "acceptance")
+        check = Item(f"testing.{slug}", f"Tests: {name}", [], [], clause.source == "acceptance", True)
         new.append(check)
     if build is not None:
         build.requirements += work_lines(missing)
@@ -215,15 +272,32 @@ def _specific_work(
 
 
 def _merge(items: list[Item]) -> dict[str, Item]:
+    """Items of the same id, or of the same category and title ("Send order events" from a clause and
+    from the signing pattern), as one item: the pattern's id (other patterns wait for it) over a
+    generic one's, else the first one's, and every `after` pointing at it."""
     merged: dict[str, Item] = {}
+    same: dict[str, str] = {}  # id -> the id of the item it was merged into
+    titled: dict[tuple[Category, str], str] = {}
     for item in items:
-        known = merged.get(item.id)
+        target = same.get(item.id) or titled.get((item.category, item.title.lower()), item.id)
+        same[item.id] = target
+        known = merged.get(target)
         if known is None:
-            merged[item.id] = Item(item.id, item.title, list(item.requirements), list(item.after), item.from_acceptance)
+            merged[target] = Item(
+                target, item.title, list(item.requirements), list(item.after), item.from_acceptance, item.generic
+            )
+            titled[(item.category, item.title.lower())] = target
             continue
         known.requirements += [r for r in item.requirements if r not in known.requirements]
         known.after += [a for a in item.after if a not in known.after]
         known.from_acceptance |= item.from_acceptance
+        if known.generic and not item.generic and item.id != target:
+            known.id, known.generic = item.id, False
+            merged = {(item.id if k == target else k): v for k, v in merged.items()}
+            same = {k: (item.id if v == target else v) for k, v in same.items()}
+            titled = {k: (item.id if v == target else v) for k, v in titled.items()}
+    for item in merged.values():
+        item.after = list(dict.fromkeys(same.get(a, a) for a in item.after))
     return merged
 
 
@@ -261,20 +335,21 @@ def plan_work(
     kind, empty = library.kind_of(f"{payload.title}. {payload.description}")
     found: list[Item] = []
     generic = 0
+    quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
     for clause in clauses_of(payload, library.verbs):
         items = _items_of(clause, library, tool_names, crud)
         if crud and (not clause.verb or clause.verb in VERB_FORMS):
             pass  # an entity operation or a field list: the entity subtasks have it
         elif not items and generic < MAX_GENERIC_ITEMS:
-            items, generic = _generic(clause), generic + 1
+            items, generic = _generic(clause, quoted), generic + 1
         elif items and clause.source == "description":
             first = next((i for i in items if i.category == Category.SERVICE), items[0])
-            terms = f" ({', '.join(clause.terms)})" if clause.terms else ""
-            first.requirements.append(f"In this task: {clause.gist}{terms}")
+            first.requirements += _restated(clause, quoted)
         found += items
         found += _specific_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
+    found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
     deps = _dependencies(merged)

@@ -1,0 +1,76 @@
+"""Broken lines in a plan: the defects of the plan audit (issue 19) that a rule can see.
+
+A plan can cover every requirement and still read as broken text. The audit of all five benchmark
+sets found these kinds, each checked here on every title, description and requirement of a plan:
+
+- `dump`: a keyword list standing in for work ("In this task: request hour account (hour, account)",
+  "Conditions to honour: partner, endpoints");
+- `verb as subject`: an auxiliary where a noun belongs, after a preposition or a determiner ("Expiry
+  time on are single-use"), or right after the title's first word ("Refuse are single-use ...");
+- `verb as thing`: a determiner before a verb form ("Handle the takes effect the task names");
+- `repeated`: a word twice in a row ("hold hold"), two articles in a row ("the a minute bound"), or
+  a title that says the same two words twice ("Hold 15 minutes within 15 minutes");
+- `empty`: a title of one word ("Send"), a line that ends on a function word ("recipients: response
+  reveals whether"), a labelled part with nothing after it.
+
+The checker is independent of the decomposer's own word lists, so it does not share their blind spots.
+It cannot see a clause misread into well-formed text (a sentence about a response read as a
+notification); the tests of the decomposer cover those.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from itertools import pairwise
+
+_DUMP = re.compile(r"^(?:In this task|Conditions to honour):")
+_AUX = r"(?:is|are|was|were|been|being)"
+_AFTER_LINK_WORD = re.compile(rf"\b(?:on|of|for|to|before|after|with|about|the|a|an|and)\s+{_AUX}\b", re.IGNORECASE)
+# "Refuse are single-use": a plural verb form after a title's first word that is no plural noun.
+_TITLE_VERB_AUX = re.compile(r"^[A-Z][a-z]*[a-rt-z]\s+(?:are|were)\b")
+# Verb forms that never follow a determiner as a noun does.
+_VERB_FORMS = (
+    "takes|rises|falls|goes|comes|gets|makes|needs|stays|keeps|reveals|exists|happens|becomes|"
+    "starts|ends|runs|stops|fails|passes|exceeds|reaches|drops|contains|includes|requires|means"
+)
+_VERB_AS_THING = re.compile(rf"\b(?:the|a|an|each|every)\s+(?:{_VERB_FORMS})\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d,.]*")
+_ENDING = frozenset("a an the of to for with on in at by from whether if than and or but that as".split())
+_EMPTY_LABEL = re.compile(r":\s*(?:;|$)|\(\s*\)")
+
+
+_DOUBLED = re.compile(r"\b([A-Za-z]+)\s+\1\b|\b(?:the|a|an)\s+(?:the|a|an)\b", re.IGNORECASE)
+
+
+def _repeated(line: str, title: bool) -> bool:
+    if _DOUBLED.search(line):
+        return True
+    words = [w.lower() for w in _WORD.findall(line)]
+    if not title:
+        return False
+    bigrams = list(pairwise(words))
+    return len(set(bigrams)) < len(bigrams)
+
+
+def line_defects(line: str, *, title: bool = False) -> list[str]:
+    """The kinds of breakage `line` shows (empty when it reads as work)."""
+    found = []
+    if _DUMP.match(line):
+        found.append("dump")
+    if _AFTER_LINK_WORD.search(line) or (title and _TITLE_VERB_AUX.match(line)):
+        found.append("verb as subject")
+    if _VERB_AS_THING.search(line):
+        found.append("verb as thing")
+    if _repeated(line, title):
+        found.append("repeated")
+    words = _WORD.findall(line)
+    if (title and len(words) < 2) or (words and words[-1].lower() in _ENDING) or _EMPTY_LABEL.search(line):
+        found.append("empty")
+    return found
+
+
+def broken_lines(titles: Iterable[str], lines: Iterable[str]) -> list[tuple[str, str]]:
+    """(kinds, line) for each broken title (`titles`) and other plan line (`lines`)."""
+    found = [(", ".join(k), t) for t in titles if (k := line_defects(t, title=True))]
+    return found + [(", ".join(k), line) for line in lines if (k := line_defects(line))]

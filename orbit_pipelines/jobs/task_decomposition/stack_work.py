@@ -1,0 +1,53 @@
+"""Work the tech stack implies that the task's text leaves out: a vendor or platform the stack names
+("SendGrid" for a password reset's emails, "Paddle" for billing) is an integration to build, even when
+no sentence mentions it.
+
+Rules, not a model: the vendors and platforms are those of knowledge/integrations.toml; a name that
+tech.toml describes brings its own requirements to every subtask instead (enrich.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+from orbit_pipelines.jobs.task_decomposition.knowledge import load_knowledge, read_data
+
+# (id, title, requirements, after): the fields of a work item (work.Item).
+WorkItem = tuple[str, str, list[str], list[str]]
+
+
+@cache
+def _outside_services() -> frozenset[str]:
+    """The vendors and platforms of knowledge/integrations.toml: services a task calls over the network."""
+    raw = read_data("integrations.toml")
+    return frozenset(n.lower() for section in ("vendor", "platform") for n in raw.get(section, []))
+
+
+def _slug(text: str) -> str:
+    return "_".join(re.findall(r"[a-z0-9]+", text.lower())[:4]) or "work"
+
+
+def stack_integrations(tech_stack: Iterable[str], said: str) -> list[WorkItem]:
+    """An integration item and its test for each vendor or platform of `tech_stack` that `said` (the plan's
+    own lines, lower case) does not mention yet and tech.toml does not describe."""
+    items: list[WorkItem] = []
+    for entry in tech_stack:
+        name = re.sub(r"\s+api$", "", entry.strip(), flags=re.IGNORECASE)
+        if name.lower() not in _outside_services() or name.lower() in said or load_knowledge().lookup(name):
+            continue
+        slug = _slug(name)
+        build = (
+            f"Call {name} behind an interface of our own, with its credentials from configuration; "
+            "its errors are retried or reported, never swallowed"
+        )
+        check = (
+            f"Against a fake of {name} (recorded answers), the calls made are the expected ones "
+            "and an error answer is handled"
+        )
+        items.append((f"service.integration_{slug}", f"Integrate with {name}", [build], []))
+        items.append(
+            (f"testing.integration_{slug}", f"The {name} integration", [check], [f"service.integration_{slug}"])
+        )
+    return items
