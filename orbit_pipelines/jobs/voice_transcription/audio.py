@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from orbit_pipelines.runtime.inbox import display_path
+
 SAMPLE_RATE = 16_000
 _CHUNK = 1024 * 1024
 # What ffprobe calls each container we take, and the name and extension we store it under.
@@ -70,10 +72,6 @@ def _tool(name: str) -> str:
     if found is None:
         raise AudioToolsMissing(f"{name} is not installed (apt-get install ffmpeg, or `make audio`)")
     return found
-
-
-def display_path(path: str | os.PathLike) -> str:
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _last_line(text: str) -> str:
