@@ -13,6 +13,7 @@ from orbit_pipelines.jobs.voice_transcription import offline
 from orbit_pipelines.jobs.voice_transcription.api_client import TranscriptionError
 from orbit_pipelines.jobs.voice_transcription.audio import (
     BadAudio,
+    Probed,
     check_speech_level,
     decode_pcm,
     inspect_audio,
@@ -123,7 +124,8 @@ def upload_and_transcribe_all(
             return item
         key = answer_key(item, engine, transcriber)
         try:
-            facts = inspect_audio(item.path)
+            # Probed at submission: the same bytes (same SHA-256) are not probed again, only decoded below.
+            facts = inspect_audio(item.path, Probed(item.audio_key, item.format or "", item.duration_seconds or 0.0))
             if facts.sha256 != item.audio_key:
                 return item.failed(
                     "AudioChanged", f"{item.path}: content changed since it was submitted; submit it again", STEP
