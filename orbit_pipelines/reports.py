@@ -1,7 +1,7 @@
 """Human and machine views of tasks and their surroundings: `orbit task show` (with the task's status
 history and, for a document, its extraction), the listings of `orbit task list/kinds`, `orbit dlq list`,
-`orbit doc refused` and `orbit webhooks log`, and the documents table of `orbit doc submit --wait` and
-`orbit demo`."""
+`orbit doc refused`, `orbit voice refused` and `orbit webhooks log`, and the documents table of `orbit doc
+submit --wait` and `orbit demo`."""
 
 from __future__ import annotations
 
@@ -309,7 +309,8 @@ def webhook_log_lines(rows: list[dict[str, Any]], webhook_url_set: bool = True) 
 
 
 def refused_file_lines(found: list, inbox) -> list[str]:
-    """`orbit doc refused`: each refused inbox file (intake.RefusedFile), why, and since when."""
+    """`orbit doc refused`, `orbit voice refused`: each refused inbox file (runtime.inbox.RefusedFile), why,
+    and since when."""
     if not found:
         return [f"no refused files in {inbox}"]
     lines = [f"{len(found)} refused file(s) in {inbox}; each stays refused until it is replaced or removed:"]

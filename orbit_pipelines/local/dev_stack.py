@@ -94,7 +94,7 @@ def stop_embedded_database() -> tuple[bool, Path]:
 
 def prepare_inbox() -> Path:
     """The document inbox folder (ORBIT_INBOX_DIR, or ORBIT_HOME/inbox), created if missing."""
-    from orbit_pipelines.sensors.inbox import inbox_dir
+    from orbit_pipelines.jobs.document_processing.intake import inbox_dir
 
     folder = inbox_dir()
     folder.mkdir(parents=True, exist_ok=True)

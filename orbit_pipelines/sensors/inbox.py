@@ -3,27 +3,19 @@ same tick (the dispatch sensor would start them a daemon loop later; it stays th
 go in ORBIT_INBOX_DIR, recordings in ORBIT_VOICE_INBOX_DIR. A refused file is warned about once and counted
 in every tick's skip reason until it is replaced or removed."""
 
-from pathlib import Path
-from typing import Any, Callable
-
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from orbit_pipelines.jobs.document_processing.intake import inbox_dir, scan_inbox
+from orbit_pipelines.jobs.document_processing.intake import DOCUMENT_INBOX
 from orbit_pipelines.jobs.document_processing.job import document_processing
-from orbit_pipelines.jobs.document_processing.models import KIND
-from orbit_pipelines.jobs.voice_transcription import intake as voice_intake
+from orbit_pipelines.jobs.voice_transcription.intake import VOICE_INBOX
 from orbit_pipelines.jobs.voice_transcription.job import voice_transcription
-from orbit_pipelines.jobs.voice_transcription.models import KIND as VOICE_KIND
-from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.runtime.inbox import InboxKind, scan
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_request_for
 
-# (kind, its folder, its scan, what says why a file was refused): one entry per inbox.
-INBOXES: list[tuple[str, Callable[[], Path], Callable[[Ledger, Path], Any], str]] = [
-    (KIND, inbox_dir, scan_inbox, "`orbit doc refused` says why"),
-    (VOICE_KIND, voice_intake.voice_inbox_dir, voice_intake.scan_inbox, "the sensor's log said why"),
-]
+# One entry per inbox: each job says what its inbox is made of (runtime/inbox.py scans them all alike).
+INBOXES: list[InboxKind] = [DOCUMENT_INBOX, VOICE_INBOX]
 
 
 @sensor(
@@ -38,25 +30,28 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
     led = ledger.get()
     paused = led.paused_kinds()
     summaries, kinds, missing = [], [], []
-    for kind, folder_of, scan_folder, why in INBOXES:
-        inbox = folder_of()
+    for each in INBOXES:
+        inbox = each.folder()
         if not inbox.is_dir():
             missing.append(f"inbox folder {inbox} does not exist")
             continue
-        scan = scan_folder(led, inbox)
-        for reason in scan.refused:
+        found = scan(led, each, inbox)
+        for reason in found.refused:
             context.log.warning(f"inbox file refused: {reason}")
         summary = (
-            f"{len(scan.submitted)} submitted, {len(scan.refused)} refused, {scan.waiting} still being written, "
-            f"{scan.already_known} already known in {inbox}"
+            f"{len(found.submitted)} submitted, {len(found.refused)} refused, {found.waiting} still being written, "
+            f"{found.already_known} already known in {inbox}"
         )
-        if scan.still_refused:
+        if found.still_refused:
             # Warned about once, when refused; every tick says they are still there, until replaced or removed.
-            summary += f"; {scan.still_refused} refused file(s) wait to be replaced or removed ({why})"
-        if scan.submitted and ("*" in paused or kind in paused):
+            summary += (
+                f"; {found.still_refused} refused file(s) wait to be replaced or removed "
+                f"({each.refused_command} says why)"
+            )
+        if found.submitted and ("*" in paused or each.kind in paused):
             summary += "; intake paused"
-        elif scan.submitted:
-            kinds.append(kind)
+        elif found.submitted:
+            kinds.append(each.kind)
         summaries.append(summary)
     # A kind's inbox nobody made is not news on every tick of the others' inboxes; it is said when no inbox exists.
     summaries = summaries or missing

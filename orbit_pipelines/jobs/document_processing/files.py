@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orbit_pipelines.runtime.inbox import display_path
+
 # Veryfi's limits: smaller files are not documents, larger ones are refused.
 MIN_BYTES = 250
 MAX_BYTES = 20 * 1024 * 1024
@@ -70,12 +72,6 @@ def _is_text(head: bytes) -> bool:
         # A multi-byte character cut at the end of the sample is still text.
         return exc.start >= len(head) - 3
     return True
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """The path as text that can always be printed and stored: bytes that are not UTF-8 (a file name
-    from another system) are shown as \\xNN escapes instead of breaking the message or the database."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def inspect_file(path: str | os.PathLike) -> FileFacts:

@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from orbit_pipelines.runtime.inbox import display_path
+
 SAMPLE_RATE = 16_000
 _CHUNK = 1024 * 1024
 # What ffprobe calls each container we take, and the name and extension we store it under.
@@ -29,6 +31,7 @@ _FORMATS = {
     "ogg": ("ogg", ".ogg"),
     "mov,mp4,m4a,3gp,3g2,mj2": ("m4a", ".m4a"),
 }
+_EXTENSIONS = dict(_FORMATS.values())  # {name: extension}
 SUPPORTED = "WAV, FLAC, MP3, OGG (Vorbis/Opus) or M4A (AAC/ALAC)"
 MIN_SECONDS = 0.2
 # Loudest sample below this (dBFS) is silence: no speech to transcribe, nothing worth paying for.
@@ -61,7 +64,19 @@ class AudioFacts:
     sha256: str
     format: str  # wav, flac, mp3, ogg, m4a
     extension: str
-    codec: str
+    codec: str  # '' when the content was not probed again (see Probed)
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class Probed:
+    """What the probe found of some content at submission, as its payload keeps it. The same bytes have the
+    same container and length, so a recording whose SHA-256 is still this one is not probed a second time:
+    an ffprobe costs ~0.2 s of CPU on this machine (loading its ~200 libraries), far more than hashing a short
+    recording again."""
+
+    sha256: str
+    format: str
     duration_seconds: float
 
 
@@ -70,10 +85,6 @@ def _tool(name: str) -> str:
     if found is None:
         raise AudioToolsMissing(f"{name} is not installed (apt-get install ffmpeg, or `make audio`)")
     return found
-
-
-def display_path(path: str | os.PathLike) -> str:
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _last_line(text: str) -> str:
@@ -121,8 +132,10 @@ def probe(path: Path, shown: str) -> tuple[str, str, str, float]:
     return label, extension, str(audio[0].get("codec_name", "")), duration
 
 
-def inspect_audio(path: str | os.PathLike) -> AudioFacts:
-    """Validate an audio file (size, content, length) and hash it in one streaming pass."""
+def inspect_audio(path: str | os.PathLike, probed: Probed | None = None) -> AudioFacts:
+    """Validate an audio file (size, content, length) and hash it in one streaming pass. With `probed`, content
+    with that SHA-256 is not probed again (its format and length are taken from it, the limits applied again);
+    other content is probed as any file is."""
     p = Path(path)
     shown = display_path(path)
     if not p.exists():
@@ -144,7 +157,11 @@ def inspect_audio(path: str | os.PathLike) -> AudioFacts:
                 digest.update(chunk)
     except OSError as exc:
         raise BadAudio(f"{shown}: file could not be read ({exc.strerror or exc})") from None
-    label, extension, codec, duration = probe(p, shown)
+    sha256 = digest.hexdigest()
+    if probed is not None and probed.sha256 == sha256 and probed.format in _EXTENSIONS:
+        label, extension, codec, duration = probed.format, _EXTENSIONS[probed.format], "", probed.duration_seconds
+    else:
+        label, extension, codec, duration = probe(p, shown)
     if duration < MIN_SECONDS:
         raise BadAudio(f"{shown}: {duration:.2f} s of audio is too short (at least {MIN_SECONDS} s)")
     longest = max_seconds()
@@ -157,7 +174,7 @@ def inspect_audio(path: str | os.PathLike) -> AudioFacts:
         path=p,
         name=p.name,
         size_bytes=size,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         format=label,
         extension=extension,
         codec=codec,

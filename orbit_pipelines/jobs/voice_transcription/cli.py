@@ -1,4 +1,5 @@
-"""`orbit voice submit`: audio files (or folders) in, one task per audio content, transcripts out."""
+"""`orbit voice submit`: audio files (or folders) in, one task per audio content, transcripts out; `orbit voice
+refused`: the files the voice inbox refused."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import sys
 
 import click
 
-from orbit_pipelines.cli.common import echo_pause, environment, ledger, reported
+from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
 
 
 @click.group("voice")
 def voice() -> None:
-    """Transcribe voice notes and call recordings."""
+    """Transcribe voice notes and call recordings; list the files the voice inbox refused."""
 
 
 def transcripts_table(led, task_ids: list[int]) -> list[str]:
@@ -90,3 +91,20 @@ def voice_submit(paths, language, priority, wait_seconds, launch) -> None:
                 sys.exit(1)
         if refused:
             sys.exit(1)
+
+
+@voice.command("refused")
+def voice_refused() -> None:
+    """Files in the voice inbox that were refused: each, why and since when, until it is replaced or removed."""
+    from orbit_pipelines.jobs.voice_transcription.intake import refused_files, voice_inbox_dir
+    from orbit_pipelines.reports import refused_file_lines
+
+    inbox = voice_inbox_dir()
+    if not inbox.is_dir():
+        raise click.ClickException(
+            f"the voice inbox folder {inbox} does not exist here; run this where the inbox is, with its "
+            "ORBIT_VOICE_INBOX_DIR"
+        )
+    with environment() as env:
+        found = refused_files(ledger(env), inbox)
+    echo_lines(refused_file_lines(found, inbox))

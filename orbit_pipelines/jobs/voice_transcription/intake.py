@@ -1,27 +1,26 @@
-"""Turning audio files into ledger tasks: `orbit voice submit`, the voice inbox, Launchpad `paths`.
-One task per audio content: the idempotency key is the SHA-256 of the bytes."""
+"""Turning audio files into ledger tasks: `orbit voice submit`, Launchpad `paths`, and the voice inbox (its
+table, folder and check; the mechanism is the platform's, runtime/inbox.py), whose refusals `orbit voice
+refused` lists. One task per audio content: the idempotency key is the SHA-256 of the bytes."""
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import text
-
-from orbit_pipelines.jobs.voice_transcription.audio import (
-    AudioFacts,
-    AudioToolsMissing,
-    BadAudio,
-    display_path,
-    inspect_audio,
-)
+from orbit_pipelines.jobs.voice_transcription.audio import AudioFacts, AudioToolsMissing, BadAudio, inspect_audio
 from orbit_pipelines.jobs.voice_transcription.models import KIND, VoicePayload
 from orbit_pipelines.ledger import IdempotencyConflict, Ledger, Task
-
-SETTLE_SECONDS = 2.0  # a file modified this recently may still be being written
-SCAN_MAX_FILES = 200  # probing costs ~50 ms a file: a sensor tick stays well inside its ~60 s
+from orbit_pipelines.runtime.inbox import (
+    Accepted,
+    Examination,
+    InboxKind,
+    InboxScan,
+    Postponed,
+    Refused,
+    RefusedFile,
+)
+from orbit_pipelines.runtime.inbox import refused as inbox_refused
+from orbit_pipelines.runtime.inbox import scan as inbox_scan
 
 
 def payload_for(facts: AudioFacts, language: str = "en") -> VoicePayload:
@@ -74,65 +73,35 @@ def voice_inbox_dir() -> Path:
     return orbit_home() / "voice-inbox"
 
 
-@dataclass
-class InboxScan:
-    submitted: list[int] = field(default_factory=list)
-    already_known: int = 0
-    refused: list[str] = field(default_factory=list)
-    still_refused: int = 0
-    waiting: int = 0
+def _examine(path: Path) -> Examination:
+    """The voice job's own check of an inbox file: probed by content, as `orbit voice submit` checks it."""
+    try:
+        facts = inspect_audio(path)
+    except AudioToolsMissing as exc:
+        return Postponed(str(exc))  # not the file's fault: it waits until ffprobe is installed
+    except BadAudio as exc:
+        return Refused(str(exc))
+    return Accepted(payload_for(facts).model_dump(), facts.sha256, facts.size_bytes)
 
 
-def scan_inbox(ledger: Ledger, inbox: Path, limit: int = SCAN_MAX_FILES) -> InboxScan:
-    """Submit new audio files under `inbox`, each examined once per (path, size, mtime)."""
-    scan = InboxScan()
-    files = []
-    for path in sorted(inbox.resolve().rglob("*")):
-        if path.name.startswith(".") or not path.is_file():
-            continue
-        st = path.stat()
-        files.append((path, (display_path(path), st.st_size, st.st_mtime_ns), st.st_mtime))
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT f.path, f.size_bytes, f.mtime_ns, f.sha256 FROM orbit.voice_inbox_files f "
-                "JOIN unnest(CAST(:p AS text[]), CAST(:s AS bigint[]), CAST(:m AS bigint[])) "
-                "AS c(path, size_bytes, mtime_ns) USING (path, size_bytes, mtime_ns)"
-            ),
-            {"p": [i[0] for _, i, _ in files], "s": [i[1] for _, i, _ in files], "m": [i[2] for _, i, _ in files]},
-        )
-        known = {(p, s, m): sha for p, s, m, sha in rows}
-    now = time.time()
-    seen: list[dict] = []
-    for path, identity, mtime in files:
-        if identity in known:
-            if known[identity]:
-                scan.already_known += 1
-            else:
-                scan.still_refused += 1
-            continue
-        if len(seen) >= limit or now - mtime < SETTLE_SECONDS:
-            scan.waiting += 1
-            continue
-        try:
-            task, _ = submit_audio(ledger, path)
-        except AudioToolsMissing:
-            scan.waiting += 1  # not the file's fault: it waits until ffprobe is installed
-            continue
-        except BadAudio as exc:
-            scan.refused.append(str(exc))
-            seen.append({"p": identity[0], "s": identity[1], "m": identity[2], "sha": "", "t": None})
-            continue
-        scan.submitted.append(task.id)
-        seen.append({"p": identity[0], "s": identity[1], "m": identity[2], "sha": task.payload["sha256"], "t": task.id})
-    if seen:
-        with ledger.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO orbit.voice_inbox_files (path, size_bytes, mtime_ns, sha256, task_id) "
-                    "VALUES (:p, :s, :m, :sha, :t) ON CONFLICT DO NOTHING"
-                ),
-                seen,
-            )
-    scan.submitted = sorted(set(scan.submitted))
-    return scan
+# Probing costs ~50 ms a file: 200 files a tick keep a sensor tick well inside its ~60 s.
+VOICE_INBOX = InboxKind(
+    kind=KIND,
+    table="orbit.voice_inbox_files",
+    folder=voice_inbox_dir,
+    examine=_examine,
+    refused_command="`orbit voice refused`",
+    max_files=200,
+    max_bytes=1 << 30,
+)
+
+
+def scan_inbox(ledger: Ledger, inbox: Path, limit: int | None = None, max_bytes: int | None = None) -> InboxScan:
+    """Submit new audio files under `inbox` as voice tasks (runtime/inbox.py: each examined once per path,
+    size and mtime, a refused one remembered until it is replaced or removed)."""
+    return inbox_scan(ledger, VOICE_INBOX, inbox, limit=limit, max_bytes=max_bytes)
+
+
+def refused_files(ledger: Ledger, inbox: Path) -> list[RefusedFile]:
+    """The files in `inbox` it refused and that are neither replaced nor removed since: why, since when."""
+    return inbox_refused(ledger, VOICE_INBOX, inbox)

@@ -1,5 +1,9 @@
 """The api engine against the OpenAI-compatible transcription emulator over real HTTP: the answer is
-stored before use, so a 429 or a 500 followed by an answer is paid once, and a 4xx fails for good."""
+stored before use, so a 429 or a 500 followed by an answer is paid once, and a 4xx fails for good. A
+recording probed at submission is not probed again; one whose content changed since is not paid for."""
+
+import os
+import shutil
 
 import pytest
 from dagster import ReexecutionOptions, execute_job
@@ -88,3 +92,33 @@ def test_a_wrong_key_is_refused_without_retries(instance, ledger, speech, speech
     result = transcribe(instance, ledger, ids, config)
     assert not result.success
     assert "HTTP 401" in ledger.get(ids[0]).error_message and len(speech_api.requests) == 0
+
+
+def test_the_transcribe_step_does_not_probe_a_recording_again(
+    instance, ledger, speech, speech_api, tmp_path, monkeypatch
+):
+    ids, _ = one_recording(ledger, speech, speech_api, 1)
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "ffprobe").write_text(
+        f'#!/bin/sh\necho "$@" >> {tmp_path / "probes.log"}\nexec {shutil.which("ffprobe")} "$@"\n'
+    )
+    (shims / "ffprobe").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")  # every ffprobe from here on is written down
+    result = transcribe(instance, ledger, ids, api_config(speech_api))
+    assert result.success and ledger.get(ids[0]).status == TaskStatus.COMPLETED
+    assert not (tmp_path / "probes.log").exists()
+
+
+def test_a_recording_changed_since_submission_fails_naming_it_and_is_not_paid_for(
+    instance, ledger, speech, speech_api, tmp_path
+):
+    note = tmp_path / "note.wav"
+    shutil.copy(speech[SENTENCES[0]], note)
+    ids = submitted_recordings(ledger, [note])
+    shutil.copy(speech[SENTENCES[1]], note)  # another recording under the same name
+    result = transcribe(instance, ledger, ids, api_config(speech_api))
+    task = ledger.get(ids[0])
+    assert not result.success and (task.status, task.error_class) == (TaskStatus.FAILED, "AudioChanged")
+    assert task.error_message == f"{note}: content changed since it was submitted; submit it again"
+    assert speech_api.requests == [] and transcripts_for_tasks(ledger.engine, ids) == []

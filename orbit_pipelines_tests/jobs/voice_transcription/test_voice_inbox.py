@@ -1,13 +1,16 @@
 """The voice inbox: recordings dropped in ORBIT_VOICE_INBOX_DIR become voice tasks once and their run starts
-in the same tick; a file that is not audio is refused by name, once."""
+in the same tick; a file that is not audio is refused by name, once, and `orbit voice refused` lists it with
+why and since when until it is replaced or removed."""
 
 import os
 import shutil
 import time
 
 import pytest
+from click.testing import CliRunner
 from dagster import build_sensor_context
 
+from orbit_pipelines.cli import main
 from orbit_pipelines.sensors.inbox import document_inbox_sensor
 from orbit_pipelines_tests.jobs.voice_transcription.conftest import SENTENCES
 
@@ -53,4 +56,56 @@ def test_text_in_the_voice_inbox_is_refused_once(instance, ledger, ledger_resour
     settled(fake)
     first = tick(instance, ledger_resource).skip_message
     assert "1 refused" in first and ledger.list(kind="voice") == []
-    assert "1 refused file(s) wait to be replaced or removed" in tick(instance, ledger_resource).skip_message
+    assert tick(instance, ledger_resource).skip_message.endswith(
+        "1 refused file(s) wait to be replaced or removed (`orbit voice refused` says why)"
+    )
+
+
+def voice_refused() -> list[str]:
+    result = CliRunner().invoke(main, ["voice", "refused"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+def test_orbit_voice_refused_lists_a_refused_file_with_why_and_since_when(
+    instance, ledger, ledger_resource, voice_inbox
+):
+    fake = voice_inbox / "memo.wav"
+    fake.write_text("not a recording\n" * 30)
+    settled(fake)
+    tick(instance, ledger_resource)
+    tick(instance, ledger_resource)  # a later tick forgets nothing
+    lines = voice_refused()
+    assert lines[0] == f"1 refused file(s) in {voice_inbox}; each stays refused until it is replaced or removed:"
+    assert lines[1].startswith(f"  {voice_inbox.resolve() / 'memo.wav'}: not audio that can be read (")
+    assert "expected WAV, FLAC, MP3, OGG (Vorbis/Opus) or M4A (AAC/ALAC) (since 20" in lines[1]
+    assert len(lines) == 2
+
+
+def test_a_removed_refused_recording_is_no_longer_listed(instance, ledger, ledger_resource, voice_inbox):
+    fake = voice_inbox / "memo.wav"
+    fake.write_text("not a recording\n" * 30)
+    settled(fake)
+    tick(instance, ledger_resource)
+    fake.unlink()
+    assert voice_refused() == [f"no refused files in {voice_inbox}"]
+
+
+def test_orbit_voice_refused_names_a_missing_voice_inbox(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORBIT_VOICE_INBOX_DIR", str(tmp_path / "nowhere"))
+    result = CliRunner().invoke(main, ["voice", "refused"])
+    assert result.exit_code == 1 and f"the voice inbox folder {tmp_path / 'nowhere'} does not exist" in result.output
+
+
+def test_without_ffprobe_a_recording_waits_and_is_taken_once_ffprobe_is_back(
+    instance, ledger, ledger_resource, voice_inbox, speech, monkeypatch, tmp_path
+):
+    note = voice_inbox / "note.wav"
+    shutil.copy(speech[SENTENCES[0]], note)
+    settled(note)
+    path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    waiting = tick(instance, ledger_resource).skip_message
+    assert "0 refused, 1 still being written" in waiting and ledger.list(kind="voice") == []
+    monkeypatch.setenv("PATH", path)
+    assert tick(instance, ledger_resource).run_requests and len(ledger.list(kind="voice")) == 1
