@@ -108,6 +108,9 @@ def _schedule(text: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+_TIME_UNIT = re.compile(r"\s*(?:second|minute|hour|day|week|month|year)s?\b", re.I)
+
+
 # Verbs whose object is who hears about it ("warn the channel"), and verbs whose object is what is sent.
 # ("email" and "text" take either: "email each manager", "text a code").
 _NOTIFYING = frozenset("notify alert warn page remind ping".split())
@@ -125,7 +128,12 @@ def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset
         values["span"] = "1 " + values["span"].split(" ", 1)[1]
     if "prep" in values:  # "for the next 24 hours" keeps its sense: "next" alone reads as a list of days
         values["prep"] = "for the next" if values["prep"] == "next" else values["prep"]
-    numbers = [m.group("n") for m in NUMBER.finditer(clause.text) if not CLOCK.search(clause.text[m.start() :][:5])]
+    # A count, not a clock time or a length of time ("for up to 24 hours" is no 24 of anything).
+    numbers = [
+        m.group("n")
+        for m in NUMBER.finditer(clause.text)
+        if not CLOCK.search(clause.text[m.start() :][:5]) and not _TIME_UNIT.match(clause.text, m.end())
+    ]
     extras = {
         "gist": clause.gist,
         "obj": clause.obj,

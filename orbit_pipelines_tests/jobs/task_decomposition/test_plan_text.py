@@ -3,6 +3,7 @@ task's nouns, its clauses are read for what they say, it dumps no keywords, and 
 task implies is there."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,9 @@ def test_a_clause_and_a_pattern_naming_the_same_work_make_one_item():
     sends = [s for s in plan.subtasks if s.title == "Send order events"]
     assert [s.id for s in sends] == ["service.send"]
     assert "service.send" in {s.id: s for s in plan.subtasks}["service.retries"].dependencies
+
+
+def test_a_length_of_time_is_no_count_of_retries():
+    lines = _lines(_plan("Retry failed deliveries with exponential backoff for up to 24 hours, then park them."))
+    assert any("24 hours" in line for line in lines)
+    assert not [line for line in lines if re.search(r"\b24 (?:times|retries)\b", line)]
