@@ -14,6 +14,10 @@ HINTS: dict[str, str] = {
     "InvalidInput": "The task's input is invalid (the message names the field): submit a corrected task.",
     "MissingTaskId": "Launch with the first op's config.task_id set, or use the Launchpad's inline fields.",
     "TaskNotFound": "No such task in this ledger: check the id with `orbit task list` and the run's database.",
+    "RequestRefused": "task_control refused the request as the task stands (the message says why and what to "
+    "do instead): `orbit task show TASK_ID` shows where it is; launch task_control again with a request that fits.",
+    "LaunchRefused": "The webserver did not launch the run task_control asked for (the message says why): check "
+    "that ORBIT_DAGSTER_URL reaches the webserver from the code server, then launch task_control again.",
     "WrongKind": "The task belongs to another job: launch the job of its kind (`orbit task kinds`).",
     "EmptyBatch": "Give load_documents.config.task_ids or paths when launching; "
     "`orbit dlq discard TASK_ID --reason ...` clears the refused launch.",
