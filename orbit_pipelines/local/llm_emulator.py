@@ -11,6 +11,8 @@ decision given one subtask confirming it), so what passes is the plan rules' doi
     cut_off       the same, reported as stopped at the token limit (finish_reason "length")
     partial       valid JSON, but subtasks lack `priority` and `requirements` and TESTING is missing
     slow          the plan after `slow_seconds` (longer than a client's read timeout)
+    held          the plan once the test calls `release()` (a step caught mid-way for as long as a test
+                  needs, whatever the machine's load; at most `HOLD_LIMIT_SECONDS`)
     rate_limited  429 with `Retry-After: retry_after`
     server_error  500
     unauthorized  401 (also what a wrong or missing API key gets when the emulator has one)
@@ -48,6 +50,7 @@ BEHAVIOURS = (
     "cut_off",
     "partial",
     "slow",
+    "held",
     "rate_limited",
     "server_error",
     "unauthorized",
@@ -55,6 +58,7 @@ BEHAVIOURS = (
     "garbled",
     *WORKSHEET_BEHAVIOURS,
 )
+HOLD_LIMIT_SECONDS = 300.0
 _TASK_JSON = re.compile(r"```json\n(.*?)\n```", re.DOTALL)
 
 
@@ -115,6 +119,7 @@ class LLMEmulator:
         self._ids = itertools.count(1)
         self._server: Optional[ThreadingHTTPServer] = None
         self._stopping = threading.Event()
+        self._released = threading.Event()
 
     # ------------------------------------------------------------------------------ control
 
@@ -135,6 +140,11 @@ class LLMEmulator:
             self._queue.clear()
             self._received.clear()
         self.slow_seconds, self.retry_after = 5.0, 1
+        self._released.clear()
+
+    def release(self) -> None:
+        """Calls `held` now, and any later `held` call, answer."""
+        self._released.set()
 
     @property
     def requests(self) -> list[Received]:
@@ -149,6 +159,7 @@ class LLMEmulator:
 
     def start(self) -> "LLMEmulator":
         self._stopping.clear()
+        self._released.clear()
         self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
         self._server.daemon_threads = True
         self._server.emulator = self  # type: ignore[attr-defined]
@@ -164,6 +175,7 @@ class LLMEmulator:
     def stop(self) -> None:
         if self._server is not None:
             self._stopping.set()  # wakes handlers sleeping in `slow`
+            self._released.set()  # and those `held`
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -222,6 +234,8 @@ class LLMEmulator:
         messages = body.get("messages") or []
         if behaviour == "slow":
             self._stopping.wait(self.slow_seconds)
+        if behaviour == "held":
+            self._released.wait(HOLD_LIMIT_SECONDS)
         if behaviour == "verbatim":
             content = verbatim or ""
         elif behaviour == "oversized":

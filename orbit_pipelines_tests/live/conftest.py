@@ -21,7 +21,13 @@ from orbit_pipelines.ledger.migrate import apply_migrations
 from orbit_pipelines.local.llm_emulator import LLMEmulator
 from orbit_pipelines.local.stack import LocalStack
 from orbit_pipelines.operations import DagsterApi
-from orbit_pipelines_tests.live.stack import WEBHOOK_SECRET, orbit, production_s3_settings, wait_for
+from orbit_pipelines_tests.live.stack import (
+    WEBHOOK_SECRET,
+    orbit,
+    production_s3_settings,
+    released_once_a_pause_is_asked,
+    wait_for,
+)
 from orbit_pipelines_tests.support import ROOT, MessageReceiver, create_database, drop_database, instance_for
 
 MONITORING_POLL = "poll_interval_seconds: 10"
@@ -44,6 +50,7 @@ def stack(pg_server, tmp_path_factory):
         "DAGSTER_PG_URL": url,
         "DAGSTER_HOME": str(dagster_home),
         "ORBIT_INBOX_DIR": str(folder / "inbox"),
+        "ORBIT_VOICE_INBOX_DIR": str(folder / "voice-inbox"),
         "ORBIT_WEBHOOK_URL": webhooks.url("/orbit-events"),
         "ORBIT_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
@@ -105,10 +112,12 @@ def model():
 
 @pytest.fixture
 def slow_model_decomposition(stack, model):
-    """A decomposition run whose model answers after 10 s, caught in decompose_task: (task id, run id)."""
+    """A decomposition run caught in decompose_task, its model holding the answer: (task id, run id).
+
+    The answer goes out once someone asks the run to pause (or the test calls `model.release()`), so a pause
+    always lands at the boundary after decompose_task, however long the control run takes to start."""
     model.reset()
-    model.slow_seconds = 10.0
-    model.next("slow")
+    model.next("held")
     task = {"title": f"Slow plan {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
     config = {
         "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
@@ -117,4 +126,5 @@ def slow_model_decomposition(stack, model):
     run_id = stack.api.launch("task_decomposition", config)
     wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
     (task_id,) = [t.id for t in stack.ledger.tasks_for_run(run_id)]
-    return task_id, run_id
+    with released_once_a_pause_is_asked(stack, model, run_id):
+        yield task_id, run_id

@@ -1,10 +1,12 @@
 """Helpers for tests against the live stack (see conftest.py): waiting, the `orbit` CLI, free ports."""
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import text
 
 from orbit_pipelines.db import get_engine
 from orbit_pipelines.ledger import Ledger
+from orbit_pipelines.ledger.pauses import pause_request
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.services import start_local_services
 from orbit_pipelines.local.stack import LocalStack
@@ -112,6 +115,23 @@ def step_failures(stack, run_id) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def released_once_a_pause_is_asked(stack, model, run_id: str):
+    """While inside: the model's held answers go out once someone asks `run_id` to pause."""
+    ended = threading.Event()
+
+    def release() -> None:
+        while not ended.wait(0.2) and pause_request(stack.ledger, run_id) is None:
+            pass
+        model.release()
+
+    threading.Thread(target=release, daemon=True).start()
+    try:
+        yield
+    finally:
+        ended.set()
+
+
 class RestartableStack:
     """The live stack's processes on one database and DAGSTER_HOME, with local services that change
     ports on every start."""
@@ -132,6 +152,7 @@ class RestartableStack:
         logs.mkdir()
         env = {**os.environ, **self.services.variables, "DAGSTER_PG_URL": self.url, **self.extra_env}
         env.update(DAGSTER_HOME=str(self.dagster_home), ORBIT_INBOX_DIR=str(self.folder / "inbox"))
+        env.update(ORBIT_VOICE_INBOX_DIR=str(self.folder / "voice-inbox"))
         self.processes = LocalStack(env, logs, ROOT)
         self.processes.wait_until_ready()
         self.env, self.logs, self.api = self.processes.env, self.processes.logs, DagsterApi(self.processes.url)

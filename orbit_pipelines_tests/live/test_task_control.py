@@ -13,7 +13,15 @@ from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines.observability.webhooks.events import WebhookEvent
-from orbit_pipelines_tests.live.stack import RUN_ID, finished, orbit, run_finished, task_ids_of, wait_for
+from orbit_pipelines_tests.live.stack import (
+    RUN_ID,
+    finished,
+    orbit,
+    released_once_a_pause_is_asked,
+    run_finished,
+    task_ids_of,
+    wait_for,
+)
 
 pytestmark = pytest.mark.services
 
@@ -149,10 +157,13 @@ def test_pause_lets_the_running_step_finish_and_resume_continues_from_the_next(s
     assert any(n.startswith("resumed by ana") for n in history_notes(stack, task_id))
 
 
-def test_a_running_task_cannot_be_rolled_back_and_a_finished_one_cannot_be_paused(stack, slow_model_decomposition):
+def test_a_running_task_cannot_be_rolled_back_and_a_finished_one_cannot_be_paused(
+    stack, model, slow_model_decomposition
+):
     task_id, run_id = slow_model_decomposition
     line = refused(orbit(stack, "task", "rollback", str(task_id), "--to", "load_task", check=False))
     assert line.startswith(f"Error: task {task_id} is RUNNING (run {run_id}): it cannot roll it back while a run")
+    model.release()
     assert run_finished(stack, run_id, timeout=120) == "SUCCESS"
     assert finished(stack, task_id).status == TaskStatus.COMPLETED
     line = refused(orbit(stack, "task", "pause", str(task_id), check=False))
@@ -182,8 +193,8 @@ def test_rollback_of_a_document_batch_pays_veryfi_nothing_twice(stack, emulator,
 
 
 def test_pausing_one_task_of_a_batch_pauses_all_of_it_and_resume_finishes_it(stack, model, tmp_path):
-    # Two tasks held back from the dispatch sensor, then launched as one batch run whose model answers each
-    # after 6 s: the run is in decompose_task for about 12 s.
+    # Two tasks held back from the dispatch sensor, then launched as one batch run whose model holds its
+    # answers until the pause is asked: the run is in decompose_task until then.
     orbit(stack, "pause", "--kind", "decomposition", "--reason", "a batch launched by hand")
     try:
         ids = []
@@ -192,8 +203,7 @@ def test_pausing_one_task_of_a_batch_pauses_all_of_it_and_resume_finishes_it(sta
             payload.write_text(json.dumps({"title": f"Batch {n} {uuid.uuid4().hex[:8]}", "description": "Export CSV."}))
             ids.append(int(orbit(stack, "task", "submit", "--payload", str(payload), "--no-launch").stdout.split()[2]))
         model.reset()
-        model.slow_seconds = 6.0
-        model.next("slow", "slow")
+        model.next("held", "held")
         config = {
             "ops": {"load_task": {"config": {"task_ids": ids}}, "decompose_task": {"config": {"strategy": "llm"}}},
             "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator"}}},
@@ -203,7 +213,8 @@ def test_pausing_one_task_of_a_batch_pauses_all_of_it_and_resume_finishes_it(sta
     finally:
         orbit(stack, "resume", "--kind", "decomposition")
 
-    result = orbit(stack, "task", "pause", str(ids[0]), "--by", "ana")
+    with released_once_a_pause_is_asked(stack, model, first):
+        result = orbit(stack, "task", "pause", str(ids[0]), "--by", "ana")
     assert f"its batch: tasks {ids[0]}, {ids[1]}" in result.stdout
     assert f"task {ids[0]} is PAUSED after decompose_task" in result.stdout
     assert run_finished(stack, first) == "SUCCESS"
