@@ -22,13 +22,20 @@ _WHEN = "%Y-%m-%d %H:%M:%S"
 MAX_RUNS_LISTED = 20
 
 
+@dataclass(frozen=True)
+class InboxStatus:
+    kind: str
+    folder: str
+    refused_files: int | None  # None: no inbox folder here
+    refused_command: str
+
+
 @dataclass
 class Status:
     pauses: list[dict[str, Any]]
     by_lane: list[dict[str, Any]]  # Ledger.unfinished_by_lane
     dead_letters: int
-    refused_files: int | None  # None: no inbox folder here
-    inbox: str
+    inboxes: list[InboxStatus]
     running: list[dict[str, Any]] = field(default_factory=list)  # run_id, job_name, status, start_time, tasks
     running_count: int = 0
     queued_runs: int = 0
@@ -41,19 +48,27 @@ class Status:
 
 def gather(ledger: Ledger, api) -> Status:
     """Everything `orbit status` prints; `api` is an operations.DagsterApi."""
-    from orbit_pipelines.jobs.document_processing.api import inbox_dir, refused_inbox_files
-
-    inbox = inbox_dir()
     status = Status(
         pauses=ledger.pauses(),
         by_lane=ledger.unfinished_by_lane(),
         dead_letters=ledger.dead_letter_count(),
-        refused_files=len(refused_inbox_files(ledger, inbox)) if inbox.is_dir() else None,
-        inbox=str(inbox),
+        inboxes=_inboxes(ledger),
     )
     _from_webserver(status, api)
     _from_instance(status, ledger, daemons=status.webserver_version is None)
     return status
+
+
+def _inboxes(ledger: Ledger) -> list[InboxStatus]:
+    from orbit_pipelines.jobs.registry import inboxes
+    from orbit_pipelines.runtime.inbox import refused
+
+    found = []
+    for each in inboxes():
+        folder = each.folder()
+        count = len(refused(ledger, each, folder)) if folder.is_dir() else None
+        found.append(InboxStatus(each.kind, str(folder), count, each.refused_command))
+    return found
 
 
 def _from_webserver(status: Status, api) -> None:
@@ -166,12 +181,14 @@ def status_lines(status: Status, url: str) -> list[str]:
     lines.append("tasks not finished:")
     lines += _lane_lines(status.by_lane)
     lines.append(f"dead letters: {status.dead_letters}" + (" (`orbit dlq list`)" if status.dead_letters else ""))
-    if status.refused_files is None:
-        lines.append(f"refused inbox files: unknown (no inbox folder {status.inbox} here)")
-    else:
-        lines.append(
-            f"refused inbox files: {status.refused_files}" + (" (`orbit doc refused`)" if status.refused_files else "")
-        )
+    for inbox in status.inboxes:
+        if inbox.refused_files is None:
+            lines.append(f"refused {inbox.kind} inbox files: unknown (no inbox folder {inbox.folder} here)")
+        else:
+            lines.append(
+                f"refused {inbox.kind} inbox files: {inbox.refused_files}"
+                + (f" ({inbox.refused_command})" if inbox.refused_files else "")
+            )
     if status.runs_error:
         lines.append(f"runs: unknown: {status.runs_error}")
     else:

@@ -11,6 +11,31 @@ from orbit_pipelines.settings import project_root
 
 ROOT = project_root()
 
+# What a machine may have configured that a fresh clone has not: `orbit demo` and `orbit up` start their own
+# local S3 server and Veryfi emulator, and the inboxes are ORBIT_HOME's.
+CONFIGURED_OUTSIDE = (
+    "ORBIT_S3_ENDPOINT_URL",
+    "VERYFI_CLIENT_ID",
+    "AWS_ACCESS_KEY_ID",
+    "ORBIT_INBOX_DIR",
+    "ORBIT_VOICE_INBOX_DIR",
+)
+
+
+def fresh_clone_env(url: str, orbit_home, dagster_home=None) -> dict[str, str]:
+    """This process's environment as a fresh clone has it, on the database `url` and `orbit_home`."""
+    import os
+
+    env = {
+        **os.environ,
+        "DAGSTER_PG_URL": url,
+        "DAGSTER_HOME": str(dagster_home or ROOT),
+        "ORBIT_HOME": str(orbit_home),
+    }
+    for configured in CONFIGURED_OUTSIDE:
+        env.pop(configured, None)
+    return env
+
 
 def _admin_engine(server_url: str):
     return get_engine(make_url(server_url).set(database="postgres").render_as_string(hide_password=False))

@@ -3,23 +3,20 @@ it starts its own daemon, S3 server and Veryfi emulator, and what it leaves on t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, fresh_clone_env, instance_for
 
 pytestmark = pytest.mark.services
 
 
-def fresh_clone_env(pg_server, home) -> tuple[dict[str, str], str]:
+def demo_env(pg_server, home) -> tuple[dict[str, str], str]:
     url = create_database(pg_server, "orbit_demo")
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_HOME": str(home)}
-    for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
-        env.pop(configured, None)  # the demo starts its own local S3 server and Veryfi emulator
+    env = fresh_clone_env(url, home)
     return env, url
 
 
@@ -35,7 +32,7 @@ def orbit_demo(env, timeout: float) -> subprocess.CompletedProcess:
 
 
 def test_the_demo_leaves_only_successful_runs(pg_server, tmp_path):
-    env, url = fresh_clone_env(pg_server, tmp_path / "orbit_home")
+    env, url = demo_env(pg_server, tmp_path / "orbit_home")
     instance = instance_for(url)
     try:
         result = orbit_demo(env, timeout=600)
@@ -49,7 +46,7 @@ def test_the_demo_leaves_only_successful_runs(pg_server, tmp_path):
 
 
 def test_the_demo_says_at_once_why_its_code_location_does_not_load(pg_server, tmp_path):
-    env, url = fresh_clone_env(pg_server, tmp_path / "orbit_home")
+    env, url = demo_env(pg_server, tmp_path / "orbit_home")
     env["ORBIT_VERYFI_UPLOAD_MODE"] = "bogus"
     try:
         started = time.monotonic()

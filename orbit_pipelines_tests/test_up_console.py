@@ -4,7 +4,6 @@ log file it names holds the detail (every sensor tick, every step)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
@@ -19,7 +18,7 @@ from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.processes import ManagedProcess
 from orbit_pipelines.local.stack import free_port
 from orbit_pipelines.runtime.intake import submit_task
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, fresh_clone_env, instance_for
 
 pytestmark = pytest.mark.services
 
@@ -48,9 +47,7 @@ def session(pg_server, tmp_path_factory):
     url = create_database(pg_server, "orbit_up")
     apply_migrations(get_engine(url))
     home, console, port = folder / "orbit_home", folder / "console.txt", free_port()
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_HOME": str(home)}
-    for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
-        env.pop(configured, None)  # `orbit up` starts its own local S3 server and Veryfi emulator
+    env = fresh_clone_env(url, home)
     up = ManagedProcess(
         [sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(port), "--metrics-port", "0"]
         + ["--events-port", "0"],
@@ -75,7 +72,7 @@ def session(pg_server, tmp_path_factory):
         up.stop()
         instance.dispose()
         drop_database(url)
-    yield SimpleNamespace(console=console.read_text().splitlines(), log=log, run_id=run_id, port=port)
+    yield SimpleNamespace(console=console.read_text().splitlines(), log=log, run_id=run_id, port=port, home=home)
 
 
 def test_the_console_has_a_few_lines_for_a_minute_of_sensor_ticks_and_a_run(session):
@@ -85,6 +82,13 @@ def test_the_console_has_a_few_lines_for_a_minute_of_sensor_ticks_and_a_run(sess
 def test_the_console_names_the_log_file_and_the_ui(session):
     assert any(line.startswith(f"log: {session.log} ") for line in session.console), session.console
     assert any(f"UI: http://127.0.0.1:{session.port}" in line for line in session.console)
+
+
+def test_the_console_names_every_inbox_folder_and_up_made_them(session):
+    inboxes = {"document": session.home / "inbox", "voice": session.home / "voice-inbox"}
+    for kind, folder in inboxes.items():
+        assert f"{kind} inbox: {folder}" in session.console
+        assert folder.is_dir()
 
 
 def test_the_console_shows_the_run_starting_and_ending(session):

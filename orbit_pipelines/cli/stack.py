@@ -62,7 +62,8 @@ def up(
         click.echo(f"instance: {env.dagster_home / 'dagster.yaml'}; storage: {env.describe_postgres()}")
         echo_lines(env.services.describe())
         ensure_pools()  # before the daemon starts any run: see pools.py
-        click.echo(f"document inbox: {dev_stack.prepare_inbox()}")
+        for kind, folder in dev_stack.prepare_inboxes().items():
+            click.echo(f"{kind} inbox: {folder}")
         metrics_server = start_metrics(env, metrics_host, metrics_port, window) if metrics_port else None
         events_server = start_events(env, events_host, events_port) if events_port else None
         log_file = dev_stack.up_log_file(env)

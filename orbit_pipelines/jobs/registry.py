@@ -23,6 +23,8 @@ from orbit_pipelines.settings import DEFAULT_RUN_BUDGET_SECONDS, run_budget_seco
 if TYPE_CHECKING:
     from dagster import JobDefinition
 
+    from orbit_pipelines.runtime.inbox import InboxKind
+
 
 def _no_resources() -> dict[str, Any]:
     return {}
@@ -55,6 +57,9 @@ class JobKind:
     # "upload_and_extract": "EXTRACTING"): `orbit task show/list`, the metrics and webhooks show it. A step
     # not listed leaves the task in the phase it was in.
     phases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The kind's inbox folder, if it has one (runtime.inbox.InboxKind): the inbox sensor scans it, `orbit up`
+    # creates it, `orbit status` counts its refused files.
+    inbox: Optional[Callable[[], InboxKind]] = None
     # Set by discovery: the kind's folder, e.g. orbit_pipelines.jobs.task_decomposition.
     package: str = ""
 
@@ -114,6 +119,11 @@ def _discovered() -> tuple[JobKind, ...]:
 
 def all_kinds() -> dict[str, JobKind]:
     return {k.kind: k for k in _discovered()}
+
+
+def inboxes() -> list[InboxKind]:
+    """Every kind's inbox, in the kinds' order."""
+    return [k.inbox() for k in _discovered() if k.inbox is not None]
 
 
 def get_kind(kind: str) -> JobKind:

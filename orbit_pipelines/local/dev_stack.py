@@ -92,13 +92,15 @@ def stop_embedded_database() -> tuple[bool, Path]:
     return stop_embedded_postgres(data_dir), data_dir
 
 
-def prepare_inbox() -> Path:
-    """The document inbox folder (ORBIT_INBOX_DIR, or ORBIT_HOME/inbox), created if missing."""
-    from orbit_pipelines.jobs.document_processing.intake import inbox_dir
+def prepare_inboxes() -> dict[str, Path]:
+    """Every kind's inbox folder (documents: ORBIT_INBOX_DIR or ORBIT_HOME/inbox; voice: ORBIT_VOICE_INBOX_DIR
+    or ORBIT_HOME/voice-inbox), created if missing: kind -> folder."""
+    from orbit_pipelines.jobs.registry import inboxes
 
-    folder = inbox_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    folders = {each.kind: each.folder() for each in inboxes()}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 def up_log_file(env: Environment) -> Path:

@@ -35,6 +35,16 @@ def display_path(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def name_not_utf8(path: str | os.PathLike) -> str | None:
+    """Why a file cannot be taken by its name (a payload holds the path as text, and Postgres holds UTF-8),
+    naming the file; None when its name is UTF-8."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{display_path(path)}: the file name is not valid UTF-8; rename the file"
+    return None
+
+
 @dataclass(frozen=True)
 class Accepted:
     """A file the job takes: the task's payload, its idempotency key (the content's SHA-256) and size."""
@@ -140,10 +150,8 @@ def examine(inbox: InboxKind, path: Path, root: Path) -> Examination:
     shown = display_path(path)
     if path.is_symlink() and not path.resolve().is_relative_to(root):
         return Refused(f"{shown}: symlink points outside the inbox")
-    try:
-        os.fsencode(path).decode("utf-8")
-    except UnicodeDecodeError:  # a payload holds the path as text: it could not be stored
-        return Refused(f"{shown}: the file name is not valid UTF-8; rename the file")
+    if (not_utf8 := name_not_utf8(path)) is not None:
+        return Refused(not_utf8)
     return inbox.examine(path)
 
 

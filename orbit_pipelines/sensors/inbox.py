@@ -5,22 +5,20 @@ in every tick's skip reason until it is replaced or removed."""
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
-from orbit_pipelines.jobs.document_processing.intake import DOCUMENT_INBOX
-from orbit_pipelines.jobs.document_processing.job import document_processing
-from orbit_pipelines.jobs.voice_transcription.intake import VOICE_INBOX
-from orbit_pipelines.jobs.voice_transcription.job import voice_transcription
+from orbit_pipelines.jobs.registry import get_kind, inboxes
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.runtime.inbox import InboxKind, scan
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_request_for
 
-# One entry per inbox: each job says what its inbox is made of (runtime/inbox.py scans them all alike).
-INBOXES: list[InboxKind] = [DOCUMENT_INBOX, VOICE_INBOX]
+# Each job with an inbox says what it is made of (its KIND's `inbox`); runtime/inbox.py scans them all alike.
+INBOXES: list[InboxKind] = inboxes()
 
 
+# Named for its first inbox: a sensor's name is its history in the UI, kept when the voice inbox joined.
 @sensor(
     name="document_inbox_sensor",
-    jobs=[document_processing, voice_transcription],
+    jobs=[get_kind(each.kind).job for each in INBOXES],
     minimum_interval_seconds=EVERY_DAEMON_LOOP,
     default_status=DefaultSensorStatus.RUNNING,
     description="Submits new files in ORBIT_INBOX_DIR as document tasks and in ORBIT_VOICE_INBOX_DIR as voice "

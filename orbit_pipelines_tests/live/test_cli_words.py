@@ -175,7 +175,8 @@ def test_status_reports_the_webserver_up_and_the_daemon_healthy(stack):
     assert any(line.startswith(f"webserver: up at {stack.ui} (Dagster 1.") for line in lines), result.stdout
     assert lines[-1].startswith("daemon: healthy, "), result.stdout
     assert any(line.startswith("dead letters: ") for line in lines)
-    assert any(line.startswith("refused inbox files: ") for line in lines)
+    for kind in ("document", "voice"):  # one line per kind with an inbox
+        assert any(line.startswith(f"refused {kind} inbox files: ") for line in lines), result.stdout
 
 
 def test_status_with_the_webserver_down_says_it_is_unreachable_and_reads_the_daemon_from_the_instance(stack):

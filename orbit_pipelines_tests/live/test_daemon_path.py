@@ -25,6 +25,7 @@ def live(pg_server, tmp_path_factory):
     apply_migrations(get_engine(url))
     inbox = tmp_path_factory.mktemp("inbox")
     env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_INBOX_DIR": str(inbox)}
+    env["ORBIT_VOICE_INBOX_DIR"] = str(inbox.parent / "no-voice-inbox")
     log = tmp_path_factory.mktemp("daemon") / "daemon.log"
     daemon = ManagedProcess(
         [venv_bin("dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")], cwd=ROOT, log_file=log, env=env

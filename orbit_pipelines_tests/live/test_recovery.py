@@ -23,7 +23,14 @@ from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.states import TERMINAL
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
 from orbit_pipelines_tests.live.stack import RUN_ID, orbit, run_finished, step_failures, wait_for
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database, instance_for, worker_pid
+from orbit_pipelines_tests.support import (
+    ROOT,
+    create_database,
+    drop_database,
+    fresh_clone_env,
+    instance_for,
+    worker_pid,
+)
 
 # The scenario waits on a stack and a dozen `orbit` commands: more than the suite's 300 s on a busy machine.
 pytestmark = [pytest.mark.services, pytest.mark.timeout(900)]
@@ -204,10 +211,8 @@ class OrbitUp:
         from orbit_pipelines.local.stack import free_port
 
         self.console, self.port = console, free_port()
-        env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(ROOT), "ORBIT_HOME": str(home)}
+        env = fresh_clone_env(url, home)
         env["PYTHONUNBUFFERED"] = "1"  # the console is read while `orbit up` runs
-        for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
-            env.pop(configured, None)  # `orbit up` starts its own local S3 server and Veryfi emulator
         argv = [sys.executable, "-m", "orbit_pipelines.cli", "up", "--port", str(self.port), "--metrics-port", "0"]
         argv += ["--events-port", "0"]
         self.process = ManagedProcess([*argv, *args], cwd=ROOT, log_file=console, env=env)

@@ -20,7 +20,7 @@ from orbit_pipelines.local.processes import ManagedProcess
 from orbit_pipelines.local.stack import free_port
 from orbit_pipelines.observability.stream.token import TOKEN_FILE
 from orbit_pipelines.runtime.intake import submit_task
-from orbit_pipelines_tests.support import ROOT, create_database, drop_database
+from orbit_pipelines_tests.support import ROOT, create_database, drop_database, fresh_clone_env
 
 pytestmark = pytest.mark.services
 
@@ -29,9 +29,7 @@ def up_environment(url: str, folder) -> dict[str, str]:
     home = folder / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_PG_URL": url, "DAGSTER_HOME": str(home), "ORBIT_HOME": str(folder / "orbit_home")}
-    for configured in ("ORBIT_S3_ENDPOINT_URL", "VERYFI_CLIENT_ID", "AWS_ACCESS_KEY_ID", "ORBIT_INBOX_DIR"):
-        env.pop(configured, None)  # `orbit up` starts its own local S3 server and Veryfi emulator
+    env = fresh_clone_env(url, folder / "orbit_home", dagster_home=home)
     env.pop("ORBIT_EVENTS_TOKEN", None)
     env["PYTHONUNBUFFERED"] = "1"  # the console is read while `orbit up` runs
     return env

@@ -110,6 +110,7 @@ def hosts(tmp_path_factory):
             DAGSTER_PG_URL=url,
             DAGSTER_HOME=str(dagster_home),
             ORBIT_INBOX_DIR=str(folder / "inbox"),
+            ORBIT_VOICE_INBOX_DIR=str(folder / "voice-inbox"),
             ORBIT_IO_MANAGER_BUCKET="orbit-hosts-io",
             ORBIT_IO_MANAGER_PREFIX="dagster-io",
             ORBIT_COMPUTE_LOGS_BUCKET="orbit-hosts-compute-logs",

@@ -80,6 +80,7 @@ def live(tmp_path_factory):
         "DAGSTER_PG_URL": url,
         "DAGSTER_HOME": str(ROOT),
         "ORBIT_INBOX_DIR": str(folder / "inbox"),
+        "ORBIT_VOICE_INBOX_DIR": str(folder / "voice-inbox"),
         # Small in-run concurrency, so a batch is still extracting when the worker is killed.
         "ORBIT_VERYFI_CONCURRENCY": "4",
     }

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from orbit_pipelines.runtime.inbox import display_path
+from orbit_pipelines.runtime.inbox import display_path, name_not_utf8
 
 # Veryfi's limits: smaller files are not documents, larger ones are refused.
 MIN_BYTES = 250
@@ -78,10 +78,8 @@ def inspect_file(path: str | os.PathLike) -> FileFacts:
     """Validate a document file and hash it in one streaming pass (memory stays flat)."""
     p = Path(path)
     shown = display_path(path)
-    try:
-        os.fsencode(path).decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadDocument(f"{shown}: the file name is not valid UTF-8; rename the file") from None
+    if (not_utf8 := name_not_utf8(path)) is not None:
+        raise BadDocument(not_utf8)
     if ".." in p.parts:
         raise BadDocument(f"{shown}: path must not contain '..'")
     if not p.exists():

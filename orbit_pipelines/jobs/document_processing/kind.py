@@ -25,6 +25,12 @@ def document_tags(tasks: list[Task]) -> dict[str, str]:
     return {DOCUMENT_KEY_TAG: tasks[0].payload["sha256"]} if len(tasks) == 1 and "sha256" in tasks[0].payload else {}
 
 
+def _inbox():
+    from orbit_pipelines.jobs.document_processing.intake import DOCUMENT_INBOX
+
+    return DOCUMENT_INBOX
+
+
 KIND = JobKind(
     kind=_KIND,
     job_name="document_processing",
@@ -32,6 +38,7 @@ KIND = JobKind(
     run_config=lambda tasks: {"ops": {"load_documents": {"config": {"task_ids": [t.id for t in tasks]}}}},
     batch_size=batch_size,
     run_tags=document_tags,
+    inbox=_inbox,
     phases={
         "load_documents": "LOADING",
         "upload_and_extract": "EXTRACTING",

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from orbit_pipelines.runtime.inbox import display_path
+from orbit_pipelines.runtime.inbox import display_path, name_not_utf8
 
 SAMPLE_RATE = 16_000
 _CHUNK = 1024 * 1024
@@ -138,6 +138,8 @@ def inspect_audio(path: str | os.PathLike, probed: Probed | None = None) -> Audi
     other content is probed as any file is."""
     p = Path(path)
     shown = display_path(path)
+    if (not_utf8 := name_not_utf8(path)) is not None:
+        raise BadAudio(not_utf8)
     if not p.exists():
         raise BadAudio(f"{shown}: file not found")
     if p.is_dir():

@@ -55,6 +55,12 @@ def _report_json(ledger, task):
     return transcript_json(ledger, task)
 
 
+def _inbox():
+    from orbit_pipelines.jobs.voice_transcription.intake import VOICE_INBOX
+
+    return VOICE_INBOX
+
+
 KIND = JobKind(
     kind=_KIND,
     job_name="voice_transcription",
@@ -66,6 +72,7 @@ KIND = JobKind(
     cli=_cli,
     report_markdown=_report_markdown,
     report_json=_report_json,
+    inbox=_inbox,
     phases={
         "load_recordings": "LOADING",
         "upload_and_transcribe": "TRANSCRIBING",

@@ -109,3 +109,16 @@ def test_without_ffprobe_a_recording_waits_and_is_taken_once_ffprobe_is_back(
     assert "0 refused, 1 still being written" in waiting and ledger.list(kind="voice") == []
     monkeypatch.setenv("PATH", path)
     assert tick(instance, ledger_resource).run_requests and len(ledger.list(kind="voice")) == 1
+
+
+def test_orbit_voice_submit_refuses_a_file_whose_name_is_not_utf8_by_name_and_takes_the_others(
+    ledger, tmp_path, speech
+):
+    good, odd = tmp_path / "note.wav", os.fsdecode(bytes(tmp_path) + b"/m\xe9mo.wav")
+    shutil.copy(speech[SENTENCES[0]], good)
+    shutil.copy(speech[SENTENCES[1]], odd)
+    result = CliRunner().invoke(main, ["voice", "submit", "--no-launch", str(good), odd])
+    assert result.exit_code == 1, result.output
+    assert "1 submitted, 0 already known, 1 refused" in result.output
+    assert f"refused: {tmp_path}/m\\xe9mo.wav: the file name is not valid UTF-8; rename the file" in result.output
+    assert [t.payload["source_name"] for t in ledger.list(kind="voice")] == ["note.wav"]
