@@ -15,6 +15,7 @@ def inbox(tmp_path, monkeypatch):
     folder = tmp_path / "inbox"
     folder.mkdir()
     monkeypatch.setenv("ORBIT_INBOX_DIR", str(folder))
+    monkeypatch.setenv("ORBIT_VOICE_INBOX_DIR", str(tmp_path / "no-voice-inbox"))  # only the documents' inbox
     return folder
 
 
