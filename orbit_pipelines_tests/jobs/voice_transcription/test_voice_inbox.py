@@ -122,3 +122,18 @@ def test_orbit_voice_submit_refuses_a_file_whose_name_is_not_utf8_by_name_and_ta
     assert "1 submitted, 0 already known, 1 refused" in result.output
     assert f"refused: {tmp_path}/m\\xe9mo.wav: the file name is not valid UTF-8; rename the file" in result.output
     assert [t.payload["source_name"] for t in ledger.list(kind="voice")] == ["note.wav"]
+
+
+def test_orbit_status_counts_the_voice_inbox_s_refused_files_on_their_own_line(
+    instance, ledger, ledger_resource, voice_inbox, monkeypatch
+):
+    fake = voice_inbox / "memo.wav"
+    fake.write_text("not a recording\n" * 30)
+    settled(fake)
+    tick(instance, ledger_resource)
+    monkeypatch.setenv("ORBIT_DAGSTER_URL", "http://127.0.0.1:9")  # no webserver: status still reports
+    result = CliRunner().invoke(main, ["status"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "refused voice inbox files: 1 (`orbit voice refused`)" in lines, result.output
+    assert any(line.startswith("refused document inbox files: unknown (no inbox folder ") for line in lines)
