@@ -117,17 +117,48 @@ def _from_instance(status: Status, ledger: Ledger, daemons: bool) -> None:
                 }
             )
         if daemons:
-            status.daemons = [
-                {
-                    "daemon_type": d.daemon_type,
-                    "required": d.required,
-                    "healthy": d.healthy,
-                    "heartbeat": d.last_heartbeat.timestamp if d.last_heartbeat else None,
-                }
-                for d in instance.get_daemon_statuses().values()
-            ]
+            status.daemons = _daemons_of(instance)
     finally:
         instance.dispose()
+
+
+def _daemons_of(instance) -> list[dict[str, Any]]:
+    return [
+        {
+            "daemon_type": d.daemon_type,
+            "required": d.required,
+            "healthy": d.healthy,
+            "heartbeat": d.last_heartbeat.timestamp if d.last_heartbeat else None,
+        }
+        for d in instance.get_daemon_statuses().values()
+    ]
+
+
+# Dagster calls a daemon healthy until its heartbeat is 30 min old (DEFAULT_DAEMON_HEARTBEAT_TOLERANCE_SECONDS),
+# long after `orbit up` or `make demo` has stopped it; a running daemon beats every 30 s, so a newest heartbeat
+# older than four beats means none is running now.
+RUNNING_HEARTBEAT_SECONDS = 120.0
+
+
+def daemon_not_running(api) -> str | None:
+    """Why nothing will start a PENDING task here, when that is so: no daemon (its sensors start them) has
+    sent a heartbeat to this instance in RUNNING_HEARTBEAT_SECONDS. Asked of the webserver when one answers,
+    else of the instance (as `orbit status` does); None when one has, or the heartbeats cannot be read."""
+    status = Status(pauses=[], by_lane=[], dead_letters=0, inboxes=[])
+    _from_webserver(status, api)
+    if status.webserver_version is None:
+        from dagster import DagsterInstance
+
+        try:
+            with DagsterInstance.get() as instance:
+                status.daemons = _daemons_of(instance)
+        except Exception:  # noqa: BLE001 - an instance that cannot be read says nothing either way
+            return None
+    beats = [d["heartbeat"] for d in status.daemons if d["required"] and d["heartbeat"] is not None]
+    newest = max(beats) if beats else None
+    if newest is not None and time.time() - newest < RUNNING_HEARTBEAT_SECONDS:
+        return None
+    return f"no Dagster daemon is running for this instance ({_ago(newest)})"
 
 
 def _ago(timestamp: float | None) -> str:

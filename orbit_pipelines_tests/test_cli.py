@@ -221,3 +221,39 @@ def test_cancelling_a_task_that_has_ended_is_refused_and_leaves_it_as_it_was(led
     assert f"task {task.id} is COMPLETED: it has ended, there is nothing to cancel" in result.output
     assert ledger.get(task.id).status == TaskStatus.COMPLETED
     assert len(ledger.events(task.id)) == history, "nothing written to its history"
+
+
+def test_a_submission_with_no_daemon_running_says_its_task_waits_for_one(instance, ledger, monkeypatch):
+    monkeypatch.setenv("ORBIT_DAGSTER_URL", "http://127.0.0.1:9")  # no webserver, as on a fresh clone
+    instance.wipe_daemon_heartbeats()
+    result = orbit("task", "submit", "--sample")
+    assert result.exit_code == 0, result.output
+    assert (
+        "no Dagster daemon is running for this instance (no heartbeat ever): it stays PENDING until one runs; "
+        "`orbit up` (or `make up`) in another terminal starts it"
+    ) in result.output
+
+
+def test_a_resubmitted_pending_document_is_said_to_wait_for_a_daemon_too(instance, ledger, tmp_path, monkeypatch):
+    from orbit_pipelines.local.sample_documents import write_sample_set
+
+    monkeypatch.setenv("ORBIT_DAGSTER_URL", "http://127.0.0.1:9")
+    instance.wipe_daemon_heartbeats()
+    write_sample_set(tmp_path / "docs", n=1)
+    orbit("doc", "submit", str(tmp_path / "docs"))
+    again = orbit("doc", "submit", str(tmp_path / "docs"))
+    assert "0 submitted, 1 already known" in again.output
+    assert "no Dagster daemon is running for this instance" in again.output
+
+
+def test_a_submission_says_nothing_of_the_daemon_while_one_beats(instance, ledger, monkeypatch):
+    import time
+
+    from dagster._daemon.types import DaemonHeartbeat  # how a test stands in for a running daemon's beat
+
+    monkeypatch.setenv("ORBIT_DAGSTER_URL", "http://127.0.0.1:9")
+    instance.wipe_daemon_heartbeats()
+    instance.add_daemon_heartbeat(DaemonHeartbeat(time.time(), "SENSOR", "test-daemon", errors=[]))
+    result = orbit("task", "submit", "--sample")
+    assert result.exit_code == 0, result.output
+    assert "daemon" not in result.output

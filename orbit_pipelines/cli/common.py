@@ -82,14 +82,21 @@ def _next_step(exc: BaseException) -> str:
     return ""
 
 
-def echo_pause(led, kind: str, consequence: str) -> None:
-    """Say so when a paused intake holds tasks of `kind` back: `intake is paused ... : it stays PENDING
-    until `orbit resume``."""
+def echo_not_started(led, kind: str, consequence: str) -> None:
+    """Say why submitted tasks of `kind` that no direct launch took will not start, when something holds
+    them: a paused intake (`intake is paused ...: they stay PENDING until `orbit resume``), or no daemon
+    running for this instance (its sensors are what start them), as on a fresh clone before `orbit up`."""
+    from orbit_pipelines.operations import DagsterApi
     from orbit_pipelines.run_control import describe_pause, pause_of
+    from orbit_pipelines.status import daemon_not_running
 
     pause = pause_of(led, kind)
     if pause is not None:
         click.echo(f"{describe_pause(pause)}: {consequence} until `orbit resume`")
+        return
+    missing = daemon_not_running(DagsterApi(timeout=(2.0, 10.0)))
+    if missing is not None:
+        click.echo(f"{missing}: {consequence} until one runs; `orbit up` (or `make up`) in another terminal starts it")
 
 
 def echo_status(task) -> None:

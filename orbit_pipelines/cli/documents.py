@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
+from orbit_pipelines.cli.common import echo_lines, echo_not_started, environment, ledger, reported
 from orbit_pipelines.waiting import FinishedCounter, WaitError, all_completed, totals_line, wait_for_tasks
 
 
@@ -44,8 +44,8 @@ def doc_submit(paths, priority, wait_seconds, launch) -> None:
             click.echo(f"  refused: {reason}")
         for run in done.runs:
             click.echo(f"launched run {run.run_id} for {len(run.task_ids)} document(s) ({run.dispatch_key})")
-        if done.created and not done.runs:
-            echo_pause(led, "document", "they stay PENDING")
+        if not done.runs and any(a.task.status.value == "PENDING" for a in done.accepted):
+            echo_not_started(led, "document", "they stay PENDING")
         if wait_seconds and done.accepted:
             ids = done.task_ids
             with click.progressbar(length=len(ids), label="finished", show_pos=True, file=sys.stderr) as bar:

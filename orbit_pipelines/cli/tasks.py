@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
+from orbit_pipelines.cli.common import echo_lines, echo_not_started, environment, ledger, reported
 from orbit_pipelines.ledger.states import TaskStatus
 from orbit_pipelines.waiting import PhaseProgress, WaitError, all_completed, wait_for_task
 
@@ -54,8 +54,8 @@ def task_submit(kind, payload_file, sample, priority, lane, idempotency_key, wai
         click.echo(f"{verb} task {done.task.id} ({done.task.kind}, {done.task.status.value})")
         if done.run_id:
             click.echo(f"launched run {done.run_id}")
-        elif done.created:
-            echo_pause(led, done.task.kind, "it stays PENDING")
+        elif done.task.status.value == "PENDING":
+            echo_not_started(led, done.task.kind, "it stays PENDING")
         if wait_seconds:
             final = _wait_with_phases(led, done.task, wait_seconds)
             click.echo(f"task {final.id} is {final.status.value}")

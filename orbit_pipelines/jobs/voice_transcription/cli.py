@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from orbit_pipelines.cli.common import echo_lines, echo_pause, environment, ledger, reported
+from orbit_pipelines.cli.common import echo_lines, echo_not_started, environment, ledger, reported
 
 
 @click.group("voice")
@@ -78,8 +78,8 @@ def voice_submit(paths, language, priority, wait_seconds, launch) -> None:
         runs = launch_batch_now(led, tasks) if launch and tasks else []
         for run in runs:
             click.echo(f"launched run {run.run_id} for {len(run.task_ids)} recording(s) ({run.dispatch_key})")
-        if created and not runs:
-            echo_pause(led, "voice", "they stay PENDING")
+        if not runs and any(t.status.value == "PENDING" for t in tasks):
+            echo_not_started(led, "voice", "they stay PENDING")
         if wait_seconds and ids:
             with click.progressbar(length=len(ids), label="finished", show_pos=True, file=sys.stderr) as bar:
                 with reported(WaitError):

@@ -137,3 +137,16 @@ def test_orbit_status_counts_the_voice_inbox_s_refused_files_on_their_own_line(
     lines = result.output.splitlines()
     assert "refused voice inbox files: 1 (`orbit voice refused`)" in lines, result.output
     assert any(line.startswith("refused document inbox files: unknown (no inbox folder ") for line in lines)
+
+
+def test_orbit_voice_submit_says_its_recordings_wait_when_no_daemon_runs(
+    instance, ledger, tmp_path, speech, monkeypatch
+):
+    monkeypatch.setenv("ORBIT_DAGSTER_URL", "http://127.0.0.1:9")  # a fresh clone before `orbit up`
+    instance.wipe_daemon_heartbeats()
+    shutil.copy(speech[SENTENCES[0]], tmp_path / "note.wav")
+    result = CliRunner().invoke(main, ["voice", "submit", str(tmp_path / "note.wav")])
+    assert result.exit_code == 0, result.output
+    assert "no Dagster daemon is running for this instance (no heartbeat ever): they stay PENDING until one runs" in (
+        result.output
+    )
