@@ -29,3 +29,11 @@ def test_a_completion_committed_long_after_its_transaction_began_ends_the_wait(l
         worker.commit()
     waiter.join()
     assert [t.status for t in ended] == [S.COMPLETED]
+
+
+def test_a_waiter_on_many_tasks_polls_less_often_than_one_on_a_few():
+    from orbit_pipelines.waiting import MAX_POLL_SECONDS, POLL_SECONDS, poll_seconds
+
+    assert poll_seconds(1) == poll_seconds(1_000) == POLL_SECONDS
+    assert poll_seconds(10_000) == 0.5
+    assert poll_seconds(1_000_000) == MAX_POLL_SECONDS
