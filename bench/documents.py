@@ -21,6 +21,9 @@ from pathlib import Path
 
 from bench.common import bench_environment, recon_job, s3_server_process, write_results
 
+# What tells a run the account's limits (the old name of the per-second one too).
+RATE_VARIABLES = ("ORBIT_VERYFI_RATE_PER_SECOND", "ORBIT_VERYFI_RATE_LIMIT", "ORBIT_VERYFI_RATE_PER_MINUTE")
+
 
 def run_in_child(task_ids: list[int]) -> dict:
     """Executed in the child: one run over the tasks; prints its figures as JSON."""
@@ -61,11 +64,12 @@ def bench(
     concurrency: int,
     env,
     services,
-    posts_per_second: int | None = None,
-    client_limit: float | None = None,
+    limits: dict[str, int] | None = None,
+    client_limits: dict[str, float] | None = None,
 ) -> dict:
-    """One run; with `posts_per_second` the emulator enforces that account limit, and with
-    `client_limit` the run is told it (ORBIT_VERYFI_RATE_LIMIT)."""
+    """One run; with `limits` (posts_per_second, posts_per_minute, requests_per_second) the emulator
+    enforces those account limits, and with `client_limits` (variable -> value, of RATE_VARIABLES)
+    the run is told them; without, it is told none."""
     from orbit_pipelines.db import get_engine
     from orbit_pipelines.jobs.document_processing.intake import submit_document
     from orbit_pipelines.ledger import Ledger
@@ -79,11 +83,11 @@ def bench(
         ledger.claim_pending(limit=n, kinds=["document"], batch_size=n)
         services.veryfi.reset()
         services.veryfi.faults.latency = latency
-        services.veryfi.set_rate_limit(posts_per_second=posts_per_second)
+        services.veryfi.set_rate_limit(**(limits or {}))
         child_env = {**os.environ, "ORBIT_VERYFI_CONCURRENCY": str(concurrency)}
-        child_env.pop("ORBIT_VERYFI_RATE_LIMIT", None)
-        if client_limit:
-            child_env["ORBIT_VERYFI_RATE_LIMIT"] = str(client_limit)
+        for name in RATE_VARIABLES:  # none from the shell the bench was started in
+            child_env.pop(name, None)
+        child_env.update({name: str(value) for name, value in (client_limits or {}).items()})
         out = subprocess.run(
             [sys.executable, "-m", "bench.documents", "--child", json.dumps(ids)],
             env=child_env,
@@ -92,7 +96,8 @@ def bench(
             check=True,
         )
     figures = json.loads(out.stdout.strip().splitlines()[-1])
-    done = sum(1 for t in ledger.get_many(ids) if t.status.value == "COMPLETED")
+    tasks = ledger.get_many(ids)
+    done = sum(1 for t in tasks if t.status.value == "COMPLETED")
     ideal = n * latency / concurrency
     return {
         "n": n,
@@ -103,6 +108,7 @@ def bench(
         "ratio_to_ideal": round(figures["run_wall_s"] / ideal, 2),
         "completed": done,
         "paid_calls": services.veryfi.total_paid_calls,
+        "paid_more_than_once": sum(1 for t in tasks if services.veryfi.paid_calls_for(t.payload["sha256"]) > 1),
         "answered_429": services.veryfi.rate_limited_answers,
         "lookups": services.veryfi.lookups,
     }

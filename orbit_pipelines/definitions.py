@@ -9,8 +9,8 @@ from orbit_pipelines.jobs.housekeeping.sensor import stuck_task_sweep_sensor
 from orbit_pipelines.jobs.ledger_report.job import ledger_report
 from orbit_pipelines.jobs.registry import all_kinds
 from orbit_pipelines.jobs.task_control.job import task_control
-from orbit_pipelines.resources import LedgerResource, env_choice, env_number, optional_env_var
-from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.resources import LedgerResource, env_choice, optional_env_var
+from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource, rate_limits_from_env
 from orbit_pipelines.resources.io import io_manager_resources
 from orbit_pipelines.resources.webhooks import WebhookResource
 from orbit_pipelines.resources.webserver import DagsterWebserverResource
@@ -25,6 +25,10 @@ from orbit_pipelines.sensors.outcome import (
 )
 from orbit_pipelines.sensors.phases import task_phase_sensor
 from orbit_pipelines.sensors.webhooks import webhook_delivery_sensor
+
+# The Veryfi account's limits (ORBIT_VERYFI_RATE_PER_SECOND, its old name ORBIT_VERYFI_RATE_LIMIT, and
+# ORBIT_VERYFI_RATE_PER_MINUTE): a run paces its requests just under them.
+RATE_PER_SECOND, RATE_PER_MINUTE = rate_limits_from_env()
 
 defs = Definitions(
     jobs=[*(k.job for k in all_kinds().values()), housekeeping, run_retention, ledger_report, task_control],
@@ -64,7 +68,8 @@ defs = Definitions(
             client_secret=optional_env_var("VERYFI_CLIENT_SECRET"),
             concurrency=int(os.environ.get("ORBIT_VERYFI_CONCURRENCY", "16")),
             upload_mode=env_choice("ORBIT_VERYFI_UPLOAD_MODE", "multipart", ("multipart", "file_url")),
-            rate_limit_per_second=env_number("ORBIT_VERYFI_RATE_LIMIT", 0) or None,
+            rate_limit_per_second=RATE_PER_SECOND,
+            rate_limit_per_minute=RATE_PER_MINUTE,
         ),
     },
 )

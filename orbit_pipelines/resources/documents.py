@@ -9,6 +9,7 @@ from urllib.parse import quote
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from orbit_pipelines.resources import env_number
 from orbit_pipelines.runtime.markdown import Markdown
 from orbit_pipelines.veryfi import DEFAULT_BASE_URL, VeryfiClient
 from orbit_pipelines.veryfi.pacing import RequestPacer
@@ -97,8 +98,15 @@ class VeryfiResource(ConfigurableResource):
     rate_limit_per_second: Optional[float] = Field(
         default=None,
         gt=0,
-        description="The account's rate limit, requests per second: a run paces its requests just under it. "
-        "Empty: unpaced until Veryfi answers 429, then at the pace it accepts.",
+        description="The account's limit of requests of any kind per second (Veryfi's default: 60): a run "
+        "paces its requests just under it. Empty: unpaced until Veryfi answers 429, then at the pace it accepts.",
+    )
+    rate_limit_per_minute: Optional[float] = Field(
+        default=None,
+        gt=0,
+        description="The account's limit of document POSTs per minute (Veryfi's default: 500): a run's POSTs "
+        "leave evenly spaced just under a sixtieth of it a second. Empty: POSTs are paced by the per-second "
+        "limit and by the 429s alone.",
     )
     rate_limit_wait_seconds: float = Field(
         default=600.0,
@@ -106,6 +114,10 @@ class VeryfiResource(ConfigurableResource):
         description="How long one document waits in all for a rate limit (429 Retry-After) before its "
         "attempt counts as failed.",
     )
+
+    def pacer(self) -> RequestPacer:
+        """One for all the threads of an op attempt: the account's limits are theirs together."""
+        return RequestPacer(self.rate_limit_per_second, limit_per_minute=self.rate_limit_per_minute)
 
     def client(self, pacer: Optional[RequestPacer] = None) -> VeryfiClient:
         return VeryfiClient(
@@ -119,3 +131,12 @@ class VeryfiResource(ConfigurableResource):
             read_timeout=self.read_timeout,
             pacer=pacer,
         )
+
+
+def rate_limits_from_env() -> tuple[Optional[float], Optional[float]]:
+    """VeryfiResource's (rate_limit_per_second, rate_limit_per_minute) from ORBIT_VERYFI_RATE_PER_SECOND
+    and ORBIT_VERYFI_RATE_PER_MINUTE (unset or 0: none). ORBIT_VERYFI_RATE_LIMIT is the per-second one's
+    old name, read when the new one is unset, so a deployment that set it keeps its pacing."""
+    per_second = env_number("ORBIT_VERYFI_RATE_PER_SECOND", 0) or env_number("ORBIT_VERYFI_RATE_LIMIT", 0)
+    per_minute = env_number("ORBIT_VERYFI_RATE_PER_MINUTE", 0)
+    return per_second or None, per_minute or None

@@ -221,7 +221,7 @@ class VeryfiClient:
     def _send(self, method: str, path: str, *, signed_fields: Fields = (), headers=None, **kwargs):
         all_headers = self._headers(signed_fields)
         all_headers.update(headers or {})
-        sent_at = self._pacer.wait_turn() if self._pacer else 0.0
+        sent_at = self._pacer.wait_turn(post=method == "POST") if self._pacer else 0.0
         started = time.monotonic()
         try:
             response = self._session.request(

@@ -1,5 +1,6 @@
 """An account rate limit (the emulator enforcing it as Veryfi does, 429 with Retry-After beyond it):
-every document completes, paid once, and no document is looked up because of a 429."""
+every document completes, paid once, and no document is looked up because of a 429; under a per-minute
+limit the run is told of, a backlog larger than a minute's allowance runs at it with no 429."""
 
 import time
 
@@ -13,6 +14,8 @@ from orbit_pipelines_tests.support import process_documents, submitted_documents
 
 LIMIT = 20  # POSTs a second
 DOCUMENTS = 100
+PER_MINUTE = 60  # POSTs a minute: a backlog beyond it takes a minute, so the limit is small
+PER_SECOND = 5  # requests of any kind a second
 
 
 @pytest.fixture
@@ -24,8 +27,9 @@ def batch(ledger, tmp_path, request):
     return make
 
 
-def _run_under_limit(instance, ledger, emulator, ids, scoreboard, fault, resources):
-    emulator.set_rate_limit(posts_per_second=LIMIT)
+def _run_under_limit(instance, ledger, emulator, ids, scoreboard, fault, resources, limits=None, ideal_s=None):
+    emulator.set_rate_limit(**(limits or {"posts_per_second": LIMIT}))
+    ideal_s = len(ids) / LIMIT if ideal_s is None else ideal_s
     started = time.monotonic()
     result = process_documents(instance, ledger, ids, resources=resources)
     elapsed = time.monotonic() - started
@@ -38,7 +42,7 @@ def _run_under_limit(instance, ledger, emulator, ids, scoreboard, fault, resourc
             fault,
             emulator=emulator,
             recover_seconds=elapsed,
-            note=f"{refused} of {posts} POSTs answered 429; run {elapsed:.1f} s for N/limit = {len(ids) / LIMIT:.0f} s",
+            note=f"{refused} of {posts} POSTs answered 429; run {elapsed:.1f} s for N/limit = {ideal_s:.0f} s",
         )
     )
     return outcome
@@ -77,6 +81,32 @@ def test_under_a_limit_the_client_does_not_know_every_document_completes_paid_on
     assert outcome.completed == DOCUMENTS
     assert emulator.rate_limited_answers > 0, "the limit was really met"
     assert emulator.lookups == 0, "a 429 says the request was not processed: no lookup after one"
+
+
+def test_a_backlog_beyond_a_minutes_allowance_runs_at_the_per_minute_limit_with_no_429(
+    instance, ledger, emulator, batch, scoreboard
+):
+    # At the per-second pace alone the minute's 60 would be spent in 12 s and the rest refused.
+    n = PER_MINUTE + 2
+    ids, _ = batch(n)
+    outcome = _run_under_limit(
+        instance,
+        ledger,
+        emulator,
+        ids,
+        scoreboard,
+        f"Veryfi account limits {PER_MINUTE} POST/min and {PER_SECOND} requests/s, paced to them",
+        veryfi_overrides(rate_limit_per_minute=PER_MINUTE, rate_limit_per_second=PER_SECOND),
+        limits={"posts_per_minute": PER_MINUTE, "requests_per_second": PER_SECOND},
+        ideal_s=n / PER_MINUTE * 60,
+    )
+    assert outcome.completed == n
+    assert emulator.rate_limited_answers == 0
+    assert emulator.lookups == 0
+    posts = sorted(r.received_at for r in emulator.requests if r.method == "POST")
+    assert len(posts) == n
+    in_first_minute = sum(1 for t in posts if t < posts[0] + 60)
+    assert 0.9 * PER_MINUTE <= in_first_minute < PER_MINUTE, "evenly, just under the limit, not well below it"
 
 
 @pytest.mark.parametrize("status", [429, 503])

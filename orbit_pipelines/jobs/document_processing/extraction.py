@@ -44,7 +44,6 @@ from orbit_pipelines.veryfi import (
     VeryfiReadTimeout,
     VeryfiUnusableAnswer,
 )
-from orbit_pipelines.veryfi.pacing import RequestPacer
 
 # Transient per-document errors make the op ask for a retry of the documents still undone.
 DOCUMENT_RETRIES = 4
@@ -190,7 +189,7 @@ def upload_and_extract_all(
     transient: dict[int, str] = {}
     waits: list[float] = [0.0]
     calls = VeryfiCallLog()
-    pacer = RequestPacer(veryfi.rate_limit_per_second)
+    pacer = veryfi.pacer()
     traces: list[tuple] = []
     sent: list[int] = []
     presign = veryfi.upload_mode == "file_url"
