@@ -41,8 +41,9 @@ def _role(cmd: str) -> str | None:
 
 
 def _sample_processes(stop: threading.Event, peak: list[float], cpu: dict[int, tuple[str, float]]) -> None:
-    """Every 0.5 s (a sample costs ~4 ms of CPU in this process, which also serves the emulator): the run worker's resident memory (its peak) and each stack process's CPU seconds so far
-    (the last sample of a process that exits stands for its total)."""
+    """Every 0.5 s (a sample costs ~4 ms of CPU in this process, which also serves the emulator): the run
+    worker's resident memory (its peak) and each stack process's CPU seconds so far (the last sample of a
+    process that exits stands for its total)."""
     import psutil
 
     me = os.getpid()

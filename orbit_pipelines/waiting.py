@@ -21,6 +21,8 @@ TASKS_PER_POLL_SECOND = 20_000
 def poll_seconds(task_count: int) -> float:
     """How long a waiter on `task_count` tasks sleeps between polls."""
     return min(MAX_POLL_SECONDS, max(POLL_SECONDS, task_count / TASKS_PER_POLL_SECOND))
+
+
 # A poll after the first reads only the tasks changed since the one before (or since the oldest
 # transaction then open: Ledger.states_of), less this margin for clocks read a moment apart; re-reading a
 # task whose state is unchanged is harmless.
