@@ -2,6 +2,7 @@
 every document completes, paid once, and no document is looked up because of a 429; under a per-minute
 limit the run is told of, its POSTs leave evenly spaced and meet no 429."""
 
+import itertools
 import time
 
 import pytest
@@ -107,7 +108,7 @@ def test_under_a_per_minute_limit_the_run_spaces_its_posts_evenly_and_earns_no_4
     assert emulator.lookups == 0
     posts = sorted(r.received_at for r in emulator.requests if r.method == "POST")
     assert len(posts) == n
-    gaps = [b - a for a, b in zip(posts, posts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(posts)]
     assert min(gaps) > 0.4, f"POSTs {60 / PER_MINUTE:.2f} s apart, evenly: {gaps}"
 
 
