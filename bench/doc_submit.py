@@ -87,6 +87,37 @@ def _cpu_by_role(before: dict[int, tuple[str, float]], after: dict[int, tuple[st
     return {role: round(s, 2) for role, s in sorted(spent.items(), key=lambda kv: -kv[1])}
 
 
+def client_floor(files: list[Path], latency: float, concurrency: int, env: dict[str, str]) -> None:
+    """`files` sent to the same emulator by `concurrency` threads that do nothing else, each one after
+    another with the project's Veryfi client: no S3, no ledger, no Dagster. The span of these requests is
+    what this machine and this emulator allow a hand-written queue worker; the command's extraction (the
+    span of its requests) is compared with it, as the ideal N*L/C leaves out each request's own time."""
+    import queue
+
+    from orbit_pipelines.veryfi import VeryfiClient
+
+    todo: queue.Queue[Path] = queue.Queue()
+    for f in files:
+        todo.put(f)
+
+    def work() -> None:
+        client = VeryfiClient(
+            env["VERYFI_BASE_URL"], env["VERYFI_CLIENT_ID"], env["VERYFI_USERNAME"], env["VERYFI_API_KEY"]
+        )
+        while True:
+            try:
+                path = todo.get_nowait()
+            except queue.Empty:
+                break
+            client.process_file(path, path.name, external_id=f"floor-{path.name}")
+
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def bench(n: int, latency: float, concurrency: int, extra_env: dict[str, str]) -> dict:
     from sqlalchemy import text
 
@@ -171,6 +202,12 @@ def bench(n: int, latency: float, concurrency: int, extra_env: dict[str, str]) -
                 "lookups": veryfi.lookups,
                 "rate_limited_answers": veryfi.rate_limited_answers,
             }
+            # The same files again, by a bare client loop, with the stack still up (idle) as it was.
+            veryfi.reset()
+            veryfi.faults.latency = latency
+            client_floor(sorted((folder / "docs").iterdir()), latency, concurrency, stack.env)
+            floor_posts = sorted(r.received_at for r in veryfi.requests if r.method == "POST")
+            floor = floor_posts[-1] - floor_posts[0]
         finally:
             stop.set()
             stack.stop()
@@ -191,6 +228,9 @@ def bench(n: int, latency: float, concurrency: int, extra_env: dict[str, str]) -
         "run_timeline_created_started_ended_step_started_step_ended_s": timeline,
         "launch_events_s": launch_events,
         "last_task_completed_s": round(float(last_completed) - t0, 2) if last_completed else None,
+        "extraction_s": round(posts[-1] - first_post, 2) if posts and first_post else None,
+        "client_floor_s": round(floor, 2),
+        "client_floor_x_ideal": round(floor / ideal, 3),
         "run_worker_peak_rss_mb": round(peak[0], 1),
         "cpu_s_by_process_during_command": _cpu_by_role(cpu_before, cpu_after),
         **figures_of_run,

@@ -162,6 +162,24 @@ class _Uploader:
         )
 
 
+def _prepared(context: OpExecutionContext, led: Ledger, items: list[DocumentItem]) -> list[DocumentItem]:
+    """The items, those stored and completed by an earlier attempt of this step marked so (its storer
+    runs as answers arrive); the tasks of the rest RUNNING under this run. Only a task not already RUNNING
+    under it is read whole: in the run that started them that is none of 10,000."""
+    states, _ = led.states_of([i.task_id for i in items])
+    items = [
+        i.model_copy(update={"stored": True}) if states.get(i.task_id, (None,))[0] == TaskStatus.COMPLETED else i
+        for i in items
+    ]
+    mine = (TaskStatus.RUNNING, context.run_id)
+    resume_items(
+        context,
+        led,
+        [i.task_id for i in items if i.ok and not i.stored and states.get(i.task_id, (None, None))[:2] != mine],
+    )
+    return items
+
+
 def upload_and_extract_all(
     context: OpExecutionContext,
     items: list[DocumentItem],
@@ -170,14 +188,12 @@ def upload_and_extract_all(
     ledger: LedgerResource,
 ) -> list[DocumentItem]:
     led = ledger.get()
-    # Stored and completed by an earlier attempt of this step (its storer runs as answers arrive).
-    states, _ = led.states_of([i.task_id for i in items])
-    items = [
-        i.model_copy(update={"stored": True}) if states.get(i.task_id, (None,))[0] == TaskStatus.COMPLETED else i
-        for i in items
-    ]
-    resume_items(context, led, [i.task_id for i in items if i.ok and not i.stored])
-    uploader = _Uploader(storage)
+    # The S3 client (boto3's import, the bucket check) is made while the ledger is read: both come before
+    # the first request.
+    with ThreadPoolExecutor(max_workers=1) as setup:
+        uploader_made = setup.submit(_Uploader, storage)
+        items = _prepared(context, led, items)
+    uploader = uploader_made.result()
     already = load_veryfi_responses(led.engine, [i.document_key for i in items if i.ok and not i.stored])
     to_send = [i.document_key for i in items if i.ok and not i.stored and i.document_key not in already]
     # What an earlier attempt or run sent without learning whether Veryfi processed it; this attempt's
