@@ -3,6 +3,10 @@ same tick (the dispatch sensor would start them a daemon loop later; it stays th
 go in ORBIT_INBOX_DIR, recordings in ORBIT_VOICE_INBOX_DIR. A refused file is warned about once and counted
 in every tick's skip reason until it is replaced or removed."""
 
+import os
+import time
+from collections.abc import Container
+
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from orbit_pipelines.jobs.registry import get_kind, inboxes
@@ -13,6 +17,8 @@ from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_
 
 # Each job with an inbox says what it is made of (its KIND's `inbox`); runtime/inbox.py scans them all alike.
 INBOXES: list[InboxKind] = inboxes()
+DEFAULT_WATCH_SECONDS = 4.0
+WATCH_INTERVAL_SECONDS = 0.25
 
 
 # Named for its first inbox: a sensor's name is its history in the UI, kept when the voice inbox joined.
@@ -27,13 +33,67 @@ INBOXES: list[InboxKind] = inboxes()
 def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResource):
     led = ledger.get()
     paused = led.paused_kinds()
-    summaries, kinds, missing = [], [], []
+    # The daemon starts a sensor's evaluation at most every 5 s (MIN_INTERVAL_LOOP_TIME in
+    # dagster/_daemon/sensor.py, not a setting), so files dropped just after a tick would wait up to 5 s:
+    # an evaluation that finds nothing keeps looking for ORBIT_INBOX_WATCH_SECONDS, and returns the moment
+    # it has submitted something, so its runs start at once.
+    deadline = time.monotonic() + watch_seconds()
+    seen = None
+    while True:
+        listing = _listing()
+        if listing != seen:
+            summaries, kinds, waiting = _scan_all(context, led, paused)
+            # A file still being written is looked at again on the next pass, changed or not.
+            seen = None if waiting else listing
+        if kinds or time.monotonic() + WATCH_INTERVAL_SECONDS > deadline:
+            break
+        time.sleep(WATCH_INTERVAL_SECONDS)
+    if not kinds:
+        return SkipReason("; ".join(summaries))
+    groups = claim_runs(led, kinds, MAX_RUNS_PER_TICK)
+    context.log.info(f"{'; '.join(summaries)}; starting {len(groups)} run(s)")
+    return SensorResult(run_requests=[run_request_for(g) for g in groups])
+
+
+def watch_seconds() -> float:
+    """How long an evaluation that finds nothing new keeps watching (ORBIT_INBOX_WATCH_SECONDS, default 4:
+    under the daemon's 5-s loop, so evaluations never queue up behind each other; 0 scans once)."""
+    return max(0.0, min(float(os.environ.get("ORBIT_INBOX_WATCH_SECONDS", DEFAULT_WATCH_SECONDS)), 4.5))
+
+
+def _listing() -> list[tuple[str, int, int]]:
+    """What a new file changes: every entry under the inboxes, its size and mtime (os.scandir, no reads)."""
+    found = []
+    for each in INBOXES:
+        stack = [str(each.folder())]
+        while stack:
+            try:
+                entries = list(os.scandir(stack.pop()))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    else:
+                        info = entry.stat(follow_symlinks=False)
+                        found.append((entry.path, info.st_size, info.st_mtime_ns))
+                except OSError:
+                    found.append((entry.path, -1, -1))
+    return sorted(found)
+
+
+def _scan_all(context: SensorEvaluationContext, led, paused: Container[str]) -> tuple[list[str], list[str], int]:
+    """One pass over every inbox: (each inbox's summary, the kinds that got new tasks, files still being
+    written)."""
+    summaries, kinds, missing, waiting = [], [], [], 0
     for each in INBOXES:
         inbox = each.folder()
         if not inbox.is_dir():
             missing.append(f"inbox folder {inbox} does not exist")
             continue
         found = scan(led, each, inbox)
+        waiting += found.waiting
         for reason in found.refused:
             context.log.warning(f"inbox file refused: {reason}")
         summary = (
@@ -52,9 +112,4 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
             kinds.append(each.kind)
         summaries.append(summary)
     # A kind's inbox nobody made is not news on every tick of the others' inboxes; it is said when no inbox exists.
-    summaries = summaries or missing
-    if not kinds:
-        return SkipReason("; ".join(summaries))
-    groups = claim_runs(led, kinds, MAX_RUNS_PER_TICK)
-    context.log.info(f"{'; '.join(summaries)}; starting {len(groups)} run(s)")
-    return SensorResult(run_requests=[run_request_for(g) for g in groups])
+    return summaries or missing, kinds, waiting

@@ -256,6 +256,10 @@ def salvage_document(data: Any) -> tuple[VeryfiDocument, list[str]]:
     """
     if not isinstance(data, dict):
         raise VeryfiResponseError(f"Veryfi document must be a JSON object, got {type(data).__name__}", ("<document>",))
+    try:
+        return VeryfiDocument.model_validate(data), []
+    except ValidationError:
+        pass  # salvaged on a copy: the answer itself is stored as it came
     work = copy.deepcopy(data)
     warnings: list[str] = []
     seen: set = set()

@@ -21,6 +21,7 @@ def inbox(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("ORBIT_INBOX_DIR", str(folder))
     monkeypatch.setenv("ORBIT_VOICE_INBOX_DIR", str(tmp_path / "no-voice-inbox"))  # only the documents' inbox
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "0")  # one pass a tick: these ticks return at once
     return folder
 
 

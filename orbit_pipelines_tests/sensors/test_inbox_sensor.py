@@ -16,6 +16,7 @@ def inbox(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("ORBIT_INBOX_DIR", str(folder))
     monkeypatch.setenv("ORBIT_VOICE_INBOX_DIR", str(tmp_path / "no-voice-inbox"))  # only the documents' inbox
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "0")  # one pass a tick: these ticks return at once
     return folder
 
 
@@ -106,3 +107,44 @@ def test_a_scan_takes_on_a_bounded_number_of_files_and_the_rest_on_the_next(ledg
     assert (len(first.submitted), first.waiting) == (3, 2)
     assert (len(second.submitted), second.already_known) == (2, 3)
     assert len(ledger.list()) == 5
+
+
+def _dropped_later(inbox, seconds):
+    """A finished file moved into the inbox `seconds` from now, as a user drops one."""
+    import shutil
+    import threading
+
+    staging = inbox.parent / "staging"
+    (path,) = settled(write_sample_set(staging, n=1))
+
+    def drop():
+        time.sleep(seconds)
+        shutil.move(str(path), str(inbox / path.name))
+
+    thread = threading.Thread(target=drop)
+    thread.start()
+    return thread
+
+
+def test_a_file_dropped_while_a_tick_watches_is_submitted_and_its_run_requested_by_that_tick(
+    instance, ledger, ledger_resource, inbox, monkeypatch
+):
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "4")
+    dropping = _dropped_later(inbox, 0.5)
+    started = time.monotonic()
+    result = tick(instance, ledger_resource)
+    elapsed = time.monotonic() - started
+    dropping.join()
+    assert len(result.run_requests) == 1
+    assert [t.payload["source_name"] for t in ledger.list(kind="document")] == [os.listdir(inbox)[0]]
+    assert elapsed < 4, "it returns once it has submitted, not at the end of its watch"
+
+
+def test_a_tick_that_finds_nothing_new_watches_until_its_time_is_up_and_skips(
+    instance, ledger, ledger_resource, inbox, monkeypatch
+):
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "1")
+    started = time.monotonic()
+    result = tick(instance, ledger_resource)
+    assert time.monotonic() - started >= 0.75
+    assert "0 submitted" in result.skip_message

@@ -23,6 +23,7 @@ def voice_inbox(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.setenv("ORBIT_VOICE_INBOX_DIR", str(folder))
     monkeypatch.setenv("ORBIT_INBOX_DIR", str(tmp_path / "inbox"))  # no document inbox: only the voice one
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "0")  # one pass a tick: these ticks return at once
     return folder
 
 
