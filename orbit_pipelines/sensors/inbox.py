@@ -18,7 +18,7 @@ from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_
 # Each job with an inbox says what it is made of (its KIND's `inbox`); runtime/inbox.py scans them all alike.
 INBOXES: list[InboxKind] = inboxes()
 DEFAULT_WATCH_SECONDS = 4.0
-WATCH_INTERVAL_SECONDS = 0.25
+WATCH_INTERVAL_SECONDS = 0.1
 
 
 # Named for its first inbox: a sensor's name is its history in the UI, kept when the voice inbox joined.
@@ -61,25 +61,20 @@ def watch_seconds() -> float:
     return max(0.0, min(float(os.environ.get("ORBIT_INBOX_WATCH_SECONDS", DEFAULT_WATCH_SECONDS)), 4.5))
 
 
-def _listing() -> list[tuple[str, int, int]]:
-    """What a new file changes: every entry under the inboxes, its size and mtime (os.scandir, no reads)."""
+def _listing() -> list[tuple[str, int]]:
+    """What a file moved or written into an inbox changes: the mtime of the folder it lands in (every
+    folder under the inboxes, not every file: cheap whatever the inbox holds). A file rewritten in place
+    under the same name changes no folder; the next evaluation's first pass, a full scan, sees it."""
     found = []
     for each in INBOXES:
         stack = [str(each.folder())]
         while stack:
+            folder = stack.pop()
             try:
-                entries = list(os.scandir(stack.pop()))
+                found.append((folder, os.stat(folder).st_mtime_ns))
+                stack.extend(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
             except OSError:
-                continue
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    else:
-                        info = entry.stat(follow_symlinks=False)
-                        found.append((entry.path, info.st_size, info.st_mtime_ns))
-                except OSError:
-                    found.append((entry.path, -1, -1))
+                found.append((folder, -1))
     return sorted(found)
 
 
