@@ -19,6 +19,7 @@ from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_
 INBOXES: list[InboxKind] = inboxes()
 DEFAULT_WATCH_SECONDS = 4.0
 WATCH_INTERVAL_SECONDS = 0.1
+WAITING_RESCAN_SECONDS = 1.0
 
 
 # Named for its first inbox: a sensor's name is its history in the UI, kept when the voice inbox joined.
@@ -38,13 +39,14 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
     # an evaluation that finds nothing keeps looking for ORBIT_INBOX_WATCH_SECONDS, and returns the moment
     # it has submitted something, so its runs start at once.
     deadline = time.monotonic() + watch_seconds()
-    seen = None
+    seen, rescan_at = None, 0.0
     while True:
         listing = _listing()
-        if listing != seen:
+        if listing != seen or time.monotonic() >= rescan_at:
             summaries, kinds, waiting = _scan_all(context, led, paused)
-            # A file still being written is looked at again on the next pass, changed or not.
-            seen = None if waiting else listing
+            # A file still being written (or waiting for a tool) is looked at again within a second, changed
+            # or not; a folder that did not change is not scanned again.
+            seen, rescan_at = listing, time.monotonic() + WAITING_RESCAN_SECONDS if waiting else float("inf")
         if kinds or time.monotonic() + WATCH_INTERVAL_SECONDS > deadline:
             break
         time.sleep(WATCH_INTERVAL_SECONDS)

@@ -148,3 +148,15 @@ def test_a_tick_that_finds_nothing_new_watches_until_its_time_is_up_and_skips(
     result = tick(instance, ledger_resource)
     assert time.monotonic() - started >= 0.75
     assert "0 submitted" in result.skip_message
+
+
+def test_a_file_still_being_written_when_a_tick_looks_is_taken_by_that_tick_once_it_settles(
+    instance, ledger, ledger_resource, inbox, monkeypatch
+):
+    monkeypatch.setenv("ORBIT_INBOX_WATCH_SECONDS", "4")
+    (path,) = write_sample_set(inbox, n=1)
+    recent = time.time() - 1.0  # written a second ago: it waits out the rest of the 2-s window
+    os.utime(path, (recent, recent))
+    result = tick(instance, ledger_resource)
+    assert len(result.run_requests) == 1
+    assert len(ledger.list(kind="document")) == 1
