@@ -1,6 +1,6 @@
 """Every benchmark, one after another, then the table of targets against what was measured.
 
-    .venv/bin/python -m bench                 # run them all (about 25 minutes here), then the table
+    .venv/bin/python -m bench                 # run them all (about 40 minutes here), then the table
     .venv/bin/python -m bench --only latency  # one of them (repeatable), then the table
     .venv/bin/python -m bench --table         # the table from bench/results/*.json as they are
     .venv/bin/python -m bench --table --markdown  # the same as markdown (the README's table)
