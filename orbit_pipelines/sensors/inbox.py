@@ -10,7 +10,7 @@ from collections.abc import Container
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from orbit_pipelines.jobs.registry import get_kind, inboxes
-from orbit_pipelines.resources import LedgerResource
+from orbit_pipelines.resources import LedgerResource, env_number
 from orbit_pipelines.runtime.inbox import InboxKind, scan
 from orbit_pipelines.sensors import EVERY_DAEMON_LOOP
 from orbit_pipelines.sensors.dispatch import MAX_RUNS_PER_TICK, claim_runs, run_request_for
@@ -60,7 +60,7 @@ def document_inbox_sensor(context: SensorEvaluationContext, ledger: LedgerResour
 def watch_seconds() -> float:
     """How long an evaluation that finds nothing new keeps watching (ORBIT_INBOX_WATCH_SECONDS, default 4:
     under the daemon's 5-s loop, so evaluations never queue up behind each other; 0 scans once)."""
-    return max(0.0, min(float(os.environ.get("ORBIT_INBOX_WATCH_SECONDS", DEFAULT_WATCH_SECONDS)), 4.5))
+    return max(0.0, min(env_number("ORBIT_INBOX_WATCH_SECONDS", DEFAULT_WATCH_SECONDS), 4.5))
 
 
 def _listing() -> list[tuple[str, int]]:
