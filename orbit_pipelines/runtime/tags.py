@@ -18,6 +18,8 @@ RUN_KEY_TAG = "dagster/run_key"
 # How many of a run's tasks it ended FAILED while the run itself went on (a batch's bad documents): a
 # green run with failed items says so on the Runs page; `orbit dlq retry` retries them.
 FAILED_ITEMS_TAG = "orbit/failed_items"
+# A batch's finished items as it goes, `250/1000` (runtime/progress.py): the Runs page shows it.
+PROGRESS_TAG = "orbit/progress"
 # Dagster's run budget: run monitoring fails a run still going this many seconds after it started.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 # Set on a run that found its work already done or in progress, so the Runs page says so.

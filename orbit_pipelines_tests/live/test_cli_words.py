@@ -240,7 +240,11 @@ def in_a_terminal(stack, *args, timeout=240) -> tuple[int, str]:
 def test_doc_submit_wait_draws_a_bar_of_finished_documents_and_ends_with_the_totals(stack, emulator, tmp_path):
     paths = write_unique_sample_set(tmp_path, n=4, salt=str(uuid.uuid4()))
     emulator.faults.fail_next(1, 400)  # Veryfi refuses one document for good
+    emulator.faults.timeout_next(1, seconds=4)  # and answers another 4 s after the rest
     code, shown = in_a_terminal(stack, "doc", "submit", *map(str, paths), "--wait", "180")
+    frames = shown.split("\r")
+    # The bar moved as documents finished: three of four drawn before the last one's answer came.
+    assert any("finished  [" in f and "]  3/4" in f for f in frames), shown
     assert "finished  [####################################]  4/4" in shown, shown
     assert shown.strip().splitlines()[-1] == "3 completed, 1 failed of 4", shown
     assert code == 1, "not every document completed"

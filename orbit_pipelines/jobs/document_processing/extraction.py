@@ -32,6 +32,7 @@ from orbit_pipelines.runtime.lifecycle import (
     resume_items,
 )
 from orbit_pipelines.runtime.markdown import table
+from orbit_pipelines.runtime.progress import BatchProgress
 from orbit_pipelines.runtime.retry import (
     backoff_seconds,
     is_missing_s3_object,
@@ -274,6 +275,7 @@ def upload_and_extract_all(
                 settle_wait = veryfi.read_timeout if isinstance(exc, VeryfiReadTimeout) else 0.0
                 waits.append(max(exc.retry_after or 0.0, settle_wait))
                 return item
+            progress.advance(1, failed=1)
             return item.failed(type(exc).__name__, str(exc), STEP)
         save_veryfi_response(led.engine, key, result.raw, result.document.id, result.trace_id, context.run_id)
         outcomes[key] = None
@@ -289,7 +291,8 @@ def upload_and_extract_all(
     def send(item: DocumentItem) -> DocumentItem:
         return extract(item) if item.ok and item.uploaded and item.veryfi_id is None and not item.stored else item
 
-    storer = Storer(context, led)
+    progress = BatchProgress(context, len(items), "documents")
+    storer = Storer(context, led, progress)
     try:
         items = _pipeline(items, upload, send, veryfi.concurrency)
     finally:
@@ -301,6 +304,7 @@ def upload_and_extract_all(
         _save_calls(context, calls, led)
     items = _retry_or_give_up(context, STEP, items, transient, wait=max(waits))
     record_failures(context, led, items, STEP, label=file_label)
+    progress.finish(sum(1 for i in items if i.stored or not i.ok), sum(1 for i in items if not i.ok))
     uploaded = [i for i in items if i.uploaded]
     metadata = {
         "uploaded": len(uploaded),

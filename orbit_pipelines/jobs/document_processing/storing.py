@@ -18,6 +18,7 @@ from orbit_pipelines.jobs.document_processing.models import DocumentItem
 from orbit_pipelines.jobs.document_processing.store import document_row, storable_json, upsert_documents
 from orbit_pipelines.ledger import Ledger
 from orbit_pipelines.runtime.lifecycle import complete_items, record_failures
+from orbit_pipelines.runtime.progress import BatchProgress
 from orbit_pipelines.veryfi import VeryfiResponseError, salvage_document
 
 STEP = "store_documents"
@@ -99,8 +100,8 @@ class Storer:
     the last and returns what became of each item, by task id. An error in storing is raised by `close`:
     the step fails and its retry or re-execution stores what is left (rows are upserts)."""
 
-    def __init__(self, context: OpExecutionContext, ledger: Ledger):
-        self.context, self.ledger = context, ledger
+    def __init__(self, context: OpExecutionContext, ledger: Ledger, progress: BatchProgress | None = None):
+        self.context, self.ledger, self.progress = context, ledger, progress
         self.arrived: queue.Queue = queue.Queue()
         self.results: dict[int, DocumentItem] = {}
         self.warned: list[tuple[DocumentItem, list[str]]] = []
@@ -134,6 +135,8 @@ class Storer:
                     continue
                 self.results.update({i.task_id: i for i in done.items})
                 self.warned += done.warned
+                if self.progress is not None:
+                    self.progress.advance(len(done.items), sum(1 for i in done.items if i.failure is not None))
 
     def close(self, raising: bool = True) -> dict[int, DocumentItem]:
         """`raising=False` while another error is on its way out of the step: that one is the step's."""

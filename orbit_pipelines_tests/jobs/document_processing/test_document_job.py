@@ -262,3 +262,42 @@ def test_a_document_is_stored_and_completed_while_the_rest_of_its_batch_is_still
         seen[-3:]
     )
     assert len(documents_for_tasks(ledger.engine, ids)) == len(ids)
+
+
+def test_a_batch_reports_how_many_of_its_documents_have_finished_as_it_goes(
+    instance, ledger, emulator, receipts, monkeypatch
+):
+    import threading
+    import time
+
+    from orbit_pipelines.runtime import progress
+    from orbit_pipelines.runtime.tags import PROGRESS_TAG
+
+    monkeypatch.setattr(progress, "INTERVAL_SECONDS", 0.5)
+    ids = submitted_documents(ledger, receipts)
+    emulator.faults.latency = 1.0  # one call at a time (concurrency 1): about a second per document
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            run_id = ledger.get(ids[0]).run_id
+            run = instance.get_run_by_id(run_id) if run_id else None
+            if run is not None and PROGRESS_TAG in run.tags:
+                seen.append(run.tags[PROGRESS_TAG])
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = process_documents(instance, ledger, ids, resources=veryfi_overrides(concurrency=1))
+    finally:
+        done.set()
+        watcher.join()
+    assert result.success
+    # The run's tag counted the batch up while it ran, and ends with all of it.
+    assert [v for v in dict.fromkeys(seen) if v != "3/3"], seen
+    assert instance.get_run_by_id(result.run_id).tags[PROGRESS_TAG] == "3/3"
+    said = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message.startswith("finished ")]
+    assert said[-1] == "finished 3 of 3 documents (100%)", said
+    assert len(said) >= 2, said  # a line as it went, and the last
