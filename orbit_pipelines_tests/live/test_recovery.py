@@ -198,6 +198,9 @@ def test_recover_refuses_a_run_that_does_not_exist_and_needs_runs_or_all(stack):
     assert orbit(stack, "recover", check=False).returncode == 2
     # `orbit resume` is about intake; its help sends the operator here for runs.
     assert "`orbit recover` re-executes them" in " ".join(orbit(stack, "resume", "--help").stdout.split())
+    # and `orbit recover`'s help says it is about runs, and what `orbit resume` is for.
+    said = " ".join(orbit(stack, "recover", "--help").stdout.split())
+    assert "Runs, not intake: `orbit resume` lets paused intake dispatch again" in said
 
 
 # -- `orbit up --recover` ---------------------------------------------------------------------------------

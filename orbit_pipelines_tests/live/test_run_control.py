@@ -1,6 +1,7 @@
 """Run control on the live stack (conftest.py), as an operator meets it through the `orbit` command and
 GraphQL: run budgets (a run that hangs ends FAILED with a Timeout, its task on the dead-letter list)."""
 
+import json
 import uuid
 
 import pytest
@@ -47,6 +48,39 @@ def test_a_document_run_whose_veryfi_call_never_answers_fails_with_a_timeout_wit
     assert f"budget of {BUDGET_SECONDS} seconds" in failed.error_message
     listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task.id} ")]
     assert listed and f"step {failed.error_step}: Timeout: " in listed[0]
+
+
+def test_a_step_that_never_returns_is_stopped_at_its_run_budget_and_listed_as_a_timeout(stack, model):
+    # decompose_task waits on a model that holds its answer until the test ends: the step never returns.
+    model.reset()
+    model.next("held", "held")  # the run, and Dagster's one retry of it
+    task = {"title": f"Never answered {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
+    config = {
+        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
+        # The call's own limit far past the budget: only the run budget can stop this step.
+        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator", "read_timeout": 600}}},
+    }
+    try:
+        run_id = stack.api.launch("task_decomposition", config, {MAX_RUNTIME_TAG: str(BUDGET_SECONDS)})
+        wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
+        (task_id,) = [t.id for t in stack.ledger.tasks_for_run(run_id)]
+        failed = finished(stack, task_id, timeout=120)
+        runs = stack.ledger.run_ids(task_id)
+        for run in runs:
+            assert run_finished(stack, run) in ("FAILURE", "CANCELED")
+            record = stack.instance.get_run_record_by_id(run)
+            assert record.end_time - record.start_time < BUDGET_SECONDS + 10
+    finally:
+        model.release()
+    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "Timeout", "decompose_task")
+    assert f"budget of {BUDGET_SECONDS} seconds" in failed.error_message
+    listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task_id} ")]
+    assert listed and "step decompose_task: Timeout: " in listed[0]
+    # `orbit runs interrupted` lists the last of its runs as a timeout, stopped in the step that hung.
+    interrupted = {r["run_id"]: r for r in json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)}
+    last = interrupted[runs[-1]]
+    assert (last["why"], last["stopped_in"]) == ("timeout", ["decompose_task"])
+    assert [t["id"] for t in last["tasks"]] == [task_id]
 
 
 def last_step_started(stack, run_id) -> str:

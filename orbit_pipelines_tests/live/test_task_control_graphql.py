@@ -74,3 +74,16 @@ def test_pause_and_resume_through_graphql(stack, slow_model_decomposition):
     assert run_finished(stack, second) == "SUCCESS"
     wait_for(lambda: stack.ledger.get(task_id).status == TaskStatus.COMPLETED, 60, "the resumed task", stack.logs)
     assert step_starts(stack, second) == ["enrich_subtasks", "generate_prompts", "store_results"]
+
+
+def test_a_reset_through_graphql_runs_the_completed_task_again_from_the_start(stack, completed_decomposition):
+    task_id, first = completed_decomposition
+    run_id = control(stack, task_id, "reset", reason="new standards", by="integrator")
+    assert stack.api.run(run_id)["status"] == "SUCCESS", step_failures(stack, run_id)
+    second = output_metadata(stack, run_id)["run_id"]
+    assert second != first
+    assert run_finished(stack, second) == "SUCCESS"
+    assert finished(stack, task_id).status == TaskStatus.COMPLETED
+    assert step_starts(stack, second)[0] == "load_task"
+    assert stack.ledger.get(task_id).run_id == second
+    assert any(n.startswith("reset by integrator: new standards") for n in history_notes(stack, task_id))

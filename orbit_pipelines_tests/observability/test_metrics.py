@@ -87,6 +87,27 @@ def test_tasks_queues_dead_letters_and_pauses_are_served_as_the_ledger_has_them(
     assert m("orbit_metrics_up", source="ledger") == m("orbit_metrics_up", source="dagster") == 1
 
 
+def test_running_tasks_are_counted_by_the_phase_their_run_is_in(ledger, scrape, sample_payload):
+    def running(run_id):
+        task = ledger.submit("decomposition", sample_payload, status=TaskStatus.QUEUED)[0]
+        return ledger.transition(task.id, TaskStatus.RUNNING, run_id=run_id)
+
+    before = scrape()
+    at = datetime.now(timezone.utc)
+    extracting, storing = f"run-{time.time_ns()}", f"run-{time.time_ns() + 1}"
+    running(extracting), running(extracting), running(storing)
+    ledger.enter_phase(extracting, "DECOMPOSING", at)
+    ledger.enter_phase(storing, "STORING", at)
+
+    def count(m, phase):
+        labels = frozenset({"kind": "decomposition", "phase": phase}.items())
+        return m.samples.get(("orbit_tasks_running_by_phase", labels), 0)
+
+    after = scrape()
+    assert count(after, "DECOMPOSING") - count(before, "DECOMPOSING") == 2
+    assert count(after, "STORING") - count(before, "STORING") == 1
+
+
 def test_a_document_run_shows_in_run_step_document_and_veryfi_metrics(instance, ledger, emulator, scrape, tmp_path):
     ids = [submit_document(ledger, p)[0].id for p in write_sample_set(tmp_path, n=2)]
     ledger.claim_pending(limit=2, kinds=["document"], batch_size=2)
