@@ -151,6 +151,20 @@ def test_a_failure_is_a_failed_task_and_a_dead_letter_and_the_row_id_comes_after
     client.close()
 
 
+def test_a_canceled_task_is_a_canceled_event_naming_why(ledger, stream):
+    task = new_task(ledger)
+    client = Client(f"{stream.url}?task={task.id}")
+    client.take(1)
+    ledger.claim([task.id], dispatch_key=f"key-{task.id}")
+    ledger.transition(task.id, TaskStatus.RUNNING, run_id="run-c")
+    ledger.transition(task.id, TaskStatus.CANCELED, run_id="run-c", note="canceled by ana")
+    _queued, _started, canceled = client.take(3)
+    assert canceled.event == "task.canceled"
+    body = json.loads(canceled.data)
+    assert (body["task"]["status"], body["note"]) == ("CANCELED", "canceled by ana")
+    client.close()
+
+
 def test_rows_other_code_writes_are_streamed_under_a_name_made_from_the_row(ledger, stream):
     task = new_task(ledger)
     client = Client(f"{stream.url}?task={task.id}")
