@@ -123,8 +123,20 @@ _OVER_BUDGET = "exceeding maximum runtime of"
 def timeout_of(instance: DagsterInstance, run_id: str) -> FailureDetails | None:
     """Timeout, when run monitoring stopped the run at its budget: the step it was in and the budget; else None.
     Such a run ends CANCELED or FAILED (whichever Dagster stores last); either way its tasks failed."""
+    from orbit_pipelines.runtime.step_budget import STEP_BUDGET_TAG, STEP_BUDGET_WORDS
+
     canceling = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_CANCELING, limit=5).records
     messages = [r.event_log_entry.get_dagster_event().message or "" for r in canceling]
+    step_said = next((m for m in messages if STEP_BUDGET_WORDS in m), None)
+    if step_said is not None:  # runtime/step_budget.py stopped it: "Canceling due to step S exceeding ..."
+        budgeted = step_said.split("Canceling due to step ", 1)[-1].split(" ", 1)[0]
+        step_budget = step_said.split(STEP_BUDGET_WORDS, 1)[1].strip().rstrip(".")
+        return FailureDetails(
+            "Timeout",
+            f"step {budgeted} of run {run_id} went past its step budget of {step_budget} (op tag "
+            f"{STEP_BUDGET_TAG}) and the run was stopped",
+            budgeted,
+        )
     said = next((m for m in messages if _OVER_BUDGET in m), None)
     if said is None:
         return None

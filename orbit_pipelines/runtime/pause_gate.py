@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Generator, Iterator
 
 from dagster import DagsterEvent, DagsterEventType, Executor, executor, in_process_executor
 
+from orbit_pipelines.runtime.step_budget import StepBudgetWatch
+
 if TYPE_CHECKING:
     from orbit_pipelines.ledger import Ledger
 
@@ -56,6 +58,7 @@ class PausableExecutor(Executor):
         succeeded = ""
         # The in-process executor's execute is a generator: closing it is what stops the run (see above).
         events: Generator[DagsterEvent, None, None] = self._inner.execute(plan_context, execution_plan)  # type: ignore[assignment]
+        events = StepBudgetWatch(plan_context, execution_plan).watching(events)  # long steps' budgets
         outputs = StepOutputs()
         declined = False
         for event in events:

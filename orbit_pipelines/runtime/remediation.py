@@ -93,9 +93,10 @@ HINTS: dict[str, str] = {
     "OperationalError": f"The database was unreachable through every retry: check Postgres (DAGSTER_PG_URL), {RETRY}.",
     "RunLost": "The run no longer exists in Dagster (purged, or another instance): `orbit dlq retry TASK_ID` "
     "starts a new one.",
-    "Timeout": "The run went past its budget (dagster/max_runtime) and was stopped in the step named: find what it "
-    "waited for (a service that never answered?) in the run's log, raise ORBIT_MAX_RUNTIME_SECONDS_<KIND> if the "
-    f"work needs longer, {RETRY}; what the run stored before it stopped is reused.",
+    "Timeout": "The run went past its budget (dagster/max_runtime), or the step named past its step budget (op tag "
+    "orbit/step_budget_seconds_per_task), and was stopped in that step: find what it waited for (a service that "
+    "never answered?) in the run's log, raise ORBIT_MAX_RUNTIME_SECONDS_<KIND> (or the step's tag) if the work "
+    f"needs longer, {RETRY}; what the run stored before it stopped is reused.",
     "RunFailure": "The run failed outside any step (launch error or crashed worker): read the run's event log, "
     "fix the cause, then `orbit rerun RUN_ID`.",
 }

@@ -8,6 +8,7 @@ import pytest
 
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
+from orbit_pipelines.runtime.step_budget import STEP_BUDGET_TAG
 from orbit_pipelines.runtime.tags import MAX_RUNTIME_TAG
 from orbit_pipelines_tests.live.stack import finished, orbit, run_finished, wait_for
 
@@ -81,6 +82,36 @@ def test_a_step_that_never_returns_is_stopped_at_its_run_budget_and_listed_as_a_
     last = interrupted[runs[-1]]
     assert (last["why"], last["stopped_in"]) == ("timeout", ["decompose_task"])
     assert [t["id"] for t in last["tasks"]] == [task_id]
+
+
+def test_a_step_past_its_step_budget_stops_its_run_long_before_the_run_budget(stack, model):
+    # decompose_task declares a step budget (900 s a task); this launch sets it to 8 s, as an operator can
+    # in the Launchpad's tags. The run's own budget stays the kind's hour.
+    model.reset()
+    model.next("held", "held")
+    task = {"title": f"Over its step budget {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices."}
+    config = {
+        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
+        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator", "read_timeout": 600}}},
+    }
+    try:
+        run_id = stack.api.launch("task_decomposition", config, {STEP_BUDGET_TAG: "8"})
+        wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
+        (task_id,) = [t.id for t in stack.ledger.tasks_for_run(run_id)]
+        failed = finished(stack, task_id, timeout=120)
+        runs = stack.ledger.run_ids(task_id)
+        for run in runs:
+            assert run_finished(stack, run) in ("FAILURE", "CANCELED")
+            record = stack.instance.get_run_record_by_id(run)
+            assert record.end_time - record.start_time < 8 + 20  # the step's budget, not the run's hour
+    finally:
+        model.release()
+    assert (failed.status, failed.error_class, failed.error_step) == (TaskStatus.FAILED, "Timeout", "decompose_task")
+    assert "went past its step budget of 8 seconds" in failed.error_message
+    listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task_id} ")]
+    assert listed and "step decompose_task: Timeout: " in listed[0]
+    interrupted = {r["run_id"]: r for r in json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)}
+    assert interrupted[runs[-1]]["why"] == "timeout"
 
 
 def last_step_started(stack, run_id) -> str:

@@ -42,6 +42,7 @@ from orbit_pipelines.runtime.lifecycle import (
 )
 from orbit_pipelines.runtime.markdown import table
 from orbit_pipelines.runtime.retry import TRANSIENT_RETRY, permanent_failure, retry_on_infrastructure_errors
+from orbit_pipelines.runtime.step_budget import STEP_BUDGET_TAG
 
 
 class InlineTask(Config):
@@ -267,7 +268,7 @@ def _model_metadata(context: OpExecutionContext, led, llm: LLMResource, reused: 
 
 # No RetryPolicy: a model call may take minutes, and Dagster turns a cancel that interrupts an op with
 # a RetryPolicy into a retry. Database blips and retryable HTTP answers are retried explicitly instead.
-@op
+@op(tags={STEP_BUDGET_TAG: "900"})
 def decompose_task(
     context: OpExecutionContext,
     config: DecomposeConfig,

@@ -43,6 +43,7 @@ from orbit_pipelines.runtime.retry import (
     permanent_failure,
     retry_on_infrastructure_errors,
 )
+from orbit_pipelines.runtime.step_budget import STEP_BUDGET_TAG
 
 PDF_PREFIX = "worksheets"
 DOES_NOT_COMPILE = "LatexDoesNotCompile"
@@ -162,7 +163,7 @@ def load_worksheet_task(context: OpExecutionContext, config: LoadWorksheetConfig
 # No RetryPolicy on the steps that may ask the model (a call may take minutes, and Dagster turns a cancel
 # that interrupts an op with a RetryPolicy into a retry): database blips and the model's retryable
 # answers are retried explicitly instead.
-@op
+@op(tags={STEP_BUDGET_TAG: "900"})
 def design(
     context: OpExecutionContext,
     task_id: int,
@@ -239,7 +240,7 @@ def _fixes_used(led, task_id: int, run_id: str) -> int:
     )
 
 
-@op
+@op(tags={STEP_BUDGET_TAG: "300"})
 def compile_pdf(
     context: OpExecutionContext,
     config: CompileConfig,
