@@ -34,7 +34,7 @@ from orbit_pipelines.jobs.task_decomposition.specifics import (
     test_lines,
     work_lines,
 )
-from orbit_pipelines.jobs.task_decomposition.stack_work import stack_integrations
+from orbit_pipelines.jobs.task_decomposition.stack_work import named_integrations, stack_integrations
 from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS
 
 MAX_GENERIC_ITEMS = 12
@@ -358,6 +358,8 @@ def plan_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
     found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
+    text = " ".join([payload.title, payload.description, *payload.acceptance_criteria])
+    found += [Item(*work) for work in named_integrations(text, " ".join(i.title for i in found).lower())]
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
     deps = _dependencies(merged)
