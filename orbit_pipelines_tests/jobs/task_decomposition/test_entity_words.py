@@ -131,3 +131,19 @@ def test_no_benchmark_plan_has_a_suspect_entity(task):
     models = [s.id for s in plan_task(payload).subtasks if s.category == Category.DATA_MODEL]
     text = " ".join([payload.title, payload.description, *payload.acceptance_criteria, *payload.project_rules])
     assert suspect_entities(models, text) == []
+
+
+def test_a_clause_about_something_not_modelled_is_work_of_its_own_not_the_entities():
+    # Payments are not modelled in this scheduled job (nothing asks to keep them), so the reminders' entity
+    # subtasks do not stand for "shows the oldest payments first": it becomes work of its own.
+    plan = plan_task(
+        DecompositionPayload(
+            title="Nightly dunning",
+            description="Every night, accountants create reminders for late invoices. "
+            "The overview shows the oldest payments first.",
+            tech_stack=STACK,
+        )
+    )
+    ids = [s.id for s in plan.subtasks]
+    assert "data_model.reminder" in ids and "data_model.payment" not in ids
+    assert {"service.show_oldest_payments_first", "testing.show_oldest_payments_first"} <= set(ids)
