@@ -58,14 +58,20 @@ def named_integrations(text: str, titles: str) -> list[WorkItem]:
     criteria) names as a name (capitalised: "Sentry", not "a segment") that no item title (`titles`,
     lower case) names yet and tech.toml does not describe (enrich gives those their requirements)."""
     items: list[WorkItem] = []
-    for vendor in sorted(_vendors(), key=lambda v: text.lower().find(v)):
-        found = re.search(rf"(?<![\w.-]){re.escape(vendor)}(?![\w-])", text, re.IGNORECASE)
-        if found is None or not found.group(0)[0].isupper() or vendor in titles:
+    seen: set[str] = set()
+    for found in _vendor_names().finditer(text):
+        vendor = found.group(0).lower()
+        if vendor in seen or not found.group(0)[0].isupper() or vendor in titles or load_knowledge().lookup(vendor):
             continue
-        if load_knowledge().lookup(vendor):
-            continue
+        seen.add(vendor)
         items += _integration(found.group(0))
     return items
+
+
+@cache
+def _vendor_names() -> re.Pattern:
+    names = sorted(_vendors(), key=len, reverse=True)
+    return re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])", re.IGNORECASE)
 
 
 def stack_integrations(tech_stack: Iterable[str], said: str) -> list[WorkItem]:
