@@ -1,6 +1,6 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Four task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Five task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
 them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
 the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
@@ -15,6 +15,11 @@ for the specifics; no rule is changed for them). Each task has
   sharing a run of 6 consecutive words with the description, the acceptance criteria or the
   project rules is skipped, so copying the task text scores nothing;
 - nonsense: the share of DATA_MODEL subtasks whose id contains a `not_entities` word;
+- suspect entities: the DATA_MODEL subtasks named after an entity of the text (not a work item of
+  knowledge/work.toml) whose words include one that is not a noun by this bench's own short lists
+  (function words, adverbs, quantifiers and number words, common verbs and action nouns, adjectives,
+  words too generic to name a thing) or a part of a hyphenated word of the task ("sign" of
+  "sign-on"); a class of invented entity the `not_entities` lists cannot foresee;
 - broken: the share of the plan's lines (titles, descriptions, requirements, decisions) that read as
   broken text: a keyword dump, a verb where the subject belongs, a repeated word, an empty-ish line
   (`bench/decomposition_broken.py` says which kinds it sees).
@@ -48,6 +53,29 @@ SETS = {
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
+WORK_TOML = HERE.parent / "orbit_pipelines" / "jobs" / "task_decomposition" / "knowledge" / "work.toml"
+
+# Action nouns: the work itself, not a thing kept ("deletions"), unless another word says what is kept
+# ("account deletion" requests).
+ACTION_NOUNS = frozenset("deletion creation removal insertion modification migration cancellation upgrade".split())
+# Words that never name a thing a domain stores; the bench's own lists, not the decomposer's.
+NOT_NOUNS = frozenset(
+    """
+    a an the this that these those some any all each every no none both either neither other another such
+    of to in on at by for from with without via over under into onto out up down off about after before
+    and or but if then when while where which who whose what how why so than as because until unless
+    is are was were be been being has have had do does did can could may might must shall should will would
+    once twice always never often sometimes soon later now already still again ever even just only also
+    immediately instantly quickly slowly automatically manually daily weekly monthly hourly nightly yearly
+    zero one two three four five six seven eight nine ten hundred thousand million billion first second
+    third last next previous many much more most few fewer less least several multiple single double
+    new old oldest newest latest earliest largest smallest highest lowest best worst same own whole
+    available unavailable possible visible valid invalid active inactive free public private
+    read write run move go get set make take keep use give show send check sign log fetch mark add
+    remove delete create update change start stop open close return retry fall back
+    upgrade record records result results thing things stuff data info information item items entry entries
+    """.split()
+)
 
 
 def _words(text: str) -> list[str]:
@@ -57,6 +85,29 @@ def _words(text: str) -> list[str]:
 def _runs(text: str) -> set[tuple[str, ...]]:
     w = _words(text)
     return {tuple(w[i : i + QUOTE_RUN]) for i in range(len(w) - QUOTE_RUN + 1)}
+
+
+def _work_item_ids() -> frozenset[str]:
+    """The DATA_MODEL ids knowledge/work.toml writes: work items (job runs, expiry), not entities."""
+    return frozenset(re.findall(r'^id = "(data_model\.[a-z0-9_]+)"', WORK_TOML.read_text(), re.MULTILINE))
+
+
+def suspect_entities(models: list[str], task_text: str) -> list[str]:
+    """The DATA_MODEL ids named after a word that is no noun (NOT_NOUNS) or a part of a hyphenated word
+    of the task ("sign" of "sign-on", "zero" of "zero-downtime")."""
+    low = task_text.lower()
+    hyphenated = {w for pair in re.findall(r"\b([a-z0-9]+)-([a-z0-9]+)\b", low) for w in pair}
+    alone = set(re.findall(r"(?<![a-z0-9-])([a-z0-9]+?)s?(?![a-z0-9-])", low))  # words not part of one
+    fragments = hyphenated - alone
+    work = _work_item_ids()
+    suspects = []
+    for model in models:
+        if model in work or "." not in model:
+            continue
+        words = model.split(".", 1)[1].split("_")
+        if any(w in NOT_NOUNS or w in fragments for w in words) or words == [w for w in words if w in ACTION_NOUNS]:
+            suspects.append(model)
+    return suspects
 
 
 def plan_lines(payload: DecompositionPayload) -> tuple[list[str], list[str], list[tuple[str, str]]]:
@@ -79,6 +130,7 @@ def score(task: dict) -> dict:
     own = [line for line in lines if not (_runs(line) & quoted)]
     missing = [m for m in task["must_cover"] if not any(re.search(m, line, re.IGNORECASE) for line in own)]
     bad = [m for m in models if any(w.lower() in m.lower() for w in task["not_entities"])]
+    text = " ".join([payload.title, payload.description, *payload.acceptance_criteria, *payload.project_rules])
     return {
         "title": payload.title,
         "covered": len(task["must_cover"]) - len(missing),
@@ -86,6 +138,7 @@ def score(task: dict) -> dict:
         "missing": missing,
         "data_models": len(models),
         "nonsense_models": bad,
+        "suspect_entities": suspect_entities(models, text),
         "lines": len(lines),
         "quoting_lines": len(lines) - len(own),
         "broken_lines": [f"{kinds}: {line}" for kinds, line in broken],
@@ -114,12 +167,15 @@ def run_set(name: str, path: Path, repeat: int) -> dict:
     covered, required = sum(r["covered"] for r in rows), sum(r["required"] for r in rows)
     models = sum(r["data_models"] for r in rows)
     bad = sum(len(r["nonsense_models"]) for r in rows)
+    suspects = sum(len(r["suspect_entities"]) for r in rows)
     lines, broken = sum(r["lines"] for r in rows), sum(len(r["broken_lines"]) for r in rows)
     return {
         "set": name,
         "tasks": len(rows),
         "coverage": round(covered / required, 3) if required else 0.0,
         "nonsense": round(bad / models, 3) if models else 0.0,
+        "suspect_entities": suspects,
+        "data_models": models,
         "broken": round(broken / lines, 3) if lines else 0.0,
         "broken_lines": broken,
         "plan_lines": lines,
@@ -149,18 +205,16 @@ def main() -> None:
                 print(f"{'':>35}missing: {m}")
             for m in row["nonsense_models"]:
                 print(f"{'':>35}nonsense: {m}")
+            for m in row["suspect_entities"]:
+                print(f"{'':>35}suspect entity: {m}")
             for m in row["broken_lines"]:
                 print(f"{'':>35}broken {m}")
         print(
             f"TOTAL {name}: coverage {r['coverage']:.3f}, nonsense {r['nonsense']:.3f}, "
+            f"suspect entities {r['suspect_entities']}/{r['data_models']}, "
             f"broken {r['broken']:.3f} ({r['broken_lines']}/{r['plan_lines']} lines), "
             f"plan median {r['median_plan_ms']} ms, max {r['max_plan_ms']} ms"
         )
-    previous = HERE / "results" / "decomposition.json"
-    if previous.exists():  # bench.decomposition_embedding's figures are kept, they take minutes to measure
-        lever = json.loads(previous.read_text()).get("embedding_lever")
-        if lever:
-            results["embedding_lever"] = lever
     print(f"written to {write_results('decomposition', results)}")
 
 

@@ -1,10 +1,12 @@
 """EMULATOR of an OpenAI-compatible chat-completions server, for local runs and tests. It is no model.
 
 `POST /v1/chat/completions` answers the way the LLM decomposer expects a good model to: it reads the
-task JSON from the first user message and returns a plan for it written differently from the deterministic
-decomposer's (other ids and titles, another order, a category the deterministic plan leaves empty by a
-decision given one subtask confirming it), so what passes is the plan rules' doing, not an echo; with
-`usage` tokens (about four characters a token). Tests switch what the next calls get:
+task JSON from the first user message and returns a plan of its own planner (`llm_emulator_plans`), not
+the deterministic decomposer's: another granularity (one storage subtask, one logic subtask per sentence
+of the description, one routes subtask, a test per acceptance criterion and one suite), requirements
+and descriptions written from the task's clauses, dependencies by layer, and decisions in its own words
+for a category it has no work in. So what passes is the plan rules' doing, not an echo. With `usage`
+tokens (about four characters a token). Tests switch what the next calls get:
 
     good          the plan (the default)
     malformed     JSON cut off in the middle
@@ -77,35 +79,16 @@ def _tokens(text: str) -> int:
 
 
 def plan_for(messages: list[dict[str, str]]) -> dict[str, Any]:
-    """A valid plan for the task in the conversation's first user message, written unlike the deterministic one."""
-    from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
-    from orbit_pipelines.jobs.task_decomposition.llm import ENRICHED_FIELDS
+    """The plan for the task in the conversation's first user message, as the emulator's own planner
+    (llm_emulator_plans) cuts it: not the deterministic plan, and checked by the same plan rules."""
     from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
+    from orbit_pipelines.local.llm_emulator_plans import emulated_plan
 
     first = next((m["content"] for m in messages if m.get("role") == "user"), "")
     found = _TASK_JSON.search(first)
     if not found:
         return {"subtasks": []}
-    payload = DecompositionPayload.model_validate(json.loads(found.group(1)))
-    plan = plan_task(payload)
-    written = list(reversed(plan.subtasks))  # dependents before what they wait for: order is not the rules'
-    rename = {s.id: f"{s.category.value.lower()}.step_{n}" for n, s in enumerate(written, start=1)}
-    answer = [
-        s.model_copy(
-            update={
-                "id": rename[s.id],
-                "title": f"Step {n}: {s.title}",
-                "dependencies": [rename[d] for d in s.dependencies],
-            }
-        )
-        for n, s in enumerate(written, start=1)
-    ]
-    # A category with no real work gets the model's own wording of the same decision, not a subtask.
-    decisions = [{"category": d.category.value, "reason": f"Nothing to do here: {d.reason}"} for d in plan.decisions]
-    return {
-        "subtasks": [s.model_dump(mode="json", exclude=set(ENRICHED_FIELDS)) for s in answer],
-        "decisions": decisions,
-    }
+    return emulated_plan(DecompositionPayload.model_validate(json.loads(found.group(1))))
 
 
 class LLMEmulator:

@@ -25,7 +25,7 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     Subtask,
 )
 from orbit_pipelines.jobs.task_decomposition.subtasks import Planner, Stack
-from orbit_pipelines.jobs.task_decomposition.work import decisions_for, load_library, plan_work
+from orbit_pipelines.jobs.task_decomposition.work import WorkPlan, load_library, plan_work
 
 K = TypeVar("K", bound=Hashable)
 
@@ -50,7 +50,8 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
         e.fields = [f for f in e.fields if f.reference is None or f.reference in kept]
         if kind not in _ENTITY_KINDS and not payload.entities:
             e.rules = []  # the clauses became work items of their own; quoting them again adds nothing
-    work = plan_work(payload, [*payload.tech_stack, *sorted(knowledge.tools)], crud=bool(entities))
+    heads = frozenset(e.words[-1] for e in entities)
+    work = plan_work(payload, [*payload.tech_stack, *sorted(knowledge.tools)], crud=bool(entities), entity_heads=heads)
     stack = Stack.of(payload.tech_stack, knowledge)
     planner = Planner(payload, entities, stack, set(payload.exclude_categories))
     own = planner.build() if entities else []
@@ -61,6 +62,20 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
     order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
     subtasks = sorted([*own, *extra], key=lambda s: order[s.category])
     return Plan(subtasks=subtasks, decisions=decisions_for(subtasks, payload, work))
+
+
+def decisions_for(subtasks: list[Subtask], payload: DecompositionPayload, work: WorkPlan) -> list[Decision]:
+    """A recorded decision for each category the plan leaves empty though the task does not exclude it."""
+    present = {s.category for s in subtasks}
+    return [
+        Decision(
+            category=c,
+            reason=work.empty_reasons.get(c.value)
+            or f"No {c.value} work: no requirement of this {work.kind} asks for it.",
+        )
+        for c in CATEGORY_ORDER
+        if c not in present and c not in payload.exclude_categories
+    ]
 
 
 # Kinds of task whose plan centres on its entities (and any task that declares entities): their

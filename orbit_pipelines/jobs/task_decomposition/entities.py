@@ -17,6 +17,7 @@ from orbit_pipelines.jobs.task_decomposition.fields import (
 )
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, normalize_tech_name
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
+from orbit_pipelines.jobs.task_decomposition.roles import acts_as_verb, complement, imperatives, in_parentheses
 from orbit_pipelines.jobs.task_decomposition.words import (
     CONJUNCTIONS,
     DEFAULT_OPERATIONS,
@@ -38,6 +39,7 @@ from orbit_pipelines.jobs.task_decomposition.words import (
     tokenize,
     verb_at,
 )
+from orbit_pipelines.jobs.task_decomposition.work import load_library
 
 MAX_INFERRED_ENTITIES = 8
 MAX_RULES_PER_ENTITY = 8
@@ -95,7 +97,7 @@ def _add_unique(items: list[str], *new: str) -> None:
     items.extend(n for n in new if n not in items)
 
 
-def _infer_entity_words(sentences: list[str], knowledge: Knowledge) -> list[tuple[str, ...]]:
+def _infer_entity_words(sentences: list[str], knowledge: Knowledge, verbs: frozenset[str]) -> list[tuple[str, ...]]:
     """Candidate entities in order of first appearance: subjects of field lists, objects of verbs,
     capitalised domain words in mid-sentence."""
     found: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
@@ -111,11 +113,13 @@ def _infer_entity_words(sentences: list[str], knowledge: Knowledge) -> list[tupl
         for statement in field_statements(sentence, knowledge):
             add((si, statement.span[0] - 1), statement.subject)
         for i, token in enumerate(tokens):
-            if verb_at(tokens, i):
+            if verb_at(tokens, i) and not in_parentheses(token, sentence):
                 j = i + 1
                 while j < len(tokens) and (tokens[j].lower in OBJECT_SKIP or tokens[j].lower in FORMATS):
                     j += 1
                 phrase = noun_phrase(tokens, j, sentence, knowledge)
+                if phrase and j == i + 1 and (acts_as_verb(tokens, j, verbs) or complement(tokens, i)):
+                    phrase = None  # "downloads read from S3": "read" is the verb of "downloads"
                 add((si, tokens[j].start if phrase else 0), phrase)
                 if phrase and tokens[j].possessive:  # "a Customer's invoices": both are entities
                     add((si, tokens[j].start + 1), noun_phrase(tokens, j + 1, sentence, knowledge))
@@ -154,14 +158,17 @@ def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list
     return list(dict.fromkeys(found))
 
 
-def _title_entity(title: str, knowledge: Knowledge) -> tuple[str, ...]:
+def _title_entity(title: str, knowledge: Knowledge, actions: set[str], verbs: frozenset[str]) -> tuple[str, ...] | None:
+    """The title's first noun phrase, after its leading verb ("Move sessions to Redis": sessions); none
+    when the title has only function words, verbs and words the text uses as its action."""
     tokens = tokenize(title)
-    for j in range(len(tokens)):
+    leading_verb = len(tokens) > 1 and tokens[0].lower in verbs | actions and looks_plural(tokens[1].text)
+    start = 1 if leading_verb or (tokens and tokens[0].lower in actions) else 0
+    for j in range(start, len(tokens)):
         phrase = noun_phrase(tokens, j, title, knowledge)
         if phrase:
-            return tuple(phrase)
-    # Only function words and verbs in the title ("Do it"): still one entity to hang the plan on.
-    return ("record",)
+            return tuple(phrase) if phrase[-1] not in actions else None
+    return None
 
 
 @dataclass
@@ -255,7 +262,7 @@ def _attach_operations(sentence: str, entities: list[Entity], shared: list[str],
     last: Entity | None = None
     for i, token in enumerate(tokens):
         base = verb_at(tokens, i)
-        if base is None or any(a <= token.start < b for a, b in field_spans):
+        if base is None or in_parentheses(token, sentence) or any(a <= token.start < b for a, b in field_spans):
             continue
         target = _resolve_target(i, tokens, mentions, last)
         if target.dropped:
@@ -304,8 +311,12 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
     sentences = [payload.title, *described]
 
     declared = [tuple(name_words(e)) for e in payload.entities]
-    inferred = declared or _infer_entity_words(sentences, knowledge)
-    candidates = inferred or [_title_entity(payload.title, knowledge)]
+    # A word a sentence starts with as its action ("Upgrade the database", "Move them") names no entity.
+    verbs = load_library().verbs
+    actions = imperatives(described, verbs)
+    inferred = declared or [w for w in _infer_entity_words(sentences, knowledge, verbs) if w[-1] not in actions]
+    title = _title_entity(payload.title, knowledge, actions, verbs)
+    candidates = inferred or ([title] if title else [])
     entities: list[Entity] = []
     for n, words in enumerate(candidates, start=1):
         words = words or ("entity", str(n))

@@ -1,6 +1,7 @@
-"""Work the tech stack implies that the task's text leaves out: a vendor or platform the stack names
-("SendGrid" for a password reset's emails, "Paddle" for billing) is an integration to build, even when
-no sentence mentions it.
+"""Outside services as work items: a vendor or platform the stack names that the task's text leaves
+out ("SendGrid" for a password reset's emails, "Paddle" for billing) is an integration to build, even
+when no sentence mentions it; so is a vendor the text names ("report errors to Sentry", "single
+sign-on using Okta") when no item is about it yet.
 
 Rules, not a model: the vendors and platforms are those of knowledge/integrations.toml; a name that
 tech.toml describes brings its own requirements to every subtask instead (enrich.py).
@@ -19,6 +20,13 @@ WorkItem = tuple[str, str, list[str], list[str]]
 
 
 @cache
+def _vendors() -> frozenset[str]:
+    """The vendors of knowledge/integrations.toml (not the platforms: "Android" and "Google" name where
+    a feature runs or whom it signs in with more often than a service to call)."""
+    return frozenset(n.lower() for n in read_data("integrations.toml").get("vendor", []))
+
+
+@cache
 def _outside_services() -> frozenset[str]:
     """The vendors and platforms of knowledge/integrations.toml: services a task calls over the network."""
     raw = read_data("integrations.toml")
@@ -29,6 +37,43 @@ def _slug(text: str) -> str:
     return "_".join(re.findall(r"[a-z0-9]+", text.lower())[:4]) or "work"
 
 
+def _integration(name: str) -> list[WorkItem]:
+    slug = _slug(name)
+    build = (
+        f"Call {name} behind an interface of our own, with its credentials from configuration; "
+        "its errors are retried or reported, never swallowed"
+    )
+    check = (
+        f"Against a fake of {name} (recorded answers), the calls made are the expected ones "
+        "and an error answer is handled"
+    )
+    return [
+        (f"service.integration_{slug}", f"Integrate with {name}", [build], []),
+        (f"testing.integration_{slug}", f"The {name} integration", [check], [f"service.integration_{slug}"]),
+    ]
+
+
+def named_integrations(text: str, titles: str) -> list[WorkItem]:
+    """An integration item and its test for each vendor `text` (the task's title, description and
+    criteria) names as a name (capitalised: "Sentry", not "a segment") that no item title (`titles`,
+    lower case) names yet and tech.toml does not describe (enrich gives those their requirements)."""
+    items: list[WorkItem] = []
+    seen: set[str] = set()
+    for found in _vendor_names().finditer(text):
+        vendor = found.group(0).lower()
+        if vendor in seen or not found.group(0)[0].isupper() or vendor in titles or load_knowledge().lookup(vendor):
+            continue
+        seen.add(vendor)
+        items += _integration(found.group(0))
+    return items
+
+
+@cache
+def _vendor_names() -> re.Pattern:
+    names = sorted(_vendors(), key=len, reverse=True)
+    return re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])", re.IGNORECASE)
+
+
 def stack_integrations(tech_stack: Iterable[str], said: str) -> list[WorkItem]:
     """An integration item and its test for each vendor or platform of `tech_stack` that `said` (the plan's
     own lines, lower case) does not mention yet and tech.toml does not describe."""
@@ -37,17 +82,5 @@ def stack_integrations(tech_stack: Iterable[str], said: str) -> list[WorkItem]:
         name = re.sub(r"\s+api$", "", entry.strip(), flags=re.IGNORECASE)
         if name.lower() not in _outside_services() or name.lower() in said or load_knowledge().lookup(name):
             continue
-        slug = _slug(name)
-        build = (
-            f"Call {name} behind an interface of our own, with its credentials from configuration; "
-            "its errors are retried or reported, never swallowed"
-        )
-        check = (
-            f"Against a fake of {name} (recorded answers), the calls made are the expected ones "
-            "and an error answer is handled"
-        )
-        items.append((f"service.integration_{slug}", f"Integrate with {name}", [build], []))
-        items.append(
-            (f"testing.integration_{slug}", f"The {name} integration", [check], [f"service.integration_{slug}"])
-        )
+        items += _integration(name)
     return items

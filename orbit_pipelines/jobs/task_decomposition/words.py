@@ -141,6 +141,7 @@ FUNCTION_WORDS = frozenset(
 """.split()
 )
 PRONOUNS = frozenset({"them", "it"})
+DETERMINERS = frozenset("a an the this these those their its our your my his her each every".split())
 CONJUNCTIONS = frozenset({"and", "or"})
 # Words between a verb and its object that do not end the object: "export one of their old invoices".
 OBJECT_SKIP = frozenset(
@@ -149,7 +150,8 @@ OBJECT_SKIP = frozenset(
     several more less fewer than of new existing own single individual specific selected other certain
     both open closed active inactive pending overdue outstanding paid unpaid recent archived completed
     draft old latest current daily nightly weekly monthly large small public private custom incoming
-    outgoing failed duplicate invalid valid
+    outgoing failed duplicate invalid valid oldest newest earliest largest smallest biggest highest lowest
+    best worst fastest slowest nearest closest most least
 """.split()
 )
 # Nouns that name the software rather than the domain.
@@ -163,7 +165,7 @@ _GENERIC_NOUNS = frozenset(
     errors background batch process workflow functionality web http rest json website site server client
     case cases kind kinds type types field fields value values number row rows line lines column columns
     cell cells header headers sheet sheets spreadsheet spreadsheets workbook amount amounts total totals
-    count counts effect
+    count counts effect result results log logs
 """.split()
 )
 # Adjectives and particles that head a noun phrase but never name a domain entity: "up to 24 hours",
@@ -184,7 +186,16 @@ NEVER_NOUNS = frozenset(
     requires means depends belongs matters whether even everywhere ever already still instead above below
 """.split()
 )
-_NOT_NOUNS = _NOT_NOUNS | NEVER_NOUNS
+# Adverbs of time and frequency, ordinals and number words: "a key is shown once", "zero downtime".
+_COUNTS_AND_TIMES = frozenset(
+    """
+    once twice always never often sometimes soon later now immediately instantly first second third
+    zero one two three four five six seven eight nine ten eleven twelve hundred thousand million billion
+""".split()
+)
+# Adjectives in -able/-ible that are nouns all the same: "a table", "a variable", "accounts payable".
+_ABLE_NOUNS = frozenset("table cable variable deliverable receivable payable timetable vegetable syllable".split())
+_NOT_NOUNS = _NOT_NOUNS | NEVER_NOUNS | _COUNTS_AND_TIMES
 HTTP_HINT = re.compile(
     r"\b(GET|POST|PUT|PATCH|DELETE|HTTP|API|endpoints?|routes?|requests?|responses?|status code|[1-5]\d\d)\b"
     r"|/[a-z]",
@@ -292,6 +303,9 @@ def verb_at(tokens: list[Token], i: int) -> str | None:
     low = tokens[i].lower
     if i == 0 and low.endswith("ed") and len(tokens) > 1 and tokens[1].lower not in FUNCTION_WORDS:
         return None
+    # "while the import runs": a noun spelled like a verb; "a removed seat" is still a seat removed.
+    if i > 0 and tokens[i - 1].lower in DETERMINERS and not low.endswith(("ed", "en")):
+        return None
     return VERB_FORMS.get(low)
 
 
@@ -304,6 +318,7 @@ def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
         and low not in _NOT_NOUNS
         and "_" not in low  # full_name, national_id: a column the text names, not an entity
         and not (low.endswith("ed") and not low.endswith("eed") and len(low) > 4)  # validated: a participle
+        and not (low.endswith(("able", "ible")) and low not in _ABLE_NOUNS)  # unavailable: an adjective
         and low not in _GENERIC_NOUNS
         and singular(low) not in _GENERIC_NOUNS
         and low not in FORMATS
@@ -314,9 +329,15 @@ def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
     )
 
 
+def hyphenated(token: Token, sentence: str) -> bool:
+    """Whether `token` is one part of a hyphenated word in `sentence` ("sign-on", "opt-in")."""
+    return sentence[token.end : token.end + 1] == "-" or (token.start > 0 and sentence[token.start - 1] == "-")
+
+
 def noun_phrase(tokens: list[Token], j: int, sentence: str, knowledge: Knowledge) -> list[str] | None:
-    """Words of the noun phrase starting at token j: 'bank transactions' -> ['bank', 'transaction']."""
-    if j >= len(tokens) or not is_entity_noun(tokens[j], knowledge):
+    """Words of the noun phrase starting at token j: 'bank transactions' -> ['bank', 'transaction']. A part
+    of a hyphenated word ("sign" of "sign-on", "zero" of "zero-downtime") names no entity."""
+    if j >= len(tokens) or not is_entity_noun(tokens[j], knowledge) or hyphenated(tokens[j], sentence):
         return None
     first = tokens[j]
     words = name_words(first.text)
@@ -324,6 +345,6 @@ def noun_phrase(tokens: list[Token], j: int, sentence: str, knowledge: Knowledge
         return words or None
     nxt = tokens[j + 1]
     adjacent = sentence[first.end : nxt.start].isspace()
-    if adjacent and is_entity_noun(nxt, knowledge) and len(name_words(nxt.text)) == 1:
+    if adjacent and is_entity_noun(nxt, knowledge) and len(name_words(nxt.text)) == 1 and not hyphenated(nxt, sentence):
         return words + name_words(nxt.text)
     return words or None

@@ -21,7 +21,6 @@ from orbit_pipelines.jobs.task_decomposition.knowledge import read_data
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
     Category,
-    Decision,
     DecompositionPayload,
     Subtask,
     SubtaskPriority,
@@ -34,8 +33,8 @@ from orbit_pipelines.jobs.task_decomposition.specifics import (
     test_lines,
     work_lines,
 )
-from orbit_pipelines.jobs.task_decomposition.stack_work import stack_integrations
-from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS
+from orbit_pipelines.jobs.task_decomposition.stack_work import named_integrations, stack_integrations
+from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, VERB_FORMS, singular
 
 MAX_GENERIC_ITEMS = 12
 
@@ -309,6 +308,12 @@ def _merge(items: list[Item]) -> dict[str, Item]:
     return merged
 
 
+def _names(clause: Clause, heads: frozenset[str] | None) -> bool:
+    """Whether the clause acts on one of the entities (any, when they are not given)."""
+    words = {singular(w) for w in f"{clause.obj} {clause.subject} {clause.topic}".lower().split()}
+    return heads is None or bool(words & heads)
+
+
 def _hours(value: float) -> float:
     return max(0.5, int(value * 2 + 0.5) / 2)
 
@@ -332,11 +337,17 @@ class WorkPlan:
 
 
 def plan_work(
-    payload: DecompositionPayload, tools: list[str], crud: bool = False, library: Library | None = None
+    payload: DecompositionPayload,
+    tools: list[str],
+    crud: bool = False,
+    library: Library | None = None,
+    entity_heads: frozenset[str] | None = None,
 ) -> WorkPlan:
     """The work items of the task's requirement clauses, as subtasks (excluded categories left out).
     `crud`: the plan has entity CRUD subtasks, which already carry the clauses that create, list, get,
-    change, search, import or export records; only clauses beyond those become work items here."""
+    change, search, import or export records; only clauses beyond those become work items here.
+    `entity_heads`: the last words of the modelled entities; a clause whose object or subject names none
+    of them ("the queue shows the oldest comments" when comments are not modelled) is not theirs."""
     library = library or load_library()
     names = sorted({t.lower() for t in tools if t.strip()}, key=len, reverse=True)
     tool_names = re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b" if names else r"(?!)", re.IGNORECASE)
@@ -346,7 +357,7 @@ def plan_work(
     quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
     for clause in clauses_of(payload, library.verbs):
         items = _items_of(clause, library, tool_names, crud)
-        if crud and (not clause.verb or clause.verb in VERB_FORMS):
+        if crud and (not clause.verb or clause.verb in VERB_FORMS and _names(clause, entity_heads)):
             pass  # an entity operation or a field list: the entity subtasks have it
         elif not items and generic < MAX_GENERIC_ITEMS:
             items, generic = _generic(clause, quoted), generic + 1
@@ -358,6 +369,8 @@ def plan_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
     found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
+    text = " ".join([payload.title, payload.description, *payload.acceptance_criteria])
+    found += [Item(*work) for work in named_integrations(text, " ".join(i.title for i in found).lower())]
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
     deps = _dependencies(merged)
@@ -380,17 +393,3 @@ def plan_work(
         for item in sorted(merged.values(), key=lambda i: order[i.category])
     ]
     return WorkPlan(kind, subtasks, empty)
-
-
-def decisions_for(subtasks: list[Subtask], payload: DecompositionPayload, work: WorkPlan) -> list[Decision]:
-    """A recorded decision for each category the plan leaves empty though the task does not exclude it."""
-    present = {s.category for s in subtasks}
-    return [
-        Decision(
-            category=c,
-            reason=work.empty_reasons.get(c.value)
-            or f"No {c.value} work: no requirement of this {work.kind} asks for it.",
-        )
-        for c in CATEGORY_ORDER
-        if c not in present and c not in payload.exclude_categories
-    ]

@@ -8,9 +8,12 @@ from decimal import Decimal
 import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 
+from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
+from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 from orbit_pipelines.jobs.task_decomposition.store import load_plan
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.llm.store import load_conversation, record_usage, usage_for_run, usage_for_task
+from orbit_pipelines.local.llm_emulator_plans import emulated_plan
 from orbit_pipelines.runtime.tags import task_tags
 from orbit_pipelines_tests.jobs.task_decomposition.test_job import dispatched
 from orbit_pipelines_tests.support import recon_job, run_config_for
@@ -66,6 +69,11 @@ def test_the_models_plan_is_stored_and_the_task_completes(instance, ledger, llm_
     assert len(prompts) == 4
     assert all(s.tech_requirements for s in subtasks), "the model's plan is enriched like any other"
     assert len(llm_emulator.requests) == 1
+    # What is stored is the model's plan, not the deterministic one: other subtasks, titles and requirements.
+    payload = DecompositionPayload.model_validate(sample_payload)
+    assert [s.title for s in subtasks] == [s["title"] for s in emulated_plan(payload)["subtasks"]]
+    rules = plan_task(payload).subtasks
+    assert len(subtasks) != len(rules) and not {s.title for s in subtasks} & {s.title for s in rules}
 
 
 def test_a_category_the_model_leaves_empty_is_stored_as_its_decision(instance, ledger, llm_emulator):
@@ -76,7 +84,7 @@ def test_a_category_the_model_leaves_empty_is_stored_as_its_decision(instance, l
     subtasks, prompts = load_plan(ledger.engine, task.id)
     assert "DATA_MODEL" not in {s.category.value for s in subtasks}
     data_model = next(p for p in prompts if p.category.value == "DATA_MODEL")
-    assert data_model.subtask_ids == [] and "Nothing to do here: " in data_model.text
+    assert data_model.subtask_ids == [] and "The model sees nothing new to store" in data_model.text
 
 
 def test_the_conversation_is_stored_on_the_task(instance, ledger, llm_emulator, sample_payload):
@@ -238,8 +246,8 @@ def test_an_ai_fix_continues_the_conversation_with_the_operators_feedback(
 ):
     task, first = decompose_with_llm(instance, ledger, llm_emulator, sample_payload)
     subtasks, _ = load_plan(ledger.engine, task.id)
-    # The emulator writes its own ids (not the deterministic plan's): the invoice model is found by its title.
-    invoice_model = next(s.id for s in subtasks if s.title.endswith("Invoice data model"))
+    # The emulator plans its own way (one storage subtask for both entities): the model is found by category.
+    invoice_model = next(s.id for s in subtasks if s.category.value == "DATA_MODEL")
     revised = [
         {
             **s.model_dump(

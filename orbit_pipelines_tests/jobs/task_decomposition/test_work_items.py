@@ -233,3 +233,17 @@ def test_alternatives_in_parentheses_are_the_values_of_one_field_not_an_entitys_
 
 def test_resending_an_invitation_is_not_a_dead_letter_replay():
     assert not any("replay" in s.id for s in plan_task(INVITATIONS).subtasks)
+
+
+@pytest.mark.parametrize(
+    ("description", "races"),
+    [
+        ("Sample 10% of the performance traces in production.", False),  # "traces" holds no "race"
+        ("Revoked tokens are refused at once on every server.", False),  # "at once": immediately
+        ("Two buyers may take the last seat at once; only one gets it.", True),
+        ("Bookings made at the same time never double-book a room.", True),
+    ],
+)
+def test_only_things_happening_together_are_a_concurrency_requirement(description, races):
+    plan = plan_task(DecompositionPayload(title="Checks", description=description, tech_stack=["Python"]))
+    assert ("service.atomic_reserve" in [s.id for s in plan.subtasks]) is races
