@@ -59,6 +59,8 @@ class PausableExecutor(Executor):
         # The in-process executor's execute is a generator: closing it is what stops the run (see above).
         events: Generator[DagsterEvent, None, None] = self._inner.execute(plan_context, execution_plan)  # type: ignore[assignment]
         events = StepBudgetWatch(plan_context, execution_plan).watching(events)  # long steps' budgets
+        if plan_context.dagster_run.parent_run_id:
+            _start_queued_tasks(plan_context)
         outputs = StepOutputs()
         declined = False
         for event in events:
@@ -184,6 +186,28 @@ def _record_step_failed(plan_context, event: DagsterEvent) -> None:
         record_step_failed(_ledger(), plan_context.run_id, event.step_key or "", message)
     except SQLAlchemyError as exc:
         plan_context.log.warning(f"failure of {event.step_key} not recorded in the ledger: {exc}")
+
+
+def _start_queued_tasks(plan_context) -> None:
+    """A re-execution's tasks are RUNNING from its first step. `orbit task rollback/resume/reset` and
+    `orbit recover` leave them QUEUED under the new run, and a re-execution that skips the kind's load
+    step has no op to start them: without this they would show QUEUED while their steps run (the
+    task_started_sensor comes a daemon tick later, after a short run has already ended). Tasks in any
+    other state are left to the sensor and the ops. A ledger that cannot be written stops nothing."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from orbit_pipelines.ledger import TaskStatus
+
+    if not os.environ.get("DAGSTER_PG_URL"):
+        return
+    run_id = plan_context.run_id
+    try:
+        ledger = _ledger()
+        queued = [t.id for t in ledger.tasks_for_run(run_id) if t.status == TaskStatus.QUEUED]
+        if queued:
+            ledger.transition_many(queued, TaskStatus.RUNNING, run_id=run_id, note="re-execution started")
+    except SQLAlchemyError as exc:
+        plan_context.log.warning(f"the re-execution's tasks were not marked RUNNING in the ledger: {exc}")
 
 
 def _running_tasks(run_id: str) -> list[int]:

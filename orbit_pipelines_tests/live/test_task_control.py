@@ -94,6 +94,15 @@ def test_rollback_to_a_middle_step_reexecutes_only_the_later_steps_and_supersede
     assert f"supersedes checkpoint store_results of run {first}" in note
     kept = json.loads(orbit(stack, "task", "superseded", str(task_id), "--json").stdout)
     assert {k["table_name"] for k in kept} == {"subtasks", "prompts"} and {k["run_id"] for k in kept} == {first}
+    # The task was RUNNING while the re-execution's steps ran (the last step's checkpoint comes after it
+    # completed), and its status went QUEUED -> RUNNING -> COMPLETED under the new run, once each.
+    rows = [e for e in stack.ledger.events(task_id) if e["run_id"] == second]
+    during = [
+        e["from_status"] for e in rows if (e["note"] or "").startswith(("checkpoint enrich", "checkpoint generate"))
+    ]
+    assert during == ["RUNNING", "RUNNING"], rows
+    changes = [(e["from_status"], e["to_status"]) for e in rows if e["from_status"] != e["to_status"]]
+    assert changes == [("QUEUED", "RUNNING"), ("RUNNING", "COMPLETED")], rows
 
 
 def test_reset_runs_a_completed_task_again_from_the_start_keeping_its_old_result(stack, completed_decomposition):
