@@ -154,14 +154,15 @@ CHECKPOINT_NOTE = "checkpoint"
 def record_checkpoint(ledger: Ledger, run_id: str, step: str, summary: str) -> int:
     """A checkpoint is a fact in the history of every task the run works on (a `checkpoint` row in
     task_events, which the event stream carries as task.checkpoint_created): `checkpoint decompose_task:
-    subtasks: 4, ...`. A batch's items that failed are left out: the later steps skip them. Returns the
-    number of rows written."""
+    subtasks: 4, ...`. A batch's items that failed are left out: the later steps skip them; so are those
+    the step itself left PAUSED (a batch paused inside it, runtime/batch_pause.py): it has not completed for
+    them. Returns the number of rows written."""
     with ledger.engine.begin() as conn:
         return conn.execute(
             text(
                 "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, event, step, detail) "
                 "SELECT id, status, status, :run, :note, 'checkpoint', :step, CAST(:detail AS jsonb) "
-                "FROM orbit.tasks WHERE run_id = :run AND status <> 'FAILED'"
+                "FROM orbit.tasks WHERE run_id = :run AND status NOT IN ('FAILED', 'PAUSED')"
             ),
             {
                 "run": run_id,
