@@ -13,7 +13,7 @@ from dagster import DagsterEventType, ReexecutionOptions, execute_job
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.pauses import pause_request, request_pause
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
-from orbit_pipelines.task_control import job_of, steps_to_resume
+from orbit_pipelines.task_control import PauseAsked, job_of, steps_to_resume, wait_for_pause
 from orbit_pipelines_tests.support import process_documents, recon_job, submitted_documents, veryfi_overrides
 
 CONCURRENCY = 2
@@ -101,6 +101,17 @@ def test_a_batch_paused_while_extracting_stores_what_was_in_flight_and_pauses_th
     )
     (output,) = [e for e in result.all_events if e.is_successful_output and e.step_key == "upload_and_extract"]
     assert output.step_output_data.metadata["paused"].value == len(paused)
+
+    # What `orbit task pause` says, of a paused document and of one completed before the pause.
+    asked = PauseAsked(result.run_id, ids)
+    where = f"in upload_and_extract, at a boundary between its items (run {result.run_id})"
+    assert wait_for_pause(ledger, instance, asked, paused[0], 1) == (
+        f"task {paused[0]} is PAUSED {where}; `orbit task resume {paused[0]}` continues it"
+    )
+    assert wait_for_pause(ledger, instance, asked, completed[0], 1) == (
+        f"task {completed[0]} is COMPLETED (done before the pause); its batch is PAUSED {where}: tasks "
+        f"{', '.join(map(str, paused))}; `orbit task resume {completed[0]}` continues them"
+    )
 
     # What `orbit task resume` re-executes: the step cut short, for the paused documents, and the rest.
     steps = steps_to_resume(instance, result.run_id, job_of(ledger.get(ids[0])), request)
