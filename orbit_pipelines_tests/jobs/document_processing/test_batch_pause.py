@@ -10,10 +10,18 @@ import time
 import pytest
 from dagster import DagsterEventType, ReexecutionOptions, execute_job
 
+from orbit_pipelines.checkpoints import task_checkpoints
 from orbit_pipelines.ledger import TaskStatus
 from orbit_pipelines.ledger.pauses import pause_request, request_pause
 from orbit_pipelines.local.sample_documents import write_unique_sample_set
-from orbit_pipelines.task_control import PauseAsked, job_of, steps_to_resume, wait_for_pause
+from orbit_pipelines.task_control import (
+    PauseAsked,
+    Refused,
+    job_of,
+    rollback,
+    steps_to_resume,
+    wait_for_pause,
+)
 from orbit_pipelines_tests.support import process_documents, recon_job, submitted_documents, veryfi_overrides
 
 CONCURRENCY = 2
@@ -101,6 +109,15 @@ def test_a_batch_paused_while_extracting_stores_what_was_in_flight_and_pauses_th
     )
     (output,) = [e for e in result.all_events if e.is_successful_output and e.step_key == "upload_and_extract"]
     assert output.step_output_data.metadata["paused"].value == len(paused)
+
+    # So it cannot be rolled back to that step (its later steps would find no answer for it).
+    steps_done = [(c.run_id, c.step) for c in task_checkpoints(instance, ledger, paused[0])]
+    assert steps_done == [(result.run_id, "load_documents")]
+    assert (result.run_id, "upload_and_extract") in [
+        (c.run_id, c.step) for c in task_checkpoints(instance, ledger, completed[0])
+    ]
+    with pytest.raises(Refused, match=f"step upload_and_extract has no checkpoint for task {paused[0]}"):
+        rollback(ledger, instance, None, paused[0], "upload_and_extract", "ana", "redo")
 
     # What `orbit task pause` says, of a paused document and of one completed before the pause.
     asked = PauseAsked(result.run_id, ids)
