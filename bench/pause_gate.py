@@ -16,13 +16,13 @@ from bench.common import bench_environment, percentile, write_results
 
 
 def timed_checks(run_id: str, n: int) -> list[float]:
-    from orbit_pipelines.runtime.pause_gate import _pause_requested
+    from orbit_pipelines.runtime.pause_gate import _pause_request
 
-    _pause_requested(run_id)  # the engine's first connection is not the gate's cost
+    _pause_request(run_id)  # the engine's first connection is not the gate's cost
     times = []
     for _ in range(n):
         started = time.perf_counter()
-        _pause_requested(run_id)
+        _pause_request(run_id)
         times.append((time.perf_counter() - started) * 1000)
     return times
 

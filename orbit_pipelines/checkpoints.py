@@ -120,10 +120,26 @@ def marked_superseded(ledger: Ledger, task_id: int) -> dict[tuple[str, str], str
         return {(r.run_id, r.step_key): r.reason or "superseded" for r in rows}
 
 
+def cut_short_for(ledger: Ledger, task_id: int) -> set[tuple[str, str]]:
+    """(run id, step) for each step that paused inside itself leaving this task PAUSED (a document batch,
+    runtime/batch_pause.py): it completed in Dagster, but not for this task, so it is no checkpoint of it."""
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT p.run_id, p.paused_after FROM orbit.pause_requests p JOIN orbit.task_events e "
+                "ON e.run_id = p.run_id AND e.task_id = :id AND e.to_status = 'PAUSED' WHERE p.cut_short"
+            ),
+            {"id": task_id},
+        )
+        return {(r.run_id, r.paused_after) for r in rows}
+
+
 def task_checkpoints(instance: DagsterInstance, ledger: Ledger, task_id: int) -> list[Checkpoint]:
     """Every checkpoint of the task's runs, oldest first, superseded ones marked. TaskNotFound for no task."""
     ledger.get(task_id)
     found = [c for run_id in ledger.run_ids(task_id) for c in run_checkpoints(instance, run_id)]
+    cut_short = cut_short_for(ledger, task_id)
+    found = [c for c in found if (c.run_id, c.step) not in cut_short]
     return mark_superseded(found, marked_superseded(ledger, task_id))
 
 
@@ -154,14 +170,15 @@ CHECKPOINT_NOTE = "checkpoint"
 def record_checkpoint(ledger: Ledger, run_id: str, step: str, summary: str) -> int:
     """A checkpoint is a fact in the history of every task the run works on (a `checkpoint` row in
     task_events, which the event stream carries as task.checkpoint_created): `checkpoint decompose_task:
-    subtasks: 4, ...`. A batch's items that failed are left out: the later steps skip them. Returns the
-    number of rows written."""
+    subtasks: 4, ...`. A batch's items that failed are left out: the later steps skip them; so are those
+    the step itself left PAUSED (a batch paused inside it, runtime/batch_pause.py): it has not completed for
+    them. Returns the number of rows written."""
     with ledger.engine.begin() as conn:
         return conn.execute(
             text(
                 "INSERT INTO orbit.task_events (task_id, from_status, to_status, run_id, note, event, step, detail) "
                 "SELECT id, status, status, :run, :note, 'checkpoint', :step, CAST(:detail AS jsonb) "
-                "FROM orbit.tasks WHERE run_id = :run AND status <> 'FAILED'"
+                "FROM orbit.tasks WHERE run_id = :run AND status NOT IN ('FAILED', 'PAUSED')"
             ),
             {
                 "run": run_id,

@@ -321,6 +321,8 @@ def wait_for_pause(ledger: Ledger, instance: DagsterInstance, asked: PauseAsked,
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         request = pause_request(ledger, asked.run_id)
+        if request is not None and request.paused_after is not None and request.cut_short:
+            return _paused_within(ledger, asked, task_id, request.paused_after)
         if request is not None and request.paused_after is not None:
             return (
                 f"task {task_id} is PAUSED after {request.paused_after} (run {asked.run_id}); "
@@ -338,29 +340,50 @@ def wait_for_pause(ledger: Ledger, instance: DagsterInstance, asked: PauseAsked,
     return f"run {asked.run_id} is still in its step after {seconds:g} s; it pauses when the step ends"
 
 
+def _paused_within(ledger: Ledger, asked: PauseAsked, task_id: int, step: str) -> str:
+    """What a batch paused inside `step` (runtime/batch_pause.py) says of one of its tasks."""
+    status, where = ledger.get(task_id).status, f"in {step}, at a boundary between its items (run {asked.run_id})"
+    if status == TaskStatus.PAUSED:
+        return f"task {task_id} is PAUSED {where}; `orbit task resume {task_id}` continues it"
+    paused = [str(t.id) for t in ledger.tasks_ever_in_run(asked.run_id) if t.status == TaskStatus.PAUSED]
+    return (
+        f"task {task_id} is {status.value} (done before the pause); its batch is PAUSED {where}: tasks "
+        f"{', '.join(paused) or 'none'}; `orbit task resume {task_id}` continues them"
+    )
+
+
 def resume(ledger: Ledger, instance: DagsterInstance, api, task_id: int, by: str) -> Relaunch:
-    """Continue a PAUSED task from the step after the one its run paused after: a re-execution of the
-    paused run's remaining steps, reusing the stored outputs. The run's other paused tasks resume with it."""
+    """Continue a PAUSED task from the step after the one its run paused after (a batch paused inside a step:
+    from that step, steps_to_resume), re-executing the paused run's remaining steps from the stored outputs.
+    Its other paused tasks resume with it; so does such a batch when asked with a task it had completed."""
     from orbit_pipelines.ledger.pauses import pause_request
 
     task = ledger.get(task_id)
-    if task.status != TaskStatus.PAUSED:
+    request = pause_request(ledger, task.run_id) if task.run_id else None
+    tasks = [t for t in ledger.tasks_ever_in_run(task.run_id) if t.status == TaskStatus.PAUSED] if task.run_id else []
+    if task.status != TaskStatus.PAUSED and not (request is not None and request.cut_short and tasks):
         raise Refused(f"task {task_id} is {task.status.value}, not PAUSED: there is nothing to resume")
     assert task.run_id is not None  # a run paused it
-    request = pause_request(ledger, task.run_id)
     if request is None or request.paused_after is None:
         raise Refused(f"task {task_id} is PAUSED but its run {task.run_id} has no pause on record; `orbit task show`")
-    steps = remaining_steps(instance, task.run_id, job_of(task))
-    tasks = [t for t in ledger.tasks_ever_in_run(task.run_id) if t.status == TaskStatus.PAUSED] or [task]
+    steps = steps_to_resume(instance, task.run_id, job_of(task), request)
+    where = f"{'in' if request.cut_short else 'after'} {request.paused_after}"
     return _relaunch(
         ledger,
-        tasks,
+        tasks or [task],
         lambda: api.reexecute_steps(task.run_id, steps, tags=control_tag(f"resume by {by}")),
         steps,
         [],
         f"resumed by {by}",
-        f"re-executing {', '.join(steps)} of run {task.run_id} (paused after {request.paused_after})",
+        f"re-executing {', '.join(steps)} of run {task.run_id} (paused {where})",
     )
+
+
+def steps_to_resume(instance: DagsterInstance, run_id: str, job: JobDefinition, request) -> list[str]:
+    """The steps a resume re-executes: the paused run's remaining steps, and first the step a batch paused
+    inside (it completed in Dagster, but not for the tasks it left PAUSED: it runs again for them)."""
+    steps = remaining_steps(instance, run_id, job)
+    return [s for s in job.graph.node_dict if s in steps or (request.cut_short and s == request.paused_after)]
 
 
 def remaining_steps(instance: DagsterInstance, run_id: str, job: JobDefinition) -> list[str]:

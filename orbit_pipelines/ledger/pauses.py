@@ -1,5 +1,6 @@
 """Requests to pause one run at its next step boundary (`orbit task pause`), in orbit.pause_requests: the
-CLI asks, the gate between every job's steps (runtime/pause_gate.py) reads and answers. Keyed by run, so a
+CLI asks, the gate between every job's steps (runtime/pause_gate.py) reads and answers, and so does a batch
+step that pauses at its items' boundaries (runtime/batch_pause.py). Keyed by run, so a
 re-execution that resumes a paused run is never paused by its parent's request."""
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ class PauseRequest:
     requested_at: datetime
     paused_after: str | None  # the step the run stopped after; None while it has not reached a boundary
     paused_at: datetime | None
+    # The step named by paused_after paused itself inside (a batch at a document boundary,
+    # runtime/batch_pause.py) and is run again on resume; False: the gate paused after it finished.
+    cut_short: bool = False
 
 
 def request_pause(ledger: Ledger, run_id: str, by: str) -> PauseRequest:
@@ -39,9 +43,13 @@ def pause_request(ledger: Ledger, run_id: str) -> PauseRequest | None:
     return PauseRequest(**row._mapping) if row is not None else None
 
 
-def record_paused(ledger: Ledger, run_id: str, step: str) -> None:
+def record_paused(ledger: Ledger, run_id: str, step: str, cut_short: bool = False) -> None:
+    """The run stopped: after `step` (the gate), or inside it with `cut_short` (a batch step)."""
     with ledger.engine.begin() as conn:
         conn.execute(
-            text("UPDATE orbit.pause_requests SET paused_after = :step, paused_at = now() WHERE run_id = :run"),
-            {"run": run_id, "step": step},
+            text(
+                "UPDATE orbit.pause_requests SET paused_after = :step, paused_at = now(), cut_short = :cut "
+                "WHERE run_id = :run"
+            ),
+            {"run": run_id, "step": step, "cut": cut_short},
         )

@@ -16,6 +16,10 @@ At each step's success the wrapper also writes the step's checkpoint into the hi
 failure that it failed (checkpoints.record_step_failed): the event stream's checkpoint, phase and
 progress events come from these rows.
 
+A batch step can pause its run itself, between its items (runtime/batch_pause.py: a document batch stops
+at a document boundary inside upload_and_extract): it moves the tasks it left to PAUSED and records the pause
+as cut short in that step, and at that step's end the gate closes the event stream as above.
+
 A paused run ends SUCCESS in Dagster (no step failed; its remaining steps were not executed: a message in
 its log says why), so neither run retries nor `orbit recover` restart it; its tasks are PAUSED in the
 ledger before it ends, so the outcome sensors leave them parked. `orbit task resume` re-executes the
@@ -33,6 +37,7 @@ from orbit_pipelines.runtime.step_budget import StepBudgetWatch
 
 if TYPE_CHECKING:
     from orbit_pipelines.ledger import Ledger
+    from orbit_pipelines.ledger.pauses import PauseRequest
 
 # The event that ends a step in the in-process loop (see above).
 _STEP_END_EVENTS = frozenset({DagsterEventType.HOOK_SKIPPED, DagsterEventType.HOOK_COMPLETED})
@@ -77,10 +82,22 @@ class PausableExecutor(Executor):
             if event.event_type not in _STEP_END_EVENTS or event.step_key != succeeded or not to_run - ended:
                 continue
             succeeded = ""
-            requested_by = _pause_requested(plan_context.run_id)
-            if requested_by is None:
-                continue
             step = event.step_key or ""
+            request = _pause_request(plan_context.run_id)
+            if request is None:
+                continue
+            if request.paused_after is not None:
+                if request.cut_short and request.paused_after == step:
+                    # The step paused itself between its items (runtime/batch_pause.py): the run stops here too.
+                    events.close()
+                    plan_context.log.info(
+                        f"paused in {step} at the request of {request.requested_by}: steps not run: "
+                        f"{', '.join(sorted(to_run - ended))}; its tasks left undone PAUSED "
+                        f"(`orbit task resume TASK_ID` runs {step} again for them, then the next steps)"
+                    )
+                    return
+                continue
+            requested_by = request.requested_by
             running = _running_tasks(plan_context.run_id)
             if not running:
                 # Its steps finished every task already (a document batch stores each as its answer arrives):
@@ -140,8 +157,8 @@ def _ledger() -> Ledger:
     return Ledger(get_engine(os.environ["DAGSTER_PG_URL"]))
 
 
-def _pause_requested(run_id: str) -> str | None:
-    """Who asked this run to pause, or None. A ledger that cannot be read pauses nothing."""
+def _pause_request(run_id: str) -> PauseRequest | None:
+    """This run's pause request, or None. A ledger that cannot be read pauses nothing."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from orbit_pipelines.ledger.pauses import pause_request
@@ -149,10 +166,9 @@ def _pause_requested(run_id: str) -> str | None:
     if not os.environ.get("DAGSTER_PG_URL"):
         return None
     try:
-        request = pause_request(_ledger(), run_id)
+        return pause_request(_ledger(), run_id)
     except SQLAlchemyError:
         return None
-    return request.requested_by if request is not None and request.paused_after is None else None
 
 
 def _record_checkpoint(plan_context, step: str, summary: str) -> None:

@@ -215,6 +215,7 @@ def test_every_legacy_version_maps_onto_files_that_exist():
         "ledger/0008_task_control",
         "ledger/0009_task_event_notify",
         "ledger/0010_typed_task_events",
+        "ledger/0011_pause_within_step",
         "worksheet_generation/0001_worksheets",
         "voice_transcription/0001_transcripts",
     }

@@ -132,6 +132,29 @@ def released_once_a_pause_is_asked(stack, model, run_id: str):
         ended.set()
 
 
+@contextlib.contextmanager
+def released_once_the_pause_is_seen(stack, emulator, run_id: str):
+    """While inside: the Veryfi calls the emulator holds answer once `run_id`'s batch step says in its log
+    that it has seen a pause (runtime/batch_pause.py): from then on it starts no call, so a pause lands
+    between the documents in flight and the rest every time."""
+    ended = threading.Event()
+
+    def seen() -> bool:
+        records = stack.instance.get_records_for_run(run_id).records
+        return any("pause asked by" in (r.event_log_entry.user_message or "") for r in records)
+
+    def release() -> None:
+        while not ended.wait(0.2) and not seen():
+            pass
+        emulator.faults.release()
+
+    threading.Thread(target=release, daemon=True).start()
+    try:
+        yield
+    finally:
+        ended.set()
+
+
 class RestartableStack:
     """The live stack's processes on one database and DAGSTER_HOME, with local services that change
     ports on every start."""

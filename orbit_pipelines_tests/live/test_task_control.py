@@ -18,10 +18,12 @@ from orbit_pipelines_tests.live.stack import (
     finished,
     orbit,
     released_once_a_pause_is_asked,
+    released_once_the_pause_is_seen,
     run_finished,
     task_ids_of,
     wait_for,
 )
+from orbit_pipelines_tests.support import veryfi_overrides
 
 pytestmark = pytest.mark.services
 
@@ -238,23 +240,69 @@ def test_pausing_one_task_of_a_batch_pauses_all_of_it_and_resume_finishes_it(sta
     assert step_starts(stack, second) == ["enrich_subtasks", "generate_prompts", "store_results"]
 
 
-def test_a_document_batch_paused_while_extracting_has_nothing_left_to_pause_and_runs_to_its_end(
+def held_document_batch(stack, emulator, tmp_path, n: int) -> tuple[str, dict[int, str]]:
+    """A batch of `n` documents launched with 2 Veryfi calls at a time, the emulator holding them: the run
+    id and each task's document key, once 2 calls are in flight (the others not started)."""
+    paths = write_unique_sample_set(tmp_path / "docs", n, salt=f"pause {time.time_ns()}")
+    emulator.faults.hold()
+    config = {"ops": {"load_documents": {"config": {"paths": [str(p) for p in paths]}}}}
+    run_id = stack.api.launch("document_processing", {**config, "resources": veryfi_overrides(concurrency=2)})
+    wait_for(lambda: emulator.faults.held == 2, 120, "two Veryfi calls in flight", stack.logs)
+    return run_id, {t: stack.ledger.get(t).payload["sha256"] for t in task_ids_of(stack, paths)}
+
+
+def shown(stack, task_id) -> dict:
+    return json.loads(orbit(stack, "task", "show", str(task_id), "--format", "json").stdout)
+
+
+def test_a_document_batch_paused_while_extracting_stops_between_documents_and_resume_pays_nothing_twice(
     stack, emulator, tmp_path
 ):
-    # Each document is stored and its task completed as its Veryfi answer arrives, inside upload_and_extract:
-    # when that step ends nothing of the batch is left running, so the run is not stopped (its summary is made).
-    emulator.faults.latency = 6.0
-    paths = write_unique_sample_set(tmp_path / "docs", 2, salt=f"pause {time.time_ns()}")
-    orbit(stack, "doc", "submit", *map(str, paths))
-    ids = task_ids_of(stack, paths)
-    wait_for(lambda: emulator.total_process_calls > 0, 90, "the Veryfi calls to start", stack.logs)
-    wait_for(lambda: stack.ledger.get(ids[0]).status == TaskStatus.RUNNING, 30, "the batch to run", stack.logs)
-    run_id = stack.ledger.get(ids[0]).run_id
+    first, keys = held_document_batch(stack, emulator, tmp_path, 6)
+    ids = sorted(keys)
+    unstarted = next(i for i in ids if emulator.calls_for(keys[i]) == 0)
+    with released_once_the_pause_is_seen(stack, emulator, first):
+        result = orbit(stack, "task", "pause", str(unstarted), "--by", "ana")
+    assert (
+        f"task {unstarted} is PAUSED in upload_and_extract, at a boundary between its items (run {first})"
+        in result.stdout
+    )
+    assert run_finished(stack, first) == "SUCCESS"  # as a run paused between steps: not FAILURE
+    assert step_starts(stack, first) == ["load_documents", "upload_and_extract"]
 
-    line = refused(orbit(stack, "task", "pause", str(ids[0]), check=False))
-    emulator.faults.latency = 0.0
+    lines = orbit(stack, "task", "list", "--status", "PAUSED", "--kind", "document").stdout.splitlines()
+    paused = sorted(int(line.split()[0]) for line in lines if int(line.split()[0]) in keys)
+    completed = [i for i in ids if i not in paused]
+    assert (len(completed), len(paused)) == (2, 4) and unstarted in paused
+    assert {stack.ledger.get(i).status for i in completed} == {TaskStatus.COMPLETED}  # the 2 calls in flight
+    assert emulator.total_process_calls == emulator.total_paid_calls == len(completed)  # none started after
+    task = shown(stack, paused[-1])
+    assert task["task"]["status"] == "PAUSED"
+    assert "paused in upload_and_extract by ana after 2 of 6 documents" in [e["note"] for e in task["history"]]
+    interrupted = json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)
+    assert first not in [r["run_id"] for r in interrupted]
+
+    # Any task of the batch resumes it, a completed one too; the paused documents are sent, no other.
+    result = orbit(stack, "task", "resume", str(completed[0]), "--by", "ana")
+    assert f"tasks {', '.join(map(str, paused))} resumed" in result.stdout
+    second = new_run(result.stdout, first)
+    assert run_finished(stack, second, timeout=180) == "SUCCESS"
+    assert all(finished(stack, i).status == TaskStatus.COMPLETED for i in ids)
+    assert step_starts(stack, second) == ["upload_and_extract", "store_documents", "summarize"]
+    assert {emulator.paid_calls_for(keys[i]) for i in ids} == {1}
+    assert emulator.total_paid_calls == emulator.total_process_calls == len(ids)
+
+
+def test_a_document_batch_with_every_document_in_flight_when_paused_has_nothing_left_to_pause(
+    stack, emulator, tmp_path
+):
+    run_id, keys = held_document_batch(stack, emulator, tmp_path, 2)
+    ids = sorted(keys)
+    with released_once_the_pause_is_seen(stack, emulator, run_id):
+        line = refused(orbit(stack, "task", "pause", str(ids[0]), check=False))
     assert (
         line == f"Error: run {run_id} finished (SUCCESS) with task {ids[0]} COMPLETED: nothing of it was left to pause"
     )
     assert all(stack.ledger.get(i).status == TaskStatus.COMPLETED for i in ids)
+    assert {emulator.paid_calls_for(keys[i]) for i in ids} == {1}
     assert step_starts(stack, run_id)[-1] == "summarize"

@@ -19,6 +19,7 @@ from orbit_pipelines.local.sample_documents import (
     write_pdf_receipt,
     write_png,
     write_sample_set,
+    write_text_receipt,
 )
 from orbit_pipelines.local.veryfi_emulator import MAX_FILE_BYTES
 from orbit_pipelines.veryfi import (
@@ -379,3 +380,22 @@ def test_standalone_command_prints_its_url_and_credentials():
     url = next(line.split()[-1] for line in lines if "base URL" in line)
     assert url.startswith("http://127.0.0.1:") and not url.startswith("http://127.0.0.1:0/")
     assert "vrf-emulator-client" in text and "emulator-api-key" in text
+
+
+def test_held_calls_wait_in_flight_unpaid_until_released_then_answer(emulator, client, tmp_path):
+    paths = [
+        write_text_receipt(tmp_path / f"r{n}.txt", f"Shop {n}", "2026-03-01", [("Tea", 1, "2.50")]) for n in (1, 2)
+    ]
+    emulator.faults.hold()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [pool.submit(client.process_file, str(p), p.name, external_id=p.name) for p in paths]
+        deadline = time.monotonic() + 5
+        while emulator.faults.held < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emulator.faults.held == 2 and emulator.total_process_calls == 2
+        time.sleep(0.2)
+        assert emulator.total_paid_calls == 0 and not any(a.done() for a in answers)
+        emulator.faults.release()
+        assert {a.result(timeout=5).document.external_id for a in answers} == {"r1.txt", "r2.txt"}
+    assert emulator.faults.held == 0 and emulator.total_paid_calls == 2
+    client.process_file(str(paths[0]), paths[0].name)  # released: later calls are not held

@@ -1,7 +1,9 @@
 """The work of `upload_and_extract`, document by document on a bounded pool of workers: each one checks a
 document, puts it in S3 under its content hash unless it is there, then sends it to Veryfi once,
 storing the answer before anything else. Transient failures retry the op for the documents still
-undone; the rest of the batch goes on."""
+undone; the rest of the batch goes on. A pause of the run (`orbit task pause`) stops the batch at a document
+boundary (runtime/batch_pause.py): no document starts once the step has seen it, those in flight are answered
+and stored, the others' tasks become PAUSED and `orbit task resume` runs this step again for them."""
 
 import functools
 import sys
@@ -26,6 +28,7 @@ from orbit_pipelines.ledger import Ledger, TaskStatus
 from orbit_pipelines.observability.veryfi_calls import VeryfiCallLog
 from orbit_pipelines.resources import LedgerResource
 from orbit_pipelines.resources.documents import DocumentStorage, VeryfiResource
+from orbit_pipelines.runtime.batch_pause import PauseWatch, pause_left, run_pause_watch
 from orbit_pipelines.runtime.lifecycle import (
     fail_if_none_left,
     record_failures,
@@ -187,8 +190,10 @@ def upload_and_extract_all(
     storage: DocumentStorage,
     veryfi: VeryfiResource,
     ledger: LedgerResource,
+    watch: Optional[PauseWatch] = None,
 ) -> list[DocumentItem]:
     led = ledger.get()
+    watch = watch or run_pause_watch(context, led, STEP, "Veryfi call")
     # The S3 client (boto3's import, the bucket check) is made while the ledger is read: both come before
     # the first request.
     with ThreadPoolExecutor(max_workers=1) as setup:
@@ -232,6 +237,8 @@ def upload_and_extract_all(
         if key in already:
             item = item.model_copy(update={"veryfi_id": already[key].get("id")})
             storer.put(item, already[key])
+            return item
+        if watch.paused:  # no call starts once a pause is seen: the document is left for the resume
             return item
         try:
             if key in in_doubt:
@@ -286,7 +293,9 @@ def upload_and_extract_all(
         return item
 
     def upload(item: DocumentItem) -> DocumentItem:
-        return uploader.upload(item, transient) if item.ok and not item.uploaded and not item.stored else item
+        if watch.paused or not item.ok or item.uploaded or item.stored:
+            return item
+        return uploader.upload(item, transient)
 
     def send(item: DocumentItem) -> DocumentItem:
         return extract(item) if item.ok and item.uploaded and item.veryfi_id is None and not item.stored else item
@@ -294,7 +303,8 @@ def upload_and_extract_all(
     progress = BatchProgress(context, len(items), "documents")
     storer = Storer(context, led, progress)
     try:
-        items = _pipeline(items, upload, send, veryfi.concurrency)
+        with watch:
+            items = _pipeline(items, upload, send, veryfi.concurrency)
     finally:
         stored = storer.close(raising=sys.exc_info()[0] is None)
         items = [stored.get(i.task_id, i) for i in items]
@@ -302,9 +312,13 @@ def upload_and_extract_all(
         never_sent: dict[str, Optional[str]] = {k: None for k in to_send if k not in in_doubt}
         _settle_doubts(context, led, never_sent | outcomes)
         _save_calls(context, calls, led)
-    items = _retry_or_give_up(context, STEP, items, transient, wait=max(waits))
+    # Paused: what is left (not sent, or failed transiently) waits for the resume, which gives it its attempts.
+    left = [i.task_id for i in items if i.ok and not i.stored] if watch.paused else []
+    items = _retry_or_give_up(context, STEP, items, {} if left else transient, wait=max(waits))
     record_failures(context, led, items, STEP, label=file_label)
     progress.finish(sum(1 for i in items if i.stored or not i.ok), sum(1 for i in items if not i.ok))
+    done, who = sum(1 for i in items if i.stored), watch.requested_by or ""
+    paused = pause_left(context, led, STEP, left, done, len(items), who, "documents") if left else []
     uploaded = [i for i in items if i.uploaded]
     metadata = {
         "uploaded": len(uploaded),
@@ -328,6 +342,7 @@ def upload_and_extract_all(
         "looked_up_in_doubt": len(in_doubt),
         "rate_limit_waves": pacer.waves,
         "failed": sum(1 for i in items if not i.ok),
+        "paused": len(paused),
         **{k: MetadataValue.json(v) if isinstance(v, dict) else v for k, v in calls.summary().items()},
         "veryfi_documents": MetadataValue.md(
             table(["task", "file", "Veryfi id", "trace id"], sorted(traces), limit=50)

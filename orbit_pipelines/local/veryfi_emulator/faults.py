@@ -40,6 +40,8 @@ class FaultPlan:
         self._rate = 0.0
         self._rate_faults: list[Fault] = []
         self._random = random.Random()
+        self._hold: Optional[threading.Event] = None  # while set up, process calls wait for it
+        self._holding = 0
 
     @property
     def latency(self) -> float:
@@ -100,10 +102,44 @@ class FaultPlan:
             if seed is not None:
                 self._random.seed(seed)
 
+    def hold(self) -> None:
+        """Process calls from now on wait, in flight, before any work, until ``release()``: a test sees how
+        many are in flight (``held``) and lets them answer when it chooses."""
+        with self._lock:
+            if self._hold is None:
+                self._hold = threading.Event()
+
+    def release(self) -> None:
+        """The held calls go on (each then answers as it would have); later calls are not held."""
+        with self._lock:
+            hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.set()
+
+    @property
+    def held(self) -> int:
+        """Process calls waiting for ``release()`` now."""
+        with self._lock:
+            return self._holding
+
+    def wait_while_held(self, stopping: threading.Event) -> None:
+        with self._lock:
+            hold = self._hold
+            if hold is None:
+                return
+            self._holding += 1
+        try:
+            while not hold.wait(0.05) and not stopping.is_set():
+                pass
+        finally:
+            with self._lock:
+                self._holding -= 1
+
     def clear(self) -> None:
         with self._lock:
             self._queue.clear()
             self._rate, self._rate_faults, self._latency = 0.0, [], 0.0
+        self.release()
 
     @property
     def pending(self) -> int:

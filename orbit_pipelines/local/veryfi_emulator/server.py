@@ -283,6 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
         problem = emulator.signature_problem(self.headers, upload.signed_fields)
         if problem:
             raise Refusal(problem, 401)
+        emulator.faults.wait_while_held(emulator._stopping)
         fault, latency = emulator.faults.draw()
         if fault is not None:
             emulator._sleep(latency - (time.monotonic() - started))
