@@ -244,17 +244,16 @@ TARGETS: list[Row] = [
     ),
     (
         "event_stream",
-        "on the stack, 200 documents + 5 decompositions running: ledger change (task_events.at) to stream client: "
-        "p95 < 500 ms, every event to every client once",
+        "on the stack, 200 documents + 5 decompositions running, each client a process of its own: ledger change "
+        "(commit) to stream client: p95 < 500 ms, every event to every client once",
         lambda r: "; ".join(
-            f"{x['clients']} client(s): p50 {x['from_occurred_at']['p50_ms']} ms, "
-            f"p95 {x['from_occurred_at']['p95_ms']} ms, max {x['from_occurred_at']['max_ms']} ms, "
-            f"{x['events']} events, {x['missed']} missed, {x['doubled']} doubled "
-            f"(from the row's commit: p50 {x['from_commit']['p50_ms']} ms, p95 {x['from_commit']['p95_ms']} ms)"
+            f"{x['clients']} client(s): p50 {x['from_commit']['p50_ms']} ms, p95 {x['from_commit']['p95_ms']} ms, "
+            f"max {x['from_commit']['max_ms']} ms, {x['events']} events, {x['missed']} missed, {x['doubled']} doubled "
+            f"(from task_events.at: p95 {x['from_occurred_at']['p95_ms']} ms)"
             for x in r["stack"]["runs"]
         ),
         lambda r: all(
-            x["from_occurred_at"]["p95_ms"] < r["stack"]["target_p95_ms"] and not (x["missed"] or x["doubled"])
+            x["from_commit"]["p95_ms"] < r["stack"]["target_p95_ms"] and not (x["missed"] or x["doubled"])
             for x in r["stack"]["runs"]
         ),
     ),

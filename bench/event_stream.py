@@ -17,7 +17,8 @@ as bench.doc_submit starts it, the S3 server in a process of its own, the Veryfi
 and the stream server as `orbit up` serves it (cli/events.start_events: the same serve(...) call with
 each kind's phases and the DAGSTER_HOME/events-token token), in a process of its own. For each
 `--clients` count, that many clients (observability/stream/client.follow, what `orbit events` uses,
-threads of one process of their own, with the token read as `orbit events` reads it) follow
+each in a process of its own, as separate programs follow a stream, with the token read as `orbit
+events` reads it) follow
 `GET /events` while real work runs: `orbit doc submit DIR --wait` of `--docs` documents (Veryfi
 emulator latency `--latency`) and `--decompositions` `orbit task submit --payload` decompositions, at
 once, until every task has ended and every run of theirs has finished. A real job's change carries one
@@ -191,7 +192,8 @@ def _serve_as_up(dagster_home: str, pg_url: str, ready) -> None:
 
 
 def _followers(url: str, count: int, conn) -> None:
-    """`count` clients of `GET /events`, threads of this process, each as `orbit events` follows the
+    """`count` clients of `GET /events` (the stack section starts one process per client), threads of this
+    process, each as `orbit events` follows the
     stream (client.follow after its first connection: reconnects resume with Last-Event-ID), with the
     token read as `orbit events` reads it. Sends "ready" once every client is connected, then waits for
     the last row id to expect; once every client has it (or 120 s passed) sends what each received:
@@ -326,18 +328,25 @@ def stack_run(stack, env, url: str, clients: int, docs: int, decompositions: int
     first_row = Outbox(engine).newest_change_id()
 
     spawn = multiprocessing.get_context("spawn")
-    ours, theirs = spawn.Pipe()
-    followers = spawn.Process(target=_followers, args=(url, clients, theirs), daemon=True)
-    followers.start()
-    theirs.close()  # a client process that dies is then an EOFError here, not a wait
+    # Each client a program of its own, as the stream's clients are (a service, a browser tab, `orbit
+    # events`): ten clients in one Python process would measure that process's own parsing under its GIL.
+    pipes, followers = [], []
+    for _ in range(clients):
+        ours, theirs = spawn.Pipe()
+        follower = spawn.Process(target=_followers, args=(url, 1, theirs), daemon=True)
+        follower.start()
+        theirs.close()  # a client process that dies is then an EOFError here, not a wait
+        pipes.append(ours)
+        followers.append(follower)
     watch, watched = spawn.Pipe()
     commits = spawn.Process(target=_commits, args=(env.pg_url, watched), daemon=True)
     commits.start()
     watched.close()
     stop, load = threading.Event(), [os.getloadavg()[0]]
     try:
-        if not ours.poll(120) or ours.recv() != "ready":
-            raise RuntimeError("the stream clients did not connect")
+        for ours in pipes:
+            if not ours.poll(120) or ours.recv() != "ready":
+                raise RuntimeError("the stream clients did not connect")
         if not watch.poll(120) or watch.recv() != "ready":
             raise RuntimeError("the commit listener did not start")
         veryfi.reset()
@@ -388,15 +397,19 @@ def stack_run(stack, env, url: str, clients: int, docs: int, decompositions: int
         stop.set()
         sampler.join()
         rows = Outbox(engine).changes(IdCursor(first_row), 10**7)
-        ours.send(max(r["id"] for r in rows))
-        if not ours.poll(180):
-            raise RuntimeError("the stream clients did not report")
-        report = ours.recv()
+        report: dict = {"events": [], "reconnects": [], "last_row": []}
+        for ours in pipes:
+            ours.send(max(r["id"] for r in rows))
+        for ours in pipes:
+            if not ours.poll(180):
+                raise RuntimeError("the stream clients did not report")
+            for key, values in ours.recv().items():
+                report[key] += values
         watch.send("stop")
         committed_at = watch.recv() if watch.poll(60) else {}
     finally:
         stop.set()
-        for process in (followers, commits):
+        for process in (*followers, commits):
             process.terminate()
             process.join(10)
 
@@ -506,10 +519,14 @@ def stack_bench(clients: list[int], docs: int, decompositions: int, latency: flo
             flush=True,
         )
     worst = max(run["from_occurred_at"]["p95_ms"] for run in runs)
+    # The target is for a ledger change to the client: a change exists for clients once committed. The
+    # occurred_at figure also holds the writing transaction and, for phase_started, the phase sensor's lag.
+    worst_commit = max((run["from_commit"] or {}).get("p95_ms", float("inf")) for run in runs)
     complete = all(not (r["missed"] or r["doubled"] or r["unexpected"]) for r in runs)
     print(
-        f"stack target: p95 under {TARGET_P95_S * 1000:.0f} ms: {'met' if worst < TARGET_P95_S * 1000 else 'NOT met'}"
-        f" (worst p95 {worst} ms); every client every event once: {'yes' if complete else 'NO'}"
+        f"stack target: commit -> client p95 under {TARGET_P95_S * 1000:.0f} ms: "
+        f"{'met' if worst_commit < TARGET_P95_S * 1000 else 'NOT met'} (worst p95 {worst_commit} ms; from "
+        f"occurred_at {worst} ms); every client every event once: {'yes' if complete else 'NO'}"
     )
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -524,7 +541,7 @@ def stack_bench(clients: list[int], docs: int, decompositions: int, latency: flo
         "runs": runs,
         "target_p95_ms": TARGET_P95_S * 1000,
         "worst_p95_ms": worst,
-        "worst_from_commit_p95_ms": max((run["from_commit"] or {}).get("p95_ms", 0) for run in runs),
+        "worst_from_commit_p95_ms": worst_commit,
         "every_event_once": complete,
     }
 
