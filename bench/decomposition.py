@@ -1,12 +1,14 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Five task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Six task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
 them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
 the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
 decomposer ever ran on them; then used to develop the specifics of specifics.py) and
 bench/decomposition_blind2_tasks.json (written and committed in 533bca6 before the decomposer ran on them,
-for the specifics; no rule is changed for them). Each task has
+for the specifics; no rule is changed for them) and bench/decomposition_blind3_tasks.json (a newcomer's two
+tasks and four more of their kinds, committed in d427f82 before the decomposer ran on them, then used to
+develop the retention, lockout, second-factor and vendor-product rules). Each task has
 `must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
 (words that must not become DATA_MODEL entities). A plan scores:
 
@@ -50,6 +52,7 @@ SETS = {
     "holdout": HERE / "decomposition_holdout_tasks.json",
     "blind": HERE / "decomposition_blind_tasks.json",
     "blind2": HERE / "decomposition_blind2_tasks.json",
+    "blind3": HERE / "decomposition_blind3_tasks.json",
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
