@@ -142,7 +142,8 @@ _TOWARDS = frozenset({"from", "to", "in", "into", "via", "through", "with", "on"
 def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list[str]:
     """Names the knowledge base does not know that the text treats as outside systems: a capitalised
     name right after from/to/in/via/through/with ("buy labels from EasyPost"), or right after a
-    known tool's name ("GitHub Actions", "Microsoft Teams"). Declared entities never are."""
+    known tool's name ("GitHub Actions", "Microsoft Teams"), and each product word after that one
+    ("Google Cloud Storage", "Twilio Programmable Messaging"). Declared entities never are."""
     declared = {normalize_tech_name(e) for e in payload.entities}
     found: list[str] = []
     for sentence in [payload.title, *split_sentences(payload.description)]:
@@ -151,7 +152,7 @@ def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list
             prev = tokens[i - 1]
             if not token.text[0].isupper() or token.lower in declared:
                 continue
-            after_tool = prev.text[0].isupper() and knowledge.is_tool(prev.lower)
+            after_tool = prev.text[0].isupper() and (knowledge.is_tool(prev.lower) or prev.lower in found)
             if prev.lower in _TOWARDS or after_tool:
                 name = f"{prev.lower} {token.lower}" if after_tool else token.lower
                 found += [name, token.lower] if after_tool else [name]
@@ -306,6 +307,12 @@ def _attach_relations(sentence: str, entities: list[Entity]) -> None:
             mention.entity.add_reference(following.entity)
 
 
+def _merge_qualified(candidates: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """One entity per thing: a name that is another candidate's name with a qualifier before it
+    ("chat message" beside "message") is that entity, not a second one."""
+    return [w for w in candidates if not any(len(v) < len(w) and w[-len(v) :] == v for v in candidates)]
+
+
 def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]:
     described = split_sentences(payload.description)
     sentences = [payload.title, *described]
@@ -316,7 +323,7 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
     actions = imperatives(described, verbs)
     inferred = declared or [w for w in _infer_entity_words(sentences, knowledge, verbs) if w[-1] not in actions]
     title = _title_entity(payload.title, knowledge, actions, verbs)
-    candidates = inferred or ([title] if title else [])
+    candidates = _merge_qualified(inferred) or ([title] if title else [])
     entities: list[Entity] = []
     for n, words in enumerate(candidates, start=1):
         words = words or ("entity", str(n))

@@ -102,7 +102,8 @@ def _counted(rest: str, verbs: frozenset[str]) -> tuple[str, bool]:
 def _kind(cue: str | None, number: str, what: str, verb_follows: bool) -> str:
     cue = (cue or "").lower()
     if re.fullmatch(_CAP_CUE, cue):
-        return "cap"
+        # "results may take up to 10 seconds": a length of time allowed for an answer, not a count refused.
+        return "budget" if re.match(r"(?:ms|milliseconds?|seconds?|secs?|minutes?)\b", what) else "cap"
     if verb_follows and cue in {"more than", "over", "at least"}:
         return "threshold"
     value = number.replace(",", "")
@@ -236,13 +237,14 @@ def missing_from(specifics: Specifics, said: str) -> Specifics:
     )
 
 
+_TITLE_OF_KIND = {"cap": "cap of", "budget": "time allowance of", "threshold": "threshold of", "volume": "volume of"}
+
+
 def specifics_title(specifics: Specifics) -> str:
     """A name for the work on the first specific: "cap of 50 pending invitations", "timing at 04:00 UTC"."""
     if specifics.figures:
         f = specifics.figures[0]
-        return {"cap": "cap of", "threshold": "threshold of", "volume": "volume of"}.get(f.kind, "setting of") + (
-            f" {f.phrase}"
-        )
+        return _TITLE_OF_KIND.get(f.kind, "setting of") + f" {f.phrase}"
     if specifics.times:
         return f"timing at {specifics.times[0]}"
     if specifics.names:
@@ -259,6 +261,11 @@ def work_lines(specifics: Specifics) -> list[str]:
     for f in specifics.figures:
         if f.kind == "cap":
             lines.append(f"Enforce the cap of {f.phrase}: the one past it is refused with a clear error")
+        elif f.kind == "budget":
+            lines.append(
+                f"Treat {f.phrase} as the response-time allowance (a latency budget, not a cap): set timeouts"
+                " just above it and tell the caller the answer may be slow"
+            )
         elif f.kind == "threshold":
             lines.append(
                 f"Make the threshold ({f.phrase}) a named setting; each side of it takes the path the task gives"
@@ -281,6 +288,8 @@ def test_lines(specifics: Specifics) -> list[str]:
     for f in specifics.figures:
         if f.kind == "cap":
             lines.append(f"At the cap ({f.phrase}) the next one is refused; below it, it is accepted")
+        elif f.kind == "budget":
+            lines.append(f"With realistic data the 95th percentile answers within {f.phrase}; nothing is refused")
         elif f.kind == "threshold":
             lines.append(f"Exactly at {f.phrase} and one past it, each case takes its own path")
         elif f.kind == "volume":

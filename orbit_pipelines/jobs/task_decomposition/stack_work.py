@@ -59,9 +59,11 @@ def named_integrations(text: str, titles: str) -> list[WorkItem]:
     lower case) names yet and tech.toml does not describe (enrich gives those their requirements)."""
     items: list[WorkItem] = []
     seen: set[str] = set()
-    for found in _vendor_names().finditer(text):
+    for found in [*_product_names().finditer(text), *_vendor_names().finditer(text)]:
         vendor = found.group(0).lower()
-        if vendor in seen or not found.group(0)[0].isupper() or vendor in titles or load_knowledge().lookup(vendor):
+        if any(vendor in s for s in seen) or not found.group(0)[0].isupper() or vendor in titles:
+            continue
+        if load_knowledge().lookup(vendor):
             continue
         seen.add(vendor)
         items += _integration(found.group(0))
@@ -72,6 +74,32 @@ def named_integrations(text: str, titles: str) -> list[WorkItem]:
 def _vendor_names() -> re.Pattern:
     names = sorted(_vendors(), key=len, reverse=True)
     return re.compile(r"(?<![\w.-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])", re.IGNORECASE)
+
+
+# Capitalised words that carry on a sentence, never a product's name: "via Shopify To Snowflake".
+_NOT_PRODUCT = "A|An|And|As|At|By|For|From|In|Into|Of|On|Or|The|To|Via|With|Using|Through|API|Api"
+
+
+@cache
+def _product_names() -> re.Pattern:
+    """A known vendor or platform with the product words after it, capitalised: "Amazon S3 Glacier",
+    "Google Cloud Storage", "Twilio Programmable Messaging"; not a name integrations.toml files as a
+    tool or infrastructure of its own ("GitHub Actions")."""
+    names = sorted(_outside_services(), key=len, reverse=True)
+    product = rf"(?-i:[ \t]+(?!(?:{_NOT_PRODUCT})\b)[A-Z][\w]*)"
+    own = sorted(_not_services(), key=len, reverse=True)
+    return re.compile(
+        r"(?<![\w.-])(?!(?:" + "|".join(map(re.escape, own)) + r")(?![\w-]))"
+        r"(?:" + "|".join(map(re.escape, names)) + rf"){product}{{1,3}}(?![\w-])",
+        re.IGNORECASE,
+    )
+
+
+@cache
+def _not_services() -> frozenset[str]:
+    """The names of knowledge/integrations.toml that are tools, infrastructure, protocols or formats."""
+    raw = read_data("integrations.toml")
+    return frozenset(n.lower() for k, names in raw.items() if k not in {"vendor", "platform"} for n in names)
 
 
 def stack_integrations(tech_stack: Iterable[str], said: str) -> list[WorkItem]:

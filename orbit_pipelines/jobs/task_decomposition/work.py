@@ -156,6 +156,7 @@ def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset
         extras["number"] = numbers[0]
     if "n" in values:
         extras["n_next"] = str(int(values["n"].replace(",", "")) + 1)
+        extras["n_prev"] = str(max(int(values["n"].replace(",", "")) - 1, 0))
     values = {**extras, **values}
     values.update({k[:1].upper() + k[1:]: v[:1].upper() + v[1:] for k, v in list(values.items()) if v})
     return {k: v for k, v in values.items() if v}
@@ -369,7 +370,7 @@ def plan_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
     found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
-    text = " ".join([payload.title, payload.description, *payload.acceptance_criteria])
+    text = "\n".join([payload.title, payload.description, *payload.acceptance_criteria])
     found += [Item(*work) for work in named_integrations(text, " ".join(i.title for i in found).lower())]
     excluded = set(payload.exclude_categories)
     merged = {k: v for k, v in _merge(found).items() if v.category not in excluded}
