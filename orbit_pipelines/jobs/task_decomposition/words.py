@@ -138,6 +138,7 @@ FUNCTION_WORDS = frozenset(
     is are was were be been being am has have had do does did can could should would must may might
     will shall need needs not also only just very too there here than either neither etc e g eg ie
     able let lets allow allows using use uses used within across after before during again since
+    except unless
 """.split()
 )
 PRONOUNS = frozenset({"them", "it"})
@@ -186,11 +187,14 @@ NEVER_NOUNS = frozenset(
     requires means depends belongs matters whether even everywhere ever already still instead above below
 """.split()
 )
-# Adverbs of time and frequency, ordinals and number words: "a key is shown once", "zero downtime".
+# Adverbs of time and frequency, ordinals and number words, the times of a schedule: "a key is shown
+# once", "zero downtime", "deleted every night at 03:00".
 _COUNTS_AND_TIMES = frozenset(
     """
     once twice always never often sometimes soon later now immediately instantly first second third
     zero one two three four five six seven eight nine ten eleven twelve hundred thousand million billion
+    night nights morning mornings evening evenings midnight noon weekend weekends weekday weekdays
+    monday tuesday wednesday thursday friday saturday sunday
 """.split()
 )
 # Adjectives in -able/-ible that are nouns all the same: "a table", "a variable", "accounts payable".

@@ -116,3 +116,24 @@ def test_a_code_after_the_password_is_a_second_step_of_the_login_with_its_verify
     assert _has(_lines(TWO_FACTOR, Category.HTTP_API), "POST", "verify", "code")
     assert _has(_lines(TWO_FACTOR, Category.TESTING), "password alone opens no session")
     assert not [d for d in plan_task(TWO_FACTOR).decisions if d.category == Category.HTTP_API]
+
+
+def test_what_a_rule_exempts_is_work_and_a_test_and_a_time_of_night_is_no_entity():
+    purge = DecompositionPayload(
+        title="Purge old audit log entries",
+        description="Audit entries older than 2 years are deleted every night, except entries under a legal hold.",
+    )
+    assert _has(_lines(purge, Category.SERVICE), "leave out entries under a legal hold")
+    assert _has(_lines(purge, Category.TESTING), "exemption", "legal hold")
+    assert "data_model.night" not in _models(purge)
+
+
+def test_signed_urls_expire_after_their_span_and_a_reply_of_stop_is_an_opt_out():
+    avatars = DecompositionPayload(
+        title="Avatars", description="Avatars are served through signed URLs valid for 1 hour."
+    )
+    assert _has(_lines(avatars, Category.SERVICE), "signed url", "1 hour")
+    assert _has(_lines(avatars, Category.TESTING), "signed url is accepted within 1 hour")
+    stop = DecompositionPayload(title="Reminders", description="A patient who replies STOP no longer gets reminders.")
+    assert _has(_lines(stop, Category.SERVICE), "opt-outs")
+    assert _has(_lines(stop, Category.TESTING), "after opting out")
