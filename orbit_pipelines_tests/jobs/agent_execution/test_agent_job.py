@@ -6,6 +6,7 @@ import os
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -292,14 +293,30 @@ def test_an_agent_waits_while_another_run_holds_the_agents_pool(instance, ledger
         # in the aborted transaction).
         storage.initialize_concurrency_limit_to_default("agents")
     assert storage.claim_concurrency_slot("agents", "another-run", "run_prompts").is_claimed
-    release = threading.Timer(2.0, storage.free_concurrency_slot_for_step, args=("another-run", "run_prompts"))
+    waited = threading.Event()
+
+    def release_once_our_step_waits() -> None:
+        # The other run lets go only once our run_prompts is queued behind it (however slowly our run
+        # starts on a loaded machine), and at the latest after 120 s, so the test cannot hang.
+        deadline, since = time.monotonic() + 120, datetime.now(timezone.utc)
+
+        def ours_waits() -> bool:
+            pending = storage.get_concurrency_info("agents").pending_steps
+            return any(p.run_id != "another-run" and p.enqueued_timestamp >= since for p in pending)
+
+        while time.monotonic() < deadline and not ours_waits():
+            time.sleep(0.1)
+        waited.set()
+        time.sleep(0.5)
+        storage.free_concurrency_slot_for_step("another-run", "run_prompts")
+
+    release = threading.Thread(target=release_once_our_step_waits)
     release.start()
     try:
-        started = time.monotonic()
         task, result = run_agents(decomposed(ledger, {D: "succeed"}))
     finally:
         release.join()
-    assert task.status == TaskStatus.COMPLETED and time.monotonic() - started >= 2.0
+    assert waited.is_set() and task.status == TaskStatus.COMPLETED
     blocked = [
         e
         for e in result.all_events
