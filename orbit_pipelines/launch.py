@@ -52,12 +52,6 @@ def serves_this_instance(api: DagsterApi, ledger: Ledger) -> bool:
     return True
 
 
-def launch_now(ledger: Ledger, task: Task, url: str | None = None) -> str | None:
-    """The run id launched for `task`, or None when the task is left to the dispatch sensor."""
-    launched = launch_batch_now(ledger, [task], url)
-    return launched[0].run_id if launched else None
-
-
 @dataclass(frozen=True)
 class LaunchedRun:
     run_id: str
@@ -83,31 +77,53 @@ def launchable(ledger: Ledger, tasks: Sequence[Task]) -> list[Task]:
     )
 
 
-def launch_batch_now(ledger: Ledger, tasks: Sequence[Task], url: str | None = None) -> list[LaunchedRun]:
-    """Launch runs for `tasks` through the webserver (ORBIT_DAGSTER_URL, or `url`): per kind, split into
-    runs by `JobKind.batches`. Returns the runs launched; an empty list leaves every task to the sensor.
-    After a failed launch the rest are left to the sensor too (the webserver is unlikely to take them)."""
-    candidates = launchable(ledger, tasks)
-    if not candidates:
-        return []
-    api = DagsterApi(url, timeout=TIMEOUT)
-    try:
-        if not serves_this_instance(api, ledger):
-            return []
-    except OperationError as exc:
-        log.info("no direct launch (%s); the dispatch sensor will start tasks %s", exc, [t.id for t in candidates])
-        return []
-    launched: list[LaunchedRun] = []
-    for kind_name in dict.fromkeys(t.kind for t in candidates):
-        kind = get_kind(kind_name)
-        for batch in kind.batches([t for t in candidates if t.kind == kind_name]):
-            try:
-                run = _claim_and_launch(ledger, api, kind, batch)
-            except OperationError:
-                return launched
-            if run is not None:
-                launched.append(run)
-    return launched
+def launch_now(ledger: Ledger, task: Task, url: str | None = None) -> str | None:
+    """The run id launched for `task` (already submitted), or None when it is left to the dispatch sensor."""
+    launcher = DirectLauncher.connect(ledger, url)
+    launched = launcher.launch([task]) if launcher is not None else []
+    return launched[0].run_id if launched else None
+
+
+@dataclass(frozen=True)
+class DirectLauncher:
+    """A webserver that serves this ledger's instance, found before the tasks it launches are submitted.
+
+    Submitting first and asking the webserver after would leave the new tasks PENDING for that round trip
+    (seconds on a busy machine), and the dispatch sensor, ticking every second, would often claim them first:
+    right, but not the launch at once the command promises. Connected first, the claim follows the insert
+    within milliseconds."""
+
+    ledger: Ledger
+    api: DagsterApi
+
+    @classmethod
+    def connect(cls, ledger: Ledger, url: str | None = None) -> DirectLauncher | None:
+        """The launcher, or None (logged) when no webserver at ORBIT_DAGSTER_URL (or `url`) serves this
+        instance: then the dispatch sensor starts every task."""
+        api = DagsterApi(url, timeout=TIMEOUT)
+        try:
+            if serves_this_instance(api, ledger):
+                return cls(ledger, api)
+            log.info("no direct launch: the webserver at %s does not know this ledger's last run", api.base_url)
+        except OperationError as exc:
+            log.info("no direct launch (%s); the dispatch sensor will start the tasks", exc)
+        return None
+
+    def launch(self, tasks: Sequence[Task]) -> list[LaunchedRun]:
+        """Runs for the launchable ones of `tasks`: per kind, split into runs by `JobKind.batches`. After a
+        failed launch the rest are left to the sensor too (the webserver is unlikely to take them)."""
+        candidates = launchable(self.ledger, tasks)
+        launched: list[LaunchedRun] = []
+        for kind_name in dict.fromkeys(t.kind for t in candidates):
+            kind = get_kind(kind_name)
+            for batch in kind.batches([t for t in candidates if t.kind == kind_name]):
+                try:
+                    run = _claim_and_launch(self.ledger, self.api, kind, batch)
+                except OperationError:
+                    return launched
+                if run is not None:
+                    launched.append(run)
+        return launched
 
 
 def _claim_and_launch(ledger: Ledger, api: DagsterApi, kind: JobKind, batch: list[Task]) -> LaunchedRun | None:

@@ -49,14 +49,15 @@ def submit_and_launch(
     idempotency_key: str | None = None,
     launch: bool = True,
 ) -> TaskSubmission:
-    """Validate and submit one task; a new one is launched at once when `launch` (see launch.launch_now).
+    """Validate and submit one task; a new one is launched at once when `launch` (see launch.DirectLauncher).
     Raises PayloadError, UnknownKind or IdempotencyConflict for work the ledger refuses."""
-    from orbit_pipelines.launch import launch_now
+    from orbit_pipelines.launch import DirectLauncher
     from orbit_pipelines.runtime.intake import submit_task
 
+    launcher = DirectLauncher.connect(ledger) if launch else None
     task, created = submit_task(ledger, kind, payload, priority=priority, lane=lane, idempotency_key=idempotency_key)
-    run_id = launch_now(ledger, task) if created and launch else None
-    return TaskSubmission(task=task, created=created, run_id=run_id)
+    launched = launcher.launch([task]) if created and launcher is not None else []
+    return TaskSubmission(task=task, created=created, run_id=launched[0].run_id if launched else None)
 
 
 class NothingToSubmit(ValueError):
@@ -123,12 +124,14 @@ def submit_documents(
 ) -> DocumentSubmission:
     """One task per document content for each file (a bad file is refused with the reason, the others
     go on), all inserted in one transaction; then, with `launch`, every submitted document still PENDING
-    is launched at once, in as few runs as its kind batches (see launch.launch_batch_now)."""
+    is launched at once, in as few runs as its kind batches (see launch.DirectLauncher)."""
     from orbit_pipelines.jobs.document_processing.files import BadDocument
     from orbit_pipelines.jobs.document_processing.intake import document_payload
     from orbit_pipelines.jobs.document_processing.models import KIND
+    from orbit_pipelines.launch import DirectLauncher
 
     result = DocumentSubmission()
+    launcher = DirectLauncher.connect(ledger) if launch else None
     checked: list[tuple[Path, dict]] = []
     for path in files:
         try:
@@ -144,8 +147,6 @@ def submit_documents(
         made_here = created and payload["sha256"] not in first
         first.add(payload["sha256"])
         result.accepted.append(AcceptedDocument(path, tasks[task_id], made_here))
-    if launch and result.accepted:
-        from orbit_pipelines.launch import launch_batch_now
-
-        result.runs = launch_batch_now(ledger, [a.task for a in result.accepted])
+    if launcher is not None and result.accepted:
+        result.runs = launcher.launch([a.task for a in result.accepted])
     return result

@@ -53,14 +53,7 @@ def test_a_document_run_whose_veryfi_call_never_answers_fails_with_a_timeout_wit
 
 def test_a_step_that_never_returns_is_stopped_at_its_run_budget_and_listed_as_a_timeout(stack, model):
     # decompose_task waits on a model that holds its answer until the test ends: the step never returns.
-    model.reset()
-    model.next("held", "held")  # the run, and Dagster's one retry of it
-    task = {"title": f"Never answered {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
-    config = {
-        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
-        # The call's own limit far past the budget: only the run budget can stop this step.
-        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator", "read_timeout": 600}}},
-    }
+    config = held_decomposition(model, "Never answered")
     try:
         run_id = stack.api.launch("task_decomposition", config, {MAX_RUNTIME_TAG: str(BUDGET_SECONDS)})
         wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
@@ -78,8 +71,7 @@ def test_a_step_that_never_returns_is_stopped_at_its_run_budget_and_listed_as_a_
     listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task_id} ")]
     assert listed and "step decompose_task: Timeout: " in listed[0]
     # `orbit runs interrupted` lists the last of its runs as a timeout, stopped in the step that hung.
-    interrupted = {r["run_id"]: r for r in json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)}
-    last = interrupted[runs[-1]]
+    last = listed_as_interrupted(stack, task_id)
     assert (last["why"], last["stopped_in"]) == ("timeout", ["decompose_task"])
     assert [t["id"] for t in last["tasks"]] == [task_id]
 
@@ -87,13 +79,7 @@ def test_a_step_that_never_returns_is_stopped_at_its_run_budget_and_listed_as_a_
 def test_a_step_past_its_step_budget_stops_its_run_long_before_the_run_budget(stack, model):
     # decompose_task declares a step budget (900 s a task); this launch sets it to 8 s, as an operator can
     # in the Launchpad's tags. The run's own budget stays the kind's hour.
-    model.reset()
-    model.next("held", "held")
-    task = {"title": f"Over its step budget {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices."}
-    config = {
-        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
-        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator", "read_timeout": 600}}},
-    }
+    config = held_decomposition(model, "Over its step budget")
     try:
         run_id = stack.api.launch("task_decomposition", config, {STEP_BUDGET_TAG: "8"})
         wait_for(lambda: model.requests, 90, "the model to be asked", stack.logs)
@@ -110,8 +96,36 @@ def test_a_step_past_its_step_budget_stops_its_run_long_before_the_run_budget(st
     assert "went past its step budget of 8 seconds" in failed.error_message
     listed = [line for line in orbit(stack, "dlq", "list").stdout.splitlines() if line.startswith(f"task {task_id} ")]
     assert listed and "step decompose_task: Timeout: " in listed[0]
-    interrupted = {r["run_id"]: r for r in json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)}
-    assert interrupted[runs[-1]]["why"] == "timeout"
+    assert listed_as_interrupted(stack, task_id)["why"] == "timeout"
+
+
+def listed_as_interrupted(stack, task_id: int) -> dict:
+    """What `orbit runs interrupted --json` says of the task's run, once it lists one: the task's last run,
+    after Dagster's run retry of the first (which comes a moment after the first run ends) has ended too."""
+    found: list[dict] = []
+
+    def listed() -> bool:
+        runs = json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)
+        found[:] = [r for r in runs if task_id in [t["id"] for t in r["tasks"]]]
+        return bool(found)
+
+    wait_for(listed, 90, f"`orbit runs interrupted` to list a run of task {task_id}", stack.logs)
+    (entry,) = found
+    assert entry["run_id"] == stack.ledger.run_ids(task_id)[-1], "the run listed is the task's last"
+    return entry
+
+
+def held_decomposition(model, title: str) -> dict:
+    """Run config of a decomposition whose decompose_task asks a model that holds its answer (for the run and
+    Dagster's one retry of it) until the test calls `model.release()`: the step never returns by itself."""
+    model.reset()
+    model.next("held", "held")
+    task = {"title": f"{title} {uuid.uuid4().hex[:8]}", "description": "Customers export Invoices as CSV."}
+    return {
+        "ops": {"load_task": {"config": {"task": task}}, "decompose_task": {"config": {"strategy": "llm"}}},
+        # The call's own limit far past every budget: only a run or step budget can stop this step.
+        "resources": {"llm": {"config": {"base_url": model.base_url, "model": "emulator", "read_timeout": 600}}},
+    }
 
 
 def last_step_started(stack, run_id) -> str:

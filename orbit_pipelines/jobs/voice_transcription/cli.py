@@ -50,7 +50,7 @@ def voice_submit(paths, language, priority, wait_seconds, launch) -> None:
     """Submit audio files (folders are walked): one task per audio content, then start their runs."""
     from orbit_pipelines.jobs.voice_transcription.audio import AudioToolsMissing, BadAudio
     from orbit_pipelines.jobs.voice_transcription.intake import expand_paths, submit_audio
-    from orbit_pipelines.launch import launch_batch_now
+    from orbit_pipelines.launch import DirectLauncher
     from orbit_pipelines.ledger import IdempotencyConflict
     from orbit_pipelines.runtime.intake import PayloadError
     from orbit_pipelines.waiting import FinishedCounter, WaitError, all_completed, totals_line, wait_for_tasks
@@ -60,6 +60,7 @@ def voice_submit(paths, language, priority, wait_seconds, launch) -> None:
         raise click.ClickException(f"nothing to submit: {', '.join(paths)} holds no files (hidden files are skipped)")
     with environment() as env:
         led = ledger(env)
+        launcher = DirectLauncher.connect(led) if launch else None  # before the tasks exist: see DirectLauncher
         tasks, created, refused = [], 0, []
         with click.progressbar(files, label="submitting", show_pos=True, file=sys.stderr) as bar:
             for path in bar:
@@ -75,7 +76,7 @@ def voice_submit(paths, language, priority, wait_seconds, launch) -> None:
         click.echo(f"{created} submitted, {len(tasks) - created} already known, {len(refused)} refused")
         for reason in refused:
             click.echo(f"  refused: {reason}")
-        runs = launch_batch_now(led, tasks) if launch and tasks else []
+        runs = launcher.launch(tasks) if launcher is not None and tasks else []
         for run in runs:
             click.echo(f"launched run {run.run_id} for {len(run.task_ids)} recording(s) ({run.dispatch_key})")
         if not runs and any(t.status.value == "PENDING" for t in tasks):

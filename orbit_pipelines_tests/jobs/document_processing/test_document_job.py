@@ -1,6 +1,9 @@
 """document_processing against the real local S3 server, the Veryfi emulator over HTTP and Postgres."""
 
 import os
+import threading
+import time
+from contextlib import contextmanager
 
 import boto3
 import pytest
@@ -34,6 +37,26 @@ def s3_keys():
         return [o["Key"] for o in s3.list_objects_v2(Bucket="orbit-documents").get("Contents", [])]
     except s3.exceptions.NoSuchBucket:
         return []
+
+
+@contextmanager
+def sampled(observe):
+    """What `observe()` returns every 50 ms while the block runs (a run executes in the block), in order."""
+    seen: list = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.append(observe())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()
 
 
 def events(result, event_type, step=None):
@@ -236,26 +259,10 @@ def test_a_document_task_with_a_bad_payload_fails_naming_the_field(instance, led
 def test_a_document_is_stored_and_completed_while_the_rest_of_its_batch_is_still_extracted(
     instance, ledger, emulator, receipts
 ):
-    import threading
-    import time
-
     ids = submitted_documents(ledger, receipts)
     emulator.faults.latency = 1.0  # one call at a time (concurrency 1): about a second per document
-    seen: list[dict] = []
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            seen.append({t.id: t.status for t in ledger.get_many(ids)})
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
+    with sampled(lambda: {t.id: t.status for t in ledger.get_many(ids)}) as seen:
         result = process_documents(instance, ledger, ids, resources=veryfi_overrides(concurrency=1))
-    finally:
-        done.set()
-        watcher.join()
     assert result.success
     # Some moment had one document's row stored and its task COMPLETED, another's call still to come.
     assert any(TaskStatus.COMPLETED in states.values() and TaskStatus.RUNNING in states.values() for states in seen), (
@@ -267,33 +274,21 @@ def test_a_document_is_stored_and_completed_while_the_rest_of_its_batch_is_still
 def test_a_batch_reports_how_many_of_its_documents_have_finished_as_it_goes(
     instance, ledger, emulator, receipts, monkeypatch
 ):
-    import threading
-    import time
-
     from orbit_pipelines.runtime import progress
     from orbit_pipelines.runtime.tags import PROGRESS_TAG
 
     monkeypatch.setattr(progress, "INTERVAL_SECONDS", 0.5)
     ids = submitted_documents(ledger, receipts)
     emulator.faults.latency = 1.0  # one call at a time (concurrency 1): about a second per document
-    seen: list[str] = []
-    done = threading.Event()
 
-    def watch():
-        while not done.is_set():
-            run_id = ledger.get(ids[0]).run_id
-            run = instance.get_run_by_id(run_id) if run_id else None
-            if run is not None and PROGRESS_TAG in run.tags:
-                seen.append(run.tags[PROGRESS_TAG])
-            time.sleep(0.05)
+    def progress_tag():
+        run_id = ledger.get(ids[0]).run_id
+        run = instance.get_run_by_id(run_id) if run_id else None
+        return run.tags.get(PROGRESS_TAG) if run is not None else None
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
+    with sampled(progress_tag) as tags:
         result = process_documents(instance, ledger, ids, resources=veryfi_overrides(concurrency=1))
-    finally:
-        done.set()
-        watcher.join()
+    seen = [t for t in tags if t is not None]
     assert result.success
     # The run's tag counted the batch up while it ran, and ends with all of it.
     assert [v for v in dict.fromkeys(seen) if v != "3/3"], seen
