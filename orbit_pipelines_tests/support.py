@@ -61,7 +61,8 @@ def instance_for(url: str):
     from dagster import DagsterInstance
     from dagster._core.instance.ref import InstanceRef
 
-    ref = InstanceRef.from_dir(str(ROOT), overrides={"storage": {"postgres": {"postgres_url": url}}})
+    storage = {"module": "orbit_pipelines.storage", "class": "PooledPostgresStorage", "config": {"postgres_url": url}}
+    ref = InstanceRef.from_dir(str(ROOT), overrides={"storage": {"custom": storage}})
     return DagsterInstance.from_ref(ref)
 
 

@@ -34,6 +34,46 @@ def test_the_storage_url_comes_from_dagster_pg_url(instance, pg_url):
     assert instance.event_log_storage.postgres_url == pg_url
 
 
+def _sessions_opened(instance) -> int:
+    """How many connections Postgres has accepted into the instance's database so far."""
+    from sqlalchemy import text
+
+    with instance.run_storage._engine.connect() as conn:
+        return conn.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")).scalar()
+
+
+def test_the_instance_keeps_its_database_connections_open_between_storage_calls(instance):
+    # As shipped, dagster-postgres connects anew for each call outside the webserver: a daemon's sensor
+    # ticks and a run's events then start and stop a Postgres backend each (orbit_pipelines/storage.py).
+    instance.get_runs(limit=1)  # each storage's pool holds its connection from here on
+    instance.all_logs("no-such-run")
+    before = _sessions_opened(instance)
+    for _ in range(50):
+        instance.get_runs(limit=1)
+        instance.all_logs("no-such-run")
+        instance.get_instigator_state("no-such-origin", "no-such-selector")
+    assert _sessions_opened(instance) - before <= 3, "150 storage calls opened a connection each"
+
+
+def test_an_instance_rebuilt_from_its_ref_is_pooled_and_shares_the_open_connections(instance):
+    # Run workers and code servers rebuild the instance from its ref (a serialized dagster.yaml); a code
+    # server does so for every sensor evaluation, and disposes it after.
+    from dagster import DagsterInstance
+
+    from orbit_pipelines.storage import PooledEventLogStorage, PooledRunStorage
+
+    instance.get_runs(limit=1)
+    before = _sessions_opened(instance)
+    for _ in range(10):
+        rebuilt = DagsterInstance.from_ref(instance.get_ref())
+        assert isinstance(rebuilt.run_storage, PooledRunStorage)
+        assert isinstance(rebuilt.event_log_storage, PooledEventLogStorage)
+        rebuilt.get_runs(limit=1)
+        rebuilt.all_logs("no-such-run")
+        rebuilt.dispose()
+    assert _sessions_opened(instance) - before <= 3, "each rebuilt instance opened connections of its own"
+
+
 def test_the_definitions_load_with_every_job_sensor_and_schedule():
     from orbit_pipelines.definitions import defs
 

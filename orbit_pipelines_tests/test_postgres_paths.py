@@ -54,6 +54,19 @@ def test_a_stopped_embedded_server_starts_again_in_the_same_process(tmp_path):
         again.stop()
 
 
+def test_a_new_embedded_server_takes_300_connections_and_keeps_the_setting_after_a_restart(tmp_path):
+    # Every process of the stack keeps connections open (orbit_pipelines/storage.py); Postgres's default is 100.
+    from orbit_pipelines.local.postgres import MAX_CONNECTIONS
+
+    for _ in range(2):  # as created, then started again
+        server = start_embedded_postgres(tmp_path / "pgdata")
+        try:
+            with get_engine(normalize_pg_url(server.url)).connect() as conn:
+                assert int(conn.execute(text("SHOW max_connections")).scalar()) == MAX_CONNECTIONS == 300
+        finally:
+            server.stop()
+
+
 def test_without_dagster_pg_url_the_environment_uses_an_embedded_server(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
     monkeypatch.setenv("ORBIT_HOME", str(tmp_path))

