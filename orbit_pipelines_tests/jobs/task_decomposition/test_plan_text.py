@@ -139,7 +139,15 @@ def test_the_broken_line_check_passes_a_line_of_work():
 
 
 BENCH = Path(__file__).parents[3] / "bench"
-BENCH_TASKS = [t for f in sorted(BENCH.glob("decomposition_*_tasks.json")) for t in json.loads(f.read_text())]
+# blind4 is measured, never tuned on (bench/decomposition.py): what its plans get wrong, broken lines
+# included, is reported in docs/decomposition.md, and no rule is changed for it.
+MEASURED_ONLY = {"decomposition_blind4_tasks.json"}
+BENCH_TASKS = [
+    t
+    for f in sorted(BENCH.glob("decomposition_*_tasks.json"))
+    if f.name not in MEASURED_ONLY
+    for t in json.loads(f.read_text())
+]
 
 
 @pytest.mark.parametrize("task", BENCH_TASKS, ids=lambda t: t["title"])
