@@ -52,14 +52,14 @@ _checked: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 
 
-def _pooled_engine(kind: str, postgres_url: str, token_provider: Any, pool_size: int, max_overflow: int) -> Any:
-    key = (os.getpid(), kind, postgres_url, pool_size, max_overflow, id(token_provider))
+def _pooled_engine(kind: str, postgres_url: str, pool_size: int, max_overflow: int) -> Any:
+    key = (os.getpid(), kind, postgres_url, pool_size, max_overflow)
     with _lock:
         engine = _engines.get(key)
         if engine is None:
             engine = create_pg_engine(
                 postgres_url,
-                token_provider,
+                None,
                 isolation_level="AUTOCOMMIT",  # as dagster-postgres makes it
                 pool_size=pool_size,
                 max_overflow=max_overflow,
@@ -77,7 +77,11 @@ class _Pooled:
     _engine: Any
 
     def use_pool(self, postgres_url: str, token_provider: Any, pool_size: int, max_overflow: int) -> None:
-        self._engine = _pooled_engine(type(self).__name__, postgres_url, token_provider, pool_size, max_overflow)
+        if token_provider is not None:
+            # Token auth (`auth_provider`) builds a provider per instance: a pool per provider would be one
+            # per instance, never closed. Those keep dagster-postgres's own engine, a connection per call.
+            return
+        self._engine = _pooled_engine(type(self).__name__, postgres_url, pool_size, max_overflow)
 
 
 class PooledRunStorage(_Pooled, PostgresRunStorage):
