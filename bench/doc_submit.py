@@ -28,6 +28,7 @@ from bench.common import bench_environment, run_timeline, s3_server_process, wri
 # Which part of the stack a process is, by its command line; the first match wins.
 _ROLES = (
     ("run worker", ("execute_run", "spawn_main")),
+    ("zygote", ("run_worker_zygote",)),
     ("orbit doc submit", ("orbit_pipelines.cli doc submit",)),
     ("code server", ("code-server", "api grpc")),
     ("daemon", ("dagster-daemon",)),
@@ -55,11 +56,23 @@ def _sample_processes(stop: threading.Event, peak: list[float], cpu: dict[int, t
             if role is None or proc.info["cpu_times"] is None:
                 continue
             times = proc.info["cpu_times"]
+            if role == "zygote" and _role(" ".join(_parent_cmdline(proc))) == "zygote":
+                role = "run worker"  # forked by the zygote (PreforkedRunLauncher), with its command line
             cpu[proc.info["pid"]] = (role, times.user + times.system)
             # The code server starts each run worker as a multiprocessing child (spawn_main).
             if role == "run worker" and proc.info["memory_info"] is not None:
                 peak[0] = max(peak[0], proc.info["memory_info"].rss / 2**20)
         stop.wait(0.5)
+
+
+def _parent_cmdline(proc) -> list[str]:
+    import psutil
+
+    try:
+        parent = proc.parent()
+        return parent.cmdline() if parent else []
+    except psutil.Error:
+        return []
 
 
 def _launch_events(run_ids: list[str], t0: float) -> dict[str, dict[str, float]]:

@@ -19,8 +19,9 @@ Each of its three storages (runs, event log, schedules) keeps `pool_size` connec
 opens up to `max_overflow` more while calls overlap, closing those when they return; a connection that
 died (a Postgres restart) is noticed before use (`pool_pre_ping`) and replaced. The pools belong to the
 process, not to one instance: every instance of the process on that database shares them, and they
-stay open until the process ends. The processes that read the instance are spawned, never forked, so
-no pool is shared between two processes."""
+stay open until the process ends. A pool is keyed by its process id, and the one process that forks
+(the run workers' zygote, orbit_pipelines/run_worker_zygote.py) opens no connection before it forks, so no
+pool is shared between two processes."""
 
 from __future__ import annotations
 

