@@ -11,7 +11,9 @@ sets found these kinds, each checked here on every title, description and requir
 - `repeated`: a word twice in a row ("hold hold"), two articles in a row ("the a minute bound"), or
   a title that says the same two words twice ("Hold 15 minutes within 15 minutes");
 - `empty`: a title of one word ("Send"), a line that ends on a function word ("recipients: response
-  reveals whether"), a labelled part with nothing after it.
+  reveals whether"), a labelled part with nothing after it. A line that ends on the particle of a verb
+  ("Users sign in") or on the preposition of a passive ("the metadata the identity provider is
+  configured with") is complete, not empty.
 
 The checker is independent of the decomposer's own word lists, so it does not share their blind spots.
 It cannot see a clause misread into well-formed text (a sentence about a response read as a
@@ -38,6 +40,16 @@ _VERB_AS_THING = re.compile(rf"\b(?:the|a|an|each|every)\s+(?:{_VERB_FORMS})\b",
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d[\d,.]*")
 _ENDING = frozenset("a an the of to for with on in at by from whether if than and or but that as".split())
 _EMPTY_LABEL = re.compile(r":\s*(?:;|$)|\(\s*\)")
+# Complete lines that end on a function word: a verb's particle ("users sign in", "the app logs on") and a
+# passive's preposition ("the metadata the identity provider is configured with").
+_PARTICLE_END = re.compile(
+    r"\b(?:sign|log|opt|check|turn|switch|power|plug|clock|fill|tune|hand|cash)(?:s|ed|ged|ing|ging)?\s+(?:in|on)$",
+    re.IGNORECASE,
+)
+_PASSIVE_END = re.compile(
+    r"\b(?:is|are|was|were|be|been|being)\s+(?:[a-z]+ly\s+)?[a-z]+(?:ed|en|wn)\s+(?:with|to|for|from|by|at|in|on|of)$",
+    re.IGNORECASE,
+)
 
 
 _DOUBLED = re.compile(r"\b([A-Za-z]+)\s+\1\b|\b(?:the|a|an)\s+(?:the|a|an)\b", re.IGNORECASE)
@@ -65,7 +77,9 @@ def line_defects(line: str, *, title: bool = False) -> list[str]:
     if _repeated(line, title):
         found.append("repeated")
     words = _WORD.findall(line)
-    if (title and len(words) < 2) or (words and words[-1].lower() in _ENDING) or _EMPTY_LABEL.search(line):
+    complete = _PARTICLE_END.search(line) or _PASSIVE_END.search(line)
+    cut_off = bool(words) and words[-1].lower() in _ENDING and not complete
+    if (title and len(words) < 2) or cut_off or _EMPTY_LABEL.search(line):
         found.append("empty")
     return found
 

@@ -14,6 +14,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
+from orbit_pipelines.jobs.task_decomposition.language import lemma, phrasal_verb
 from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, NEVER_NOUNS, split_sentences
 
 _NUMBER_WORDS = {
@@ -56,6 +57,12 @@ class Clause:
     pronoun: bool = False  # the object is "it" or "them": the previous clause names it
     rest: tuple[str, ...] = field(default_factory=tuple)  # the words after the object, as written
     complement: str = ""  # of a clause with no verb but a copula: "is valid" in "The link is valid for ..."
+    particle: str = ""  # of a phrasal verb: "over" in "traffic fails over" (verb "fail")
+
+    @property
+    def action(self) -> str:
+        """The verb as work, with its particle: "fail over", "roll back", "hide"."""
+        return f"{self.verb} {self.particle}" if self.particle else self.verb
 
     @property
     def requirement(self) -> str:
@@ -71,16 +78,17 @@ class Clause:
         """Verb and object, as work: 'hide comments', 'retry failures', 'keep orders' (of "Orders are kept");
         a clause without a verb is named by its subject or object. Never a list of the clause's other words."""
         if self.verb and not self.obj and self.subject:
-            return f"{self.subject} {_agreeing(self.verb, self.subject)}"  # "links expire", "the bot posts"
+            # "links expire", "the bot posts", "traffic fails over"
+            return " ".join(p for p in (self.subject, _agreeing(self.verb, self.subject), self.particle) if p)
         if self.verb and not self.obj:
             # "override per tenant", "ask for deletion": what follows the verb, up to its first condition
-            head = list(itertools.takewhile(lambda w: w.lower() not in _CONDITIONS and not w[0].isdigit(), self.rest))
+            head = list(itertools.takewhile(lambda w: w.lower() not in _CONDITIONS and not _counts(w), self.rest))
             head = head[:4]
             head = [w for w in head if w.lower() not in _NOT_OBJECT]
             while head and head[-1].lower() in FUNCTION_WORDS:
                 head.pop()
-            return " ".join([self.verb, *head])
-        return " ".join(p for p in (self.verb, self.obj) if p) or " ".join(
+            return " ".join([self.action, *head])
+        return " ".join(p for p in (self.action, self.obj) if p) or " ".join(
             p for p in (self.subject, self.complement) if p
         )
 
@@ -107,12 +115,20 @@ class Clause:
 _CONDITIONS = frozenset("if when unless because while until once whenever after before".split())
 
 
+def _counts(word: str) -> bool:
+    """A number, in figures or words: "5", "one" ("roll back within one minute")."""
+    return word[0].isdigit() or (word.lower() in _NUMBER_WORDS and word.lower() not in {"a", "an"})
+
+
 def _agreeing(verb: str, subject: str) -> str:
     """The verb as its subject takes it: "links expire", "the export runs"."""
-    last = subject.split()[-1].lower()
+    words = subject.lower().split()
+    while len(words) > 1 and (words[-1].endswith("ed") or words[-1] in _IRREGULAR_PARTICIPLES or words[-1] == "made"):
+        words.pop()  # "edits made in Google come back": the noun, not its participle, takes the verb
+    last = words[-1]
     if last.endswith("s") and not last.endswith("ss"):
         return verb
-    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z")) else "s")
+    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z", "o")) else "s")  # "goes down"
 
 
 def _is_article_duration(m: re.Match) -> bool:
@@ -142,23 +158,6 @@ def _split(sentence: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= 2]
 
 
-def lemma(word: str, verbs: frozenset[str]) -> str | None:
-    """The verb `word` is a form of (the base form in `verbs`), or None."""
-    w = word.lower()
-    candidates = [w]
-    if w.endswith("ies"):
-        candidates.append(w[:-3] + "y")
-    if w.endswith("es"):
-        candidates.append(w[:-2])
-    if w.endswith("s"):
-        candidates.append(w[:-1])
-    if w.endswith("ed"):
-        candidates += [w[:-2], w[:-1], w[:-3] if len(w) > 4 and w[-3] == w[-4] else w[:-2]]
-    if w.endswith("ing"):
-        candidates += [w[:-3], w[:-3] + "e", w[:-4] if len(w) > 5 and w[-4] == w[-5] else w[:-3]]
-    return next((c for c in candidates if c in verbs), None)
-
-
 # Participles the -ed rule of `lemma` does not reach: "Orders are kept for 10 years".
 _IRREGULAR_PARTICIPLES = {
     "kept": "keep", "sent": "send", "held": "hold", "shown": "show", "built": "build", "paid": "pay",
@@ -166,6 +165,7 @@ _IRREGULAR_PARTICIPLES = {
     "hidden": "hide", "chosen": "choose", "frozen": "freeze", "stolen": "steal", "told": "tell",
 }  # fmt: skip
 _DETERMINERS = frozenset("a an the this that these those their its our your his her my each every all any no".split())
+_GERUND_AFTER = frozenset("without by after before while on upon of from for instead".split())
 _SUBJECT_FOLLOWERS = _AUXILIARIES | frozenset("can cannot may must should will shall could would might of".split())
 
 
@@ -178,8 +178,10 @@ def _verb_of(word: str, verbs: frozenset[str]) -> str | None:
 def _is_verb_at(i: int, words: tuple[str, ...], lower: list[str], verbs: frozenset[str]) -> bool:
     """Whether words[i] is the clause's verb, not a noun spelled like one: a word after a determiner or a
     number ("the email exists", "3 requests"), before an auxiliary, a modal or "of" ("Links are ...",
-    "Exports of ..."), or an -s form opening the clause before a verb ("Links expire") is the subject."""
-    if lower[i] in MODALS or _verb_of(words[i], verbs) is None:
+    "Exports of ..."), or an -s form opening the clause before a verb ("Links expire") is the subject. A
+    phrasal verb ("traffic fails over", "retries back off") is a verb even when its verb alone is not."""
+    phrasal = phrasal_verb(words, i)
+    if lower[i] in MODALS or (_verb_of(words[i], verbs) is None and phrasal is None):
         return False
     before = lower[i - 1] if i else ""
     after = lower[i + 1] if i + 1 < len(lower) else ""
@@ -187,10 +189,17 @@ def _is_verb_at(i: int, words: tuple[str, ...], lower: list[str], verbs: frozens
     counted = plural and before.replace(",", "").isdigit()
     if before in _DETERMINERS | {"of"} or counted or after in _SUBJECT_FOLLOWERS:
         return False  # "the email exists", "1 minute of write downtime", "3 requests", "Links are"
-    if after.endswith("s") and not after.endswith("ss") and _verb_of(after, verbs):
-        return False  # "The invitation link expires": a noun before its verb
+    follows = _verb_of(after, verbs) or phrasal_verb(words, i + 1)
+    if after.endswith("s") and not after.endswith("ss") and follows:
+        return False  # "The invitation link expires", "the upload times out": a noun before its verb
+    if plural and not phrasal and phrasal_verb(words, i + 1):
+        return False  # "Requests time out", "retries back off": a plural subject before its phrasal verb
+    if i == 0 and lower[i].endswith(("ing", "ed")) and not phrasal and phrasal_verb(words, 2):
+        return False  # "Failed deliveries back off": a participle describing the subject of a phrasal verb
     if i == 0 and lower[i].endswith("ing"):
         return False  # "Switching back takes effect ...": a gerund subject; imperatives never open so
+    if lower[i].endswith("ing") and before in _GERUND_AFTER:
+        return False  # "completes without timing out the request": a gerund, not the clause's verb
     if plural and before in {"and", "or"} and i > 1 and lower[i - 2].endswith("s"):
         return False  # "messages and uploads": a list of nouns
     # "Links expire ...": an -s form opening the clause and followed by a verb is its plural subject
@@ -244,7 +253,8 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     def _joins_nouns(k: int) -> bool:
         # "pull orders and refunds": one object of two nouns ("and hold it" starts a new verb).
         nxt = lower[k + 1] if k + 1 < len(lower) else ""
-        return bool(obj) and lower[k] in {"and", "or"} and nxt not in FUNCTION_WORDS and _verb_of(nxt, verbs) is None
+        verb_next = _verb_of(nxt, verbs) is not None or phrasal_verb(words, k + 1) is not None
+        return bool(obj) and lower[k] in {"and", "or"} and nxt not in FUNCTION_WORDS and not verb_next
 
     verb = _verb_of(words[verb_at], verbs) or ""
     if verb in {"let", "allow"} and verb_at + 2 < len(words):
@@ -252,17 +262,24 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
         then = next((i for i in range(verb_at + 2, len(words)) if _is_verb_at(i, words, lower, verbs)), None)
         if then is not None and then <= verb_at + 3:
             verb_at, verb = then, _verb_of(words[then], verbs) or ""
-    j = verb_at + 1
+    # A phrasal verb is one verb: "fails over" is "fail over", and its object follows the particle.
+    phrasal = phrasal_verb(words, verb_at)
+    verb, particle = phrasal.split() if phrasal else (verb, "")
+    j = verb_at + 1 + bool(particle)
     obj: list[str] = []
     pronoun = j < len(words) and lower[j] in {"it", "them"}
     if pronoun:
         j += 1  # "roll it back", "promote it automatically": what follows the pronoun qualifies the verb
+        if not particle and (split := phrasal_verb((words[verb_at], *words[j:]), 0)):
+            particle, j = split.split()[1], j + 1  # "log them out": the particle after the pronoun
     while (
         not pronoun
         and j < len(words)
         and len(obj) < MAX_OBJECT_WORDS
         and (lower[j] not in _OBJECT_END or _joins_nouns(j))
     ):
+        if obj and lower[j - 1] not in _DETERMINERS and phrasal_verb(words, j):
+            break  # "retry failed deliveries, which back off": a verb of its own ends the object
         if lower[j] == "up" and j + 1 < len(words) and lower[j + 1] == "to":
             j += 2  # "suggest up to 8 product names": a cap, not a particle
             continue
@@ -274,12 +291,27 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
         j += 1  # an object longer than the cap: the rest of it is not a qualifier
     while obj and obj[-1].lower() in FUNCTION_WORDS:
         obj.pop()  # "a PDF report of" (cut at the cap) ends on its noun
+    if obj and all(_adverb(w) for w in obj):
+        obj = []  # "retries back off exponentially": an adverb is no object
     terms, rest = tuple(_content(words[j:])), words[j:]
     helpers = [w for w in lower[:verb_at] if w not in {"not", "never", "only", "also", "always"}]
     if helpers and helpers[-1] in _AUXILIARIES and not obj:
         # A passive clause ("Orders are kept for 10 years"): its subject is what the work acts on.
-        return Clause(text, source, words, "", verb, subject, terms, subject, rest=rest)
-    return Clause(text, source, words, actor, verb, " ".join(obj), terms, subject, pronoun, rest)
+        return Clause(text, source, words, "", verb, subject, terms, subject, rest=rest, particle=particle)
+    return Clause(text, source, words, actor, verb, " ".join(obj), terms, subject, pronoun, rest, particle=particle)
+
+
+# Words in -ly that are no adverbs of manner: nouns, verbs, and the frequencies a plan keeps ("pay yearly").
+_NOT_ADVERBS = frozenset(
+    """supply reply family assembly anomaly apply rely comply multiply ally rally tally monopoly hourly daily
+    nightly weekly fortnightly monthly quarterly yearly annually""".split()
+)
+
+
+def _adverb(word: str) -> bool:
+    """An adverb of manner ("exponentially", "remotely"), which names no object."""
+    low = word.lower()
+    return low.isalpha() and low.endswith("ly") and len(low) > 5 and low not in _NOT_ADVERBS and word[:1].islower()
 
 
 def _content(words) -> list[str]:
@@ -304,7 +336,10 @@ def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
             previous: Clause | None = None
             for part in _split(sentence):
                 clause = parse_clause(part, source, verbs)
-                unnamed = clause.pronoun or (clause.verb and not clause.obj and not clause.subject)
+                # (A phrasal verb needs no object: "then roll back within one minute".)
+                unnamed = clause.pronoun or (
+                    clause.verb and not clause.particle and not clause.obj and not clause.subject
+                )
                 if unnamed and previous is not None and previous.topic and not _possessed(previous):
                     # "Reserve stock ..., hold it for 15 minutes", "A slot is held ..., then released": the
                     # clause acts on what the clause before it named.

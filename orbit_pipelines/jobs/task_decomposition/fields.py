@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
+from orbit_pipelines.jobs.task_decomposition.language import is_widget
 from orbit_pipelines.jobs.task_decomposition.words import (
     FORMATS,
     PRONOUNS,
@@ -186,7 +187,10 @@ def field_statements(sentence: str, knowledge: Knowledge) -> list[_FieldStatemen
     found = []
     for pattern, minimum in ((_ATTR_PAREN, 2), (_ATTR_WITH, 1), (_ATTR_HAS, 1)):
         for match in pattern.finditer(sentence):
+            # "a consent banner with three categories": what the widget shows is the entity (consent).
             subject_tokens = tokenize(match.group(1))
+            while subject_tokens and is_widget(subject_tokens[-1].text):
+                subject_tokens.pop()
             nouns = [t for t in subject_tokens if is_entity_noun(t, knowledge)]
             if not nouns or nouns[-1] is not subject_tokens[-1]:
                 continue

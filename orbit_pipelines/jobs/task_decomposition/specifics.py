@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, MODALS, Clause, lemma
+from orbit_pipelines.jobs.task_decomposition.clauses import CLOCK, MODALS, Clause
+from orbit_pipelines.jobs.task_decomposition.language import is_happening, lemma, phrasal_verb
 from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, NEVER_NOUNS
 
 _NUMBER_WORDS = {
@@ -66,9 +67,10 @@ class Specifics:
     names: tuple[str, ...]
     concepts: tuple[str, ...]
     restrictions: tuple[tuple[str, str], ...] = ()  # (who, what they are limited to)
+    actions: tuple[str, ...] = ()  # phrasal verbs, base form: "fail over", "back off"
 
     def __bool__(self) -> bool:
-        return bool(self.figures or self.times or self.names or self.concepts or self.restrictions)
+        return bool(self.figures or self.times or self.names or self.concepts or self.restrictions or self.actions)
 
 
 def _content(word: str) -> bool:
@@ -147,26 +149,43 @@ def _names(text: str, figures: list[Figure]) -> list[str]:
     return [n for n in dict.fromkeys(names) if n.upper() not in skip and n.lower() not in units | _UNITS]
 
 
-def _concepts(clause: Clause, verbs: frozenset[str]) -> list[str]:
-    """What the clause names in a few words: runs of content words ("kill switch", "time zone"; of a
-    longer run, its last two), a verb with its particle ("fall back", "fan out"), the criterion it goes
-    by ("by relevance") and the subject of a passive clause ("progress")."""
+def _concepts(clause: Clause, verbs: frozenset[str]) -> tuple[list[str], list[str]]:
+    """What the clause names in a few words, and the actions it names by a verb and its particle.
+
+    Concepts: runs of content words ("kill switch", "time zone"; of a longer run, its last two), a
+    particle pair after a determiner ("a fall back"), the criterion it goes by ("by relevance") and the
+    subject of a passive clause ("progress"). Actions: a phrasal verb in its base form ("fails over" ->
+    "fail over", "back off"), which is work to do, never a thing ("the fails over"); none of its words
+    joins a run of nouns."""
     words = [w for w in _WORD.findall(clause.text) if not w[:1].isdigit()]
     found: list[str] = []
+    actions: list[str] = []
     run: list[str] = []
     for i, word in enumerate([*words, "."]):
         low = word.lower()
         nxt = words[i + 1].lower() if i + 1 < len(words) else ""
         after_next = words[i + 2].lower() if i + 2 < len(words) else ""
-        is_verb = lemma(low, verbs) is not None
-        if nxt in _PARTICLES and _content(word) and (is_verb or not run) and not low.endswith("ing"):
-            found.append(f"{low} {nxt}")
+        after_determiner = i > 0 and words[i - 1].lower() in _DETERMINERS
+        base = lemma(low, verbs)
+        phrasal = phrasal_verb(words, i) if i < len(words) else None
+        # Not "retries | back off" (the particle starts a verb of its own), nor "retry up to 5 times" (a cap).
+        particle_next = nxt in _PARTICLES and not phrasal_verb(words, i + 1) and (nxt, after_next) != ("up", "to")
+        if phrasal is None and base and particle_next and _content(word) and not low.endswith("ing"):
+            phrasal = f"{base} {nxt}"  # a verb of the verb list with a particle the curated list lacks
+        if phrasal and not after_determiner and not low.endswith("ing") and not is_happening(phrasal):
+            # Not a gerund ("switching back takes effect", "without timing out") nor what merely happens
+            # ("if one region goes down": a condition).
+            actions.append(phrasal)
+        elif particle_next and _content(word) and (base or not run) and not low.endswith("ing"):
+            found.append(f"{low} {nxt}")  # "a fall back": a noun
         # A verb-like word names a thing after a determiner ("a kill switch") or when a verb follows it.
         noun_use = (
             bool(run)
             and (lemma(nxt, verbs) is not None or after_next in FUNCTION_WORDS)
-            or (i > 0 and words[i - 1].lower() in _DETERMINERS)
+            and not phrasal
+            or after_determiner
         )
+        is_verb = base is not None or phrasal is not None
         if word != "." and _content(word) and low not in _PARTICLES | NEVER_NOUNS and (not is_verb or noun_use):
             run.append(low)
             continue
@@ -176,7 +195,7 @@ def _concepts(clause: Clause, verbs: frozenset[str]) -> list[str]:
     found += [m.group("what").lower() for m in _CRITERION.finditer(clause.text) if _content(m.group("what"))]
     if (m := _PASSIVE.search(clause.text)) is not None and all(_content(w) for w in m.group("what").split()):
         found.append(m.group("what").lower())
-    return list(dict.fromkeys(found))[:MAX_CONCEPTS]
+    return list(dict.fromkeys(found))[:MAX_CONCEPTS], list(dict.fromkeys(actions))[:MAX_CONCEPTS]
 
 
 def _restrictions(text: str, verbs: frozenset[str]) -> list[tuple[str, str]]:
@@ -205,13 +224,15 @@ def specifics_of(clause: Clause, verbs: frozenset[str]) -> Specifics:
         m.group(0) + (" UTC" if "UTC" in clause.text[m.end() : m.end() + 5] else "")
         for m in CLOCK.finditer(clause.text)
     ]
+    concepts, actions = _concepts(clause, verbs)
     return Specifics(
         tuple(dict.fromkeys(figures)),
         tuple(dict.fromkeys(times)),
         tuple(_names(clause.text, figures)),
         # A concept that only repeats what a figure counts ("next days" beside "7 days") adds nothing.
-        tuple(c for c in _concepts(clause, verbs) if not set(c.split()) & counted),
+        tuple(c for c in concepts if not set(c.split()) & counted),
         tuple(_restrictions(clause.text, verbs)),
+        tuple(actions),
     )
 
 
@@ -234,6 +255,9 @@ def missing_from(specifics: Specifics, said: str) -> Specifics:
         tuple(c for c in specifics.concepts if absent(c)),
         # A restriction is carried once the plan checks it as a permission, not merely names its object.
         tuple(r for r in specifics.restrictions if absent("permission") or absent(r[1])),
+        # An action is said as work, in its base form: "traffic fails over" describes the behaviour, "fail
+        # over" is the work to implement.
+        tuple(a for a in specifics.actions if absent(a)),
     )
 
 
@@ -251,6 +275,8 @@ def specifics_title(specifics: Specifics) -> str:
         return f"integration with {', '.join(specifics.names)}"
     if specifics.concepts:
         return f"the {specifics.concepts[0]}"
+    if specifics.actions:
+        return f"when to {specifics.actions[0]}"
     who, what = specifics.restrictions[0]
     return f"permission of {who} to {what}"
 
@@ -278,6 +304,7 @@ def work_lines(specifics: Specifics) -> list[str]:
     if specifics.names:
         lines.append(f"Integrate with {', '.join(specifics.names)} behind an interface of our own")
     lines += [f"Handle the {c} the task names" for c in specifics.concepts]
+    lines += [f"Implement how and when to {a}, as the task states it" for a in specifics.actions]
     lines += [f"Permission check: {who} are limited to what they {what}" for who, what in specifics.restrictions]
     return lines
 
@@ -300,6 +327,7 @@ def test_lines(specifics: Specifics) -> list[str]:
     if specifics.names:
         lines.append(f"Against a fake of {', '.join(specifics.names)}, the calls made are the expected ones")
     lines += [f"A test for the {c} the task names, as the task states it" for c in specifics.concepts]
+    lines += [f"A test for when to {a} and when not to, as the task states it" for a in specifics.actions]
     lines += [
         f"Permission: {who} get a refusal for anything beyond what they {what}" for who, what in specifics.restrictions
     ]

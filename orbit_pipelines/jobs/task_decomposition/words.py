@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
+from orbit_pipelines.jobs.task_decomposition.language import is_widget, phrasal_verb
 
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
@@ -328,6 +329,7 @@ def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
         and low not in FORMATS
         and low not in OBJECT_SKIP
         and low not in VERB_FORMS
+        and not is_widget(low)  # a banner, a modal: what a screen shows, not what the domain keeps
         and knowledge.lookup(low) is None
         and not knowledge.is_tool(low)
     )
@@ -340,8 +342,12 @@ def hyphenated(token: Token, sentence: str) -> bool:
 
 def noun_phrase(tokens: list[Token], j: int, sentence: str, knowledge: Knowledge) -> list[str] | None:
     """Words of the noun phrase starting at token j: 'bank transactions' -> ['bank', 'transaction']. A part
-    of a hyphenated word ("sign" of "sign-on", "zero" of "zero-downtime") names no entity."""
+    of a hyphenated word ("sign" of "sign-on", "zero" of "zero-downtime") or of a phrasal verb ("backs" of
+    "backs off", "sign" of "sign up") names no entity; a UI widget ends the phrase ("consent banner":
+    consent) or leaves none ("a modal")."""
     if j >= len(tokens) or not is_entity_noun(tokens[j], knowledge) or hyphenated(tokens[j], sentence):
+        return None
+    if phrasal_verb([t.text for t in tokens[j : j + 3]], 0):
         return None
     first = tokens[j]
     words = name_words(first.text)

@@ -147,3 +147,58 @@ def test_a_clause_about_something_not_modelled_is_work_of_its_own_not_the_entiti
     ids = [s.id for s in plan.subtasks]
     assert "data_model.reminder" in ids and "data_model.payment" not in ids
     assert {"service.show_oldest_payments_first", "testing.show_oldest_payments_first"} <= set(ids)
+
+
+# UI widgets (knowledge/language.toml): what a screen shows is no DATA_MODEL entity; the entity is what the
+# widget shows or records, or there is none, and the widget stays in the UI work.
+@pytest.mark.parametrize(
+    ("title", "description", "widget"),
+    [
+        ("Newsletter prompt", "Show a signup banner to new readers; each reader's subscription is stored.", "banner"),
+        (
+            "Delete account",
+            "Users delete their account from a confirmation modal; nothing is kept after 30 days.",
+            "modal",
+        ),
+        ("Shipping tips", "Show a tooltip beside each shipping option; staff edit the shipping options.", "tooltip"),
+        ("Filters", "Shoppers tick checkboxes in a sidebar to filter the products they browse.", "checkbox"),
+    ],
+)
+def test_a_ui_widget_is_never_an_entity_nor_its_head(title, description, widget):
+    models = _models(title, description)
+    assert not [m for m in models if widget in m], models
+
+
+def test_the_entity_of_a_widget_is_what_it_shows():
+    models = _models(
+        "Privacy choices",
+        "Show a consent banner with two choices: analytics and advertising. Visitors change it later.",
+    )
+    assert "data_model.consent" in models
+    assert not [m for m in models if "banner" in m]
+
+
+def test_a_widget_stays_in_the_ui_work():
+    plan = plan_task(
+        DecompositionPayload(
+            title="Delete account",
+            description="Users delete their account from a confirmation modal; nothing is kept after 30 days.",
+            tech_stack=STACK,
+        )
+    )
+    assert "data_model.account" in {s.id for s in plan.subtasks}
+    assert not [s for s in plan.subtasks if s.category == Category.DATA_MODEL and "modal" in s.title.lower()]
+
+
+@pytest.mark.parametrize(
+    ("title", "description", "word"),
+    [
+        # a phrasal verb's words name no entity: "sign" of "sign up", "check" of "check out"
+        ("Guest orders", "Shoppers sign up with an email or check out as guests; orders keep an address.", "sign"),
+        ("Guest orders", "Shoppers sign up with an email or check out as guests; orders keep an address.", "check"),
+        ("Webhook retries", "Send order events to partners. Failed deliveries back off exponentially.", "back"),
+    ],
+)
+def test_a_phrasal_verb_names_no_entity(title, description, word):
+    models = _models(title, description)
+    assert not [m for m in models if word in m.split(".", 1)[1].split("_")], models
