@@ -1,6 +1,6 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Seven task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Eight task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
 them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
 the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
@@ -10,7 +10,9 @@ for the specifics; no rule is changed for them) and bench/decomposition_blind3_t
 tasks and four more of their kinds, committed in d427f82 before the decomposer ran on them, then used to
 develop the retention, lockout, second-factor and vendor-product rules) and
 bench/decomposition_blind4_tasks.json (fifteen tasks of every kind, committed in fa142fd before the
-decomposer ran on them; no rule is changed for them). Each task has
+decomposer ran on them; no rule is changed for them) and bench/decomposition_blind5_tasks.json (fifteen
+more, written by a session that never read the decomposer's code, committed in 730f20d before it ran on
+them; no rule is changed for them). Each task has
 `must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
 (words that must not become DATA_MODEL entities). A plan scores:
 
@@ -56,6 +58,7 @@ SETS = {
     "blind2": HERE / "decomposition_blind2_tasks.json",
     "blind3": HERE / "decomposition_blind3_tasks.json",
     "blind4": HERE / "decomposition_blind4_tasks.json",
+    "blind5": HERE / "decomposition_blind5_tasks.json",
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
