@@ -22,6 +22,7 @@ _NUMBER_WORDS = {
     "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "a": 1, "an": 1,
 }  # fmt: skip
 _UNIT = r"(?:ms|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|weeks?|months?|years?)"
+_UNIT_WORD = re.compile(r"(?:second|minute|hour|day|night|week|month|year)", re.IGNORECASE)
 DURATION = re.compile(rf"\b(?P<n>\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})[\s-]?(?P<unit>{_UNIT})\b", re.IGNORECASE)
 PERCENT = re.compile(r"(?P<p>\d+(?:\.\d+)?)\s?%")
 CLOCK = re.compile(r"\b(?P<t>\d{1,2}:\d{2})\b")
@@ -68,8 +69,13 @@ class Clause:
     def requirement(self) -> str:
         """The clause as a line of work: its gist and, as written, what qualifies it ("release stock on
         timeout or cancel")."""
-        # Work-list style, as the gist is: no articles ("after last failed retry").
-        rest = [w for w in self.rest if w.lower() not in _NOT_OBJECT]
+        # Work-list style, as the gist is: no articles ("after last failed retry"), but "a" of a length of
+        # time stays ("once a day", "within an hour").
+        rest = [
+            w
+            for w, nxt in zip(self.rest, (*self.rest[1:], ""), strict=False)
+            if w.lower() not in _NOT_OBJECT or (w.lower() in {"a", "an"} and _UNIT_WORD.fullmatch(nxt))
+        ]
         line = " ".join([self.gist, *rest]) if self.verb else self.gist
         return line[:1].upper() + line[1:]
 
@@ -196,6 +202,8 @@ def _is_verb_at(i: int, words: tuple[str, ...], lower: list[str], verbs: frozens
         return False  # "Requests time out", "retries back off": a plural subject before its phrasal verb
     if i == 0 and lower[i].endswith(("ing", "ed")) and not phrasal and phrasal_verb(words, 2):
         return False  # "Failed deliveries back off": a participle describing the subject of a phrasal verb
+    if i == 0 and lower[i].endswith("ed") and lower[1:2] != ["and"] and set(lower[2:4]) & (_AUXILIARIES | MODALS):
+        return False  # "Uploaded videos are scanned for malware": a participle describing the subject
     if i == 0 and lower[i].endswith("ing"):
         return False  # "Switching back takes effect ...": a gerund subject; imperatives never open so
     if lower[i].endswith("ing") and before in _GERUND_AFTER:

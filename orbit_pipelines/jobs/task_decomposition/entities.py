@@ -17,6 +17,7 @@ from orbit_pipelines.jobs.task_decomposition.fields import (
 )
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, normalize_tech_name
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
+from orbit_pipelines.jobs.task_decomposition.nouns import noun_phrase
 from orbit_pipelines.jobs.task_decomposition.roles import acts_as_verb, complement, imperatives, in_parentheses
 from orbit_pipelines.jobs.task_decomposition.words import (
     CONJUNCTIONS,
@@ -32,7 +33,6 @@ from orbit_pipelines.jobs.task_decomposition.words import (
     Token,
     looks_plural,
     name_words,
-    noun_phrase,
     plural,
     singular,
     split_sentences,
@@ -241,6 +241,11 @@ def _resolve_target(i: int, tokens: list[Token], mentions: list[_Mention], last:
             return _Target(entity, tokens[j])
         if low.isdigit() or any(low in s for s in (OBJECT_SKIP, CONJUNCTIONS, VERB_FORMS, FORMATS)):
             j += 1
+            continue
+        # "upload a short introduction video": the words that qualify the entity's name come before it.
+        ahead = next((k for k in (j + 1, j + 2) if k in at), None)
+        if ahead is not None and all(t.lower not in FUNCTION_WORDS for t in tokens[j:ahead]):
+            j = ahead
             continue
         break
     # "invoice export API": the entity right before the verb is what it acts on.

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
 from orbit_pipelines.jobs.task_decomposition.language import is_widget
+from orbit_pipelines.jobs.task_decomposition.nouns import is_entity_noun
 from orbit_pipelines.jobs.task_decomposition.words import (
     FORMATS,
     PRONOUNS,
     VERB_FORMS,
-    is_entity_noun,
     looks_plural,
     name_words,
     tokenize,

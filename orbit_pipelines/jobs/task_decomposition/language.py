@@ -1,7 +1,9 @@
 """Words whose role their spelling does not show, from the curated lists of knowledge/language.toml:
 phrasal verbs ("all traffic fails over", "retries back off", "the request times out": a verb and its
-particle, never a noun phrase) and UI widgets ("a consent banner", "a confirmation modal": what a screen
-shows, never a DATA_MODEL entity). Also the base form of a verb (`lemma`), which both need.
+particle, never a noun phrase), UI widgets ("a consent banner", "a confirmation modal": what a screen
+shows, never a DATA_MODEL entity; "a bell icon" names nothing at all) and the adjectives that say which
+kind of thing a noun phrase names ("preventive maintenance schedules": a maintenance schedule). Also the
+base form of a verb (`lemma`), which phrasal verbs need.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Language:
     irregular: Mapping[str, str]  # "went" -> "go"
     widgets: frozenset[str]
     happenings: frozenset[str] = frozenset()  # "go down", "come back": what happens, not work
+    pictures: frozenset[str] = frozenset()  # "a bell icon": the qualifier is the picture, not a thing
+    adjectives: frozenset[str] = frozenset()  # "preventive", "recurring": which kind, never the thing
 
     @property
     def phrasal_bases(self) -> frozenset[str]:
@@ -54,6 +58,8 @@ def language() -> Language:
         dict(raw.get("irregular", {})),
         frozenset(raw["ui_widgets"].split()),
         frozenset(" ".join(e.split()) for e in raw.get("happenings", "").split(",") if e.strip()),
+        frozenset(raw.get("pictures", "").split()),
+        frozenset(raw.get("adjectives", "").split()),
     )
 
 
@@ -84,8 +90,21 @@ def is_happening(phrasal: str) -> bool:
     return phrasal in language().happenings
 
 
+def _one_of(word: str, words: frozenset[str]) -> bool:
+    w = word.lower()
+    return w in words or (w.endswith("s") and w[:-1] in words) or (w.endswith("es") and w[:-2] in words)
+
+
 def is_widget(word: str) -> bool:
     """Whether `word` (any case, singular or plural) names a UI widget: "banner", "modals", "checkboxes"."""
-    w = word.lower()
-    widgets = language().widgets
-    return w in widgets or (w.endswith("s") and w[:-1] in widgets) or (w.endswith("es") and w[:-2] in widgets)
+    return _one_of(word, language().widgets)
+
+
+def is_picture(word: str) -> bool:
+    """Whether `word` is a widget whose qualifier is the picture it shows ("a bell icon", "trash icons")."""
+    return _one_of(word, language().pictures)
+
+
+def is_adjective(word: str) -> bool:
+    """Whether `word` is one of the curated adjectives that say which kind of thing ("preventive", "unread")."""
+    return word.lower() in language().adjectives

@@ -10,9 +10,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
-from orbit_pipelines.jobs.task_decomposition.language import is_widget, phrasal_verb
-
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
 # ---------------------------------------------------------------------------------------------
@@ -156,29 +153,6 @@ OBJECT_SKIP = frozenset(
     best worst fastest slowest nearest closest most least
 """.split()
 )
-# Nouns that name the software rather than the domain.
-_GENERIC_NOUNS = frozenset(
-    """
-    system app application service services api apis endpoint endpoints feature features job jobs tool
-    tools pipeline pipelines module modules page pages screen screens ui backend frontend database db
-    table tables data information info detail details thing things stuff way ways time times support
-    ability option options task tasks record records entry entries item items list lists format formats
-    file files code project button form version test tests request requests response responses error
-    errors background batch process workflow functionality web http rest json website site server client
-    case cases kind kinds type types field fields value values number row rows line lines column columns
-    cell cells header headers sheet sheets spreadsheet spreadsheets workbook amount amounts total totals
-    count counts effect result results log logs
-""".split()
-)
-# Adjectives and particles that head a noun phrase but never name a domain entity: "up to 24 hours",
-# "mid-cycle", "nearby stores", "the matching contact", "national ID".
-_NOT_NOUNS = frozenset(
-    """
-    up down mid nearby near matching current existing last next previous own whole blank cheapest
-    national local remote free active inactive new old same other interrupted single multiple bulk
-    doing generate generates locally remotely automatically manually only
-""".split()
-)
 # Verb forms and adverbs that never name a thing: "the response reveals", "a switch that takes effect",
 # "rises above", "keeps working everywhere".
 NEVER_NOUNS = frozenset(
@@ -188,19 +162,6 @@ NEVER_NOUNS = frozenset(
     requires means depends belongs matters whether even everywhere ever already still instead above below
 """.split()
 )
-# Adverbs of time and frequency, ordinals and number words, the times of a schedule: "a key is shown
-# once", "zero downtime", "deleted every night at 03:00".
-_COUNTS_AND_TIMES = frozenset(
-    """
-    once twice always never often sometimes soon later now immediately instantly first second third
-    zero one two three four five six seven eight nine ten eleven twelve hundred thousand million billion
-    night nights morning mornings evening evenings midnight noon weekend weekends weekday weekdays
-    monday tuesday wednesday thursday friday saturday sunday
-""".split()
-)
-# Adjectives in -able/-ible that are nouns all the same: "a table", "a variable", "accounts payable".
-_ABLE_NOUNS = frozenset("table cable variable deliverable receivable payable timetable vegetable syllable".split())
-_NOT_NOUNS = _NOT_NOUNS | NEVER_NOUNS | _COUNTS_AND_TIMES
 HTTP_HINT = re.compile(
     r"\b(GET|POST|PUT|PATCH|DELETE|HTTP|API|endpoints?|routes?|requests?|responses?|status code|[1-5]\d\d)\b"
     r"|/[a-z]",
@@ -312,49 +273,3 @@ def verb_at(tokens: list[Token], i: int) -> str | None:
     if i > 0 and tokens[i - 1].lower in DETERMINERS and not low.endswith(("ed", "en")):
         return None
     return VERB_FORMS.get(low)
-
-
-def is_entity_noun(token: Token, knowledge: Knowledge) -> bool:
-    low = token.lower
-    return (
-        len(low) > 1
-        and not token.text.isupper()  # acronyms: API, PDF, URL
-        and low not in FUNCTION_WORDS
-        and low not in _NOT_NOUNS
-        and "_" not in low  # full_name, national_id: a column the text names, not an entity
-        and not (low.endswith("ed") and not low.endswith("eed") and len(low) > 4)  # validated: a participle
-        and not (low.endswith(("able", "ible")) and low not in _ABLE_NOUNS)  # unavailable: an adjective
-        and low not in _GENERIC_NOUNS
-        and singular(low) not in _GENERIC_NOUNS
-        and low not in FORMATS
-        and low not in OBJECT_SKIP
-        and low not in VERB_FORMS
-        and not is_widget(low)  # a banner, a modal: what a screen shows, not what the domain keeps
-        and knowledge.lookup(low) is None
-        and not knowledge.is_tool(low)
-    )
-
-
-def hyphenated(token: Token, sentence: str) -> bool:
-    """Whether `token` is one part of a hyphenated word in `sentence` ("sign-on", "opt-in")."""
-    return sentence[token.end : token.end + 1] == "-" or (token.start > 0 and sentence[token.start - 1] == "-")
-
-
-def noun_phrase(tokens: list[Token], j: int, sentence: str, knowledge: Knowledge) -> list[str] | None:
-    """Words of the noun phrase starting at token j: 'bank transactions' -> ['bank', 'transaction']. A part
-    of a hyphenated word ("sign" of "sign-on", "zero" of "zero-downtime") or of a phrasal verb ("backs" of
-    "backs off", "sign" of "sign up") names no entity; a UI widget ends the phrase ("consent banner":
-    consent) or leaves none ("a modal")."""
-    if j >= len(tokens) or not is_entity_noun(tokens[j], knowledge) or hyphenated(tokens[j], sentence):
-        return None
-    if phrasal_verb([t.text for t in tokens[j : j + 3]], 0):
-        return None
-    first = tokens[j]
-    words = name_words(first.text)
-    if first.possessive or looks_plural(first.text) or len(words) != 1 or j + 1 >= len(tokens):
-        return words or None
-    nxt = tokens[j + 1]
-    adjacent = sentence[first.end : nxt.start].isspace()
-    if adjacent and is_entity_noun(nxt, knowledge) and len(name_words(nxt.text)) == 1 and not hyphenated(nxt, sentence):
-        return words + name_words(nxt.text)
-    return words or None

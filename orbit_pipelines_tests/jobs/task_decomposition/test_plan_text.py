@@ -151,6 +151,20 @@ def test_a_line_ending_on_a_particle_or_a_passive_preposition_is_not_empty(line)
     assert "empty" not in line_defects(line, title=True)
 
 
+def test_and_before_an_auxiliary_continues_a_predicate_of_the_same_clause():
+    line = "Business rule from the task: The report runs at night, can reach 2 GB and is mailed to the owner."
+    assert line_defects(line) == []
+
+
+def test_and_before_an_auxiliary_with_no_verb_before_it_is_still_a_verb_as_subject():
+    assert "verb as subject" in line_defects("Expiry time and are single-use")
+    assert "verb as subject" in line_defects("Records of orders and are kept")
+
+
+def test_a_line_ending_on_a_name_in_backticks_is_not_empty():
+    assert line_defects("Store who created it and when (`created_by`, `created_at`)") == []
+
+
 def test_a_line_cut_off_before_its_object_is_still_empty():
     assert "empty" in line_defects("Notify the team in", title=True)
     assert "empty" in line_defects("Refuse links sent to", title=True)
@@ -200,15 +214,11 @@ def test_a_phrasal_verb_named_beside_the_clauses_verb_is_work():
 
 
 BENCH = Path(__file__).parents[3] / "bench"
-# blind4 and blind5 are measured, never tuned on (bench/decomposition.py): what their plans get wrong, broken lines
-# included, is reported in docs/decomposition.md, and no rule is changed for them.
-MEASURED_ONLY = {"decomposition_blind4_tasks.json", "decomposition_blind5_tasks.json"}
-BENCH_TASKS = [
-    t
-    for f in sorted(BENCH.glob("decomposition_*_tasks.json"))
-    if f.name not in MEASURED_ONLY
-    for t in json.loads(f.read_text())
-]
+# The sets the rules were developed on, by name. blind4 and blind5 are measured, never tuned on
+# (bench/decomposition.py): what their plans get wrong, broken lines included, is reported in
+# docs/decomposition.md; and a set committed blind for the next measure is not read here before it is measured.
+TUNED_SETS = ("blind", "blind2", "blind3", "holdout", "own", "reference")
+BENCH_TASKS = [t for name in TUNED_SETS for t in json.loads((BENCH / f"decomposition_{name}_tasks.json").read_text())]
 
 
 @pytest.mark.parametrize("task", BENCH_TASKS, ids=lambda t: t["title"])
