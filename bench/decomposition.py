@@ -1,6 +1,6 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Eight task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Nine task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
 them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
 the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
@@ -12,7 +12,8 @@ develop the retention, lockout, second-factor and vendor-product rules) and
 bench/decomposition_blind4_tasks.json (fifteen tasks of every kind, committed in fa142fd before the
 decomposer ran on them; no rule is changed for them) and bench/decomposition_blind5_tasks.json (fifteen
 more, written by a session that never read the decomposer's code, committed in 730f20d before it ran on
-them; no rule is changed for them). Each task has
+them; no rule is changed for them) and bench/decomposition_blind6_tasks.json (fifteen more, written the same
+way, committed in 3b67034 before the decomposer ran on them; no rule is changed for them). Each task has
 `must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
 (words that must not become DATA_MODEL entities). A plan scores:
 
@@ -59,6 +60,7 @@ SETS = {
     "blind3": HERE / "decomposition_blind3_tasks.json",
     "blind4": HERE / "decomposition_blind4_tasks.json",
     "blind5": HERE / "decomposition_blind5_tasks.json",
+    "blind6": HERE / "decomposition_blind6_tasks.json",
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
