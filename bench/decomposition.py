@@ -46,7 +46,7 @@ import time
 from pathlib import Path
 
 from bench.common import write_results
-from bench.decomposition_broken import broken_lines
+from bench.decomposition_broken import broken_lines, task_sentences
 from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
 from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload
 
@@ -128,7 +128,8 @@ def plan_lines(payload: DecompositionPayload) -> tuple[list[str], list[str], lis
     for s in plan.subtasks:
         lines += [s.title, s.description, *s.requirements]
     others = [d.reason for d in plan.decisions] + [x for s in plan.subtasks for x in (s.description, *s.requirements)]
-    broken = broken_lines([s.title for s in plan.subtasks], others)
+    quoted = task_sentences(payload.description, *payload.acceptance_criteria, *payload.project_rules)
+    broken = broken_lines([s.title for s in plan.subtasks], others, quoted)
     return lines, [s.id for s in plan.subtasks if s.category == Category.DATA_MODEL], broken
 
 

@@ -17,6 +17,10 @@ sets found these kinds, each checked here on every title, description and requir
   ("Users sign in") or on the preposition of a passive ("the metadata the identity provider is
   configured with") is complete, not empty, and so is one ending on a name in backticks (`last_used_at`).
 
+A sentence of the task quoted whole in a line ("Business rule from the task: Credits expire 12 months after
+purchase and are consumed oldest first.") is the task's writing, not the plan's: it is read as a name, so
+only the words the plan puts around it are checked.
+
 The checker is independent of the decomposer's own word lists, so it does not share their blind spots.
 It cannot see a clause misread into well-formed text (a sentence about a response read as a
 notification); the tests of the decomposer cover those.
@@ -104,7 +108,24 @@ def line_defects(line: str, *, title: bool = False) -> list[str]:
     return found
 
 
-def broken_lines(titles: Iterable[str], lines: Iterable[str]) -> list[tuple[str, str]]:
-    """(kinds, line) for each broken title (`titles`) and other plan line (`lines`)."""
-    found = [(", ".join(k), t) for t in titles if (k := line_defects(t, title=True))]
-    return found + [(", ".join(k), line) for line in lines if (k := line_defects(line))]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def task_sentences(*texts: str) -> list[str]:
+    """The sentences of the task's texts, the longest first, as a line may quote them."""
+    found = {s.strip() for text in texts for s in _SENTENCE_END.split(text) if len(s.split()) > 3}
+    return sorted(found, key=len, reverse=True)
+
+
+def _unquoted(line: str, quoted: Iterable[str]) -> str:
+    for sentence in quoted:
+        line = line.replace(sentence, "`quote`")
+    return line
+
+
+def broken_lines(titles: Iterable[str], lines: Iterable[str], quoted: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(kinds, line) for each broken title (`titles`) and other plan line (`lines`); the task's sentences
+    (`quoted`, from `task_sentences`) that a line quotes whole are not the plan's text and are not read."""
+    quoted = list(quoted)
+    found = [(", ".join(k), t) for t in titles if (k := line_defects(_unquoted(t, quoted), title=True))]
+    return found + [(", ".join(k), line) for line in lines if (k := line_defects(_unquoted(line, quoted)))]

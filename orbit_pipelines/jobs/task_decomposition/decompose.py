@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from heapq import heapify, heappop, heappush
 from typing import Hashable, TypeVar
 
-from orbit_pipelines.jobs.task_decomposition.entities import Entity, analyse, outside_systems
+from orbit_pipelines.jobs.task_decomposition.entities import Entity, analyse
 from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, load_knowledge
 from orbit_pipelines.jobs.task_decomposition.models import (
     CATEGORY_ORDER,
@@ -24,6 +24,7 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     Plan,
     Subtask,
 )
+from orbit_pipelines.jobs.task_decomposition.roles import outside_systems
 from orbit_pipelines.jobs.task_decomposition.subtasks import Planner, Stack
 from orbit_pipelines.jobs.task_decomposition.work import WorkPlan, load_library, plan_work
 
@@ -43,7 +44,10 @@ def plan_task(payload: DecompositionPayload, *, knowledge: Knowledge | None = No
     knowledge = (knowledge or load_knowledge()).with_tools(payload.tech_stack)
     knowledge = knowledge.with_tools(outside_systems(payload, knowledge))
     kind, _ = load_library().kind_of(f"{payload.title}. {payload.description}")
-    entities = [e for e in analyse(payload, knowledge) if _modelled(e, payload, kind, knowledge)]
+    found = analyse(payload, knowledge)
+    # A CRUD feature none of whose entities the text shows being kept is about them all the same.
+    unproven = kind == "CRUD feature" and not any(_kept(e) for e in found if not e.from_title)
+    entities = [e for e in found if _modelled(e, payload, kind, knowledge) or (unproven and not _tool(e, knowledge))]
     kept = {e.slug for e in entities}
     for e in entities:  # what is not modelled cannot be related to or referenced
         e.related = [slug for slug in e.related if slug in kept]
@@ -83,21 +87,32 @@ def decisions_for(subtasks: list[Subtask], payload: DecompositionPayload, work: 
 # items of their own instead.
 _ENTITY_KINDS = frozenset({"CRUD feature", "billing", "import or export", "search feature"})
 
-# Operations that make an entity worth a model of its own even in a task that is not a CRUD feature:
-# the text asks to keep, change or take in records of it.
-_MODELLING_OPERATIONS = frozenset({"create", "update", "delete", "import", "upload", "approve"})
+# Operations that make an entity worth a model of its own: the text asks to keep, change or take in
+# records of it ("keep": it is stored, has an owner, or someone opts in or out of it).
+_MODELLING_OPERATIONS = frozenset({"create", "update", "delete", "import", "upload", "approve", "keep"})
+
+
+def _tool(e: Entity, knowledge: Knowledge) -> bool:
+    return knowledge.is_tool(e.label) or any(knowledge.is_tool(w) for w in e.words)
+
+
+def _kept(e: Entity) -> bool:
+    """Whether the text shows the system keeping `e`: its fields, or its records created, changed, deleted,
+    imported, uploaded, approved, stored or owned ("Patients can reply STOP to opt out"). Showing it ("shows
+    an amber pill") or adding it as a feature ("Add a command palette to the console") is UI or work."""
+    return bool(e.fields) or bool(set(e.evidence) & _MODELLING_OPERATIONS)
 
 
 def _modelled(e: Entity, payload: DecompositionPayload, kind: str, knowledge: Knowledge) -> bool:
-    """Whether `e` is a domain entity to model: declared, described with fields, or asked to be kept in a
-    CRUD feature; a platform, vendor, protocol, format or tool never is."""
+    """Whether `e` is a domain entity to model: declared, or with evidence in the text that the system keeps
+    it (`_kept`); a platform, vendor, protocol, format or tool never is."""
     if payload.entities:
         return True
-    if knowledge.is_tool(e.label) or any(knowledge.is_tool(w) for w in e.words):
+    if _tool(e, knowledge):
         return False
     if e.from_title:  # "Move the build to GitHub Actions" names no record to keep
         return kind == "CRUD feature"
-    return bool(e.fields) or kind == "CRUD feature" or bool(set(e.asked) & _MODELLING_OPERATIONS)
+    return _kept(e)
 
 
 def decompose(payload: DecompositionPayload, *, knowledge: Knowledge | None = None) -> list[Subtask]:

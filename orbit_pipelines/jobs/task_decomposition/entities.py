@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orbit_pipelines.jobs.task_decomposition.evidence import adds_feature, says_kept
 from orbit_pipelines.jobs.task_decomposition.fields import (
     Field,
     field_kind,
     field_statements,
     parse_field_list,
 )
-from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, normalize_tech_name
+from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge
 from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 from orbit_pipelines.jobs.task_decomposition.nouns import noun_phrase
-from orbit_pipelines.jobs.task_decomposition.roles import acts_as_verb, complement, imperatives, in_parentheses
+from orbit_pipelines.jobs.task_decomposition.roles import (
+    acts_as_verb,
+    complement,
+    imperatives,
+    in_parentheses,
+)
 from orbit_pipelines.jobs.task_decomposition.words import (
     CONJUNCTIONS,
     DEFAULT_OPERATIONS,
+    DETERMINERS,
     FORMATS,
     FUNCTION_WORDS,
     OBJECT_SKIP,
@@ -57,6 +64,9 @@ class Entity:
     rules: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # the operations the text asks for, before defaults
+    # What the text says the system does to its records, not only to a screen: the operations of verbs
+    # other than showing it or adding it as a feature, and the words that it is kept (see `kept`).
+    evidence: list[str] = field(default_factory=list)
     from_title: bool = False  # nothing in the text named an entity: the title's first noun stands in
 
     @property
@@ -132,31 +142,6 @@ def _infer_entity_words(sentences: list[str], knowledge: Knowledge, verbs: froze
                 add((si, token.start), noun_phrase(tokens, i, sentence, knowledge))
     ordered = sorted(found.values())
     return [words for _, words in ordered][:MAX_INFERRED_ENTITIES]
-
-
-# Words after which a capitalised name is where the work goes or comes from: "labels from EasyPost",
-# "a ticket in ServiceNow", "push the image to ECR".
-_TOWARDS = frozenset({"from", "to", "in", "into", "via", "through", "with", "on", "using"})
-
-
-def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list[str]:
-    """Names the knowledge base does not know that the text treats as outside systems: a capitalised
-    name right after from/to/in/via/through/with ("buy labels from EasyPost"), or right after a
-    known tool's name ("GitHub Actions", "Microsoft Teams"), and each product word after that one
-    ("Google Cloud Storage", "Twilio Programmable Messaging"). Declared entities never are."""
-    declared = {normalize_tech_name(e) for e in payload.entities}
-    found: list[str] = []
-    for sentence in [payload.title, *split_sentences(payload.description)]:
-        tokens = tokenize(sentence)
-        for i, token in enumerate(tokens[1:], start=1):
-            prev = tokens[i - 1]
-            if not token.text[0].isupper() or token.lower in declared:
-                continue
-            after_tool = prev.text[0].isupper() and (knowledge.is_tool(prev.lower) or prev.lower in found)
-            if prev.lower in _TOWARDS or after_tool:
-                name = f"{prev.lower} {token.lower}" if after_tool else token.lower
-                found += [name, token.lower] if after_tool else [name]
-    return list(dict.fromkeys(found))
 
 
 def _title_entity(title: str, knowledge: Knowledge, actions: set[str], verbs: frozenset[str]) -> tuple[str, ...] | None:
@@ -260,8 +245,11 @@ def _resolve_target(i: int, tokens: list[Token], mentions: list[_Mention], last:
     return _Target(None)
 
 
-def _attach_operations(sentence: str, entities: list[Entity], shared: list[str], knowledge: Knowledge) -> None:
-    """Give each verb's operations to the entity it acts on; verbs with no entity at all go to `shared`."""
+def _attach_operations(
+    sentence: str, entities: list[Entity], shared: list[str], shared_evidence: list[str], knowledge: Knowledge
+) -> None:
+    """Give each verb's operations to the entity it acts on; verbs with no entity at all go to `shared`
+    (and to `shared_evidence` when they do more than show it or add it as a feature)."""
     tokens = tokenize(sentence)
     mentions = find_mentions(tokens, entities)
     field_spans = [s.span for s in field_statements(sentence, knowledge)]
@@ -274,6 +262,7 @@ def _attach_operations(sentence: str, entities: list[Entity], shared: list[str],
         if target.dropped:
             continue
         operations = VERB_OPERATIONS[base]
+        shown = base in VIEW_VERBS or adds_feature(tokens, i)
         if base in VIEW_VERBS:
             many = target.object_token is not None and (
                 looks_plural(target.object_token.text) or target.object_token.lower == "them"
@@ -281,9 +270,13 @@ def _attach_operations(sentence: str, entities: list[Entity], shared: list[str],
             operations = ("list",) if many else ("get",)
         if target.entity is None:
             _add_unique(shared, *operations)
+            if not shown:
+                _add_unique(shared_evidence, *operations)
             continue
         last = target.entity
         _add_unique(target.entity.operations, *operations)
+        if not shown:
+            _add_unique(target.entity.evidence, *operations)
         if "search" in operations:
             by = next((t for t in tokens[i + 1 :] if t.lower == "by"), None)
             if by is not None:
@@ -310,6 +303,8 @@ def _attach_relations(sentence: str, entities: list[Entity]) -> None:
         between = {t.lower for t in tokens[mention.last + 1 : following.index]}
         if between & {"belongs", "belong", "belonging", "owned"}:
             mention.entity.add_reference(following.entity)
+            for owned in (mention.entity, following.entity):  # a thing kept with its owner, and the owner
+                _add_unique(owned.evidence, "keep")
 
 
 def _merge_qualified(candidates: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
@@ -351,9 +346,17 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
                     owner.add_reference(other)
 
     shared: list[str] = []
+    shared_evidence: list[str] = []
     for sentence in sentences:
-        _attach_operations(sentence, entities, shared, knowledge)
+        _attach_operations(sentence, entities, shared, shared_evidence, knowledge)
         _attach_relations(sentence, entities)
+
+    for sentence in sentences:  # "Patients can reply STOP to opt out": the opt-out is kept on the patient
+        tokens = tokenize(sentence)
+        subject = next(iter(find_mentions(tokens, entities)), None)
+        if subject is not None and all(t.lower in DETERMINERS for t in tokens[: subject.index]):
+            if says_kept(sentence, tokens[subject.last].end):
+                _add_unique(subject.entity.evidence, "keep")
 
     for e in entities:
         # A search field may name another entity ("filter invoices by customer"): that is a reference.
@@ -368,6 +371,7 @@ def analyse(payload: DecompositionPayload, knowledge: Knowledge) -> list[Entity]
             _add_unique(resolved, name)
         e.search_fields = resolved
         _add_unique(e.operations, *shared)
+        _add_unique(e.evidence, *shared_evidence)
         e.asked = list(e.operations)
         # An entity needs at least one operation a caller can invoke; a notification alone is not one.
         if not set(e.operations) - {"notify"}:

@@ -48,12 +48,13 @@ _NOT_NOUNS = frozenset(
 """.split()
 )
 # Adverbs of time and frequency, ordinals and number words, the times of a schedule: "a key is shown
-# once", "zero downtime", "deleted every night at 03:00".
+# once", "zero downtime", "deleted every night at 03:00"; and "ones", the pronoun ("never touches approved
+# ones").
 _COUNTS_AND_TIMES = frozenset(
     """
     once twice always never often sometimes soon later now immediately instantly first second third fourth
     fifth sixth seventh eighth ninth tenth
-    zero one two three four five six seven eight nine ten eleven twelve hundred thousand million billion
+    zero one ones two three four five six seven eight nine ten eleven twelve hundred thousand million billion
     night nights morning mornings evening evenings midnight noon weekend weekends weekday weekdays
     monday tuesday wednesday thursday friday saturday sunday
 """.split()

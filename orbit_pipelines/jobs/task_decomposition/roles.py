@@ -1,17 +1,20 @@
 """What a word is doing in its sentence, beyond its spelling: the action of an imperative sentence,
 a verb after a plural subject, the complement of a passive, a value inside parentheses. Words in these
 roles name no entity ("Upgrade the database", "downloads read from S3", "is marked obsolete",
-"(role changes, deletions)").
+"(role changes, deletions)"); a capitalised name after "from", "to", "via"... is an outside system.
 """
 
 from __future__ import annotations
 
+from orbit_pipelines.jobs.task_decomposition.knowledge import Knowledge, normalize_tech_name
+from orbit_pipelines.jobs.task_decomposition.models import DecompositionPayload
 from orbit_pipelines.jobs.task_decomposition.words import (
     DETERMINERS,
     PRONOUNS,
     VERB_FORMS,
     Token,
     looks_plural,
+    split_sentences,
     tokenize,
 )
 
@@ -55,3 +58,28 @@ def complement(tokens: list[Token], i: int) -> bool:
     word = tokens[i + 1] if i + 1 < len(tokens) else None
     passive = i > 0 and tokens[i - 1].lower in _COPULAS and tokens[i].lower.endswith(("ed", "en", "set"))
     return passive and word is not None and not looks_plural(word.text) and not word.text[0].isupper()
+
+
+# Words after which a capitalised name is where the work goes or comes from: "labels from EasyPost",
+# "a ticket in ServiceNow", "push the image to ECR".
+_TOWARDS = frozenset({"from", "to", "in", "into", "via", "through", "with", "on", "using"})
+
+
+def outside_systems(payload: DecompositionPayload, knowledge: Knowledge) -> list[str]:
+    """Names the knowledge base does not know that the text treats as outside systems: a capitalised
+    name right after from/to/in/via/through/with ("buy labels from EasyPost"), or right after a
+    known tool's name ("GitHub Actions", "Microsoft Teams"), and each product word after that one
+    ("Google Cloud Storage", "Twilio Programmable Messaging"). Declared entities never are."""
+    declared = {normalize_tech_name(e) for e in payload.entities}
+    found: list[str] = []
+    for sentence in [payload.title, *split_sentences(payload.description)]:
+        tokens = tokenize(sentence)
+        for i, token in enumerate(tokens[1:], start=1):
+            prev = tokens[i - 1]
+            if not token.text[0].isupper() or token.lower in declared:
+                continue
+            after_tool = prev.text[0].isupper() and (knowledge.is_tool(prev.lower) or prev.lower in found)
+            if prev.lower in _TOWARDS or after_tool:
+                name = f"{prev.lower} {token.lower}" if after_tool else token.lower
+                found += [name, token.lower] if after_tool else [name]
+    return list(dict.fromkeys(found))

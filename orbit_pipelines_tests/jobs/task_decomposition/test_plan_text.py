@@ -240,3 +240,14 @@ def test_a_length_of_time_is_no_count_of_retries():
     lines = _lines(_plan("Retry failed deliveries with exponential backoff for up to 24 hours, then park them."))
     assert any("24 hours" in line for line in lines)
     assert not [line for line in lines if re.search(r"\b24 (?:times|retries)\b", line)]
+
+
+def test_a_task_sentence_quoted_whole_is_not_read_as_the_plans_text():
+    rule = "Vouchers expire 6 months after issue and are redeemed oldest first."
+    line = f"Business rule from the task: {rule}"
+    assert broken_lines([], [line]) and broken_lines([], [line], quoted=[rule]) == []
+
+
+def test_a_record_restored_from_a_snapshot_makes_no_cut_off_restore_line():
+    plan = _plan("Each staging environment gets a database restored from the weekly snapshot.")
+    assert not [line for line in _lines(plan) if re.search(r"\barchived from$", line)]
