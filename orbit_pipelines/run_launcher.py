@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import Future
 from typing import IO, TYPE_CHECKING, Any, Mapping, Sequence, cast
 
@@ -53,6 +54,8 @@ DEFAULT_PRELOAD = ("orbit_pipelines.definitions",)
 # How long a launch waits for a new zygote to import everything, then for its fork.
 READY_TIMEOUT_SECONDS = 120
 START_TIMEOUT_SECONDS = 30
+# After a zygote failed to load the code, runs go to the code server this long before the next try.
+RETRY_ZYGOTE_SECONDS = 60
 
 
 def worker_identity(pid: int) -> str:
@@ -159,6 +162,7 @@ class PreforkedRunLauncher(DefaultRunLauncher):
         self.preload = tuple(preload)
         self._zygote: _Zygote | None = None
         self._zygote_lock = threading.Lock()
+        self._no_zygote_until = 0.0
 
     def register_instance(self, instance: DagsterInstance) -> None:
         super().register_instance(instance)
@@ -183,12 +187,19 @@ class PreforkedRunLauncher(DefaultRunLauncher):
 
     def _current_zygote(self) -> _Zygote:
         with self._zygote_lock:
+            if time.monotonic() < self._no_zygote_until:
+                raise RuntimeError("the last zygote could not load the code")
             zygote = self._zygote
             if zygote is None or not zygote.fresh():
                 if zygote is not None:
                     zygote.retire()
                 zygote = self._zygote = _Zygote(self._modules_to_preload(), self._worker_exited, watch=self.preload)
-                zygote.ready.result(timeout=READY_TIMEOUT_SECONDS)
+                try:
+                    zygote.ready.result(timeout=READY_TIMEOUT_SECONDS)
+                except (RuntimeError, TimeoutError):
+                    # Not again at every launch while the code stays broken: each try costs a full import.
+                    self._no_zygote_until = time.monotonic() + RETRY_ZYGOTE_SECONDS
+                    raise
             return zygote
 
     def _modules_to_preload(self) -> list[str]:
@@ -216,7 +227,18 @@ class PreforkedRunLauncher(DefaultRunLauncher):
         if not self._forkable(run) or run.job_code_origin is None:
             return super().launch_run(context)
         args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
-        pid = self._current_zygote().start(run.run_id, serialize_value(args))
+        try:
+            zygote = self._current_zygote()
+        except (RuntimeError, TimeoutError) as exc:
+            # The code does not load in a zygote (an import error after an edit, say): the code server's
+            # worker loads it as it always did, and its error, if any, is the run's.
+            message = (
+                f"Could not fork this run's worker ({exc}; the daemon's log has the zygote's error): "
+                "the code server starts it."
+            )
+            self._instance.report_engine_event(message, run, cls=self.__class__)
+            return super().launch_run(context)
+        pid = zygote.start(run.run_id, serialize_value(args))
         self._instance.add_run_tags(run.run_id, {WORKER_TAG: worker_identity(pid)})
         self._run_ids.add(run.run_id)
 

@@ -67,6 +67,14 @@ def test_a_worker_that_cannot_run_its_run_is_reported_ended_with_its_exit_code(z
     assert zygote.ended == [("run-1", pid, 1)]
 
 
+def test_a_zygote_whose_code_fails_to_import_says_so_and_exits(package):
+    (package / "broken.py").write_text("raise ImportError('a module that no longer imports')\n")
+    zygote = _Zygote(["zygote_probe.broken"], lambda *_: None)
+    with pytest.raises(RuntimeError, match="zygote exited"):
+        zygote.ready.result(timeout=60)
+    assert not zygote.fresh()
+
+
 def test_a_retired_zygote_exits(zygote):
     zygote.ready.result(timeout=60)
     zygote.retire()

@@ -92,3 +92,30 @@ def test_a_killed_worker_fails_its_run_at_once_listed_as_a_dead_worker(stack, tm
     listed = {r["run_id"]: r for r in json.loads(orbit(stack, "runs", "interrupted", "--json").stdout)}
     assert listed[run_id]["why"] == "dead worker"
     assert "terminated by signal 9 (SIGKILL)" in listed[run_id]["message"]
+
+
+def test_a_zygote_that_cannot_load_the_code_leaves_the_runs_to_the_code_server(pg_server, tmp_path):
+    """An import that fails in the zygote (code broken after an edit, a module gone) starts no run worker
+    of its own: the run's worker is the code server's, as with Dagster's launcher, and the run says why."""
+    url = create_database(pg_server, "orbit_preforked_broken")
+    apply_migrations(get_engine(url))
+    stack = RestartableStack(url, tmp_path)
+    config = stack.dagster_home / "dagster.yaml"
+    launcher = "  class: PreforkedRunLauncher\n"
+    assert launcher in config.read_text(), "dagster.yaml: the run launcher moved"
+    config.write_text(
+        config.read_text().replace(launcher, launcher + "  config:\n    preload: [orbit_pipelines.no_such_module]\n")
+    )
+    stack.start()
+    try:
+        stack.instance = instance_for(url)
+        run_id, _ = launch(stack, tmp_path)
+        assert run_finished(stack, run_id, timeout=120) == "SUCCESS"
+        run = stack.instance.get_run_by_id(run_id)
+        assert WORKER_TAG not in run.tags
+        records = stack.instance.get_records_for_run(run_id).records
+        said = [r.event_log_entry.dagster_event.message for r in records if r.event_log_entry.dagster_event]
+        assert any("Could not fork this run's worker" in (m or "") for m in said), said
+    finally:
+        stack.stop()
+        drop_database(url)
