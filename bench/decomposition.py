@@ -1,6 +1,6 @@
 """How well the deterministic decomposer understands tasks unlike the sample (issue 19).
 
-Nine task sets: bench/decomposition_reference_tasks.json (the issue's ten),
+Ten task sets: bench/decomposition_reference_tasks.json (the issue's ten),
 bench/decomposition_own_tasks.json (written before the rules were tuned on them, then used to tune
 them), bench/decomposition_holdout_tasks.json (written after, measured once untouched, then used to tune
 the rules too) and bench/decomposition_blind_tasks.json (written and committed in 641c297 before the
@@ -13,7 +13,9 @@ bench/decomposition_blind4_tasks.json (fifteen tasks of every kind, committed in
 decomposer ran on them; no rule is changed for them) and bench/decomposition_blind5_tasks.json (fifteen
 more, written by a session that never read the decomposer's code, committed in 730f20d before it ran on
 them; no rule is changed for them) and bench/decomposition_blind6_tasks.json (fifteen more, written the same
-way, committed in 3b67034 before the decomposer ran on them; no rule is changed for them). Each task has
+way, committed in 3b67034 before the decomposer ran on them; no rule is changed for them) and
+bench/decomposition_blind7_tasks.json (fifteen more, of many domains, written plainly, committed in b58b58c
+before the decomposer ran on them; no rule is changed for them). Each task has
 `must_cover` (regex alternatives, case-insensitive, for its key requirements) and `not_entities`
 (words that must not become DATA_MODEL entities). A plan scores:
 
@@ -61,6 +63,7 @@ SETS = {
     "blind4": HERE / "decomposition_blind4_tasks.json",
     "blind5": HERE / "decomposition_blind5_tasks.json",
     "blind6": HERE / "decomposition_blind6_tasks.json",
+    "blind7": HERE / "decomposition_blind7_tasks.json",
 }
 QUOTE_RUN = 6
 _WORD = re.compile(r"[a-z0-9]+")
