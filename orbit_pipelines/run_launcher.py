@@ -62,7 +62,11 @@ def worker_identity(pid: int) -> str:
     """host:pid:start time, so a pid reused by another process after the worker's exit is not taken for it."""
     import psutil
 
-    return f"{socket.gethostname()}:{pid}:{psutil.Process(pid).create_time():.2f}"
+    try:
+        started = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:  # already ended (its exit is reported all the same): never taken as alive
+        started = 0.0
+    return f"{socket.gethostname()}:{pid}:{started:.2f}"
 
 
 def worker_alive(identity: str) -> bool | None:

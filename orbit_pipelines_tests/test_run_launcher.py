@@ -90,6 +90,14 @@ def test_a_worker_is_alive_while_its_pid_runs_with_the_start_time_recorded():
     assert worker_alive(f"another-host:{pid}:{started}") is None
 
 
+def test_a_worker_that_ended_before_it_was_named_is_never_taken_for_alive():
+    import subprocess
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    assert worker_alive(worker_identity(ended.pid)) is False
+
+
 def test_the_local_instance_forks_its_run_workers_and_dequeues_every_half_second(pg_url):
     instance = instance_for(pg_url)
     assert isinstance(instance.run_launcher, PreforkedRunLauncher)
