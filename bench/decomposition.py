@@ -31,7 +31,10 @@ before the decomposer ran on them; no rule is changed for them). Each task has
   "sign-on"); a class of invented entity the `not_entities` lists cannot foresee;
 - broken: the share of the plan's lines (titles, descriptions, requirements, decisions) that read as
   broken text: a keyword dump, a verb where the subject belongs, a repeated word, an empty-ish line
-  (`bench/decomposition_broken.py` says which kinds it sees).
+  (`bench/decomposition_broken.py` says which kinds it sees);
+- inverted: the plan's lines that restate a negated clause of the task without its negation ("Send
+  twice for same due date" of "A reminder is never sent twice for the same due date"): the clause's verb
+  and another of its words in a line with no word of negation (`bench/decomposition_inverted.py`).
 
 It also times a plan (median of --repeat runs per task).
 
@@ -49,6 +52,7 @@ from pathlib import Path
 
 from bench.common import write_results
 from bench.decomposition_broken import broken_lines, task_sentences
+from bench.decomposition_inverted import inverted_lines
 from orbit_pipelines.jobs.task_decomposition.decompose import plan_task
 from orbit_pipelines.jobs.task_decomposition.models import Category, DecompositionPayload
 
@@ -157,6 +161,9 @@ def score(task: dict) -> dict:
         "lines": len(lines),
         "quoting_lines": len(lines) - len(own),
         "broken_lines": [f"{kinds}: {line}" for kinds, line in broken],
+        "inverted_lines": inverted_lines(
+            [payload.description, *payload.acceptance_criteria, *payload.project_rules], lines
+        ),
     }
 
 
@@ -184,6 +191,7 @@ def run_set(name: str, path: Path, repeat: int) -> dict:
     bad = sum(len(r["nonsense_models"]) for r in rows)
     suspects = sum(len(r["suspect_entities"]) for r in rows)
     lines, broken = sum(r["lines"] for r in rows), sum(len(r["broken_lines"]) for r in rows)
+    inverted = sum(len(r["inverted_lines"]) for r in rows)
     return {
         "set": name,
         "tasks": len(rows),
@@ -194,6 +202,7 @@ def run_set(name: str, path: Path, repeat: int) -> dict:
         "broken": round(broken / lines, 3) if lines else 0.0,
         "broken_lines": broken,
         "plan_lines": lines,
+        "inverted_lines": inverted,
         "max_plan_ms": max(r["plan_ms"] for r in rows),
         "median_plan_ms": statistics.median(r["plan_ms"] for r in rows),
         "rows": rows,
@@ -210,12 +219,13 @@ def main() -> None:
         r = run_set(name, path, args.repeat)
         results[name] = r
         print(f"\n== {name} tasks ({path.name})")
-        print(f"{'coverage':>9} {'nonsense':>9} {'broken':>7} {'ms':>6}  task / missing")
+        print(f"{'coverage':>9} {'nonsense':>9} {'broken':>7} {'inv':>4} {'ms':>6}  task / missing")
         for row in r["rows"]:
             share = f"{row['covered']}/{row['required']}"
             nonsense = f"{len(row['nonsense_models'])}/{row['data_models']}"
             broken = f"{len(row['broken_lines'])}/{row['lines']}"
-            print(f"{share:>9} {nonsense:>9} {broken:>7} {row['plan_ms']:>6}  {row['title']}")
+            inverted = len(row["inverted_lines"])
+            print(f"{share:>9} {nonsense:>9} {broken:>7} {inverted:>4} {row['plan_ms']:>6}  {row['title']}")
             for m in row["missing"]:
                 print(f"{'':>35}missing: {m}")
             for m in row["nonsense_models"]:
@@ -224,10 +234,13 @@ def main() -> None:
                 print(f"{'':>35}suspect entity: {m}")
             for m in row["broken_lines"]:
                 print(f"{'':>35}broken {m}")
+            for m in row["inverted_lines"]:
+                print(f"{'':>35}inverted: {m}")
         print(
             f"TOTAL {name}: coverage {r['coverage']:.3f}, nonsense {r['nonsense']:.3f}, "
             f"suspect entities {r['suspect_entities']}/{r['data_models']}, "
             f"broken {r['broken']:.3f} ({r['broken_lines']}/{r['plan_lines']} lines), "
+            f"inverted {r['inverted_lines']}, "
             f"plan median {r['median_plan_ms']} ms, max {r['max_plan_ms']} ms"
         )
     print(f"written to {write_results('decomposition', results)}")

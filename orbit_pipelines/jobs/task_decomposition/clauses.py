@@ -41,8 +41,12 @@ MODALS = frozenset("can may must should will shall could would might cannot neve
 # Words that end an object phrase: what follows qualifies the work rather than naming its object.
 _OBJECT_END = frozenset(
     """for within after before when if by to from into via through with without until unless while where
-    which who that per at in on over under than as and or but since once so then whether""".split()
+    which who that per at in on over under than as and or but since once so then whether twice again
+    even""".split()
 )
+# Words that negate the clause's verb when they come before it: "is never sent", "cannot edit", "No
+# reminder is sent", "must not".
+_NEGATIONS = frozenset("not never cannot no nobody nothing none neither nor".split())
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Clause:
     rest: tuple[str, ...] = field(default_factory=tuple)  # the words after the object, as written
     complement: str = ""  # of a clause with no verb but a copula: "is valid" in "The link is valid for ..."
     particle: str = ""  # of a phrasal verb: "over" in "traffic fails over" (verb "fail")
+    negated: bool = False  # "A reminder is never sent twice", "Guests cannot edit": the work must not happen
 
     @property
     def action(self) -> str:
@@ -82,7 +87,22 @@ class Clause:
     @property
     def gist(self) -> str:
         """Verb and object, as work: 'hide comments', 'retry failures', 'keep orders' (of "Orders are kept");
-        a clause without a verb is named by its subject or object. Never a list of the clause's other words."""
+        a clause without a verb is named by its subject or object. Never a list of the clause's other words.
+        A negated clause keeps its negation: "never send reminder", "never links expire"."""
+        said = self._positive_gist
+        if not self.negated or not self.verb:
+            return said
+        if not self.obj and self.subject and said.startswith(f"{self.subject} "):
+            return f"{self.subject} never {said[len(self.subject) + 1 :]}"  # "links never expire"
+        return f"never {said}"
+
+    @property
+    def positive(self) -> str:
+        """The gist without its negation: what a negated clause forbids ("send reminder")."""
+        return self._positive_gist
+
+    @property
+    def _positive_gist(self) -> str:
         if self.verb and not self.obj and self.subject:
             # "links expire", "the bot posts", "traffic fails over"
             return " ".join(p for p in (self.subject, _agreeing(self.verb, self.subject), self.particle) if p)
@@ -275,6 +295,8 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     verb, particle = phrasal.split() if phrasal else (verb, "")
     j = verb_at + 1 + bool(particle)
     obj: list[str] = []
+    after_negated = j < len(words) and lower[j] in {"no", "not", "never"}
+    j += after_negated  # "receives no more than 4 alerts", "shows no prices": the verb is negated
     pronoun = j < len(words) and lower[j] in {"it", "them"}
     if pronoun:
         j += 1  # "roll it back", "promote it automatically": what follows the pronoun qualifies the verb
@@ -283,11 +305,15 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
     while (
         not pronoun
         and j < len(words)
-        and len(obj) < MAX_OBJECT_WORDS
+        and len([w for w in obj if w.lower() not in {"more", "fewer", "less", "than"}]) < MAX_OBJECT_WORDS
         and (lower[j] not in _OBJECT_END or _joins_nouns(j))
     ):
         if obj and lower[j - 1] not in _DETERMINERS and phrasal_verb(words, j):
             break  # "retry failed deliveries, which back off": a verb of its own ends the object
+        if lower[j] in {"more", "fewer", "less"} and lower[j + 1 : j + 2] == ["than"] and j + 2 < len(words):
+            obj += words[j : j + 3]  # "more than one Jira issue": the quantity belongs to the object
+            j += 3
+            continue
         if lower[j] == "up" and j + 1 < len(words) and lower[j + 1] == "to":
             j += 2  # "suggest up to 8 product names": a cap, not a particle
             continue
@@ -303,10 +329,16 @@ def parse_clause(text: str, source: str, verbs: frozenset[str]) -> Clause:
         obj = []  # "retries back off exponentially": an adverb is no object
     terms, rest = tuple(_content(words[j:])), words[j:]
     helpers = [w for w in lower[:verb_at] if w not in {"not", "never", "only", "also", "always"}]
+    negated = after_negated or any(w in _NEGATIONS or w.endswith("n't") for w in lower[:verb_at])
     if helpers and helpers[-1] in _AUXILIARIES and not obj:
         # A passive clause ("Orders are kept for 10 years"): its subject is what the work acts on.
-        return Clause(text, source, words, "", verb, subject, terms, subject, rest=rest, particle=particle)
-    return Clause(text, source, words, actor, verb, " ".join(obj), terms, subject, pronoun, rest, particle=particle)
+        return Clause(
+            text, source, words, "", verb, subject, terms, subject, rest=rest, particle=particle, negated=negated
+        )
+    return Clause(
+        text, source, words, actor, verb, " ".join(obj), terms, subject, pronoun, rest, particle=particle,
+        negated=negated,
+    )  # fmt: skip
 
 
 # Words in -ly that are no adverbs of manner: nouns, verbs, and the frequencies a plan keeps ("pay yearly").
@@ -333,6 +365,20 @@ def _possessed(clause: Clause) -> bool:
     return bool(first) and re.search(rf"\b(?:its|their)\s+{re.escape(first)}\b", clause.text, re.IGNORECASE) is not None
 
 
+_CONDITION_LEAD = re.compile(
+    r"(?:even (?:if|when|though)|unless|in case|as long as|so long as|provided(?: that)?|if|whether)\b", re.I
+)
+_PRONOUN_COPULA = re.compile(r"\b(if|unless|when|whenever)\s+(?:it|they)\s+(?:is|are)\s+", re.I)
+_CONDITION_WORD = re.compile(r"\b(?:if|unless|when|whenever)\b", re.I)
+
+
+def _is_condition(part: str, clause: Clause) -> bool:
+    """Whether a part of a sentence only states when the part before it holds: it opens with "even if",
+    "unless", "in case", "as long as" ("..., even if the job runs again"), or has no verb of its own but a
+    condition ("..., and again on the due date if it is still unpaid")."""
+    return bool(_CONDITION_LEAD.match(part)) or (not clause.verb and bool(_CONDITION_WORD.search(part)))
+
+
 def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
     """Every requirement clause of the task, in reading order; the title counts when nothing else does."""
     found: list[Clause] = []
@@ -344,6 +390,14 @@ def clauses_of(payload, verbs: frozenset[str]) -> list[Clause]:
             previous: Clause | None = None
             for part in _split(sentence):
                 clause = parse_clause(part, source, verbs)
+                if previous is not None and _is_condition(part, clause):
+                    # "..., even if the job runs again", "..., again on the due date if it is still unpaid":
+                    # a condition of the clause before, no work of its own.
+                    clause = replace(previous, text=f"{previous.text}, {part}")
+                    said = _PRONOUN_COPULA.sub(r"\1 ", part)  # "if it is still unpaid" -> "if still unpaid"
+                    clause = replace(clause, rest=(*clause.rest, *parse_clause(said, source, verbs).words))
+                    found[-1] = previous = clause
+                    continue
                 # (A phrasal verb needs no object: "then roll back within one minute".)
                 unnamed = clause.pronoun or (
                     clause.verb and not clause.particle and not clause.obj and not clause.subject

@@ -160,6 +160,7 @@ NEVER_NOUNS = frozenset(
     take takes go goes come comes need needs stay stays keep keeps get gets got make makes made done
     reveals exists rises happens appears becomes remains seems works exceeds reaches contains includes
     requires means depends belongs matters whether even everywhere ever already still instead above below
+    twice thrice again
 """.split()
 )
 HTTP_HINT = re.compile(

@@ -25,6 +25,13 @@ from orbit_pipelines.jobs.task_decomposition.models import (
     Subtask,
     SubtaskPriority,
 )
+from orbit_pipelines.jobs.task_decomposition.readings import (
+    SENDING,
+    channels_of,
+    negation_test,
+    recipients,
+    schedule_of,
+)
 from orbit_pipelines.jobs.task_decomposition.specifics import (
     figures_only,
     missing_from,
@@ -95,25 +102,7 @@ def _slug(text: str) -> str:
     return "_".join(re.findall(r"[a-z0-9]+", text.lower())[:4]) or "work"
 
 
-def _schedule(text: str) -> str:
-    low = text.lower()
-    when = re.search(
-        r"every (?:day|night|morning|week|month|hour|\d+ (?:minutes|hours))|every (?:monday|tuesday|wednesday|thursday|"
-        r"friday|saturday|sunday)|nightly|daily|weekly|monthly|hourly|once a (?:day|week)|first day of each month",
-        low,
-    )
-    clock = CLOCK.search(text)
-    parts = [when.group(0) if when else "", f"at {clock.group('t')}" if clock else ""]
-    return " ".join(p for p in parts if p)
-
-
 _TIME_UNIT = re.compile(r"\s*(?:second|minute|hour|day|week|month|year)s?\b", re.I)
-
-
-# Verbs whose object is who hears about it ("warn the channel"), and verbs whose object is what is sent.
-# ("email" and "text" take either: "email each manager", "text a code").
-_NOTIFYING = frozenset("notify alert warn page remind ping".split())
-_SENDING = frozenset("send post push deliver publish".split())
 
 
 def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset[str]) -> dict[str, str]:
@@ -137,12 +126,14 @@ def _values(clause: Clause, match: re.Match, tools: re.Pattern, verbs: frozenset
         "gist": clause.gist,
         "obj": clause.obj,
         "topic": clause.topic,
-        "recipients": clause.obj if clause.verb in _NOTIFYING else "",
-        "message": clause.obj if clause.verb in _SENDING else "",
+        "recipients": recipients(clause),
+        "channels": channels_of(clause.text),
+        # A negated clause sends nothing: its message is no work ("A reminder is never sent twice").
+        "message": clause.obj if clause.verb in SENDING and not clause.negated else "",
         "trigger": clause.trigger,
         "actor": clause.actor,
         "terms": ", ".join(dict.fromkeys(clause.terms)),
-        "schedule": _schedule(clause.text),
+        "schedule": schedule_of(clause.text),
         "tools": ", ".join(dict.fromkeys(m.group(0) for m in tools.finditer(clause.text))),
         "slug": _slug(clause.gist),
     }
@@ -211,7 +202,8 @@ def _restated(clause: Clause, quoted: set[tuple[str, ...]]) -> list[str]:
     the task's text (the task is in the prompt already) or say no more than its gist."""
     line = clause.requirement
     words = line.split()
-    if not clause.rest or _runs(line) & quoted or words[-1].lower() in FUNCTION_WORDS or len(words) < 3:
+    ends_badly = words[-1].lower() in FUNCTION_WORDS - {"again"}  # "... even if the job runs again" is whole
+    if not clause.rest or _runs(line) & quoted or ends_badly or len(words) < 3:
         return []
     return [f"{_REQUIREMENT}{line}"]
 
@@ -358,17 +350,29 @@ def plan_work(
     quoted = _runs(" ".join([payload.description, *payload.acceptance_criteria, *payload.project_rules]))
     for clause in clauses_of(payload, library.verbs):
         items = _items_of(clause, library, tool_names, crud)
-        if crud and (not clause.verb or clause.verb in VERB_FORMS and _names(clause, entity_heads)):
-            pass  # an entity operation or a field list: the entity subtasks have it
+        if (
+            crud
+            and not clause.negated
+            and (not clause.verb or clause.verb in VERB_FORMS and _names(clause, entity_heads))
+        ):
+            pass  # an entity operation or a field list: the entity subtasks have it (a negated one is a rule)
         elif not items and generic < MAX_GENERIC_ITEMS:
             items, generic = _generic(clause, quoted), generic + 1
         elif items and clause.source == "description":
             first = next((i for i in items if i.category == Category.SERVICE), items[0])
             first.requirements += _restated(clause, quoted)
         found += items
-        found += _specific_work(
+        new = _specific_work(
             clause, items, found, library.verbs, entity_work=crud and not items and clause.verb in VERB_FORMS
         )
+        found += new
+        if (tests := negation_test(clause)) and clause.source != "rule":
+            # A negated clause's test proves the forbidden thing does not happen ("no second reminder").
+            check = next((i for i in [*items, *new] if i.category == Category.TESTING), None)
+            if check is None:
+                check = Item(f"testing.{_slug(clause.gist)}", f"Tests: {clause.gist}", [], [], False, True)
+                found.append(check)
+            check.requirements += [t for t in tests if t not in check.requirements]
     found += [Item(*work) for work in stack_integrations(payload.tech_stack, _said(found))]
     text = "\n".join([payload.title, payload.description, *payload.acceptance_criteria])
     found += [Item(*work) for work in named_integrations(text, " ".join(i.title for i in found).lower())]
