@@ -15,18 +15,20 @@ import re
 from dataclasses import dataclass, field, replace
 
 from orbit_pipelines.jobs.task_decomposition.language import lemma, phrasal_verb
+
+# CLOCK, NUMBER and PERCENT are read from here by the modules that turn clauses into work.
+from orbit_pipelines.jobs.task_decomposition.quantities import (  # noqa: F401
+    CLOCK,
+    DURATION,
+    NUMBER,
+    NUMBER_WORDS,
+    PERCENT,
+    UNIT_WORD,
+    duration_text,
+    is_article_duration,
+)
 from orbit_pipelines.jobs.task_decomposition.words import FUNCTION_WORDS, NEVER_NOUNS, split_sentences
 
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "a": 1, "an": 1,
-}  # fmt: skip
-_UNIT = r"(?:ms|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|weeks?|months?|years?)"
-_UNIT_WORD = re.compile(r"(?:second|minute|hour|day|night|week|month|year)", re.IGNORECASE)
-DURATION = re.compile(rf"\b(?P<n>\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})[\s-]?(?P<unit>{_UNIT})\b", re.IGNORECASE)
-PERCENT = re.compile(r"(?P<p>\d+(?:\.\d+)?)\s?%")
-CLOCK = re.compile(r"\b(?P<t>\d{1,2}:\d{2})\b")
-NUMBER = re.compile(r"(?<![\w.:-])(?P<n>\d[\d,]*)(?![\w:%]|\s?%)")
 # Where a clause ends inside a sentence; "and" alone does not end one ("orders and refunds"), nor
 # does the comma of a number ("10,000 rows").
 _CLAUSE_BREAK = re.compile(
@@ -79,7 +81,7 @@ class Clause:
         rest = [
             w
             for w, nxt in zip(self.rest, (*self.rest[1:], ""), strict=False)
-            if w.lower() not in _NOT_OBJECT or (w.lower() in {"a", "an"} and _UNIT_WORD.fullmatch(nxt))
+            if w.lower() not in _NOT_OBJECT or (w.lower() in {"a", "an"} and UNIT_WORD.fullmatch(nxt))
         ]
         line = " ".join([self.gist, *rest]) if self.verb else self.gist
         return line[:1].upper() + line[1:]
@@ -135,7 +137,7 @@ class Clause:
 
     @property
     def durations(self) -> list[str]:
-        return [_duration_text(m) for m in DURATION.finditer(self.text) if not _is_article_duration(m)]
+        return [duration_text(m) for m in DURATION.finditer(self.text) if not is_article_duration(m)]
 
 
 _CONDITIONS = frozenset("if when unless because while until once whenever after before".split())
@@ -143,7 +145,7 @@ _CONDITIONS = frozenset("if when unless because while until once whenever after 
 
 def _counts(word: str) -> bool:
     """A number, in figures or words: "5", "one" ("roll back within one minute")."""
-    return word[0].isdigit() or (word.lower() in _NUMBER_WORDS and word.lower() not in {"a", "an"})
+    return word[0].isdigit() or (word.lower() in NUMBER_WORDS and word.lower() not in {"a", "an"})
 
 
 def _agreeing(verb: str, subject: str) -> str:
@@ -155,26 +157,6 @@ def _agreeing(verb: str, subject: str) -> str:
     if last.endswith("s") and not last.endswith("ss"):
         return verb
     return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z", "o")) else "s")  # "goes down"
-
-
-def _is_article_duration(m: re.Match) -> bool:
-    # "a minute", "an hour" count only after within/per/every ("within a minute"), not "a day pass".
-    if m.group("n").lower() not in {"a", "an"}:
-        return False
-    before = m.string[: m.start()].rstrip().lower()
-    return not before.endswith(("within", "in", "per", "every", "once", "for", "after"))
-
-
-def _duration_text(m: re.Match) -> str:
-    n = m.group("n").lower()
-    n = str(_NUMBER_WORDS[n]) if n in _NUMBER_WORDS else n
-    unit = m.group("unit").lower()
-    unit = {"secs": "seconds", "sec": "second", "mins": "minutes", "min": "minute"}.get(unit, unit)
-    if n == "1" and unit.endswith("s") and unit != "ms":
-        unit = unit[:-1]
-    elif n != "1" and not unit.endswith("s"):
-        unit += "s"
-    return f"{n} {unit}"
 
 
 def _split(sentence: str) -> list[str]:
