@@ -251,3 +251,19 @@ def test_a_task_sentence_quoted_whole_is_not_read_as_the_plans_text():
 def test_a_record_restored_from_a_snapshot_makes_no_cut_off_restore_line():
     plan = _plan("Each staging environment gets a database restored from the weekly snapshot.")
     assert not [line for line in _lines(plan) if re.search(r"\barchived from$", line)]
+
+
+def test_the_inverted_check_counts_a_line_that_drops_the_task_s_negation():
+    from bench.decomposition_inverted import inverted_lines
+
+    task = ["A reminder is never sent twice for the same due date."]
+    assert inverted_lines(task, ["Requirement: Send twice for same due date"]) == [
+        "Requirement: Send twice for same due date"
+    ]
+
+
+def test_the_inverted_check_passes_a_line_that_keeps_the_negation():
+    from bench.decomposition_inverted import inverted_lines
+
+    task = ["A reminder is never sent twice for the same due date."]
+    assert inverted_lines(task, ["Never send a reminder twice for the same due date"]) == []
